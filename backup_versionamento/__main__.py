@@ -1,0 +1,3 @@
+from .cli import executar_console
+
+executar_console()

@@ -1,0 +1,96 @@
+"""The one atomic-write helper for metadata and config files.
+
+Write to a temp file in the same folder, fsync, then rename (or link, when the
+target must not exist yet), then fsync the folder: a reader sees the old file or
+the new one, never a torn one, and a crash leaves at worst a stray temp file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+SUFIXO_TEMP = ".tmp"
+
+
+def sincronizar_pasta(pasta: Path) -> None:
+    """fsync a directory so a rename inside it survives power loss."""
+    fd = os.open(pasta, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def escrever_atomico(
+    destino: Path,
+    partes: bytes | Sequence[bytes | memoryview],
+    *,
+    exclusivo: bool = False,
+    modo: int = 0o644,
+    sincronizar_pasta_depois: bool = True,
+) -> bool:
+    """Write `partes` to `destino` atomically.
+
+    With `exclusivo=True` the file is created only if it does not exist yet
+    (os.link fails on an existing name, atomically); returns False in that case
+    and leaves the existing file untouched.
+    """
+    if isinstance(partes, (bytes, bytearray, memoryview)):
+        partes = [partes]
+    pasta = destino.parent
+    pasta.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(
+        dir=pasta, prefix=f".{destino.name}.", suffix=SUFIXO_TEMP
+    )
+    try:
+        try:
+            restante = sum(len(p) for p in partes)
+            vistas = [memoryview(p) for p in partes]
+            while restante:
+                escritos = os.writev(fd, vistas)
+                restante -= escritos
+                vistas = _avancar(vistas, escritos)
+            os.fchmod(fd, modo)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusivo:
+            try:
+                os.link(temp, destino)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(temp)
+        else:
+            os.replace(temp, destino)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    if sincronizar_pasta_depois:
+        sincronizar_pasta(pasta)
+    return True
+
+
+def _avancar(vistas: list[memoryview], n: int) -> list[memoryview]:
+    """Drop `n` already-written bytes from the front of a writev buffer list."""
+    while n and vistas:
+        if n >= len(vistas[0]):
+            n -= len(vistas[0])
+            vistas = vistas[1:]
+        else:
+            vistas = [vistas[0][n:], *vistas[1:]]
+            n = 0
+    return vistas
+
+
+def escrever_json_atomico(
+    destino: Path, dados: Any, *, exclusivo: bool = False
+) -> bool:
+    texto = json.dumps(dados, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    return escrever_atomico(destino, texto.encode("utf-8"), exclusivo=exclusivo)

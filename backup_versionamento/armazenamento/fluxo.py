@@ -1,0 +1,167 @@
+"""Streams of chunks: a file in (chunk, hash, store) and a file out (fetch, verify).
+
+Both directions overlap I/O and CPU on a small thread pool (BLAKE3, zstd, hashlib
+and file I/O release the GIL) and keep memory bounded: chunk buffers are reused
+from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from pyfastcdc import FastCDC
+
+from .objetos import ArmazemObjetos, chave_objeto, id_do_bloco
+
+# FastCDC parameters: ~1.25 MiB average (pyfastcdc's average is avg + min).
+CDC_MEDIO = 1 << 20
+CDC_MINIMO = 256 << 10
+CDC_MAXIMO = 4 << 20
+
+Progresso = Callable[[int], None]
+
+
+@dataclass
+class ResultadoArquivo:
+    tamanho: int
+    sha256: str
+    blocos: list[tuple[str, int]]
+    bytes_novos: int = 0
+    pastas_tocadas: set[str] = field(default_factory=set)
+
+
+class GravadorBlocos:
+    """Chunks files into the object store with a bounded worker pipeline."""
+
+    def __init__(
+        self, armazem: ArmazemObjetos, *, threads: int = 2, buffer_mb: int = 128
+    ) -> None:
+        self.armazem = armazem
+        self.threads = max(1, threads)
+        self.cdc = FastCDC(CDC_MEDIO, min_size=CDC_MINIMO, max_size=CDC_MAXIMO)
+        # In-flight chunk buffers; together they bound the pipeline's memory.
+        n_buffers = max(self.threads * 2, min(64, (buffer_mb << 20) // CDC_MAXIMO))
+        self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(n_buffers):
+            self._livres.put(bytearray(CDC_MAXIMO))
+        self._n_buffers = n_buffers
+
+    def _processar(self, buf: bytearray, n: int) -> tuple[str, int]:
+        try:
+            vista = memoryview(buf)[:n]
+            id_bloco = id_do_bloco(vista)
+            escritos = self.armazem.gravar(id_bloco, vista)
+            return id_bloco, escritos
+        finally:
+            self._livres.put(buf)
+
+    def gravar_arquivo(
+        self, arquivo: BinaryIO, progresso: Progresso | None = None
+    ) -> ResultadoArquivo:
+        sha = hashlib.sha256()
+        pendentes: deque[tuple[Future[tuple[str, int]], int]] = deque()
+        res = ResultadoArquivo(0, "", [])
+
+        def colher(fut: Future[tuple[str, int]], n: int) -> None:
+            id_bloco, escritos = fut.result()
+            res.blocos.append((id_bloco, n))
+            if escritos:
+                res.bytes_novos += escritos
+                res.pastas_tocadas.add(chave_objeto(id_bloco).rsplit("/", 1)[0])
+
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
+            try:
+                for bloco in self.cdc.cut_stream(arquivo):
+                    n = bloco.length
+                    buf = self._livres.get()  # blocks: back-pressure
+                    buf[:n] = bloco.data
+                    sha.update(memoryview(buf)[:n])
+                    pendentes.append((pool.submit(self._processar, buf, n), n))
+                    res.tamanho += n
+                    while pendentes and (
+                        pendentes[0][0].done() or len(pendentes) >= self._n_buffers
+                    ):
+                        colher(*pendentes.popleft())
+                    if progresso:
+                        progresso(n)
+                while pendentes:
+                    colher(*pendentes.popleft())
+            except BaseException:
+                for fut, _ in pendentes:
+                    fut.cancel()
+                raise
+        res.sha256 = sha.hexdigest()
+        return res
+
+
+def ler_blocos(
+    armazem: ArmazemObjetos,
+    blocos: list[tuple[str, int]],
+    *,
+    threads: int = 2,
+    janela: int = 8,
+) -> Iterator[bytes | memoryview]:
+    """Yield verified chunk contents in order, prefetching a few ahead."""
+    if not blocos:
+        return
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="leitura") as pool:
+        fila: deque[Future[bytes | memoryview]] = deque()
+        proximos = iter(blocos)
+        try:
+            for id_bloco, n in proximos:
+                fila.append(pool.submit(armazem.ler, id_bloco, n))
+                if len(fila) >= janela:
+                    break
+            while fila:
+                dados = fila.popleft().result()
+                for id_bloco, n in proximos:
+                    fila.append(pool.submit(armazem.ler, id_bloco, n))
+                    break
+                yield dados
+        finally:
+            for fut in fila:
+                fut.cancel()
+
+
+def escrever_blocos(
+    fd: int,
+    armazem: ArmazemObjetos,
+    blocos: list[tuple[str, int]],
+    *,
+    threads: int = 2,
+    progresso: Progresso | None = None,
+) -> tuple[int, str]:
+    """Write a chunk list to an open fd; return (size, sha256) of what was written."""
+    sha = hashlib.sha256()
+    total = 0
+    for dados in ler_blocos(armazem, blocos, threads=threads):
+        vista = memoryview(dados)
+        sha.update(vista)
+        while vista:
+            escritos = os.write(fd, vista)
+            vista = vista[escritos:]
+        total += len(dados)
+        if progresso:
+            progresso(len(dados))
+    return total, sha.hexdigest()
+
+
+def sha256_arquivo(caminho: Path, buffer: int = 4 << 20) -> tuple[int, str]:
+    """(size, sha256) of a file, reading into one reused buffer."""
+    sha = hashlib.sha256()
+    buf = bytearray(buffer)
+    vista = memoryview(buf)
+    total = 0
+    with open(caminho, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            sha.update(vista[:n])
+            total += n
+    return total, sha.hexdigest()

@@ -1,0 +1,183 @@
+"""Backup queue: the scheduler, the watcher and manual requests meet here.
+
+One worker thread, so two backups never compete for the disk; a request for a
+path already waiting is merged into it; a failed backup is logged, counted and
+reported, and the queue goes on. Stopping finishes the backup in progress and
+drops the rest: the next sweep finds them again from the stat cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..erros import ErroBackup
+from ..registro import NOME_LOGGER
+from .cache import CacheVarredura, assinatura
+
+log = logging.getLogger(NOME_LOGGER)
+
+Notificar = Callable[[str, dict[str, Any]], None]
+
+ORIGENS = ("agendado", "monitoramento", "manual")
+
+
+class Gerenciador(Protocol):
+    def criar_backup(self, caminho: str, tipo_mudanca: str = ..., descricao: str = ...,
+                     ) -> str: ...
+
+
+def agora_iso() -> str:
+    """UTC timestamp in the repository's format (ISO 8601 with 'Z')."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Pedido:
+    caminho: Path
+    origem: str
+    pedido_em: float
+
+
+class FilaBackup:
+    """Deduplicating FIFO of backup requests served by a single worker thread."""
+
+    def __init__(self, gerenciador: Gerenciador, *, tipo_mudanca: str = "retreino",
+                 notificar: Notificar | None = None,
+                 cache: CacheVarredura | None = None,
+                 nome_modelo: Callable[[Path], str] | None = None) -> None:
+        self.gerenciador = gerenciador
+        self.tipo_mudanca = tipo_mudanca
+        self.notificar = notificar
+        self.cache = cache
+        self.nome_modelo = nome_modelo or (lambda p: p.name)
+        self._itens: deque[Pedido] = deque()
+        self._pendentes: set[Path] = set()
+        self._cond = threading.Condition()
+        self._parar = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.em_andamento: Pedido | None = None
+        self.concluidos = 0
+        self.falhas = 0
+        self.descartados = 0
+
+    # -- producers -----------------------------------------------------------
+    def enfileirar(self, caminho: Path, origem: str = "manual") -> bool:
+        """Ask for a backup of `caminho`; False when merged with a waiting request or stopping."""
+        if origem not in ORIGENS:
+            raise ValueError(f"origem desconhecida: {origem!r}")
+        with self._cond:
+            if self._parar.is_set() or caminho in self._pendentes:
+                return False
+            self._pendentes.add(caminho)
+            self._itens.append(Pedido(caminho, origem, time.monotonic()))
+            self._cond.notify_all()
+        return True
+
+    def pendentes(self) -> list[Path]:
+        with self._cond:
+            return [p.caminho for p in self._itens]
+
+    # -- worker --------------------------------------------------------------
+    def iniciar(self) -> None:
+        self._parar.clear()
+        self._thread = threading.Thread(target=self._laco, name="fila-backup",
+                                        daemon=True)
+        self._thread.start()
+
+    def _laco(self) -> None:
+        while True:
+            with self._cond:
+                while not self._itens and not self._parar.is_set():
+                    self._cond.wait()
+                if self._parar.is_set():
+                    return
+                pedido = self._itens.popleft()
+                self._pendentes.discard(pedido.caminho)
+                self.em_andamento = pedido
+                self._cond.notify_all()
+            try:
+                self.processar(pedido)
+            finally:
+                with self._cond:
+                    self.em_andamento = None
+                    self._cond.notify_all()
+
+    def processar(self, pedido: Pedido) -> str | None:
+        """Run one backup; never raises (a failure is data, not a crash)."""
+        caminho = pedido.caminho
+        antes = assinatura(caminho)
+        try:
+            versao = self.gerenciador.criar_backup(
+                str(caminho), tipo_mudanca=self.tipo_mudanca,
+                descricao=f"backup automático ({pedido.origem})")
+        except (ErroBackup, OSError) as e:
+            self._falhou(pedido, e)
+            return None
+        except Exception as e:  # a bug in one backup must not stop the daemon
+            log.exception("Erro inesperado no backup de %s", caminho)
+            self._falhou(pedido, e)
+            return None
+        self.concluidos += 1
+        depois = assinatura(caminho)
+        if self.cache is not None and antes is not None and antes == depois:
+            # Only when nothing moved during the backup: otherwise the next look
+            # at this path must see it as changed.
+            self.cache.registrar(caminho, antes)
+            try:
+                self.cache.salvar()
+            except OSError as e:
+                log.warning("Não foi possível gravar o cache de varredura: %s", e)
+        log.info("Backup automático (%s): %s -> %s", pedido.origem, caminho, versao)
+        self._avisar("backup_criado", {
+            "caminho": str(caminho), "modelo": self.nome_modelo(caminho),
+            "versao": versao, "origem": pedido.origem, "em": agora_iso()})
+        return versao
+
+    def _falhou(self, pedido: Pedido, erro: BaseException) -> None:
+        self.falhas += 1
+        log.error("Backup falhou: %s: %s", pedido.caminho, erro)
+        self._avisar("backup_falhou", {
+            "caminho": str(pedido.caminho), "modelo": self.nome_modelo(pedido.caminho),
+            "erro": str(erro), "tipo_erro": type(erro).__name__,
+            "origem": pedido.origem, "em": agora_iso()})
+
+    def _avisar(self, evento: str, dados: dict[str, Any]) -> None:
+        if self.notificar is None:
+            return
+        try:
+            self.notificar(evento, dados)
+        except Exception:
+            log.exception("Falha ao notificar o evento %s", evento)
+
+    # -- waiting and stopping ------------------------------------------------
+    def aguardar_ociosa(self, tempo_limite: float | None = None) -> bool:
+        """Block until nothing is waiting or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not self._itens and self.em_andamento is None, tempo_limite)
+
+    def parar(self, tempo_limite: float | None = None) -> int:
+        """Finish the backup in progress, drop the waiting ones; returns how many were dropped."""
+        with self._cond:
+            self._parar.set()
+            descartados = len(self._itens)
+            if descartados:
+                log.info("Parando: %d pedido(s) de backup descartado(s); a próxima "
+                         "varredura os encontrará", descartados)
+            self._itens.clear()
+            self._pendentes.clear()
+            self.descartados += descartados
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(tempo_limite)
+            if not self._thread.is_alive():
+                self._thread = None
+        return descartados

@@ -1,0 +1,188 @@
+"""Watcher: watchdog observers on the monitored folders, feeding the debouncer.
+
+The repository's own folder is never watched, even when it lies inside a
+monitored folder: the folders on the way down to it get non-recursive watches and
+their other children recursive ones, so the chunks a backup writes raise no
+inotify event at all (and cannot loop back as new work).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+from ..registro import NOME_LOGGER
+from .estabilizador import Estabilizador
+from .filtro import FiltroModelos, absoluto, dentro_de
+
+log = logging.getLogger(NOME_LOGGER)
+
+# Events that never mean "content changed": skipping them early keeps our own
+# reads of a model (during its backup) from re-triggering it.
+_IGNORADOS = (FileOpenedEvent, FileClosedNoWriteEvent)
+
+
+def planejar_vigias(raiz: Path, excluidos: Sequence[Path]) -> list[tuple[Path, bool]]:
+    """Watches (folder, recursive) covering `raiz` minus the excluded subtrees."""
+    if any(dentro_de(raiz, e) for e in excluidos):
+        return []
+    dentro = [e for e in excluidos if raiz in e.parents]
+    if not dentro:
+        return [(raiz, True)]
+    vigias: list[tuple[Path, bool]] = [(raiz, False)]
+    try:
+        filhos = sorted(os.scandir(raiz), key=lambda d: d.name)
+    except OSError as e:
+        log.warning("Monitoramento: não foi possível listar %s: %s", raiz, e)
+        return vigias
+    for filho in filhos:
+        if filho.is_dir(follow_symlinks=False):
+            vigias.extend(planejar_vigias(Path(filho.path), dentro))
+    return vigias
+
+
+class _Tratador(FileSystemEventHandler):
+    def __init__(self, observador: Observador) -> None:
+        self.observador = observador
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self.observador._tratar(event)
+        except Exception:  # a handler exception would kill watchdog's dispatch thread
+            log.exception("Monitoramento: erro ao tratar %r", event)
+
+
+class Observador:
+    """Real-time watch of the monitored folders; changed models go to the debouncer."""
+
+    def __init__(self, diretorios: Sequence[Path], filtro: FiltroModelos,
+                 estabilizador: Estabilizador,
+                 observador: BaseObserver | None = None) -> None:
+        self.diretorios = [absoluto(d) for d in diretorios]
+        self.filtro = filtro
+        self.estabilizador = estabilizador
+        self._observador: BaseObserver = observador if observador is not None else Observer()
+        # Linux inotify reports close-after-write; elsewhere only the quiet period counts.
+        self.fechamento_confiavel = type(self._observador).__name__.startswith("Inotify")
+        self._tratador = _Tratador(self)
+        self._trava = threading.Lock()
+        self._nao_recursivas: set[Path] = set()
+        self._vigias: dict[tuple[Path, bool], ObservedWatch] = {}
+        self.eventos_recebidos = 0
+
+    @property
+    def vigias(self) -> list[tuple[Path, bool]]:
+        with self._trava:
+            return sorted(self._vigias)
+
+    def iniciar(self) -> None:
+        for raiz in self.diretorios:
+            if not raiz.is_dir():
+                log.warning("Monitoramento: diretório não encontrado, ignorado: %s", raiz)
+                continue
+            for pasta, recursiva in planejar_vigias(raiz, self.filtro.excluidos):
+                self._vigiar(pasta, recursiva)
+        self._observador.start()
+        log.info("Monitoramento em tempo real iniciado: %s",
+                 ", ".join(str(d) for d in self.diretorios))
+
+    def _vigiar(self, pasta: Path, recursiva: bool) -> None:
+        with self._trava:
+            if (pasta, recursiva) in self._vigias:
+                return
+            try:
+                vigia = self._observador.schedule(self._tratador, str(pasta),
+                                                  recursive=recursiva)
+            except OSError as e:
+                log.warning("Monitoramento: não foi possível observar %s: %s", pasta, e)
+                return
+            self._vigias[(pasta, recursiva)] = vigia
+            if not recursiva:
+                self._nao_recursivas.add(pasta)
+
+    def parar(self, tempo_limite: float | None = 5.0) -> None:
+        if self._observador.is_alive():
+            self._observador.stop()
+            self._observador.join(tempo_limite)
+        with self._trava:
+            self._vigias.clear()
+            self._nao_recursivas.clear()
+
+    # -- events --------------------------------------------------------------
+    def _tratar(self, event: FileSystemEvent) -> None:
+        if isinstance(event, _IGNORADOS):
+            return
+        self.eventos_recebidos += 1
+        origem = Path(os.fsdecode(event.src_path))
+        if isinstance(event, DirCreatedEvent):
+            self._pasta_criada(origem)
+            return
+        if isinstance(event, (FileMovedEvent, DirMovedEvent)):
+            destino = Path(os.fsdecode(event.dest_path))
+            self._sumiu(origem)
+            if isinstance(event, DirMovedEvent):
+                self._pasta_criada(destino)
+            self._avisar(destino, escrita_aberta=False)
+            return
+        if event.is_directory:
+            return
+        if isinstance(event, FileDeletedEvent):
+            self._sumiu(origem)
+        elif isinstance(event, FileModifiedEvent):
+            self._avisar(origem, escrita_aberta=True if self.fechamento_confiavel else None)
+        elif isinstance(event, FileClosedEvent):
+            self._avisar(origem, escrita_aberta=False)
+        elif isinstance(event, FileCreatedEvent):
+            # Created by open(): a modify/close pair follows. Moved in from an
+            # unwatched folder: nothing follows, and the quiet period releases it.
+            self._avisar(origem, escrita_aberta=None)
+
+    def _avisar(self, caminho: Path, *, escrita_aberta: bool | None) -> None:
+        modelo = self.filtro.modelo_de(caminho, self.diretorios)
+        if modelo is not None:
+            self.estabilizador.alterado(modelo, escrita_aberta=escrita_aberta)
+
+    def _sumiu(self, caminho: Path) -> None:
+        modelo = self.filtro.modelo_de(caminho, self.diretorios)
+        if modelo is None:
+            return
+        if modelo == caminho or not modelo.exists():
+            self.estabilizador.esquecer(modelo)
+        else:
+            # A file removed from a SavedModel folder changes that model.
+            self.estabilizador.alterado(modelo, escrita_aberta=None)
+
+    def _pasta_criada(self, pasta: Path) -> None:
+        """A new folder under a non-recursive watch needs a watch of its own."""
+        pasta = absoluto(pasta)
+        with self._trava:
+            precisa = pasta.parent in self._nao_recursivas
+        if precisa and not self.filtro.excluido(pasta):
+            for sub, recursiva in planejar_vigias(pasta, self.filtro.excluidos):
+                self._vigiar(sub, recursiva)
+            # Files written before the watch existed raised no event: look now.
+            for atual, _, arquivos in os.walk(pasta):
+                for nome in arquivos:
+                    self._avisar(Path(atual) / nome, escrita_aberta=None)
+        modelo = self.filtro.modelo_de(pasta, self.diretorios)
+        if modelo is not None:
+            self.estabilizador.alterado(modelo, escrita_aberta=None)

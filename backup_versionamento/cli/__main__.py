@@ -1,0 +1,3 @@
+from . import executar_console
+
+executar_console()

@@ -1,0 +1,112 @@
+"""`backup`: store a model file or folder as a new semantic version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..erros import ErroArquivoNaoEncontrado, ErroValidacao
+from ..gerenciador import checar_pedido
+from ..politica.versoes import AUTO, INCREMENTOS
+from .comum import barra, gerenciador, imprimir, tamanho_legivel
+
+
+def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "backup",
+        parents=[comum],
+        help="cria um backup (nova versão)",
+        description="Guarda um modelo (arquivo ou pasta) como nova versão "
+        "semântica. Conteúdo idêntico à última versão não cria "
+        "versão nova (use --forcar).",
+    )
+    p.add_argument(
+        "--modelo",
+        required=True,
+        metavar="CAMINHO",
+        help="arquivo do modelo (ou pasta, ex.: SavedModel)",
+    )
+    p.add_argument("--descricao", default="", help="o que mudou nesta versão")
+    p.add_argument(
+        "--tipo-mudanca",
+        default="patch",
+        help=f"tipo de mudança: {', '.join([*INCREMENTOS, AUTO])} (padrão: patch)",
+    )
+    p.add_argument(
+        "--metricas",
+        metavar="ARQUIVO.json",
+        help="JSON com as métricas da versão (ex.: acertos_13)",
+    )
+    p.add_argument(
+        "--nome", help="nome do modelo no repositório (padrão: nome do arquivo)"
+    )
+    p.add_argument(
+        "--forcar",
+        action="store_true",
+        help="cria versão nova mesmo sem mudança no conteúdo",
+    )
+    p.set_defaults(executar=executar)
+
+
+def ler_metricas(caminho: str | None) -> dict[str, Any] | None:
+    if not caminho:
+        return None
+    arquivo = Path(caminho)
+    if not arquivo.is_file():
+        raise ErroArquivoNaoEncontrado(f"{arquivo}: arquivo de métricas não encontrado")
+    try:
+        dados = json.loads(arquivo.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ErroValidacao(f"{arquivo}: JSON de métricas inválido ({e})") from None
+    if not isinstance(dados, dict):
+        raise ErroValidacao(
+            f"{arquivo}: as métricas devem ser um objeto {{nome: número}}"
+        )
+    return dados
+
+
+def executar(args: argparse.Namespace) -> int:
+    metricas = ler_metricas(args.metricas)
+    origem = Path(args.modelo)
+    checar_pedido(origem, args.tipo_mudanca)  # before the repository folder is created
+    tamanho = origem.stat().st_size if origem.is_file() else 0
+    with gerenciador(args, criar=True) as g:
+        antes = {
+            v["versao"] for v in g.repo.versoes(args.nome or origem.resolve().name)
+        }
+        with barra(tamanho, origem.name, args) as progresso:
+            versao = g.criar_backup(
+                origem,
+                args.tipo_mudanca,
+                args.descricao,
+                metricas,
+                forcar=args.forcar,
+                nome_modelo=args.nome,
+                progresso=progresso,
+            )
+        info = g.obter_versao(args.nome or origem.resolve().name, versao)
+    nova = versao not in antes
+    dados = {
+        "modelo": info["modelo"],
+        "versao": versao,
+        "nova_versao": nova,
+        "tamanho": info["tamanho"],
+        "tamanho_armazenado": info["tamanho_armazenado"],
+        "sha256": info["sha256"],
+        "mudanca": info.get("mudanca"),
+        "validacao": info.get("validacao"),
+    }
+
+    def humano() -> str:
+        if not nova:
+            return f"Sem mudanças: {info['modelo']} já está guardado na versão {versao}"
+        return (
+            f"Backup criado: {info['modelo']} -> {versao} "
+            f"({tamanho_legivel(info['tamanho'])}, "
+            f"{tamanho_legivel(info['tamanho_armazenado'])} novos no repositório)"
+        )
+
+    imprimir(args, dados, humano)
+    return 0

@@ -1,0 +1,65 @@
+"""Helpers shared by the subcommands: building the manager, output, progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..gerenciador import GerenciadorBackupVersionamento
+
+# Files smaller than this finish before a bar would help.
+LIMIAR_BARRA = 8 * 1024 * 1024
+
+
+def gerenciador(
+    args: argparse.Namespace, *, criar: bool = False
+) -> GerenciadorBackupVersionamento:
+    return GerenciadorBackupVersionamento(
+        args.base, args.config, criar_repositorio=criar
+    )
+
+
+def imprimir(args: argparse.Namespace, dados: Any, humano: Callable[[], str]) -> None:
+    """JSON for scripts with --json, readable text otherwise."""
+    if args.json:
+        print(json.dumps(dados, ensure_ascii=False, indent=2, default=str))
+    else:
+        texto = humano()
+        if texto:
+            print(texto)
+
+
+@contextmanager
+def barra(
+    total: int, descricao: str, args: argparse.Namespace
+) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on a terminal for long work; nothing otherwise."""
+    if args.json or total < LIMIAR_BARRA or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        desc=descricao,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        leave=False,
+    ) as t:
+        yield t.update
+
+
+def tamanho_legivel(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    for unidade in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unidade == "TB":
+            return f"{n:.0f} {unidade}" if unidade == "B" else f"{n:.1f} {unidade}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,74 @@
+"""`listar`: models in the repository, or the versions of one model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .comum import gerenciador, imprimir, tamanho_legivel
+
+
+def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "listar",
+        parents=[comum],
+        help="lista modelos ou versões",
+        description="Sem --modelo, lista os modelos; com --modelo, as versões.",
+    )
+    p.add_argument("--modelo", metavar="NOME", help="nome do modelo (ex.: modelo.h5)")
+    p.set_defaults(executar=executar)
+
+
+def executar(args: argparse.Namespace) -> int:
+    with gerenciador(args) as g:
+        if args.modelo:
+            versoes = g.listar_versoes(args.modelo)
+            imprimir(args, versoes, lambda: _tabela_versoes(versoes))
+            return 0
+        modelos = []
+        for nome in g.listar_modelos():
+            vs = g.listar_versoes(nome)
+            modelos.append(
+                {
+                    "modelo": nome,
+                    "versoes": len(vs),
+                    "ultima_versao": vs[-1]["versao"],
+                    "atualizado_em": vs[-1]["criado_em"],
+                    "tamanho": vs[-1]["tamanho"],
+                }
+            )
+    imprimir(args, modelos, lambda: _tabela_modelos(modelos))
+    return 0
+
+
+def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
+    linhas = [
+        f"{'VERSÃO':<10} {'CRIADA EM (UTC)':<20} {'TIPO':<12} {'TAMANHO':>10} "
+        f"{'NOVOS':>10}  DESCRIÇÃO"
+    ]
+    for v in versoes:
+        marca = "*" if v.get("fixada") else " "
+        valid = v.get("validacao") or {}
+        alerta = "" if valid.get("valido", True) else "  [validação falhou]"
+        linhas.append(
+            f"{v['versao']:<9}{marca} {v['criado_em'][:19].replace('T', ' '):<20} "
+            f"{v['tipo_mudanca']:<12} {tamanho_legivel(v['tamanho']):>10} "
+            f"{tamanho_legivel(v['tamanho_armazenado']):>10}  {v['descricao']}{alerta}"
+        )
+    linhas.append("(* = fixada)" if any(v.get("fixada") for v in versoes) else "")
+    return "\n".join(linhas).rstrip()
+
+
+def _tabela_modelos(modelos: list[dict[str, Any]]) -> str:
+    if not modelos:
+        return "Nenhum modelo no repositório ainda."
+    linhas = [
+        f"{'MODELO':<32} {'VERSÕES':>7} {'ÚLTIMA':>9} {'TAMANHO':>10}  ATUALIZADO EM"
+    ]
+    for m in modelos:
+        linhas.append(
+            f"{m['modelo']:<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
+            f"{tamanho_legivel(m['tamanho']):>10}  "
+            f"{m['atualizado_em'][:19].replace('T', ' ')}"
+        )
+    return "\n".join(linhas)

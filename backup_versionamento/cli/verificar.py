@@ -1,0 +1,77 @@
+"""`verificar`: prove the repository intact, or check one model file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .comum import barra, gerenciador, imprimir, tamanho_legivel
+
+
+def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "verificar",
+        parents=[comum],
+        help="verifica a integridade",
+        description="Confere cada versão: metadados legíveis e cada bloco "
+        "presente e com o hash certo. --completa também "
+        "reconstrói cada versão e confere o SHA-256. Sai com "
+        "código 9 se achar problema.",
+    )
+    p.add_argument(
+        "--completa",
+        action="store_true",
+        help="reconstrói cada versão e confere o SHA-256 do arquivo",
+    )
+    p.add_argument("--modelo", metavar="NOME", help="verifica só este modelo")
+    p.add_argument(
+        "--arquivo",
+        metavar="CAMINHO",
+        help="verifica um arquivo de modelo e diz a qual versão ele corresponde",
+    )
+    p.set_defaults(executar=executar)
+
+
+def executar(args: argparse.Namespace) -> int:
+    with gerenciador(args) as g:
+        if args.arquivo:
+            r = g.verificar_arquivo(args.arquivo)
+            imprimir(args, r, lambda: _texto_arquivo(r))
+            return 0 if r["valido"] else 12
+        total = g.status()["tamanho_armazenado"]
+        with barra(total, "verificando", args) as prog:
+            rel = g.verificar_integridade(
+                completa=args.completa, modelo=args.modelo, progresso=prog
+            )
+    imprimir(args, rel, lambda: _texto(rel))
+    return 0 if rel["ok"] else 9
+
+
+def _texto(rel: dict[str, Any]) -> str:
+    modo = "completa" if rel["completa"] else "padrão"
+    if rel["ok"]:
+        return (
+            f"Integridade OK (verificação {modo}): {rel['versoes_verificadas']} "
+            f"versões, {rel['objetos_verificados']} objetos, {rel['duracao_s']}s"
+        )
+    linhas = [f"PROBLEMAS ENCONTRADOS (verificação {modo}): {len(rel['problemas'])}"]
+    linhas += [
+        f"  - {p['modelo']} {p['versao']}: {p['mensagem']}" for p in rel["problemas"]
+    ]
+    linhas.append(f"Versões afetadas: {', '.join(rel['versoes_com_problema'])}")
+    linhas.append("As demais versões seguem restauráveis.")
+    return "\n".join(linhas)
+
+
+def _texto_arquivo(r: dict[str, Any]) -> str:
+    linhas = [f"Arquivo: {r['arquivo']} ({tamanho_legivel(r['tamanho'])})"]
+    if r.get("sha256"):
+        linhas.append(f"SHA-256: {r['sha256']}")
+    corresp = r.get("versao_correspondente")
+    linhas.append(
+        f"Corresponde à versão guardada: {corresp}"
+        if corresp
+        else "Não corresponde a nenhuma versão guardada"
+    )
+    linhas += [f"Problema: {p}" for p in r["problemas"]]
+    return "\n".join(linhas)

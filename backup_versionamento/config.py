@@ -1,0 +1,415 @@
+"""Configuration: defaults for every key, strict validation, path resolution.
+
+The defaults below *are* the schema: a user value must have the same JSON type as
+its default (ints are accepted where a float is expected), unknown keys are errors,
+and a few keys carry extra rules (`_REGRAS`). Every problem is reported with the
+key's full path, all at once, and nothing runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .erros import ErroConfiguracao
+
+NOME_ARQUIVO_PADRAO = "config_backup.json"
+
+PADRAO: dict[str, Any] = {
+    "diretorios": {
+        "base": "./backups_modelos",
+        "modelos": "./backups_modelos/modelos",
+    },
+    "backup_automatico": {
+        "habilitado": True,
+        "intervalo_horas": 6,
+        "horarios_execucao": [],
+        "diretorios_monitorados": ["./modelo", "./models"],
+        "extensoes_monitoradas": [
+            ".h5",
+            ".keras",
+            ".pb",
+            ".tflite",
+            ".pkl",
+            ".joblib",
+            ".json",
+            ".ubj",
+            ".txt",
+            ".pth",
+            ".pt",
+            ".onnx",
+        ],
+        "ignorar_arquivos": ["temp_*", "*.tmp"],
+        "monitorar_tempo_real": True,
+        "periodo_silencio_segundos": 5.0,
+        "tipo_mudanca": "retreino",
+        "limpeza_automatica": False,
+        "horario_limpeza": "03:30",
+    },
+    "retencao": {
+        "por_tempo": {
+            "ultimos_7_dias": "todas",
+            "ultimos_30_dias": "diarias",
+            "ultimos_90_dias": "semanais",
+        },
+        "por_quantidade": {"maximo_versoes_por_modelo": 50},
+        "manter_melhores": {"metrica": "", "quantidade": 0, "maior_melhor": True},
+        "carencia_coleta_minutos": 60,
+    },
+    "validacao": {
+        "modo": "avisar",
+        "teste_carregamento": True,
+        "tempo_limite_segundos": 120,
+        "memoria_limite_mb": 4096,
+    },
+    "espaco_disco": {"aviso_mb": 1024, "reserva_mb": 100},
+    "integracao": {
+        "git": {"habilitada": False, "auto_commit": True, "branch_backups": "backups"},
+        "cloud_storage": {
+            "habilitado": False,
+            "provedor": "aws_s3",
+            "bucket": "",
+            "prefixo": "backups_modelos",
+            "regiao": "",
+            "endpoint_url": "",
+        },
+        "webhook": {
+            "habilitado": False,
+            "url": "",
+            "eventos": ["backup_criado", "backup_falhou"],
+        },
+    },
+    "seguranca": {
+        "criptografia": {
+            "habilitada": False,
+            "algoritmo": "AES-256",
+            "chave_arquivo": "./backups_modelos/chaves/.encryption_key",
+        },
+        "controle_acesso": {
+            "habilitado": False,
+            "usuarios_autorizados": ["admin", "ml_engineer"],
+            "log_acessos": True,
+        },
+        "assinatura": {"habilitada": False},
+    },
+    "performance": {
+        "threads_backup": 4,
+        "threads_compressao": 2,
+        "buffer_size_mb": 128,
+        "cache_size_mb": 256,
+        "nivel_compressao": 1,
+    },
+    "desenvolvimento": {"modo_debug": False, "log_detalhado": False},
+}
+
+# Keys whose value is a free-form mapping (no fixed sub-keys).
+_MAPAS_LIVRES: set[str] = set()
+
+_HORARIO = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIPOS_MUDANCA = {
+    "major",
+    "arquitetura",
+    "minor",
+    "melhoria",
+    "retreino",
+    "patch",
+    "correcao",
+    "correção",
+    "ajuste",
+    "auto",
+}
+_BUCKETS_TEMPO = {"todas", "diarias", "semanais", "mensais", "nenhuma"}
+_EVENTOS = {
+    "backup_criado",
+    "backup_falhou",
+    "backup_ignorado",
+    "versao_removida",
+    "limpeza_concluida",
+    "integridade_falhou",
+}
+
+
+def _positivo(v: Any) -> str | None:
+    return None if v > 0 else "deve ser maior que zero"
+
+
+def _nao_negativo(v: Any) -> str | None:
+    return None if v >= 0 else "não pode ser negativo"
+
+
+def _horarios(v: list[Any]) -> str | None:
+    ruins = [h for h in v if not isinstance(h, str) or not _HORARIO.match(h)]
+    return (
+        f"horários inválidos {ruins}: use o formato HH:MM (00:00 a 23:59)"
+        if ruins
+        else None
+    )
+
+
+def _horario(v: str) -> str | None:
+    return None if _HORARIO.match(v) else f"'{v}' não é um horário HH:MM"
+
+
+def _lista_de_texto(v: list[Any]) -> str | None:
+    return (
+        None if all(isinstance(x, str) for x in v) else "deve ser uma lista de textos"
+    )
+
+
+def _extensoes(v: list[Any]) -> str | None:
+    ruins = [x for x in v if not isinstance(x, str) or not x.startswith(".")]
+    return (
+        f"extensões inválidas {ruins}: cada uma deve começar com '.'" if ruins else None
+    )
+
+
+def _um_de(opcoes: set[str]) -> Callable[[Any], str | None]:
+    def regra(v: Any) -> str | None:
+        return (
+            None
+            if v in opcoes
+            else f"'{v}' não é aceito; use um de: {', '.join(sorted(opcoes))}"
+        )
+
+    return regra
+
+
+def _eventos(v: list[Any]) -> str | None:
+    ruins = [e for e in v if e not in _EVENTOS]
+    return (
+        f"eventos desconhecidos {ruins}; use: {', '.join(sorted(_EVENTOS))}"
+        if ruins
+        else None
+    )
+
+
+def _faixa(minimo: float, maximo: float) -> Callable[[Any], str | None]:
+    def regra(v: Any) -> str | None:
+        return (
+            None if minimo <= v <= maximo else f"deve estar entre {minimo} e {maximo}"
+        )
+
+    return regra
+
+
+_REGRAS: dict[str, Callable[[Any], str | None]] = {
+    "backup_automatico.intervalo_horas": _positivo,
+    "backup_automatico.horarios_execucao": _horarios,
+    "backup_automatico.diretorios_monitorados": _lista_de_texto,
+    "backup_automatico.extensoes_monitoradas": _extensoes,
+    "backup_automatico.ignorar_arquivos": _lista_de_texto,
+    "backup_automatico.periodo_silencio_segundos": _nao_negativo,
+    "backup_automatico.tipo_mudanca": _um_de(_TIPOS_MUDANCA),
+    "backup_automatico.horario_limpeza": _horario,
+    "retencao.por_tempo.ultimos_7_dias": _um_de(_BUCKETS_TEMPO),
+    "retencao.por_tempo.ultimos_30_dias": _um_de(_BUCKETS_TEMPO),
+    "retencao.por_tempo.ultimos_90_dias": _um_de(_BUCKETS_TEMPO),
+    "retencao.por_quantidade.maximo_versoes_por_modelo": _positivo,
+    "retencao.manter_melhores.quantidade": _nao_negativo,
+    "retencao.carencia_coleta_minutos": _nao_negativo,
+    "validacao.modo": _um_de({"bloquear", "avisar", "desligado"}),
+    "validacao.tempo_limite_segundos": _positivo,
+    "validacao.memoria_limite_mb": _positivo,
+    "espaco_disco.aviso_mb": _nao_negativo,
+    "espaco_disco.reserva_mb": _nao_negativo,
+    "integracao.cloud_storage.provedor": _um_de({"aws_s3", "s3"}),
+    "integracao.webhook.eventos": _eventos,
+    "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
+    "seguranca.controle_acesso.usuarios_autorizados": _lista_de_texto,
+    "performance.threads_backup": _faixa(1, 64),
+    "performance.threads_compressao": _faixa(1, 64),
+    "performance.buffer_size_mb": _faixa(8, 4096),
+    "performance.cache_size_mb": _faixa(1, 65536),
+    "performance.nivel_compressao": _faixa(1, 19),
+}
+
+# Features the spec names that later work will deliver: enabling them now is a
+# clear error instead of a silent no-op.
+_AINDA_NAO_SUPORTADO = {
+    "integracao.git.habilitada": "integração com git",
+    "integracao.cloud_storage.habilitado": "armazenamento em nuvem (S3)",
+    "integracao.webhook.habilitado": "webhooks",
+    "seguranca.criptografia.habilitada": "criptografia",
+    "seguranca.controle_acesso.habilitado": "controle de acesso",
+    "seguranca.assinatura.habilitada": "assinatura digital",
+}
+
+_NOMES_TIPO = {
+    bool: "booleano (true/false)",
+    int: "número inteiro",
+    float: "número",
+    str: "texto",
+    list: "lista",
+    dict: "objeto",
+}
+
+
+def _tipo_confere(padrao: Any, valor: Any) -> bool:
+    if isinstance(padrao, bool) or isinstance(valor, bool):
+        return isinstance(padrao, bool) and isinstance(valor, bool)
+    if isinstance(padrao, float):
+        return isinstance(valor, (int, float))
+    return isinstance(valor, type(padrao))
+
+
+def _mesclar(
+    padrao: dict[str, Any], usuario: dict[str, Any], prefixo: str, problemas: list[str]
+) -> dict[str, Any]:
+    resultado = copy.deepcopy(padrao)
+    for chave, valor in usuario.items():
+        caminho = f"{prefixo}{chave}"
+        if chave not in padrao:
+            problemas.append(
+                f"{caminho}: chave desconhecida (confira a grafia; "
+                f"chaves válidas aqui: {', '.join(padrao)})"
+            )
+            continue
+        esperado = padrao[chave]
+        if not _tipo_confere(esperado, valor):
+            problemas.append(
+                f"{caminho}: esperado {_NOMES_TIPO[type(esperado)]}, "
+                f"recebido {json.dumps(valor, ensure_ascii=False)}"
+            )
+            continue
+        if isinstance(esperado, dict) and caminho not in _MAPAS_LIVRES:
+            resultado[chave] = _mesclar(esperado, valor, caminho + ".", problemas)
+        else:
+            resultado[chave] = valor
+    return resultado
+
+
+def _valor(cfg: dict[str, Any], caminho: str) -> Any:
+    atual: Any = cfg
+    for parte in caminho.split("."):
+        atual = atual[parte]
+    return atual
+
+
+def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str, Any]:
+    """Merge `usuario` over the defaults; raise ErroConfiguracao listing problems."""
+    problemas: list[str] = []
+    if not isinstance(usuario, dict):
+        raise ErroConfiguracao(
+            f"{origem}: o conteúdo deve ser um objeto JSON ({{...}})"
+        )
+    cfg = _mesclar(PADRAO, usuario, "", problemas)
+    for caminho, regra in _REGRAS.items():
+        if caminho.split(".")[0] in usuario or not problemas:
+            msg = regra(_valor(cfg, caminho))
+            if msg:
+                problemas.append(f"{caminho}: {msg}")
+    for caminho, nome in _AINDA_NAO_SUPORTADO.items():
+        if _valor(cfg, caminho) is True:
+            problemas.append(
+                f"{caminho}: {nome} ainda não é suportada nesta versão; "
+                "deixe false (veja README_BACKUP.md, seção Roteiro)"
+            )
+    if problemas:
+        linhas = "\n".join(f"  - {p}" for p in problemas)
+        raise ErroConfiguracao(f"{origem}: configuração inválida:\n{linhas}", problemas)
+    return cfg
+
+
+def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
+    """Turn relative paths into absolute ones, anchored at the config file's folder.
+
+    The daemon changes its working folder to '/', so nothing may stay relative.
+    """
+
+    def absoluto(p: str) -> str:
+        caminho = Path(p).expanduser()
+        return str(caminho if caminho.is_absolute() else (raiz / caminho).resolve())
+
+    d = cfg["diretorios"]
+    modelos_informado = d["modelos"]
+    d["base"] = absoluto(d["base"])
+    d["modelos"] = absoluto(modelos_informado)
+    ba = cfg["backup_automatico"]
+    ba["diretorios_monitorados"] = [absoluto(p) for p in ba["diretorios_monitorados"]]
+    cripto = cfg["seguranca"]["criptografia"]
+    cripto["chave_arquivo"] = absoluto(cripto["chave_arquivo"])
+
+
+def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
+    """Point the configuration at another repository folder (API/CLI override)."""
+    base_abs = str(Path(base).expanduser().resolve())
+    cfg["diretorios"]["base"] = base_abs
+    cfg["diretorios"]["modelos"] = str(Path(base_abs) / "modelos")
+
+
+def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
+    """Format v1 keeps sidecars in <base>/modelos; say so if the user asks otherwise."""
+    esperado = Path(cfg["diretorios"]["base"]) / "modelos"
+    if Path(cfg["diretorios"]["modelos"]) != esperado:
+        raise ErroConfiguracao(
+            f"diretorios.modelos: no formato v1 os metadados ficam em <base>/modelos "
+            f"({esperado}); recebido {cfg['diretorios']['modelos']}. Remova a chave ou "
+            "use esse valor."
+        )
+
+
+def _finalizar(
+    cfg: dict[str, Any], dados: dict[str, Any], raiz: Path, base: str | Path | None
+) -> dict[str, Any]:
+    _resolver_caminhos(cfg, raiz)
+    if base is not None:
+        ajustar_base(cfg, base)
+    elif "modelos" not in dados.get("diretorios", {}):
+        cfg["diretorios"]["modelos"] = str(Path(cfg["diretorios"]["base"]) / "modelos")
+    checar_diretorio_modelos(cfg)
+    return cfg
+
+
+def ler_arquivo(arquivo: Path) -> dict[str, Any]:
+    """Parse a config file into a raw dict, with errors that name the file."""
+    if not arquivo.exists():
+        raise ErroConfiguracao(
+            f"{arquivo}: arquivo de configuração não encontrado; confira o caminho "
+            "passado em --config ou rode sem --config para usar os padrões"
+        )
+    try:
+        texto = arquivo.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ErroConfiguracao(f"{arquivo}: não foi possível ler ({e})") from None
+    try:
+        dados = json.loads(texto)
+    except json.JSONDecodeError as e:
+        raise ErroConfiguracao(
+            f"{arquivo}: JSON inválido na linha {e.lineno}, coluna {e.colno}: {e.msg}"
+        ) from None
+    if not isinstance(dados, dict):
+        raise ErroConfiguracao(
+            f"{arquivo}: o conteúdo deve ser um objeto JSON ({{...}})"
+        )
+    return dados
+
+
+def carregar(
+    caminho: str | Path | None = None, *, base: str | Path | None = None
+) -> dict[str, Any]:
+    """Load the effective configuration.
+
+    `caminho=None` looks for ./config_backup.json and falls back to the defaults.
+    Relative paths are anchored at the config file's folder.
+    """
+    if caminho is None:
+        candidato = Path.cwd() / NOME_ARQUIVO_PADRAO
+        caminho = candidato if candidato.is_file() else None
+    if caminho is None:
+        return _finalizar(validar({}, "padrões"), {}, Path.cwd(), base)
+    arquivo = Path(caminho)
+    dados = ler_arquivo(arquivo)
+    return _finalizar(
+        validar(dados, str(arquivo)), dados, arquivo.resolve().parent, base
+    )
+
+
+def de_dicionario(
+    dados: dict[str, Any], base: str | Path | None = None
+) -> dict[str, Any]:
+    """Configuration from an in-memory dict (the Python API), paths relative to cwd."""
+    return _finalizar(validar(dados, "configuração"), dados, Path.cwd(), base)

@@ -1,0 +1,473 @@
+"""The facade every entry point goes through: API, CLI and daemon."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import math
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import config as configuracao
+from . import registro
+from .armazenamento.backend import traduzir_erro_os
+from .armazenamento.fluxo import Progresso, sha256_arquivo
+from .armazenamento.metadados import ESQUEMA_SIDECAR, validar_nome_modelo
+from .armazenamento.repositorio import Repositorio, agora_iso
+from .armazenamento.trava import travar
+from .erros import (
+    ErroArquivoNaoEncontrado,
+    ErroBackup,
+    ErroEspacoInsuficiente,
+    ErroNaoSuportado,
+    ErroPermissao,
+    ErroValidacao,
+    ErroVersaoNaoEncontrada,
+)
+from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
+
+log = logging.getLogger(registro.NOME_LOGGER)
+Ouvinte = Callable[[str, dict[str, Any]], None]
+
+# How long a backup waits for another process holding the same model's lock.
+ESPERA_TRAVA_S = 600.0
+
+
+class GerenciadorBackupVersionamento:
+    """Back up, version, verify and restore ML models in one repository.
+
+    `diretorio_base` overrides `diretorios.base`; `config` is a path to a JSON
+    file, a dict of settings, or None (./config_backup.json if present, else
+    defaults).
+    """
+
+    def __init__(
+        self,
+        diretorio_base: str | Path | None = None,
+        config: str | Path | dict[str, Any] | None = None,
+        *,
+        criar_repositorio: bool = True,
+    ) -> None:
+        if isinstance(config, dict):
+            self.config = configuracao.de_dicionario(config, diretorio_base)
+        else:
+            self.config = configuracao.carregar(config, base=diretorio_base)
+        self.base = Path(self.config["diretorios"]["base"])
+        perf = self.config["performance"]
+        self.repo = Repositorio.abrir(
+            self.base,
+            criar=criar_repositorio,
+            threads=perf["threads_compressao"],
+            buffer_mb=perf["buffer_size_mb"],
+            cache_mb=perf["cache_size_mb"],
+            nivel_compressao=perf["nivel_compressao"],
+        )
+        dev = self.config["desenvolvimento"]
+        self.arquivo_log = registro.configurar(
+            self.base / "logs", debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
+        )
+        self._ouvintes: list[Ouvinte] = []
+
+    # -- lifecycle and events ----------------------------------------------------
+    def fechar(self) -> None:
+        self.repo.fechar()
+        registro.remover_handlers(self.base / "logs")
+
+    def __enter__(self) -> GerenciadorBackupVersionamento:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.fechar()
+
+    def inscrever(self, ouvinte: Ouvinte) -> None:
+        """Call `ouvinte(evento, dados)` on backup_criado, backup_falhou, ..."""
+        self._ouvintes.append(ouvinte)
+
+    def _emitir(self, evento: str, **dados: Any) -> None:
+        for ouvinte in self._ouvintes:
+            try:
+                ouvinte(evento, dados)
+            except Exception:  # a listener must never break a backup
+                log.exception("Ouvinte do evento %s falhou", evento)
+
+    # -- backup ------------------------------------------------------------------
+    def criar_backup(
+        self,
+        caminho: str | Path,
+        tipo_mudanca: str = "patch",
+        descricao: str = "",
+        metricas: dict[str, Any] | None = None,
+        *,
+        forcar: bool = False,
+        nome_modelo: str | None = None,
+        progresso: Progresso | None = None,
+    ) -> str:
+        """Store `caminho` (a file or a model folder) as a new version; return it.
+
+        Content identical to the latest version returns that version and writes
+        nothing, unless `forcar`.
+        """
+        origem = Path(caminho)
+        modelo = nome_modelo or origem.resolve().name
+        try:
+            return self._criar_backup(
+                origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
+            )
+        except ErroBackup as e:
+            log.error("Backup falhou: %s: %s", origem, e)
+            self._emitir(
+                "backup_falhou", modelo=modelo, caminho=str(origem), erro=str(e)
+            )
+            raise
+
+    def _criar_backup(
+        self,
+        origem: Path,
+        modelo: str,
+        tipo_mudanca: str,
+        descricao: str,
+        metricas: dict[str, Any] | None,
+        forcar: bool,
+        progresso: Progresso | None,
+    ) -> str:
+        incremento = incremento_de(tipo_mudanca)
+        if incremento == AUTO:
+            raise ErroNaoSuportado(
+                "tipo_mudanca 'auto' ainda não é suportado nesta versão; informe "
+                "major/minor/patch (ou arquitetura/melhoria/retreino/correcao/ajuste)"
+            )
+        validar_nome_modelo(modelo)
+        metricas = _validar_metricas(metricas)
+        tamanho_origem = _checar_origem(origem)
+        self._checar_espaco(tamanho_origem, modelo)
+        with travar(
+            self.repo.caminho_trava("repositorio"),
+            exclusiva=False,
+            descricao="repositório (limpeza em andamento)",
+        ):
+            conteudo = self.repo.gravar_conteudo(origem, progresso)
+            with travar(
+                self.repo.caminho_trava(f"modelo-{modelo}"),
+                espera=ESPERA_TRAVA_S,
+                descricao=f"modelo {modelo}",
+            ):
+                versoes = self.repo.versoes(modelo)
+                ultima = versoes[-1] if versoes else None
+                if ultima and ultima["sha256"] == conteudo["sha256"] and not forcar:
+                    log.info(
+                        "Backup sem mudanças: %s já está em %s",
+                        modelo,
+                        ultima["versao"],
+                    )
+                    self._emitir(
+                        "backup_ignorado", modelo=modelo, versao=ultima["versao"]
+                    )
+                    return str(ultima["versao"])
+                atual = self.repo.ultima_versao(modelo)
+                nova = str(proxima_versao(atual, incremento))
+                sidecar = {
+                    "esquema": ESQUEMA_SIDECAR,
+                    "modelo": modelo,
+                    "versao": nova,
+                    "tipo_mudanca": tipo_mudanca,
+                    "incremento": incremento if atual else "inicial",
+                    "descricao": descricao,
+                    "criado_em": agora_iso(),
+                    "usuario": _usuario(),
+                    "host": socket.gethostname(),
+                    "origem": str(origem.resolve()),
+                    "versao_anterior": str(atual) if atual else None,
+                    **conteudo,
+                    "metricas": metricas,
+                    "validacao": None,
+                    "mudanca": None,
+                    "linhagem": None,
+                    "assinatura": None,
+                }
+                if not self.repo.publicar(sidecar):  # cannot happen under the lock
+                    raise ErroBackup(
+                        f"versão {nova} de {modelo} já existe; tente de novo"
+                    )
+        log.info("Backup criado: %s -> %s", modelo, nova)
+        self._emitir(
+            "backup_criado",
+            modelo=modelo,
+            versao=nova,
+            caminho=str(origem),
+            tamanho=conteudo["tamanho"],
+            tamanho_armazenado=conteudo["tamanho_armazenado"],
+        )
+        return nova
+
+    def _checar_espaco(self, necessario: int, modelo: str) -> None:
+        esp = self.config["espaco_disco"]
+        livre = shutil.disk_usage(self.base).free
+        mb = 1024 * 1024
+        if livre < esp["aviso_mb"] * mb:
+            log.warning("Espaço em disco baixo: %dMB", livre // mb)
+        reserva = esp["reserva_mb"] * mb
+        # Without a previous version nothing can deduplicate: the whole size must fit.
+        sem_base = self.repo.ultima_versao(modelo) is None
+        if livre < reserva or (sem_base and necessario > livre - reserva):
+            raise ErroEspacoInsuficiente(
+                f"{self.base}: espaço em disco insuficiente para o backup de {modelo} "
+                f"({necessario // mb} MB; livres {livre // mb} MB, reserva "
+                f"{esp['reserva_mb']} MB). Libere espaço ou rode "
+                "`inicializar_backup.py limpeza`."
+            )
+
+    # -- queries -----------------------------------------------------------------
+    def listar_modelos(self) -> list[str]:
+        return self.repo.modelos()
+
+    def listar_versoes(self, modelo: str | Path) -> list[dict[str, Any]]:
+        """Versions of a model, oldest first (from the metadata cache)."""
+        nome = _nome(modelo)
+        versoes = self.repo.versoes(nome)
+        if not versoes and not (self.base / "modelos" / nome).is_dir():
+            raise ErroVersaoNaoEncontrada(
+                f"modelo {nome!r} não tem backups em {self.base}; modelos existentes: "
+                f"{', '.join(self.listar_modelos()) or 'nenhum'}"
+            )
+        return versoes
+
+    def resolver_versao(self, modelo: str | Path, versao: str) -> str:
+        if versao in (ULTIMA, "latest"):
+            versoes = self.listar_versoes(modelo)
+            return str(versoes[-1]["versao"])
+        return str(Versao.ler(versao))
+
+    def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
+        """The full sidecar of a version, read and checked from disk."""
+        nome = _nome(modelo)
+        return self.repo.ler_versao(nome, self.resolver_versao(nome, versao))
+
+    # -- restore -----------------------------------------------------------------
+    def restaurar_backup(
+        self,
+        modelo: str | Path,
+        versao: str = ULTIMA,
+        destino: str | Path = ".",
+        *,
+        sobrescrever: bool = False,
+        progresso: Progresso | None = None,
+    ) -> str:
+        """Restore a version into `destino` (a folder, or the target path)."""
+        sidecar = self.obter_versao(modelo, versao)
+        alvo = Path(destino)
+        if str(destino).endswith(os.sep):
+            alvo.mkdir(parents=True, exist_ok=True)
+        final = self.repo.restaurar(
+            sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+        )
+        log.info(
+            "Backup restaurado: %s %s -> %s",
+            sidecar["modelo"],
+            sidecar["versao"],
+            final,
+        )
+        return str(final)
+
+    # -- checks ------------------------------------------------------------------
+    def verificar_integridade(
+        self,
+        completa: bool = False,
+        modelo: str | None = None,
+        progresso: Progresso | None = None,
+    ) -> dict[str, Any]:
+        """Check every version: sidecars parse, every chunk exists and hashes right.
+
+        `completa` also rebuilds each version and checks its SHA-256.
+        """
+        rel = self.repo.verificar(completa=completa, modelo=modelo, progresso=progresso)
+        if rel["ok"]:
+            log.info(
+                "Verificação de integridade concluída: %d versões, %d objetos, sem "
+                "problemas",
+                rel["versoes_verificadas"],
+                rel["objetos_verificados"],
+            )
+        else:
+            log.error(
+                "Verificação de integridade encontrou %d problema(s): %s",
+                len(rel["problemas"]),
+                "; ".join(rel["versoes_com_problema"]),
+            )
+            self._emitir("integridade_falhou", problemas=rel["problemas"])
+        return rel
+
+    def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
+        """Check a model file on disk and whether it matches a stored version."""
+        origem = Path(caminho)
+        tamanho = _checar_origem(origem)
+        resultado: dict[str, Any] = {
+            "arquivo": str(origem),
+            "tamanho": tamanho,
+            "problemas": [],
+            "versao_correspondente": None,
+        }
+        if origem.is_file():
+            resultado["sha256"] = sha256_arquivo(origem)[1]
+        nome = origem.resolve().name
+        try:
+            for v in reversed(self.repo.versoes(nome)):
+                if v["sha256"] == resultado.get("sha256"):
+                    resultado["versao_correspondente"] = v["versao"]
+                    break
+        except ErroBackup as e:
+            resultado["problemas"].append(str(e))
+        resultado["valido"] = not resultado["problemas"]
+        return resultado
+
+    def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
+        """Pin a version so retention never removes it (or unpin it)."""
+        v = self.resolver_versao(modelo, versao)
+        self.repo.fixar(_nome(modelo), v, fixa)
+        log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
+        return v
+
+    def status(self) -> dict[str, Any]:
+        modelos = self.repo.modelos()
+        totais = self.repo.indice.totais()
+        n_obj, armazenado = self.repo.tamanho_objetos()
+        ultimo = None
+        for m in modelos:
+            for v in self.repo.versoes(m)[-1:]:
+                if ultimo is None or v["criado_em"] > ultimo["criado_em"]:
+                    ultimo = {
+                        "modelo": m,
+                        "versao": v["versao"],
+                        "criado_em": v["criado_em"],
+                    }
+        uso = shutil.disk_usage(self.base)
+        return {
+            "base": str(self.base),
+            "formato": self.repo.cabecalho["formato"],
+            "id": self.repo.cabecalho["id"],
+            "modelos": len(modelos),
+            "versoes": totais["versoes"],
+            "tamanho_logico": totais["tamanho_logico"],
+            "tamanho_armazenado": armazenado,
+            "objetos": n_obj,
+            "razao_economia": round(totais["tamanho_logico"] / armazenado, 2)
+            if armazenado
+            else None,
+            "ultimo_backup": ultimo,
+            "espaco_livre": uso.free,
+            "log": str(self.arquivo_log),
+        }
+
+
+def verificar_integridade(
+    caminho: str | Path,
+    diretorio_base: str | Path | None = None,
+    config: str | Path | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a model file: readable, its SHA-256, and which stored version it matches.
+
+    Problems are also logged as warnings, so the one-liner of the manual shows them.
+    """
+    try:
+        g = GerenciadorBackupVersionamento(
+            diretorio_base, config, criar_repositorio=False
+        )
+    except ErroBackup as e:
+        origem = Path(caminho)
+        tamanho = _checar_origem(origem)
+        r: dict[str, Any] = {
+            "arquivo": str(origem),
+            "tamanho": tamanho,
+            "valido": True,
+            "sha256": sha256_arquivo(origem)[1] if origem.is_file() else None,
+            "versao_correspondente": None,
+            "problemas": [],
+            "avisos": [str(e)],
+        }
+        return r
+    with g:
+        r = g.verificar_arquivo(caminho)
+    if not r["valido"]:
+        log.warning("Falha na validação de %s: %s", caminho, "; ".join(r["problemas"]))
+    return r
+
+
+def _nome(modelo: str | Path) -> str:
+    return (
+        Path(modelo).name
+        if isinstance(modelo, Path) or "/" in str(modelo)
+        else str(modelo)
+    )
+
+
+def _usuario() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def checar_pedido(caminho: str | Path, tipo_mudanca: str) -> None:
+    """Validate a backup request before anything is created on disk."""
+    incremento_de(tipo_mudanca)
+    _checar_origem(Path(caminho))
+
+
+def _checar_origem(origem: Path) -> int:
+    """Fail early, with a clear message, on a missing or unreadable source."""
+    try:
+        if not origem.exists():
+            raise ErroArquivoNaoEncontrado(
+                f"{origem}: arquivo não encontrado; confira o caminho (ls -la {origem})"
+            )
+        if origem.is_dir():
+            total = 0
+            for pasta, _subs, nomes in os.walk(origem):
+                if not os.access(pasta, os.R_OK | os.X_OK):
+                    raise ErroPermissao(
+                        f"{pasta}: sem permissão de leitura; "
+                        f"rode chmod -R u+rX {origem}"
+                    )
+                for n in nomes:
+                    p = Path(pasta) / n
+                    if p.is_file() and not p.is_symlink():
+                        if not os.access(p, os.R_OK):
+                            raise ErroPermissao(
+                                f"{p}: sem permissão de leitura; rode chmod 644 {p}"
+                            )
+                        total += p.stat().st_size
+            return total
+        if not origem.is_file():
+            raise ErroArquivoNaoEncontrado(
+                f"{origem}: não é um arquivo comum nem uma pasta"
+            )
+        with open(origem, "rb"):
+            pass
+        return origem.stat().st_size
+    except PermissionError:
+        raise ErroPermissao(
+            f"{origem}: sem permissão de leitura; rode chmod 644 {origem}"
+        ) from None
+    except OSError as e:
+        raise traduzir_erro_os(e, str(origem)) from e
+
+
+def _validar_metricas(metricas: dict[str, Any] | None) -> dict[str, Any]:
+    if metricas is None:
+        return {}
+    if not isinstance(metricas, dict):
+        raise ErroValidacao("metricas: deve ser um dicionário {nome: número}")
+    for nome, valor in metricas.items():
+        if (
+            not isinstance(nome, str)
+            or isinstance(valor, bool)
+            or not isinstance(valor, (int, float))
+            or not math.isfinite(valor)
+        ):
+            raise ErroValidacao(
+                f"métrica {nome!r}: valor {valor!r} inválido; use um número finito"
+            )
+    return dict(metricas)

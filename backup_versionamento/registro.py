@@ -1,0 +1,46 @@
+"""Logging: the spec's line format, to a rotating file inside the repository."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+
+NOME_LOGGER = "SistemaBackup"
+FORMATO = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+FORMATO_DETALHADO = (
+    "%(asctime)s - %(name)s - %(levelname)s - "
+    "[%(threadName)s %(module)s:%(lineno)d] - %(message)s"
+)
+FORMATO_DATA = "%Y-%m-%d %H:%M:%S"
+
+log = logging.getLogger(NOME_LOGGER)
+
+
+def configurar(
+    pasta_logs: Path, *, debug: bool = False, detalhado: bool = False
+) -> Path:
+    """Attach one rotating file handler per log file (idempotent across managers)."""
+    pasta_logs.mkdir(parents=True, exist_ok=True)
+    arquivo = (pasta_logs / "backup_system.log").resolve()
+    log.setLevel(logging.DEBUG if debug else logging.INFO)
+    for h in log.handlers:
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == arquivo:
+            return arquivo
+    handler = logging.handlers.RotatingFileHandler(
+        arquivo, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter(FORMATO_DETALHADO if detalhado else FORMATO, FORMATO_DATA)
+    )
+    log.addHandler(handler)
+    return arquivo
+
+
+def remover_handlers(pasta_logs: Path) -> None:
+    """Detach and close the handlers of one repository (used by close())."""
+    arquivo = (pasta_logs / "backup_system.log").resolve()
+    for h in list(log.handlers):
+        if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == arquivo:
+            log.removeHandler(h)
+            h.close()

@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Script de inicialização: `python inicializar_backup.py <subcomando> --help`."""
+
+import sys
+from pathlib import Path
+
+# Running from a checkout without installing: make the package importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from backup_versionamento.cli import executar_console
+
+if __name__ == "__main__":
+    executar_console()
