@@ -118,7 +118,7 @@ class GerenciadorBackupVersionamento:
                 origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
             )
         except ErroBackup as e:
-            log.error("Backup falhou: %s: %s", origem, e)
+            log.error("Backup falhou: %s", e)
             self._emitir(
                 "backup_falhou", modelo=modelo, caminho=str(origem), erro=str(e)
             )

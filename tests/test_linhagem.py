@@ -106,8 +106,8 @@ def test_ignora_git_dir_herdado(
     outro = repositorio(tmp_path / "outro")
     pasta = tmp_path / "solto"
     pasta.mkdir()
+    # With only GIT_DIR set, git would take the current folder as that repo's tree.
     monkeypatch.setenv("GIT_DIR", str(outro / ".git"))
-    monkeypatch.setenv("GIT_WORK_TREE", str(outro))
     assert coletar_linhagem(pasta)["git"] is None
 
 

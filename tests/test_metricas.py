@@ -10,6 +10,7 @@ import pytest
 from backup_versionamento.erros import ErroValidacao
 from backup_versionamento.metricas import (
     calcular_metricas,
+    cobre_padrao,
     comparar_com_acaso,
     linha_base_aleatoria,
     validar_metricas,
@@ -60,6 +61,17 @@ def test_apostas_de_20_numeros() -> None:
         "cobertura_padroes": pytest.approx(2 / 3),
     }
     assert "precisao_numeros_frequentes" not in m
+
+
+def test_cobre_padrao_confere_as_quatro_celulas() -> None:
+    # Cells: odd frame, odd centre, even frame, even centre.
+    aposta = frozenset({1, 3, 5, 11} | {7, 9, 13, 17} | {2, 4, 6, 10} | {8, 12, 14})
+    sorteio = frozenset({1, 3, 5} | {7, 9, 13, 17} | {2, 4, 6, 10} | {8, 12, 14, 18})
+    # The draw is (7 odd, 7 frame), the bet (8, 8): it has enough numbers in three
+    # cells, but would need 4 even centre numbers and holds 3.
+    assert not cobre_padrao(aposta, sorteio)
+    assert cobre_padrao(sorteio, sorteio)
+    assert cobre_padrao(aposta | {18, 19}, sorteio)  # 17 numbers: now it fits
 
 
 def test_precisao_sem_numeros_frequentes_apostados_e_zero() -> None:

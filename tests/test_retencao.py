@@ -172,8 +172,8 @@ def test_politica_padrao_cenario_completo_na_ordem_da_entrada() -> None:
         pytest.param(  # same timestamp: the higher semver is the newest of the day
             PoliticaRetencao("nenhuma", "diarias", "nenhuma"),
             [
-                v("1.0.1", "2026-11-10T12:00:00Z"),
                 v("1.0.0", "2026-11-10T12:00:00Z"),
+                v("1.0.1", "2026-11-10T12:00:00Z"),
                 v("2.0.0", "2026-11-24T10:00:00Z"),
             ],
             {"1.0.1", "2.0.0"},

@@ -10,12 +10,18 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from ..erros import ErroEspacoInsuficiente, ErroPermissao, ErroRepositorio
-from .escrita_atomica import SUFIXO_TEMP, escrever_atomico, sincronizar_pasta
+from .escrita_atomica import (
+    SUFIXO_TEMP,
+    escrever_atomico,
+    escrever_tudo,
+    sincronizar_pasta,
+)
 
 
 class Backend(Protocol):
@@ -89,6 +95,35 @@ class BackendLocal:
             )
         except OSError as e:
             raise traduzir_erro_os(e, str(destino)) from e
+
+    def gravar_objeto(self, chave: str, partes: Sequence[bytes | memoryview]) -> None:
+        """Write a content-addressed object: temp + fsync + rename, no folder fsync.
+
+        A plain rename is safe here: two writers of one key write the same
+        content. Callers fsync the touched folders once (`sincronizar_pastas`).
+        """
+        destino = self.raiz / chave
+        temp = f"{destino}.{os.getpid()}.{threading.get_ident()}{SUFIXO_TEMP}"
+        try:
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            except FileNotFoundError:
+                destino.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                escrever_tudo(fd, partes)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(temp, destino)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise traduzir_erro_os(e, str(destino)) from e
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
 
     def sincronizar_pastas(self, chaves_pastas: set[str]) -> None:
         """fsync folders whose renames were not synced one by one."""

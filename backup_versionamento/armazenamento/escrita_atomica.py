@@ -49,12 +49,7 @@ def escrever_atomico(
     )
     try:
         try:
-            restante = sum(len(p) for p in partes)
-            vistas = [memoryview(p) for p in partes]
-            while restante:
-                escritos = os.writev(fd, vistas)
-                restante -= escritos
-                vistas = _avancar(vistas, escritos)
+            escrever_tudo(fd, partes)
             os.fchmod(fd, modo)
             os.fsync(fd)
         finally:
@@ -75,6 +70,16 @@ def escrever_atomico(
     if sincronizar_pasta_depois:
         sincronizar_pasta(pasta)
     return True
+
+
+def escrever_tudo(fd: int, partes: Sequence[bytes | memoryview]) -> None:
+    """writev until every byte of `partes` is written (short writes happen)."""
+    restante = sum(len(p) for p in partes)
+    vistas = [memoryview(p) for p in partes]
+    while restante:
+        escritos = os.writev(fd, vistas)
+        restante -= escritos
+        vistas = _avancar(vistas, escritos)
 
 
 def _avancar(vistas: list[memoryview], n: int) -> list[memoryview]:

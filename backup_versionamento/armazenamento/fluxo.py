@@ -21,10 +21,14 @@ from pyfastcdc import FastCDC
 
 from .objetos import ArmazemObjetos, chave_objeto, id_do_bloco
 
-# FastCDC parameters: ~1.25 MiB average (pyfastcdc's average is avg + min).
-CDC_MEDIO = 1 << 20
-CDC_MINIMO = 256 << 10
-CDC_MAXIMO = 4 << 20
+# FastCDC parameters of new repositories (each repository records its own in
+# repositorio.json). pyfastcdc's real average is avg + min, ~320 KiB here: small
+# enough that a fine-tune touching 10% of a 64 MiB model adds ~13%, large enough
+# to keep per-object costs (create, fsync, rename) under a quarter of the time.
+# docs/FORMATO.md has the measurements behind the choice.
+CDC_MEDIO = 256 << 10
+CDC_MINIMO = 64 << 10
+CDC_MAXIMO = 1 << 20
 
 Progresso = Callable[[int], None]
 
@@ -42,16 +46,23 @@ class GravadorBlocos:
     """Chunks files into the object store with a bounded worker pipeline."""
 
     def __init__(
-        self, armazem: ArmazemObjetos, *, threads: int = 2, buffer_mb: int = 128
+        self,
+        armazem: ArmazemObjetos,
+        *,
+        threads: int = 2,
+        buffer_mb: int = 128,
+        medio: int = CDC_MEDIO,
+        minimo: int = CDC_MINIMO,
+        maximo: int = CDC_MAXIMO,
     ) -> None:
         self.armazem = armazem
         self.threads = max(1, threads)
-        self.cdc = FastCDC(CDC_MEDIO, min_size=CDC_MINIMO, max_size=CDC_MAXIMO)
+        self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
         # In-flight chunk buffers; together they bound the pipeline's memory.
-        n_buffers = max(self.threads * 2, min(64, (buffer_mb << 20) // CDC_MAXIMO))
+        n_buffers = max(self.threads * 2, min(64, (buffer_mb << 20) // maximo))
         self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         for _ in range(n_buffers):
-            self._livres.put(bytearray(CDC_MAXIMO))
+            self._livres.put(bytearray(maximo))
         self._n_buffers = n_buffers
 
     def _processar(self, buf: bytearray, n: int) -> tuple[str, int]:

@@ -152,6 +152,14 @@ class Indice:
             self._conn.execute("ROLLBACK")
             raise
 
+    def esquecer(self, modelo: str, versao: str) -> None:
+        """Drop a version found unreadable; its folder is rescanned next time."""
+        with self._trava:
+            self._conn.execute(
+                "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
+            )
+            self._conn.execute("UPDATE modelos SET marca=0 WHERE nome=?", (modelo,))
+
     def modelos(self) -> list[str]:
         try:
             nomes = sorted(

@@ -81,10 +81,8 @@ class ArmazemObjetos:
             return 0
         flags, payload = self.codificar(dados)
         cabecalho = bytes((FORMATO_OBJETO, flags))
-        criado = self.backend.gravar(
-            chave, [cabecalho, payload], exclusivo=True, sincronizar=False
-        )
-        return len(cabecalho) + len(payload) if criado else 0
+        self.backend.gravar_objeto(chave, [cabecalho, payload])
+        return len(cabecalho) + len(payload)
 
     def ler(self, id_bloco: str, tamanho: int | None = None) -> bytes | memoryview:
         """Read, decode and verify one chunk; raise ErroObjetoCorrompido naming it."""

@@ -177,8 +177,14 @@ class Repositorio:
 
         Nothing here is visible until `publicar` writes the sidecar.
         """
+        frag = self.cabecalho["fragmentacao"]
         gravador = GravadorBlocos(
-            self.objetos, threads=self.threads, buffer_mb=self.buffer_mb
+            self.objetos,
+            threads=self.threads,
+            buffer_mb=self.buffer_mb,
+            medio=frag["medio"],
+            minimo=frag["minimo"],
+            maximo=frag["maximo"],
         )
         pastas: set[str] = set()
         entradas: list[dict[str, Any]] = []
@@ -474,6 +480,7 @@ class Repositorio:
             if modelo and mod != modelo:
                 continue
             if isinstance(sc, ErroBackup):
+                self.indice.esquecer(mod, versao)
                 problemas.append(
                     {
                         "tipo": "metadado",

@@ -1,4 +1,4 @@
-"""Scheduler: periodic sweeps and the daily cleanup, on a `schedule.Scheduler` of our own.
+"""Scheduler: periodic sweeps and the daily cleanup on a private `schedule.Scheduler`.
 
 `backup_automatico.horarios_execucao` (fixed "HH:MM" times) replaces the interval
 when given, because `intervalo_horas` always has a value (default 6) and the user
@@ -27,8 +27,13 @@ ETIQUETA_LIMPEZA = "limpeza"
 class Agendador:
     """Runs `varrer` on the configured schedule and `limpar` daily, in one thread."""
 
-    def __init__(self, config_auto: dict[str, Any], varrer: Callable[[], Any],
-                 limpar: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        config_auto: dict[str, Any],
+        varrer: Callable[[], Any] | None,
+        limpar: Callable[[], Any] | None = None,
+    ) -> None:
+        """`varrer=None`: no sweeps (automatic backup off), only the cleanup."""
         self.varrer = varrer
         self.limpar = limpar
         self.agenda = schedule.Scheduler()
@@ -36,10 +41,13 @@ class Agendador:
         self._thread: threading.Thread | None = None
         self.falhas = 0
         horarios: list[str] = list(config_auto.get("horarios_execucao") or [])
-        if horarios:
+        if varrer is None:
+            pass
+        elif horarios:
             for h in sorted(set(horarios)):
                 self.agenda.every().day.at(h).do(
-                    self._protegido, "varredura", varrer).tag(ETIQUETA_VARREDURA)
+                    self._protegido, "varredura", varrer
+                ).tag(ETIQUETA_VARREDURA)
         else:
             horas = config_auto["intervalo_horas"]
             # schedule wants an int interval; express fractional hours in minutes.
@@ -50,7 +58,8 @@ class Agendador:
             trabalho.do(self._protegido, "varredura", varrer).tag(ETIQUETA_VARREDURA)
         if limpar is not None and config_auto.get("limpeza_automatica"):
             self.agenda.every().day.at(config_auto["horario_limpeza"]).do(
-                self._protegido, "limpeza", limpar).tag(ETIQUETA_LIMPEZA)
+                self._protegido, "limpeza", limpar
+            ).tag(ETIQUETA_LIMPEZA)
 
     def _protegido(self, nome: str, tarefa: Callable[[], Any]) -> None:
         try:
@@ -63,7 +72,9 @@ class Agendador:
         """Run the jobs that are due now (by the wall clock `schedule` reads)."""
         self.agenda.run_pending()
 
-    def proxima_execucao(self, etiqueta: str = ETIQUETA_VARREDURA) -> dt.datetime | None:
+    def proxima_execucao(
+        self, etiqueta: str = ETIQUETA_VARREDURA
+    ) -> dt.datetime | None:
         """Next run of the tagged jobs, naive local time as `schedule` keeps it."""
         proximas = [j.next_run for j in self.agenda.get_jobs(etiqueta) if j.next_run]
         return min(proximas) if proximas else None
@@ -72,12 +83,13 @@ class Agendador:
     def iniciar(self, varrer_agora: bool = True) -> None:
         """Start the thread; `varrer_agora` sweeps once first (catch up on downtime)."""
         self._parar.clear()
-        self._thread = threading.Thread(target=self._laco, args=(varrer_agora,),
-                                        name="agendador", daemon=True)
+        self._thread = threading.Thread(
+            target=self._laco, args=(varrer_agora,), name="agendador", daemon=True
+        )
         self._thread.start()
 
     def _laco(self, varrer_agora: bool) -> None:
-        if varrer_agora:
+        if varrer_agora and self.varrer is not None:
             self._protegido("varredura", self.varrer)
         while not self._parar.is_set():
             self.executar_pendentes()

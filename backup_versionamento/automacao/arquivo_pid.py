@@ -7,6 +7,7 @@ file is simply one nobody holds, and it is taken over.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -82,13 +83,16 @@ class ArquivoPid:
             except OSError as e:
                 os.close(fd)
                 if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    raise ErroDaemon(f"não foi possível travar {self.arquivo}: {e}") from e
+                    raise ErroDaemon(
+                        f"não foi possível travar {self.arquivo}: {e}"
+                    ) from e
                 if time.monotonic() >= prazo:
                     pid = ler_pid(self.arquivo)
                     quem = f" (pid {pid})" if pid else ""
                     raise ErroDaemon(
                         f"o daemon já está em execução{quem}; use 'parar' antes de "
-                        f"iniciar outro (arquivo de PID: {self.arquivo})") from None
+                        f"iniciar outro (arquivo de PID: {self.arquivo})"
+                    ) from None
                 time.sleep(0.05)
                 continue
             # The file may have been removed and recreated while we waited: the lock
@@ -120,10 +124,8 @@ class ArquivoPid:
         if self.fd is None:
             return
         if remover:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.arquivo)
-            except FileNotFoundError:
-                pass
         os.close(self.fd)
         self.fd = None
 

@@ -42,7 +42,8 @@ def assinatura(caminho: Path) -> Assinatura | None:
         return None
     if not os.path.isdir(caminho) or os.path.islink(caminho):
         return Assinatura(st.st_size, st.st_mtime_ns, st.st_ino)
-    total, ultimo = 0, st.st_mtime_ns
+    # Newest file, not the folder's own mtime: "recently written" is about content.
+    total, ultimo, vistos = 0, 0, 0
     resumo = hashlib.blake2b(digest_size=16)
     for pasta, subpastas, arquivos in os.walk(caminho):
         subpastas.sort()
@@ -53,10 +54,13 @@ def assinatura(caminho: Path) -> Assinatura | None:
             except OSError:
                 continue
             total += s.st_size
+            vistos += 1
             ultimo = max(ultimo, s.st_mtime_ns)
             rel = os.path.relpath(completo, caminho)
             resumo.update(f"{rel}\0{s.st_size}\0{s.st_mtime_ns}\0{s.st_ino}\n".encode())
-    return Assinatura(total, ultimo, st.st_ino, resumo.hexdigest())
+    return Assinatura(
+        total, ultimo if vistos else st.st_mtime_ns, st.st_ino, resumo.hexdigest()
+    )
 
 
 class CacheVarredura:
@@ -72,19 +76,25 @@ class CacheVarredura:
             dados = json.loads(self.arquivo.read_text(encoding="utf-8"))
             if dados.get("versao") != VERSAO_FORMATO:
                 raise ValueError(f"versão {dados.get('versao')!r} desconhecida")
-            return {caminho: Assinatura(e["tamanho"], e["mtime_ns"], e["inode"],
-                                        e.get("conteudo", ""))
-                    for caminho, e in dados["entradas"].items()}
+            return {
+                caminho: Assinatura(
+                    e["tamanho"], e["mtime_ns"], e["inode"], e.get("conteudo", "")
+                )
+                for caminho, e in dados["entradas"].items()
+            }
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             # A cache is rebuildable: start empty rather than refuse to run.
-            log.warning("Cache de varredura ilegível (%s): %s; recomeçando vazio",
-                        self.arquivo, e)
+            log.warning(
+                "Cache de varredura ilegível (%s): %s; recomeçando vazio",
+                self.arquivo,
+                e,
+            )
             return {}
 
     def mudou(self, caminho: Path, atual: Assinatura | None = None) -> bool:
-        """True when `caminho` differs from what its last backup saw (or was never seen)."""
+        """True when `caminho` differs from what its last backup saw (or is new)."""
         if atual is None:
             atual = assinatura(caminho)
         if atual is None:

@@ -32,8 +32,12 @@ class _Pendente:
 class Estabilizador:
     """Collects change notices per model and releases each one when it has settled."""
 
-    def __init__(self, silencio_segundos: float, ao_estabilizar: Callable[[Path], None],
-                 relogio: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        silencio_segundos: float,
+        ao_estabilizar: Callable[[Path], None],
+        relogio: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.silencio_segundos = silencio_segundos
         self.ao_estabilizar = ao_estabilizar
         self.relogio = relogio
@@ -72,7 +76,7 @@ class Estabilizador:
 
     # -- release -------------------------------------------------------------
     def verificar(self) -> list[Path]:
-        """Release every model that has settled; returns them (also passed to the callback)."""
+        """Release every settled model to the callback; returns them."""
         agora = self.relogio()
         prontos: list[Path] = []
         with self._trava:
@@ -100,15 +104,19 @@ class Estabilizador:
     def proximo_prazo(self) -> float | None:
         """Seconds until the earliest model may be released (None: nothing pending)."""
         with self._trava:
-            prazos = [p.ultimo_evento + self.silencio_segundos
-                      for p in self._pendentes.values() if not p.aberto]
+            prazos = [
+                p.ultimo_evento + self.silencio_segundos
+                for p in self._pendentes.values()
+                if not p.aberto
+            ]
         return None if not prazos else max(0.0, min(prazos) - self.relogio())
 
     # -- thread --------------------------------------------------------------
     def iniciar(self) -> None:
         self._parar.clear()
-        self._thread = threading.Thread(target=self._laco, name="estabilizador",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._laco, name="estabilizador", daemon=True
+        )
         self._thread.start()
 
     def _laco(self) -> None:

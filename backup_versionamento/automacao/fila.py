@@ -30,8 +30,12 @@ ORIGENS = ("agendado", "monitoramento", "manual")
 
 
 class Gerenciador(Protocol):
-    def criar_backup(self, caminho: str, tipo_mudanca: str = ..., descricao: str = ...,
-                     ) -> str: ...
+    def criar_backup(
+        self,
+        caminho: str,
+        tipo_mudanca: str = ...,
+        descricao: str = ...,
+    ) -> str: ...
 
 
 def agora_iso() -> str:
@@ -49,10 +53,19 @@ class Pedido:
 class FilaBackup:
     """Deduplicating FIFO of backup requests served by a single worker thread."""
 
-    def __init__(self, gerenciador: Gerenciador, *, tipo_mudanca: str = "retreino",
-                 notificar: Notificar | None = None,
-                 cache: CacheVarredura | None = None,
-                 nome_modelo: Callable[[Path], str] | None = None) -> None:
+    def __init__(
+        self,
+        gerenciador: Gerenciador,
+        *,
+        tipo_mudanca: str = "retreino",
+        notificar: Notificar | None = None,
+        cache: CacheVarredura | None = None,
+        nome_modelo: Callable[[Path], str] | None = None,
+        falhas_ja_registradas: bool = False,
+    ) -> None:
+        """`falhas_ja_registradas`: the manager itself logs its ErroBackup failures
+        (the real facade does), so the queue does not log them a second time."""
+        self.falhas_ja_registradas = falhas_ja_registradas
         self.gerenciador = gerenciador
         self.tipo_mudanca = tipo_mudanca
         self.notificar = notificar
@@ -70,7 +83,7 @@ class FilaBackup:
 
     # -- producers -----------------------------------------------------------
     def enfileirar(self, caminho: Path, origem: str = "manual") -> bool:
-        """Ask for a backup of `caminho`; False when merged with a waiting request or stopping."""
+        """Ask for a backup; False when merged into a waiting request or stopping."""
         if origem not in ORIGENS:
             raise ValueError(f"origem desconhecida: {origem!r}")
         with self._cond:
@@ -88,8 +101,9 @@ class FilaBackup:
     # -- worker --------------------------------------------------------------
     def iniciar(self) -> None:
         self._parar.clear()
-        self._thread = threading.Thread(target=self._laco, name="fila-backup",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._laco, name="fila-backup", daemon=True
+        )
         self._thread.start()
 
     def _laco(self) -> None:
@@ -114,10 +128,16 @@ class FilaBackup:
         """Run one backup; never raises (a failure is data, not a crash)."""
         caminho = pedido.caminho
         antes = assinatura(caminho)
+        self._avisar(
+            "backup_iniciado",
+            {"caminho": str(caminho), "origem": pedido.origem, "em": agora_iso()},
+        )
         try:
             versao = self.gerenciador.criar_backup(
-                str(caminho), tipo_mudanca=self.tipo_mudanca,
-                descricao=f"backup automático ({pedido.origem})")
+                str(caminho),
+                tipo_mudanca=self.tipo_mudanca,
+                descricao=f"backup automático ({pedido.origem})",
+            )
         except (ErroBackup, OSError) as e:
             self._falhou(pedido, e)
             return None
@@ -136,18 +156,40 @@ class FilaBackup:
             except OSError as e:
                 log.warning("Não foi possível gravar o cache de varredura: %s", e)
         log.info("Backup automático (%s): %s -> %s", pedido.origem, caminho, versao)
-        self._avisar("backup_criado", {
-            "caminho": str(caminho), "modelo": self.nome_modelo(caminho),
-            "versao": versao, "origem": pedido.origem, "em": agora_iso()})
+        self._avisar(
+            "backup_criado",
+            {
+                "caminho": str(caminho),
+                "modelo": self.nome_modelo(caminho),
+                "versao": versao,
+                "origem": pedido.origem,
+                "em": agora_iso(),
+            },
+        )
         return versao
 
     def _falhou(self, pedido: Pedido, erro: BaseException) -> None:
         self.falhas += 1
-        log.error("Backup falhou: %s: %s", pedido.caminho, erro)
-        self._avisar("backup_falhou", {
-            "caminho": str(pedido.caminho), "modelo": self.nome_modelo(pedido.caminho),
-            "erro": str(erro), "tipo_erro": type(erro).__name__,
-            "origem": pedido.origem, "em": agora_iso()})
+        if isinstance(erro, ErroBackup) and self.falhas_ja_registradas:
+            log.info(
+                "Backup automático (%s) de %s não concluído; será tentado de novo "
+                "na próxima varredura",
+                pedido.origem,
+                pedido.caminho,
+            )
+        else:
+            log.error("Backup falhou: %s: %s", pedido.caminho, erro)
+        self._avisar(
+            "backup_falhou",
+            {
+                "caminho": str(pedido.caminho),
+                "modelo": self.nome_modelo(pedido.caminho),
+                "erro": str(erro),
+                "tipo_erro": type(erro).__name__,
+                "origem": pedido.origem,
+                "em": agora_iso(),
+            },
+        )
 
     def _avisar(self, evento: str, dados: dict[str, Any]) -> None:
         if self.notificar is None:
@@ -162,16 +204,20 @@ class FilaBackup:
         """Block until nothing is waiting or running; False on timeout."""
         with self._cond:
             return self._cond.wait_for(
-                lambda: not self._itens and self.em_andamento is None, tempo_limite)
+                lambda: not self._itens and self.em_andamento is None, tempo_limite
+            )
 
     def parar(self, tempo_limite: float | None = None) -> int:
-        """Finish the backup in progress, drop the waiting ones; returns how many were dropped."""
+        """Finish the backup in progress, drop the rest; returns the dropped count."""
         with self._cond:
             self._parar.set()
             descartados = len(self._itens)
             if descartados:
-                log.info("Parando: %d pedido(s) de backup descartado(s); a próxima "
-                         "varredura os encontrará", descartados)
+                log.info(
+                    "Parando: %d pedido(s) de backup descartado(s); a próxima "
+                    "varredura os encontrará",
+                    descartados,
+                )
             self._itens.clear()
             self._pendentes.clear()
             self.descartados += descartados

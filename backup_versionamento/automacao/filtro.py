@@ -16,7 +16,7 @@ MARCADOR_SAVEDMODEL = "saved_model.pb"
 
 
 def absoluto(caminho: str | os.PathLike[str]) -> Path:
-    """Absolute, symlink-free path, so prefix tests cannot be fooled by '..' or links."""
+    """Absolute, symlink-free path: prefix tests cannot be fooled by '..' or links."""
     return Path(os.path.realpath(caminho))
 
 
@@ -36,18 +36,25 @@ def dentro_de(caminho: Path, pasta: Path) -> bool:
 class FiltroModelos:
     """Decide whether a path (file or folder) is a model to back up."""
 
-    def __init__(self, extensoes: Iterable[str], ignorar: Iterable[str],
-                 excluidos: Iterable[Path] = ()) -> None:
+    def __init__(
+        self,
+        extensoes: Iterable[str],
+        ignorar: Iterable[str],
+        excluidos: Iterable[Path] = (),
+    ) -> None:
         self.extensoes = tuple(e.lower() for e in extensoes)
         self.ignorar = tuple(ignorar)
         self.excluidos = tuple(absoluto(p) for p in excluidos)
 
     @classmethod
     def da_config(cls, config: dict[str, Any]) -> FiltroModelos:
-        """Build from the full configuration; the repository folder is always excluded."""
+        """From the full configuration; the repository folder is always excluded."""
         auto = config["backup_automatico"]
-        return cls(auto["extensoes_monitoradas"], auto["ignorar_arquivos"],
-                   [Path(config["diretorios"]["base"])])
+        return cls(
+            auto["extensoes_monitoradas"],
+            auto["ignorar_arquivos"],
+            [Path(config["diretorios"]["base"])],
+        )
 
     def excluido(self, caminho: Path) -> bool:
         return any(dentro_de(caminho, e) for e in self.excluidos)
@@ -61,7 +68,7 @@ class FiltroModelos:
         return nome.lower().endswith(self.extensoes) and not self.ignorado(nome)
 
     def raiz_savedmodel(self, caminho: Path, limites: Sequence[Path]) -> Path | None:
-        """The SavedModel folder that contains `caminho` (or is it), searching up to a limit.
+        """The SavedModel folder containing `caminho` (or being it), up to a limit.
 
         `caminho` may be gone (deleted or renamed away): only its ancestors are
         checked on disk.

@@ -74,15 +74,23 @@ class _Tratador(FileSystemEventHandler):
 class Observador:
     """Real-time watch of the monitored folders; changed models go to the debouncer."""
 
-    def __init__(self, diretorios: Sequence[Path], filtro: FiltroModelos,
-                 estabilizador: Estabilizador,
-                 observador: BaseObserver | None = None) -> None:
+    def __init__(
+        self,
+        diretorios: Sequence[Path],
+        filtro: FiltroModelos,
+        estabilizador: Estabilizador,
+        observador: BaseObserver | None = None,
+    ) -> None:
         self.diretorios = [absoluto(d) for d in diretorios]
         self.filtro = filtro
         self.estabilizador = estabilizador
-        self._observador: BaseObserver = observador if observador is not None else Observer()
-        # Linux inotify reports close-after-write; elsewhere only the quiet period counts.
-        self.fechamento_confiavel = type(self._observador).__name__.startswith("Inotify")
+        self._observador: BaseObserver = (
+            observador if observador is not None else Observer()
+        )
+        # Linux inotify reports close-after-write; elsewhere only the quiet period.
+        self.fechamento_confiavel = type(self._observador).__name__.startswith(
+            "Inotify"
+        )
         self._tratador = _Tratador(self)
         self._trava = threading.Lock()
         self._nao_recursivas: set[Path] = set()
@@ -97,21 +105,26 @@ class Observador:
     def iniciar(self) -> None:
         for raiz in self.diretorios:
             if not raiz.is_dir():
-                log.warning("Monitoramento: diretório não encontrado, ignorado: %s", raiz)
+                log.warning(
+                    "Monitoramento: diretório não encontrado, ignorado: %s", raiz
+                )
                 continue
             for pasta, recursiva in planejar_vigias(raiz, self.filtro.excluidos):
                 self._vigiar(pasta, recursiva)
         self._observador.start()
-        log.info("Monitoramento em tempo real iniciado: %s",
-                 ", ".join(str(d) for d in self.diretorios))
+        log.info(
+            "Monitoramento em tempo real iniciado: %s",
+            ", ".join(str(d) for d in self.diretorios),
+        )
 
     def _vigiar(self, pasta: Path, recursiva: bool) -> None:
         with self._trava:
             if (pasta, recursiva) in self._vigias:
                 return
             try:
-                vigia = self._observador.schedule(self._tratador, str(pasta),
-                                                  recursive=recursiva)
+                vigia = self._observador.schedule(
+                    self._tratador, str(pasta), recursive=recursiva
+                )
             except OSError as e:
                 log.warning("Monitoramento: não foi possível observar %s: %s", pasta, e)
                 return
@@ -148,7 +161,9 @@ class Observador:
         if isinstance(event, FileDeletedEvent):
             self._sumiu(origem)
         elif isinstance(event, FileModifiedEvent):
-            self._avisar(origem, escrita_aberta=True if self.fechamento_confiavel else None)
+            self._avisar(
+                origem, escrita_aberta=True if self.fechamento_confiavel else None
+            )
         elif isinstance(event, FileClosedEvent):
             self._avisar(origem, escrita_aberta=False)
         elif isinstance(event, FileCreatedEvent):

@@ -1,4 +1,4 @@
-"""Sweep: walk the monitored folders and list the models that changed since their backup.
+"""Sweep: walk the monitored folders, list the models changed since their backup.
 
 The scheduler runs it every few hours and once at start, so work missed while the
 daemon was down (or dropped at a graceful stop) is found again.
@@ -34,8 +34,13 @@ class ResultadoVarredura:
 class Varredura:
     """Recursive walk of the monitored folders, filtered and compared with the cache."""
 
-    def __init__(self, diretorios: Sequence[Path], filtro: FiltroModelos,
-                 cache: CacheVarredura, silencio_segundos: float = 0.0) -> None:
+    def __init__(
+        self,
+        diretorios: Sequence[Path],
+        filtro: FiltroModelos,
+        cache: CacheVarredura,
+        silencio_segundos: float = 0.0,
+    ) -> None:
         self.diretorios = [absoluto(d) for d in diretorios]
         self.filtro = filtro
         self.cache = cache
@@ -60,9 +65,11 @@ class Varredura:
                         yield atual
                     continue
                 subpastas[:] = sorted(
-                    s for s in subpastas
+                    s
+                    for s in subpastas
                     if not self.filtro.excluido(absoluto(atual / s))
-                    and not os.path.islink(atual / s))
+                    and not os.path.islink(atual / s)
+                )
                 for nome in sorted(arquivos):
                     caminho = atual / nome
                     if self.filtro.arquivo_aceito(caminho) and not caminho.is_symlink():
@@ -70,10 +77,13 @@ class Varredura:
 
     @staticmethod
     def _erro_walk(erro: OSError) -> None:
-        log.warning("Varredura: não foi possível ler %s: %s", erro.filename, erro.strerror)
+        log.warning(
+            "Varredura: não foi possível ler %s: %s", erro.filename, erro.strerror
+        )
 
-    def executar(self, parar: threading.Event | None = None,
-                 agora: float | None = None) -> ResultadoVarredura:
+    def executar(
+        self, parar: threading.Event | None = None, agora: float | None = None
+    ) -> ResultadoVarredura:
         """Compare every model with the cache.
 
         A model modified less than the quiet period ago is reported as `adiados`
@@ -95,8 +105,12 @@ class Varredura:
                 resultado.alterados.append(caminho)
         if parar is not None and parar.is_set():
             resultado.interrompida = True
-        log.info("Varredura concluída: %d modelos examinados, %d alterados, %d adiados",
-                 resultado.examinados, len(resultado.alterados), len(resultado.adiados))
+        log.info(
+            "Varredura concluída: %d modelos examinados, %d alterados, %d adiados",
+            resultado.examinados,
+            len(resultado.alterados),
+            len(resultado.adiados),
+        )
         return resultado
 
     def contem(self, caminho: Path) -> bool:

@@ -1,0 +1,842 @@
+#!/usr/bin/env python3
+"""Benchmark de backup e restauração: este projeto, cp, tar|zstd, restic e borg.
+
+Uso: python benchmarks/bench_backup.py [--tamanho-mb 512] [--pasta DIR] [--sem-externos]
+
+Gera um arquivo de pesos float32 (normal padrão, semente fixa) e uma variante
+"ajustada" (10% alterado em algumas regiões + 4 KiB inseridos perto do início),
+mede cada ferramenta num subprocesso (tempo de parede e pico de RSS via wait4)
+e imprime uma tabela Markdown. Detalhes em benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+RAIZ_PROJETO = Path(__file__).resolve().parent.parent
+NOME_ARQUIVO = "pesos_modelo.bin"
+SEMENTE = 20240601
+BLOCO_IO = 16 << 20  # one reused buffer for generating and copying
+FRACAO_ALTERADA = 0.10
+INICIO_REGIOES = (0.15, 0.40, 0.65, 0.88)  # fractions of the file
+TAMANHO_INSERCAO = 4096
+POSICAO_INSERCAO = 1_000_003  # near the start and deliberately unaligned
+LIMITE_RSS = 300 * 10**6
+MB = 10**6
+SENHA_RESTIC = "benchmark"  # restic cannot run without one (it always encrypts)
+# Debian package for each external command.
+PACOTES = {"zstd": "zstd", "restic": "restic", "borg": "borgbackup"}
+
+
+class ErroMedicao(Exception):
+    """A tool failed or restored the wrong bytes."""
+
+
+# -- input files ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entradas:
+    v1: Path
+    v2: Path
+    sha_v1: str
+    sha_v2: str
+    tamanho_v1: int
+    tamanho_v2: int
+
+
+def regioes_alteradas(tamanho: int) -> list[tuple[int, int]]:
+    """Byte ranges of v1 changed in v2: float-aligned, FRACAO_ALTERADA in total."""
+    comprimento = int(tamanho * FRACAO_ALTERADA / len(INICIO_REGIOES)) // 4 * 4
+    return [
+        (ini, ini + comprimento)
+        for ini in (int(tamanho * f) // 4 * 4 for f in INICIO_REGIOES)
+    ]
+
+
+def gerar_v1(destino: Path, tamanho: int) -> str:
+    """Standard normal float32 weights, written through one reused buffer."""
+    rng = np.random.default_rng(SEMENTE)
+    buf = bytearray(BLOCO_IO)
+    pesos = np.frombuffer(buf, dtype=np.float32)
+    sha = hashlib.sha256()
+    restante = tamanho
+    with open(destino, "wb", buffering=0) as f:
+        while restante:
+            n = min(restante, BLOCO_IO) // 4
+            rng.standard_normal(out=pesos[:n], dtype=np.float32)
+            vista = memoryview(buf)[: n * 4]
+            sha.update(vista)
+            f.write(vista)
+            restante -= n * 4
+    return sha.hexdigest()
+
+
+def gerar_v2(v1: Path, destino: Path) -> str:
+    """v1 "fine-tuned": noise added inside a few regions, 4 KiB inserted early."""
+    tamanho = v1.stat().st_size
+    regioes = regioes_alteradas(tamanho)
+    rng = np.random.default_rng(SEMENTE + 1)
+    insercao = rng.bytes(TAMANHO_INSERCAO)
+    buf = bytearray(BLOCO_IO)
+    pesos = np.frombuffer(buf, dtype=np.float32)
+    sha = hashlib.sha256()
+    offset = 0
+
+    def escrever(f: IO[bytes], dados: bytes | memoryview) -> None:
+        sha.update(dados)
+        f.write(dados)
+
+    with open(v1, "rb", buffering=0) as origem, open(destino, "wb") as f:
+        while n := origem.readinto(buf):
+            for ini, fim in regioes:
+                a, b = max(ini, offset), min(fim, offset + n)
+                if a < b:
+                    trecho = pesos[(a - offset) // 4 : (b - offset) // 4]
+                    trecho += np.float32(0.01) * rng.standard_normal(
+                        len(trecho), dtype=np.float32
+                    )
+            vista = memoryview(buf)[:n]
+            corte = POSICAO_INSERCAO - offset
+            if 0 <= corte < n:
+                escrever(f, vista[:corte])
+                escrever(f, insercao)
+                escrever(f, vista[corte:])
+            else:
+                escrever(f, vista)
+            offset += n
+    return sha.hexdigest()
+
+
+def preparar_entradas(pasta: Path, tamanho: int) -> Entradas:
+    (pasta / "v1").mkdir()
+    (pasta / "v2").mkdir()
+    v1 = pasta / "v1" / NOME_ARQUIVO
+    v2 = pasta / "v2" / NOME_ARQUIVO
+    sha_v1 = gerar_v1(v1, tamanho)
+    sha_v2 = gerar_v2(v1, v2)
+    return Entradas(v1, v2, sha_v1, sha_v2, tamanho, v2.stat().st_size)
+
+
+# -- measuring a child process -------------------------------------------------
+
+
+@dataclass
+class Execucao:
+    segundos: float
+    pico_rss: int  # bytes
+    saida: str
+
+
+def medir(
+    comandos: Sequence[Sequence[str]],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> Execucao:
+    """Run a pipeline after a sync; time it including a final sync.
+
+    Peak RSS is each child's ru_maxrss from wait4, summed over the pipeline
+    (its processes run at the same time).
+    """
+    os.sync()
+    processos: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryFile() as saida, tempfile.TemporaryFile() as erros:
+        inicio = time.perf_counter()
+        anterior: IO[bytes] | int = subprocess.DEVNULL
+        try:
+            for i, cmd in enumerate(comandos):
+                ultimo = i == len(comandos) - 1
+                p = subprocess.Popen(
+                    list(cmd),
+                    cwd=cwd,
+                    env=env,
+                    stdin=anterior,
+                    stdout=saida if ultimo else subprocess.PIPE,
+                    stderr=erros,
+                )
+                if processos and processos[-1].stdout:
+                    processos[-1].stdout.close()  # the writer sees EPIPE if we die
+                processos.append(p)
+                anterior = p.stdout if p.stdout else subprocess.DEVNULL
+        except OSError as e:
+            for p in processos:
+                p.kill()
+                p.wait()
+            raise ErroMedicao(f"não foi possível executar {cmd[0]}: {e}") from None
+        pico = 0
+        codigos = []
+        for p in processos:
+            _, status, uso = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            codigos.append(p.returncode)
+            pico += uso.ru_maxrss * 1024  # Linux reports KiB
+        os.sync()
+        segundos = time.perf_counter() - inicio
+        saida.seek(0)
+        erros.seek(0)
+        texto_saida = saida.read().decode(errors="replace")
+        texto_erros = erros.read().decode(errors="replace")
+    if any(codigos):
+        linha = " | ".join(" ".join(c) for c in comandos)
+        raise ErroMedicao(
+            f"`{linha}` saiu com código {codigos}: {texto_erros.strip()[-800:]}"
+        )
+    return Execucao(segundos, pico, texto_saida)
+
+
+def versao_de(cmd: Sequence[str]) -> str:
+    """First line of a tool's version output, or '?'."""
+    try:
+        r = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    except OSError:
+        return "?"
+    linhas = (r.stdout or r.stderr).strip().splitlines()
+    return linhas[0].strip() if linhas else "?"
+
+
+# -- tools ---------------------------------------------------------------------
+
+
+class Ferramenta:
+    """One backup tool: a repository folder, timed backup and restore."""
+
+    nome = ""
+    comandos: tuple[str, ...] = ()  # external commands it needs
+
+    def __init__(self, trabalho: Path) -> None:
+        self.trabalho = trabalho
+        self.repo = trabalho / "repo"
+
+    def disponivel(self) -> bool:
+        return all(shutil.which(c) for c in self.comandos)
+
+    def versao(self) -> str:
+        raise NotImplementedError
+
+    def iniciar(self) -> None:
+        """Create an empty repository (not timed)."""
+        self.repo.mkdir()
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        raise NotImplementedError
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        """Restore the latest backup into the empty folder `destino`."""
+        raise NotImplementedError
+
+
+class EsteProjeto(Ferramenta):
+    nome = "este projeto"
+
+    def _cli(self, *args: str) -> list[str]:
+        return [sys.executable, str(RAIZ_PROJETO / "inicializar_backup.py"), *args]
+
+    def versao(self) -> str:
+        commit = versao_de(
+            ["git", "-C", str(RAIZ_PROJETO), "rev-parse", "--short", "HEAD"]
+        )
+        pacote = versao_de([sys.executable, "-c", _VERSAO_PACOTE])
+        return f"backup_versionamento {pacote} (commit {commit}), config padrão"
+
+    def iniciar(self) -> None:
+        pass  # the first backup creates the repository
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        # cwd = the scratch folder, so no ./config_backup.json is picked up.
+        return medir(
+            [
+                self._cli(
+                    "backup",
+                    "--modelo",
+                    str(origem),
+                    "--base",
+                    str(self.repo),
+                    "--descricao",
+                    rotulo,
+                    "--json",
+                )
+            ],
+            cwd=self.trabalho,
+        )
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        execucao = medir(
+            [
+                self._cli(
+                    "restaurar",
+                    "--modelo",
+                    NOME_ARQUIVO,
+                    "--versao",
+                    "ultima",
+                    "--destino",
+                    str(destino),
+                    "--base",
+                    str(self.repo),
+                    "--json",
+                )
+            ],
+            cwd=self.trabalho,
+        )
+        return execucao, destino / NOME_ARQUIVO
+
+
+_VERSAO_PACOTE = (
+    f"import sys; sys.path.insert(0, {str(RAIZ_PROJETO)!r}); "
+    "import backup_versionamento as b; print(b.__version__)"
+)
+
+
+class Copia(Ferramenta):
+    nome = "cp + sync"
+    comandos = ("cp",)
+
+    def versao(self) -> str:
+        return versao_de(["cp", "--version"])
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        (self.repo / rotulo).mkdir()
+        return medir(
+            [["cp", "--reflink=never", str(origem), str(self.repo / rotulo)]],
+            cwd=self.trabalho,
+        )
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        copia = self.repo / "v2" / NOME_ARQUIVO
+        execucao = medir(
+            [["cp", "--reflink=never", str(copia), str(destino)]], cwd=self.trabalho
+        )
+        return execucao, destino / NOME_ARQUIVO
+
+
+class TarZstd(Ferramenta):
+    nome = "tar | zstd -1 -T0"
+    comandos = ("tar", "zstd")
+
+    def versao(self) -> str:
+        return f"{versao_de(['tar', '--version'])}; {versao_de(['zstd', '--version'])}"
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        arquivo = self.repo / f"{rotulo}.tar.zst"
+        return medir(
+            [
+                ["tar", "-cf", "-", "-C", str(origem.parent), origem.name],
+                ["zstd", "-1", "-T0", "-q", "-o", str(arquivo)],
+            ],
+            cwd=self.trabalho,
+        )
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        execucao = medir(
+            [
+                ["zstd", "-d", "-q", "-c", str(self.repo / "v2.tar.zst")],
+                ["tar", "-xf", "-", "-C", str(destino)],
+            ],
+            cwd=self.trabalho,
+        )
+        return execucao, destino / NOME_ARQUIVO
+
+
+class Restic(Ferramenta):
+    nome = "restic"
+    comandos = ("restic",)
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RESTIC_REPOSITORY": str(self.repo),
+            "RESTIC_PASSWORD": SENHA_RESTIC,
+            "RESTIC_CACHE_DIR": str(self.trabalho / "cache-restic"),
+        }
+
+    def versao(self) -> str:
+        return versao_de(["restic", "version"])
+
+    def iniciar(self) -> None:
+        medir([["restic", "init"]], cwd=self.trabalho, env=self._env())
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        return medir(
+            [["restic", "backup", "--quiet", "--tag", rotulo, str(origem)]],
+            cwd=self.trabalho,
+            env=self._env(),
+        )
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        execucao = medir(
+            [["restic", "restore", "latest", "--target", str(destino)]],
+            cwd=self.trabalho,
+            env=self._env(),
+        )
+        # restic recreates the source's absolute path under the target.
+        return execucao, _unico_arquivo(destino)
+
+
+class Borg(Ferramenta):
+    nome = "borg"
+    comandos = ("borg",)
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BORG_REPO": str(self.repo),
+            "BORG_PASSPHRASE": "",
+            "BORG_BASE_DIR": str(self.trabalho / "base-borg"),
+            "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
+        }
+
+    def versao(self) -> str:
+        return versao_de(["borg", "--version"])
+
+    def iniciar(self) -> None:
+        medir(
+            [["borg", "init", "--encryption=none"]], cwd=self.trabalho, env=self._env()
+        )
+
+    def backup(self, origem: Path, rotulo: str) -> Execucao:
+        # Relative path from the source folder: extract recreates just the name.
+        return medir(
+            [["borg", "create", f"::{rotulo}", origem.name]],
+            cwd=origem.parent,
+            env=self._env(),
+        )
+
+    def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
+        execucao = medir([["borg", "extract", "::v2"]], cwd=destino, env=self._env())
+        return execucao, destino / NOME_ARQUIVO
+
+
+FERRAMENTAS: tuple[type[Ferramenta], ...] = (EsteProjeto, Copia, TarZstd, Restic, Borg)
+EXTERNAS = {Restic, Borg}
+
+
+def _unico_arquivo(pasta: Path) -> Path:
+    achados = [p for p in pasta.rglob(NOME_ARQUIVO) if p.is_file()]
+    if len(achados) != 1:
+        raise ErroMedicao(f"{pasta}: esperado 1 arquivo restaurado, achados {achados}")
+    return achados[0]
+
+
+def tamanho_pasta(pasta: Path) -> int:
+    """Apparent size of every file under `pasta` (data, indexes, metadata)."""
+    return sum(
+        os.lstat(os.path.join(raiz, n)).st_size
+        for raiz, _subs, nomes in os.walk(pasta)
+        for n in nomes
+    )
+
+
+def sha256_de(caminho: Path) -> str:
+    sha = hashlib.sha256()
+    buf = bytearray(BLOCO_IO)
+    vista = memoryview(buf)
+    with open(caminho, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            sha.update(vista[:n])
+    return sha.hexdigest()
+
+
+# -- one round of a tool --------------------------------------------------------
+
+
+@dataclass
+class Rodada:
+    backup_v1: float  # seconds
+    backup_v2: float
+    restauracao: float
+    bytes_v2: int
+    pico_rss: int
+    sha_ok: bool
+
+
+def trocar_entrada(origem: Path, arquivo: Path) -> None:
+    """Point the fixed source path at another version (hard link, no copy)."""
+    temp = arquivo.with_name(arquivo.name + ".novo")
+    os.link(origem, temp)
+    os.replace(temp, arquivo)
+
+
+def rodar_ferramenta(
+    classe: type[Ferramenta], entradas: Entradas, pasta: Path
+) -> Rodada:
+    """v1 backup, v2 backup, restore of v2 into an empty folder, then clean up."""
+    trabalho = Path(tempfile.mkdtemp(prefix="ferramenta-", dir=pasta))
+    try:
+        f = classe(trabalho)
+        origem = trabalho / "fonte" / NOME_ARQUIVO
+        origem.parent.mkdir()
+        trocar_entrada(entradas.v1, origem)
+        f.iniciar()
+        inicial = tamanho_pasta(f.repo)
+        v1 = f.backup(origem, "v1")
+        depois_v1 = tamanho_pasta(f.repo)
+        if depois_v1 <= inicial:
+            raise ErroMedicao(f"{f.nome}: o backup da v1 não gravou nada")
+        trocar_entrada(entradas.v2, origem)
+        v2 = f.backup(origem, "v2")
+        bytes_v2 = tamanho_pasta(f.repo) - depois_v1
+        destino = trabalho / "restaurado"
+        destino.mkdir()
+        restauracao, restaurado = f.restaurar(destino)
+        sha_ok = sha256_de(restaurado) == entradas.sha_v2
+        return Rodada(
+            v1.segundos,
+            v2.segundos,
+            restauracao.segundos,
+            bytes_v2,
+            max(v1.pico_rss, v2.pico_rss, restauracao.pico_rss),
+            sha_ok,
+        )
+    finally:
+        shutil.rmtree(trabalho, ignore_errors=True)
+
+
+@dataclass
+class Resultado:
+    """One tool's rounds, summarized as medians (peak RSS: the maximum)."""
+
+    nome: str
+    versao: str
+    entradas: Entradas
+    rodadas: list[Rodada] = field(default_factory=list)
+    erro: str = ""
+
+    def _mediana(self, atributo: str) -> float:
+        return statistics.median(getattr(r, atributo) for r in self.rodadas)
+
+    @property
+    def vazao_backup_v1(self) -> float:
+        return self.entradas.tamanho_v1 / MB / self._mediana("backup_v1")
+
+    @property
+    def vazao_backup_v2(self) -> float:
+        return self.entradas.tamanho_v2 / MB / self._mediana("backup_v2")
+
+    @property
+    def vazao_restauracao(self) -> float:
+        return self.entradas.tamanho_v2 / MB / self._mediana("restauracao")
+
+    @property
+    def bytes_v2(self) -> float:
+        return self._mediana("bytes_v2")
+
+    @property
+    def pico_rss(self) -> int:
+        return max(r.pico_rss for r in self.rodadas)
+
+    @property
+    def sha_ok(self) -> bool:
+        return all(r.sha_ok for r in self.rodadas)
+
+    @property
+    def valido(self) -> bool:
+        return bool(self.rodadas) and not self.erro
+
+
+# -- installing the external tools ----------------------------------------------
+
+
+def garantir_comandos(comandos: Sequence[str]) -> None:
+    """apt-get install the Debian packages of missing commands (best effort)."""
+    faltando = sorted(
+        {PACOTES[c] for c in comandos if c in PACOTES and not shutil.which(c)}
+    )
+    if not faltando:
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        aviso(f"faltam {', '.join(faltando)} e não dá para instalar (sem apt-get/root)")
+        return
+    aviso(f"instalando {', '.join(faltando)} com apt-get...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", *faltando],
+    ):
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if r.returncode:
+            aviso(f"`{' '.join(cmd)}` falhou: {r.stderr.strip()[-500:]}")
+            return
+
+
+def aviso(texto: str) -> None:
+    print(f"[bench] {texto}", file=sys.stderr, flush=True)
+
+
+# -- report ----------------------------------------------------------------------
+
+
+def fatos_da_maquina(pasta: Path) -> list[str]:
+    cpu = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for linha in f:
+            if linha.startswith("model name"):
+                cpu = linha.split(":", 1)[1].strip()
+                break
+    memoria = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    sistema_arquivos = versao_de(["stat", "-f", "-c", "%T", str(pasta)])
+    return [
+        f"data: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"CPU: {cpu}, {os.cpu_count()} núcleos; memória: {memoria:.1f} GiB",
+        f"sistema: Linux {platform.release()}, sistema de arquivos {sistema_arquivos} "
+        f"({pasta}); Python {platform.python_version()}",
+    ]
+
+
+def formatar_tabela(resultados: list[Resultado]) -> str:
+    linhas = [
+        "| Ferramenta | Backup v1 (MB/s) | Backup v2 (MB/s) | Bytes adicionados "
+        "pela v2 | Restauração v2 (MB/s) | Pico RSS (MB) | SHA-256 |",
+        "|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for r in resultados:
+        if not r.valido:
+            linhas.append(f"| {r.nome} | falhou | | | | | |")
+            continue
+        fracao = r.bytes_v2 / r.entradas.tamanho_v2
+        linhas.append(
+            f"| {r.nome} | {r.vazao_backup_v1:,.0f} | {r.vazao_backup_v2:,.0f} "
+            f"| {r.bytes_v2 / MB:,.1f} MB ({fracao:.1%}) "
+            f"| {r.vazao_restauracao:,.0f} | {r.pico_rss / MB:,.0f} "
+            f"| {'ok' if r.sha_ok else 'DIFERENTE'} |"
+        )
+    return "\n".join(linhas)
+
+
+# (label, Resultado attribute) of each ratio printed against the references.
+RAZOES = (
+    ("backup v1", "vazao_backup_v1"),
+    ("restauração", "vazao_restauracao"),
+    ("bytes da v2", "bytes_v2"),
+    ("pico RSS", "pico_rss"),
+)
+
+
+def formatar_razoes(projeto: Resultado, referencias: list[Resultado]) -> list[str]:
+    return [
+        f"- ÷ {ref.nome}: "
+        + ", ".join(
+            f"{rotulo} {getattr(projeto, attr) / max(getattr(ref, attr), 1e-9):.2f}×"
+            for rotulo, attr in RAZOES
+        )
+        for ref in referencias
+    ]
+
+
+def _meta(texto: str, nosso: str, deles: str, ok: bool) -> str:
+    return f"- {texto}: {nosso} vs {deles} — {'ATINGIDA' if ok else 'NÃO atingida'}"
+
+
+def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
+    p = projeto
+    metas = [
+        _meta(
+            f"pico de RSS < {LIMITE_RSS // MB} MB",
+            f"{p.pico_rss / MB:,.0f} MB",
+            f"{LIMITE_RSS // MB} MB",
+            p.pico_rss < LIMITE_RSS,
+        )
+    ]
+    if restic is None:
+        return [*metas, "- metas contra o restic: restic não medido (não avaliadas)"]
+    r = restic
+    return [
+        _meta(
+            "vazão de backup (v1) ≥ restic",
+            f"{p.vazao_backup_v1:,.0f} MB/s",
+            f"{r.vazao_backup_v1:,.0f} MB/s",
+            p.vazao_backup_v1 >= r.vazao_backup_v1,
+        ),
+        _meta(
+            "vazão de restauração ≥ restic",
+            f"{p.vazao_restauracao:,.0f} MB/s",
+            f"{r.vazao_restauracao:,.0f} MB/s",
+            p.vazao_restauracao >= r.vazao_restauracao,
+        ),
+        _meta(
+            "bytes adicionados pela v2 ≤ restic",
+            f"{p.bytes_v2 / MB:,.1f} MB",
+            f"{r.bytes_v2 / MB:,.1f} MB",
+            p.bytes_v2 <= r.bytes_v2,
+        ),
+        *metas,
+    ]
+
+
+NOTAS = [
+    "cache quente: não dá para limpar o page cache de forma confiável aqui; as "
+    "entradas acabaram de ser geradas e estão na memória",
+    "cada medição começa depois de um `sync` e inclui um `sync` no fim (cp e tar "
+    "não fazem fsync; assim todos pagam a escrita em disco)",
+    "MB = 10^6 bytes; MB/s = tamanho do arquivo ÷ tempo de parede do subprocesso "
+    "(inclui a partida do processo); mediana das repetições",
+    "bytes adicionados pela v2 = crescimento da pasta do repositório (soma dos "
+    "tamanhos dos arquivos: dados, índices, metadados)",
+    "pico RSS = ru_maxrss do filho (wait4), somado nos processos de um pipeline; "
+    "o maior entre backup v1, backup v2 e restauração, em todas as repetições",
+    "restauração = última versão (v2) numa pasta vazia; SHA-256 conferido contra o "
+    "arquivo original para toda ferramenta",
+    "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
+    "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
+    "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
+    "`auto` (zstd), borg lz4, tar | zstd -1 -T0",
+]
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Mede backup, deduplicação e restauração deste projeto ao lado "
+        "de cp, tar|zstd, restic e borg.",
+    )
+    p.add_argument(
+        "--tamanho-mb", type=int, default=512, help="tamanho dos pesos em MiB (512)"
+    )
+    p.add_argument(
+        "--pasta",
+        type=Path,
+        default=None,
+        help="onde criar os arquivos temporários (padrão: pasta temporária do sistema)",
+    )
+    p.add_argument(
+        "--sem-externos",
+        action="store_true",
+        help="não instala nem mede restic e borg",
+    )
+    p.add_argument(
+        "--repeticoes",
+        type=int,
+        default=3,
+        help="rodadas por ferramenta; a tabela mostra a mediana (3)",
+    )
+    args = p.parse_args(argv)
+    if args.tamanho_mb < 8:
+        p.error("--tamanho-mb deve ser pelo menos 8")
+    if args.repeticoes < 1:
+        p.error("--repeticoes deve ser pelo menos 1")
+    return args
+
+
+def medir_todas(
+    classes: list[type[Ferramenta]], entradas: Entradas, pasta: Path, repeticoes: int
+) -> list[Resultado]:
+    resultados = {
+        c: Resultado(c.nome, c(pasta).versao(), entradas) for c in classes
+    }
+    for i in range(repeticoes):
+        # Rotate the order so no tool always runs first (or right after another).
+        ordem = classes[i % len(classes) :] + classes[: i % len(classes)]
+        for classe in ordem:
+            r = resultados[classe]
+            if r.erro:
+                continue
+            aviso(f"rodada {i + 1}/{repeticoes}: {classe.nome}...")
+            try:
+                rodada = rodar_ferramenta(classe, entradas, pasta)
+            except ErroMedicao as e:
+                r.erro = str(e)
+                aviso(f"{classe.nome} falhou: {e}")
+                continue
+            r.rodadas.append(rodada)
+            aviso(
+                f"  backup v1 {rodada.backup_v1:.2f} s, v2 {rodada.backup_v2:.2f} s, "
+                f"restauração {rodada.restauracao:.2f} s, "
+                f"RSS {rodada.pico_rss / MB:.0f} MB, "
+                f"SHA-256 {'ok' if rodada.sha_ok else 'DIFERENTE'}"
+            )
+    return [resultados[c] for c in classes]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = ler_argumentos(argv)
+    classes = [c for c in FERRAMENTAS if not (args.sem_externos and c in EXTERNAS)]
+    comandos = [cmd for c in classes for cmd in c.comandos]
+    if args.sem_externos:
+        comandos = [c for c in comandos if shutil.which(c)]
+    garantir_comandos(comandos)
+    for c in list(classes):
+        if not c(Path()).disponivel():
+            aviso(f"{c.nome}: comando ausente ({', '.join(c.comandos)}); fica de fora")
+            classes.remove(c)
+
+    tamanho = args.tamanho_mb << 20
+    base = args.pasta or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    livre = shutil.disk_usage(base).free
+    if livre < 6 * tamanho:
+        aviso(
+            f"{base}: espaço livre {livre / MB:,.0f} MB; são precisos ~{6 * tamanho / MB:,.0f} MB"
+        )
+        return 1
+    pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
+    try:
+        aviso(
+            f"gerando {args.tamanho_mb} MiB de pesos float32 e a variante ajustada em {pasta}..."
+        )
+        entradas = preparar_entradas(pasta, tamanho)
+        resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
+        print(relatorio(resultados, entradas, pasta, args))
+    finally:
+        shutil.rmtree(pasta, ignore_errors=True)
+    falhou = any(r.erro or not r.sha_ok for r in resultados)
+    return 1 if falhou else 0
+
+
+def relatorio(
+    resultados: list[Resultado],
+    entradas: Entradas,
+    pasta: Path,
+    args: argparse.Namespace,
+) -> str:
+    validos = {r.nome: r for r in resultados if r.rodadas and not r.erro}
+    projeto = validos.get(EsteProjeto.nome)
+    partes = [
+        f"## Benchmark: {args.tamanho_mb} MiB de pesos float32, "
+        f"v2 = 10% alterado + {TAMANHO_INSERCAO} B inseridos "
+        f"(mediana de {args.repeticoes} rodada(s))",
+        "",
+        formatar_tabela(resultados, entradas),
+        "",
+    ]
+    if projeto:
+        referencias = [validos[n] for n in (Restic.nome, Borg.nome) if n in validos]
+        if referencias:
+            partes += [
+                "Razões (este projeto ÷ referência):",
+                *formatar_razoes(projeto, referencias, entradas),
+                "",
+            ]
+        partes += [
+            "Metas da issue:",
+            *formatar_metas(projeto, validos.get(Restic.nome), entradas),
+            "",
+        ]
+    erros = [f"- {r.nome}: {r.erro}" for r in resultados if r.erro]
+    if erros:
+        partes += ["Falhas:", *erros, ""]
+    partes += ["Versões:", *(f"- {r.nome}: {r.versao}" for r in resultados), ""]
+    partes += ["Máquina:", *(f"- {f}" for f in fatos_da_maquina(pasta)), ""]
+    partes += ["Notas:", *(f"- {n}" for n in NOTAS)]
+    return "\n".join(partes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Shared fixtures: a repository in tmp_path, the CLI as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+RAIZ = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(RAIZ))
+
+from backup_versionamento import GerenciadorBackupVersionamento  # noqa: E402
+
+# Thread names our own code starts; none may outlive a test.
+_PREFIXOS_NOSSOS = ("bloco", "leitura", "backup-", "observador", "agendador", "fila")
+
+
+@pytest.fixture(autouse=True)
+def _sem_threads_vazadas() -> Iterator[None]:
+    antes = set(threading.enumerate())
+    yield
+    import time
+
+    limite = time.monotonic() + 5
+    while True:
+        novas = [
+            t
+            for t in threading.enumerate()
+            if t not in antes and t.is_alive() and t.name.startswith(_PREFIXOS_NOSSOS)
+        ]
+        if not novas or time.monotonic() > limite:
+            break
+        time.sleep(0.05)
+    assert not novas, f"threads vazadas: {[t.name for t in novas]}"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return tmp_path / "repo"
+
+
+@pytest.fixture
+def gerenciador(repo: Path) -> Iterator[GerenciadorBackupVersionamento]:
+    g = GerenciadorBackupVersionamento(repo, {})
+    yield g
+    g.fechar()
+
+
+def escrever(caminho: Path, dados: bytes) -> Path:
+    caminho.parent.mkdir(parents=True, exist_ok=True)
+    caminho.write_bytes(dados)
+    return caminho
+
+
+def aleatorio(n: int, semente: int = 0) -> bytes:
+    import numpy as np
+
+    return np.random.default_rng(semente).bytes(n)
+
+
+def cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python inicializar_backup.py ARGS` for real."""
+    ambiente = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(RAIZ / "inicializar_backup.py"), *args],
+        cwd=cwd,
+        env=ambiente,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def cli_json(*args: str, cwd: Path | None = None) -> Any:
+    r = cli(*args, "--json", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def arvore_arquivos(raiz: Path) -> dict[str, bytes]:
+    """Every file under `raiz` (relative path -> bytes), for before/after checks."""
+    return {
+        str(p.relative_to(raiz)): p.read_bytes()
+        for p in sorted(raiz.rglob("*"))
+        if p.is_file()
+    }

@@ -1,0 +1,147 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from backup_versionamento import config
+from backup_versionamento.erros import ErroConfiguracao
+
+from .conftest import cli
+
+
+def test_sem_arquivo_usa_padroes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = config.carregar()
+    assert cfg["diretorios"]["base"] == str(tmp_path / "backups_modelos")
+    assert cfg["retencao"]["por_quantidade"]["maximo_versoes_por_modelo"] == 50
+    assert cfg["performance"]["threads_backup"] == 4
+
+
+def test_caminhos_relativos_ao_arquivo(tmp_path: Path) -> None:
+    arq = tmp_path / "sub" / "c.json"
+    arq.parent.mkdir()
+    arq.write_text(json.dumps({"diretorios": {"base": "./bk"}}))
+    cfg = config.carregar(arq)
+    assert cfg["diretorios"]["base"] == str(tmp_path / "sub" / "bk")
+    assert cfg["diretorios"]["modelos"] == str(tmp_path / "sub" / "bk" / "modelos")
+
+
+def test_config_do_repositorio_e_valida() -> None:
+    raiz = Path(__file__).resolve().parent.parent
+    cfg = config.carregar(raiz / "config_backup.json")
+    assert cfg["backup_automatico"]["horarios_execucao"] == [
+        "02:00",
+        "08:00",
+        "14:00",
+        "20:00",
+    ]
+    # Every key of the defaults is spelled out in the shipped file.
+    dados = json.loads((raiz / "config_backup.json").read_text())
+
+    def chaves(d: dict, p: str = "") -> set[str]:
+        s = set()
+        for k, v in d.items():
+            s.add(p + k)
+            if isinstance(v, dict):
+                s |= chaves(v, p + k + ".")
+        return s
+
+    assert chaves(dados) == chaves(config.PADRAO)
+
+
+@pytest.mark.parametrize(
+    ("dados", "trecho"),
+    [
+        (
+            {"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": "50"}}},
+            "retencao.por_quantidade.maximo_versoes_por_modelo: esperado número inteiro",
+        ),
+        (
+            {"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": 0}}},
+            "retencao.por_quantidade.maximo_versoes_por_modelo: deve ser maior que zero",
+        ),
+        (
+            {"backup_automatico": {"intervalo_horaz": 6}},
+            "backup_automatico.intervalo_horaz: chave desconhecida",
+        ),
+        (
+            {"backup_automatico": {"habilitado": "sim"}},
+            "backup_automatico.habilitado: esperado booleano",
+        ),
+        (
+            {"backup_automatico": {"horarios_execucao": ["25:00"]}},
+            "backup_automatico.horarios_execucao: horários inválidos",
+        ),
+        (
+            {"backup_automatico": {"extensoes_monitoradas": ["h5"]}},
+            "backup_automatico.extensoes_monitoradas: extensões inválidas",
+        ),
+        (
+            {"retencao": {"por_tempo": {"ultimos_30_dias": "as vezes"}}},
+            "retencao.por_tempo.ultimos_30_dias: 'as vezes' não é aceito",
+        ),
+        ({"performance": {"threads_backup": 0}}, "performance.threads_backup"),
+        ({"validacao": {"modo": "talvez"}}, "validacao.modo"),
+        (
+            {"integracao": {"cloud_storage": {"habilitado": True}}},
+            "integracao.cloud_storage.habilitado: armazenamento em nuvem",
+        ),
+        ({"diretorios": {"base": "/a", "modelos": "/b"}}, "diretorios.modelos"),
+        ([1, 2], "objeto JSON"),
+    ],
+)
+def test_erros_nomeiam_a_chave(tmp_path: Path, dados: object, trecho: str) -> None:
+    arq = tmp_path / "c.json"
+    arq.write_text(json.dumps(dados))
+    with pytest.raises(ErroConfiguracao) as e:
+        config.carregar(arq)
+    assert trecho in str(e.value)
+    assert e.value.codigo_saida == 3
+
+
+def test_todos_os_problemas_de_uma_vez(tmp_path: Path) -> None:
+    arq = tmp_path / "c.json"
+    arq.write_text(json.dumps({"x": 1, "performance": {"cache_size_mb": "grande"}}))
+    with pytest.raises(ErroConfiguracao) as e:
+        config.carregar(arq)
+    assert len(e.value.problemas) == 2
+
+
+def test_json_invalido_diz_linha(tmp_path: Path) -> None:
+    arq = tmp_path / "c.json"
+    arq.write_text('{\n  "diretorios": {,}\n}')
+    with pytest.raises(ErroConfiguracao, match=r"linha 2"):
+        config.carregar(arq)
+
+
+def test_cli_config_invalida_nao_roda_nada(tmp_path: Path) -> None:
+    arq = tmp_path / "c.json"
+    arq.write_text(
+        json.dumps(
+            {
+                "diretorios": {"base": str(tmp_path / "bk")},
+                "retencao": {"por_quantidade": {"maximo_versoes_por_modelo": -1}},
+            }
+        )
+    )
+    modelo = tmp_path / "m.pkl"
+    modelo.write_bytes(b"x" * 100)
+    r = cli("backup", "--modelo", str(modelo), "--config", str(arq))
+    assert r.returncode == 3
+    assert "retencao.por_quantidade.maximo_versoes_por_modelo" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "bk").exists()
+    r = cli("config", "--validar", "--config", str(arq))
+    assert r.returncode == 3
+    r = cli("config", "--config", str(tmp_path / "nao_existe.json"))
+    assert r.returncode == 3 and "não encontrado" in r.stderr
+
+
+def test_cli_config_mostra_configuracao_efetiva(tmp_path: Path) -> None:
+    r = cli("config", "--json", cwd=tmp_path)
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["diretorios"]["base"] == str(
+        tmp_path / "backups_modelos"
+    )

@@ -1,0 +1,170 @@
+"""Damage the repository on purpose: every fault is found and contained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.objetos import chave_objeto
+from backup_versionamento.erros import ErroIntegridade, ErroObjetoCorrompido
+
+from .conftest import aleatorio, cli, escrever
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def tres_versoes(
+    gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
+) -> dict[str, bytes]:
+    """Three versions of one model with disjoint content, plus another model."""
+    conteudos = {}
+    m = tmp_path / "src" / "m.h5"
+    for i, tipo in enumerate(["melhoria", "retreino", "retreino"]):
+        dados = aleatorio(2 * MiB + i, 100 + i)
+        escrever(m, dados)
+        conteudos[gerenciador.criar_backup(m, tipo)] = dados
+    gerenciador.criar_backup(
+        escrever(tmp_path / "src" / "outro.pkl", b"outro" * 999), "patch"
+    )
+    return conteudos
+
+
+def _um_objeto(g: GerenciadorBackupVersionamento, versao: str) -> Path:
+    sc = g.obter_versao("m.h5", versao)
+    return g.base / chave_objeto(sc["entradas"][0]["blocos"][1][0])
+
+
+def _flip(p: Path) -> None:
+    b = bytearray(p.read_bytes())
+    b[len(b) // 2] ^= 0x40
+    p.write_bytes(bytes(b))
+
+
+def _truncar(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+def _apagar(p: Path) -> None:
+    p.unlink()
+
+
+@pytest.mark.parametrize(
+    "dano", [_flip, _truncar, _apagar], ids=["byte-trocado", "truncado", "apagado"]
+)
+def test_objeto_danificado(
+    gerenciador: GerenciadorBackupVersionamento,
+    tmp_path: Path,
+    tres_versoes: dict[str, bytes],
+    dano,
+) -> None:
+    obj = _um_objeto(gerenciador, "1.1.0")
+    dano(obj)
+    rel = gerenciador.verificar_integridade()
+    assert not rel["ok"]
+    assert rel["versoes_com_problema"] == ["m.h5 1.1.0"]
+    assert all(p["objeto"] == obj.name for p in rel["problemas"])
+    destino = tmp_path / "dest"
+    destino.mkdir()
+    with pytest.raises(ErroObjetoCorrompido) as e:
+        gerenciador.restaurar_backup("m.h5", "1.1.0", destino)
+    assert obj.name in str(e.value)
+    assert list(destino.iterdir()) == []  # untouched, no temp file left
+    # Every other version still lists and restores byte for byte.
+    assert [v["versao"] for v in gerenciador.listar_versoes("m.h5")] == [
+        "1.0.0",
+        "1.1.0",
+        "1.2.0",
+    ]
+    for versao in ("1.0.0", "1.2.0"):
+        dest = gerenciador.restaurar_backup("m.h5", versao, tmp_path / versao)
+        assert Path(dest).read_bytes() == tres_versoes[versao]
+    assert (
+        Path(
+            gerenciador.restaurar_backup("outro.pkl", "1.0.0", tmp_path / "o")
+        ).read_bytes()
+        == b"outro" * 999
+    )
+
+
+def test_sidecar_corrompido(
+    gerenciador: GerenciadorBackupVersionamento,
+    tmp_path: Path,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+) -> None:
+    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
+    sc.write_text(sc.read_text()[:200])
+    rel = gerenciador.verificar_integridade()
+    assert not rel["ok"]
+    assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
+    assert rel["problemas"][0]["tipo"] == "metadado"
+    with pytest.raises(ErroIntegridade, match="1.0.0.json"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    with GerenciadorBackupVersionamento(repo, {}) as g2:  # fresh cache
+        assert [v["versao"] for v in g2.listar_versoes("m.h5")] == ["1.1.0", "1.2.0"]
+        for versao in ("1.1.0", "1.2.0"):
+            dest = g2.restaurar_backup("m.h5", versao, tmp_path / versao)
+            assert Path(dest).read_bytes() == tres_versoes[versao]
+
+
+def test_sidecar_adulterado_tamanho(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+) -> None:
+    sc = repo / "modelos" / "m.h5" / "1.2.0.json"
+    dados = json.loads(sc.read_text())
+    dados["entradas"][0]["blocos"][0][1] += 1
+    sc.write_text(json.dumps(dados))
+    rel = gerenciador.verificar_integridade()
+    assert rel["versoes_com_problema"] == ["m.h5 1.2.0"]
+
+
+def test_verificacao_completa_acha_bloco_trocado(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+) -> None:
+    # A sidecar whose chunk list is valid but in the wrong order: each object is
+    # fine, only rebuilding the file and checking SHA-256 can tell.
+    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
+    dados = json.loads(sc.read_text())
+    blocos = dados["entradas"][0]["blocos"]
+    blocos[0], blocos[1] = blocos[1], blocos[0]
+    sc.write_text(json.dumps(dados))
+    assert gerenciador.verificar_integridade()["ok"]
+    rel = gerenciador.verificar_integridade(completa=True)
+    assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
+    assert rel["problemas"][0]["tipo"] == "conteudo"
+
+
+def test_cli_verificar_sai_com_9(
+    tmp_path: Path,
+    tres_versoes: dict[str, bytes],
+    gerenciador: GerenciadorBackupVersionamento,
+    repo: Path,
+) -> None:
+    assert cli("verificar", "--base", str(repo)).returncode == 0
+    _flip(_um_objeto(gerenciador, "1.2.0"))
+    r = cli("verificar", "--base", str(repo))
+    assert r.returncode == 9
+    assert "m.h5 1.2.0" in r.stdout
+    r = cli(
+        "restaurar",
+        "--base",
+        str(repo),
+        "--modelo",
+        "m.h5",
+        "--versao",
+        "1.2.0",
+        "--destino",
+        str(tmp_path / "d") + "/",
+    )
+    assert r.returncode == 9
+    assert "conteúdo não confere" in r.stderr
+    assert "Traceback" not in r.stderr
