@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import getpass
 import logging
-import math
 import os
 import shutil
 import socket
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from . import config as configuracao
 from . import registro
 from .armazenamento.backend import traduzir_erro_os
+from .armazenamento.coleta import coletar
 from .armazenamento.fluxo import Progresso, sha256_arquivo
 from .armazenamento.metadados import ESQUEMA_SIDECAR, validar_nome_modelo
 from .armazenamento.repositorio import Repositorio, agora_iso
@@ -25,9 +26,11 @@ from .erros import (
     ErroEspacoInsuficiente,
     ErroNaoSuportado,
     ErroPermissao,
-    ErroValidacao,
     ErroVersaoNaoEncontrada,
 )
+from .linhagem import coletar_linhagem
+from .metricas import validar_metricas
+from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
 
 log = logging.getLogger(registro.NOME_LOGGER)
@@ -141,9 +144,10 @@ class GerenciadorBackupVersionamento:
                 "major/minor/patch (ou arquitetura/melhoria/retreino/correcao/ajuste)"
             )
         validar_nome_modelo(modelo)
-        metricas = _validar_metricas(metricas)
+        metricas = validar_metricas(metricas)
         tamanho_origem = _checar_origem(origem)
         self._checar_espaco(tamanho_origem, modelo)
+        linhagem = coletar_linhagem(origem)
         with travar(
             self.repo.caminho_trava("repositorio"),
             exclusiva=False,
@@ -185,7 +189,7 @@ class GerenciadorBackupVersionamento:
                     "metricas": metricas,
                     "validacao": None,
                     "mudanca": None,
-                    "linhagem": None,
+                    "linhagem": linhagem,
                     "assinatura": None,
                 }
                 if not self.repo.publicar(sidecar):  # cannot happen under the lock
@@ -330,6 +334,61 @@ class GerenciadorBackupVersionamento:
         log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
         return v
 
+    def limpeza(
+        self,
+        simular: bool = False,
+        modelo: str | None = None,
+        agora: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Apply the retention policy, then collect unreferenced chunks.
+
+        `simular` only returns the plan. Sidecars go first, chunks after, all
+        under the repository lock held exclusive (running backups finish first).
+        """
+        politica = PoliticaRetencao.de_config(self.config["retencao"])
+        agora = agora or datetime.now(timezone.utc)
+        modelos = [modelo] if modelo else self.listar_modelos()
+        plano = {
+            m: aplicar_politica(self.listar_versoes(m), politica, agora)
+            for m in modelos
+        }
+        remover = [(m, d) for m, ds in plano.items() for d in ds if not d.manter]
+        saida: dict[str, Any] = {
+            "simulado": simular,
+            "modelos": {m: [d.como_dict() for d in ds] for m, ds in plano.items()},
+            "versoes_removidas": [f"{m} {d.versao}" for m, d in remover],
+            "versoes_mantidas": sum(d.manter for ds in plano.values() for d in ds),
+        }
+        if simular:
+            return saida
+        carencia = self.config["retencao"]["carencia_coleta_minutos"] * 60
+        with travar(
+            self.repo.caminho_trava("repositorio"),
+            espera=ESPERA_TRAVA_S,
+            descricao="repositório (backup em andamento)",
+        ):
+            for m, d in remover:
+                self.repo.remover_versao(m, d.versao)
+                log.info(
+                    "Versão removida: %s %s (%s)", m, d.versao, "; ".join(d.motivos)
+                )
+                self._emitir(
+                    "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
+                )
+            coleta = coletar(self.repo, carencia)
+        saida.update(coleta)
+        log.info(
+            "Limpeza concluída: %d versões removidas, %d objetos removidos, "
+            "%d bytes liberados",
+            len(remover),
+            coleta["objetos_removidos"],
+            coleta["bytes_liberados"],
+        )
+        self._emitir("limpeza_concluida", **coleta, versoes_removidas=len(remover))
+        return saida
+
+    aplicar_retencao = limpeza
+
     def status(self) -> dict[str, Any]:
         modelos = self.repo.modelos()
         totais = self.repo.indice.totais()
@@ -453,21 +512,3 @@ def _checar_origem(origem: Path) -> int:
         ) from None
     except OSError as e:
         raise traduzir_erro_os(e, str(origem)) from e
-
-
-def _validar_metricas(metricas: dict[str, Any] | None) -> dict[str, Any]:
-    if metricas is None:
-        return {}
-    if not isinstance(metricas, dict):
-        raise ErroValidacao("metricas: deve ser um dicionário {nome: número}")
-    for nome, valor in metricas.items():
-        if (
-            not isinstance(nome, str)
-            or isinstance(valor, bool)
-            or not isinstance(valor, (int, float))
-            or not math.isfinite(valor)
-        ):
-            raise ErroValidacao(
-                f"métrica {nome!r}: valor {valor!r} inválido; use um número finito"
-            )
-    return dict(metricas)

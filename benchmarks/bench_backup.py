@@ -225,8 +225,9 @@ class Ferramenta:
         self.trabalho = trabalho
         self.repo = trabalho / "repo"
 
-    def disponivel(self) -> bool:
-        return all(shutil.which(c) for c in self.comandos)
+    @classmethod
+    def disponivel(cls) -> bool:
+        return all(shutil.which(c) for c in cls.comandos)
 
     def versao(self) -> str:
         raise NotImplementedError
@@ -327,11 +328,12 @@ class Copia(Ferramenta):
 
 
 class TarZstd(Ferramenta):
-    nome = "tar | zstd -1 -T0"
+    nome = "tar + zstd -1 -T0"
     comandos = ("tar", "zstd")
 
     def versao(self) -> str:
-        return f"{versao_de(['tar', '--version'])}; {versao_de(['zstd', '--version'])}"
+        zstd = versao_de(["zstd", "--version"]).strip("* ")
+        return f"{versao_de(['tar', '--version'])}; {zstd}"
 
     def backup(self, origem: Path, rotulo: str) -> Execucao:
         arquivo = self.repo / f"{rotulo}.tar.zst"
@@ -590,7 +592,7 @@ def fatos_da_maquina(pasta: Path) -> list[str]:
                 cpu = linha.split(":", 1)[1].strip()
                 break
     memoria = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    sistema_arquivos = versao_de(["stat", "-f", "-c", "%T", str(pasta)])
+    sistema_arquivos = versao_de(["findmnt", "-no", "FSTYPE", "-T", str(pasta)])
     return [
         f"data: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"CPU: {cpu}, {os.cpu_count()} núcleos; memória: {memoria:.1f} GiB",
@@ -695,7 +697,7 @@ NOTAS = [
     "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
     "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
     "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
-    "`auto` (zstd), borg lz4, tar | zstd -1 -T0",
+    "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline)",
 ]
 
 
@@ -738,9 +740,7 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
 def medir_todas(
     classes: list[type[Ferramenta]], entradas: Entradas, pasta: Path, repeticoes: int
 ) -> list[Resultado]:
-    resultados = {
-        c: Resultado(c.nome, c(pasta).versao(), entradas) for c in classes
-    }
+    resultados = {c: Resultado(c.nome, c(pasta).versao(), entradas) for c in classes}
     for i in range(repeticoes):
         # Rotate the order so no tool always runs first (or right after another).
         ordem = classes[i % len(classes) :] + classes[: i % len(classes)]
@@ -768,69 +768,59 @@ def medir_todas(
 def main(argv: Sequence[str] | None = None) -> int:
     args = ler_argumentos(argv)
     classes = [c for c in FERRAMENTAS if not (args.sem_externos and c in EXTERNAS)]
-    comandos = [cmd for c in classes for cmd in c.comandos]
-    if args.sem_externos:
-        comandos = [c for c in comandos if shutil.which(c)]
-    garantir_comandos(comandos)
-    for c in list(classes):
-        if not c(Path()).disponivel():
-            aviso(f"{c.nome}: comando ausente ({', '.join(c.comandos)}); fica de fora")
-            classes.remove(c)
+    if not args.sem_externos:
+        garantir_comandos([cmd for c in classes for cmd in c.comandos])
+    for c in [c for c in classes if not c.disponivel()]:
+        aviso(f"{c.nome}: falta {', '.join(c.comandos)}; fica de fora")
+        classes.remove(c)
 
     tamanho = args.tamanho_mb << 20
-    base = args.pasta or Path(tempfile.gettempdir())
+    base: Path = args.pasta or Path(tempfile.gettempdir())
     base.mkdir(parents=True, exist_ok=True)
-    livre = shutil.disk_usage(base).free
-    if livre < 6 * tamanho:
+    if (livre := shutil.disk_usage(base).free) < 6 * tamanho:
         aviso(
-            f"{base}: espaço livre {livre / MB:,.0f} MB; são precisos ~{6 * tamanho / MB:,.0f} MB"
+            f"{base}: {livre / MB:,.0f} MB livres; são precisos {6 * tamanho / MB:,.0f}"
         )
         return 1
     pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
     try:
         aviso(
-            f"gerando {args.tamanho_mb} MiB de pesos float32 e a variante ajustada em {pasta}..."
+            f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
         )
         entradas = preparar_entradas(pasta, tamanho)
         resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
-        print(relatorio(resultados, entradas, pasta, args))
+        print(relatorio(resultados, pasta, args))
     finally:
         shutil.rmtree(pasta, ignore_errors=True)
-    falhou = any(r.erro or not r.sha_ok for r in resultados)
-    return 1 if falhou else 0
+    return 0 if all(r.valido and r.sha_ok for r in resultados) else 1
 
 
 def relatorio(
-    resultados: list[Resultado],
-    entradas: Entradas,
-    pasta: Path,
-    args: argparse.Namespace,
+    resultados: list[Resultado], pasta: Path, args: argparse.Namespace
 ) -> str:
-    validos = {r.nome: r for r in resultados if r.rodadas and not r.erro}
-    projeto = validos.get(EsteProjeto.nome)
+    validos = {r.nome: r for r in resultados if r.valido}
     partes = [
-        f"## Benchmark: {args.tamanho_mb} MiB de pesos float32, "
-        f"v2 = 10% alterado + {TAMANHO_INSERCAO} B inseridos "
+        f"## Benchmark: {args.tamanho_mb} MiB de pesos float32, v2 = "
+        f"{FRACAO_ALTERADA:.0%} alterado + {TAMANHO_INSERCAO} B inseridos "
         f"(mediana de {args.repeticoes} rodada(s))",
         "",
-        formatar_tabela(resultados, entradas),
+        formatar_tabela(resultados),
         "",
     ]
-    if projeto:
+    if projeto := validos.get(EsteProjeto.nome):
         referencias = [validos[n] for n in (Restic.nome, Borg.nome) if n in validos]
         if referencias:
             partes += [
                 "Razões (este projeto ÷ referência):",
-                *formatar_razoes(projeto, referencias, entradas),
+                *formatar_razoes(projeto, referencias),
                 "",
             ]
         partes += [
             "Metas da issue:",
-            *formatar_metas(projeto, validos.get(Restic.nome), entradas),
+            *formatar_metas(projeto, validos.get(Restic.nome)),
             "",
         ]
-    erros = [f"- {r.nome}: {r.erro}" for r in resultados if r.erro]
-    if erros:
+    if erros := [f"- {r.nome}: {r.erro}" for r in resultados if r.erro]:
         partes += ["Falhas:", *erros, ""]
     partes += ["Versões:", *(f"- {r.nome}: {r.versao}" for r in resultados), ""]
     partes += ["Máquina:", *(f"- {f}" for f in fatos_da_maquina(pasta)), ""]

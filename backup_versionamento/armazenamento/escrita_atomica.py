@@ -17,7 +17,7 @@ from typing import Any
 SUFIXO_TEMP = ".tmp"
 
 
-def sincronizar_pasta(pasta: Path) -> None:
+def sincronizar_pasta(pasta: str | Path) -> None:
     """fsync a directory so a rename inside it survives power loss."""
     fd = os.open(pasta, os.O_RDONLY | os.O_DIRECTORY)
     try:

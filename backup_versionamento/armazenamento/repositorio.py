@@ -326,6 +326,14 @@ class Repositorio:
             marca.unlink(missing_ok=True)
         sincronizar_pasta(marca.parent)
 
+    def remover_versao(self, modelo: str, versao: str) -> None:
+        """Delete a version's sidecar (retention); its chunks go in the next GC."""
+        pasta = self.base / PREFIXO / modelo
+        (pasta / f"{versao}.json").unlink(missing_ok=True)
+        (pasta / f"{versao}{SUFIXO_FIXADA}").unlink(missing_ok=True)
+        sincronizar_pasta(pasta)
+        self.indice.esquecer(modelo, versao)
+
     # -- restore -----------------------------------------------------------------
     def restaurar(
         self,

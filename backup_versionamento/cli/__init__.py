@@ -14,7 +14,16 @@ from collections.abc import Sequence
 
 from ..erros import CODIGOS_SAIDA, ErroBackup
 
-SUBCOMANDOS = ["backup", "listar", "restaurar", "verificar", "status", "config"]
+SUBCOMANDOS = [
+    "backup",
+    "listar",
+    "restaurar",
+    "verificar",
+    "status",
+    "config",
+    "limpeza",
+    "fixar",
+]
 
 _EPILOGO = "códigos de saída:\n" + "\n".join(
     f"  {codigo:>3}  {texto}" for codigo, texto in CODIGOS_SAIDA.items()

@@ -1,0 +1,55 @@
+"""`limpeza`: apply the retention policy and free the space it releases."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .comum import gerenciador, imprimir, tamanho_legivel
+
+
+def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "limpeza",
+        parents=[comum],
+        help="aplica a política de retenção",
+        description="Remove as versões que a política de retenção (seção 'retencao' da "
+        "configuração) não mantém e apaga os blocos que nenhuma versão usa. "
+        "A versão mais recente e as fixadas nunca são removidas.",
+    )
+    p.add_argument(
+        "--simular",
+        action="store_true",
+        help="só mostra o plano (o que fica, o que sai e por quê)",
+    )
+    p.add_argument("--modelo", metavar="NOME", help="só este modelo")
+    p.set_defaults(executar=executar)
+
+
+def executar(args: argparse.Namespace) -> int:
+    with gerenciador(args) as g:
+        r = g.limpeza(simular=args.simular, modelo=args.modelo)
+    imprimir(args, r, lambda: _texto(r))
+    return 0
+
+
+def _texto(r: dict[str, Any]) -> str:
+    linhas = []
+    for modelo, decisoes in r["modelos"].items():
+        linhas.append(f"{modelo}:")
+        for d in decisoes:
+            acao = "mantém" if d["manter"] else "REMOVE"
+            linhas.append(f"  {d['versao']:<10} {acao:<7} {'; '.join(d['motivos'])}")
+    n = len(r["versoes_removidas"])
+    if r["simulado"]:
+        linhas.append(
+            f"Simulação: {n} versão(ões) seriam removidas, "
+            f"{r['versoes_mantidas']} mantidas. Nada foi alterado."
+        )
+    else:
+        linhas.append(
+            f"Limpeza concluída: {n} versão(ões) removidas, "
+            f"{r['objetos_removidos']} objetos apagados, "
+            f"{tamanho_legivel(r['bytes_liberados'])} liberados."
+        )
+    return "\n".join(linhas)
