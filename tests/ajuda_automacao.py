@@ -1,4 +1,4 @@
-"""Helpers for the automation tests: a stand-in manager, waiting, the daemon as a process."""
+"""Helpers for the automation tests: a stand-in manager, waiting, a daemon process."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ def sem_threads_novas() -> Iterator[None]:
     assert not novas, f"threads vazadas: {[t.name for t in novas]}"
 
 
-def esperar(condicao: Callable[[], Any], tempo_limite: float = 10.0,
-            passo: float = 0.02, mensagem: str = "") -> Any:
+def esperar(
+    condicao: Callable[[], Any],
+    tempo_limite: float = 10.0,
+    passo: float = 0.02,
+    mensagem: str = "",
+) -> Any:
     """Poll until `condicao()` is truthy; fail the test on timeout."""
     prazo = time.monotonic() + tempo_limite
     while True:
@@ -44,8 +48,9 @@ def esperar(condicao: Callable[[], Any], tempo_limite: float = 10.0,
         if valor:
             return valor
         if time.monotonic() > prazo:
-            pytest.fail(f"tempo esgotado ({tempo_limite} s) esperando: "
-                        f"{mensagem or condicao}")
+            pytest.fail(
+                f"tempo esgotado ({tempo_limite} s) esperando: {mensagem or condicao}"
+            )
         time.sleep(passo)
 
 
@@ -54,7 +59,7 @@ def sha256(dados: bytes) -> str:
 
 
 class GerenciadorFalso:
-    """Stand-in with the facade's `criar_backup`: the queue, not the backup, is under test.
+    """Stand-in with the facade's `criar_backup` (the queue is under test, not backups).
 
     `falhas` maps a path to the exception its backup raises; `bloqueio` (when set
     up with `bloquear()`) holds each backup until `liberar()`.
@@ -75,11 +80,17 @@ class GerenciadorFalso:
     def liberar(self) -> None:
         self._liberado.set()
 
-    def criar_backup(self, caminho: str, tipo_mudanca: str = "patch",
-                     descricao: str = "") -> str:
+    def criar_backup(
+        self, caminho: str, tipo_mudanca: str = "patch", descricao: str = ""
+    ) -> str:
         with self._trava:
-            self.chamadas.append({"caminho": caminho, "tipo_mudanca": tipo_mudanca,
-                                  "descricao": descricao})
+            self.chamadas.append(
+                {
+                    "caminho": caminho,
+                    "tipo_mudanca": tipo_mudanca,
+                    "descricao": descricao,
+                }
+            )
             n = len(self.chamadas)
         self.iniciou.set()
         assert self._liberado.wait(10), "teste esqueceu de liberar o gerenciador"
@@ -100,10 +111,15 @@ class ErroDeTeste(ErroBackup):
     codigo_saida = 8
 
 
-# -- the daemon as a real process -------------------------------------------------------
+# -- the daemon as a real process ----------------------------------------------
 
-def escrever_config(tmp_path: Path, monitorados: list[Path],
-                    extra: dict[str, Any] | None = None, **auto: Any) -> Path:
+
+def escrever_config(
+    tmp_path: Path,
+    monitorados: list[Path],
+    extra: dict[str, Any] | None = None,
+    **auto: Any,
+) -> Path:
     """A config file in tmp_path: repository in tmp_path/repo, short quiet period."""
     backup_automatico = {
         "diretorios_monitorados": [str(p) for p in monitorados],
@@ -112,9 +128,11 @@ def escrever_config(tmp_path: Path, monitorados: list[Path],
         "ignorar_arquivos": ["temp_*", "*.tmp"],
         **auto,
     }
-    dados: dict[str, Any] = {"diretorios": {"base": str(tmp_path / "repo")},
-                             "backup_automatico": backup_automatico,
-                             "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0}}
+    dados: dict[str, Any] = {
+        "diretorios": {"base": str(tmp_path / "repo")},
+        "backup_automatico": backup_automatico,
+        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
+    }
     dados.update(extra or {})
     arquivo = tmp_path / "config_backup.json"
     arquivo.write_text(json.dumps(dados), encoding="utf-8")
@@ -127,9 +145,11 @@ def _comando_cli() -> list[str]:
 
     if {"iniciar", "parar"} <= set(cli.SUBCOMANDOS):
         return [sys.executable, str(RAIZ / "inicializar_backup.py")]
-    shim = ("import sys; from backup_versionamento import cli; "
-            "cli.SUBCOMANDOS += [n for n in ('iniciar', 'parar') "
-            "if n not in cli.SUBCOMANDOS]; sys.exit(cli.main(sys.argv[1:]))")
+    shim = (
+        "import sys; from backup_versionamento import cli; "
+        "cli.SUBCOMANDOS += [n for n in ('iniciar', 'parar') "
+        "if n not in cli.SUBCOMANDOS]; sys.exit(cli.main(sys.argv[1:]))"
+    )
     return [sys.executable, "-c", shim]
 
 
@@ -138,8 +158,14 @@ def _ambiente() -> dict[str, str]:
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*_comando_cli(), *args], env=_ambiente(), capture_output=True,
-                          text=True, timeout=timeout, cwd=RAIZ)
+    return subprocess.run(
+        [*_comando_cli(), *args],
+        env=_ambiente(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=RAIZ,
+    )
 
 
 class DaemonPrimeiroPlano:
@@ -150,8 +176,12 @@ class DaemonPrimeiroPlano:
         self.base = Path(json.loads(config.read_text())["diretorios"]["base"])
         self.proc = subprocess.Popen(
             [*_comando_cli(), "iniciar", "--config", str(config), "--json"],
-            env=_ambiente(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=RAIZ)
+            env=_ambiente(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=RAIZ,
+        )
         assert self.proc.stdout is not None
         linha = self.proc.stdout.readline()  # printed once the daemon is running
         if not linha:
@@ -161,15 +191,19 @@ class DaemonPrimeiroPlano:
 
     def estado(self) -> dict[str, Any]:
         try:
-            dados: dict[str, Any] = json.loads((self.base / "daemon_estado.json").read_text())
+            dados: dict[str, Any] = json.loads(
+                (self.base / "daemon_estado.json").read_text()
+            )
             return dados
         except (OSError, ValueError):
             return {}
 
     def ocioso(self) -> bool:
-        """Nothing queued, nothing running, nothing waiting to settle (per the state)."""
+        """Nothing queued and nothing running, per the daemon's state file."""
         e = self.estado()
-        return bool(e) and e.get("pendentes") == 0 and e.get("backup_em_andamento") is None
+        return (
+            bool(e) and e.get("pendentes") == 0 and e.get("backup_em_andamento") is None
+        )
 
     def parar(self, tempo_limite: float = 60) -> int:
         if self.proc.poll() is None:

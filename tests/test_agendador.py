@@ -65,8 +65,9 @@ def test_intervalo_em_horas(relogio: time_machine.Traveller) -> None:
 
 def test_horarios_fixos_substituem_o_intervalo(relogio: time_machine.Traveller) -> None:
     varrer = Contador()
-    ag = Agendador(config_auto(intervalo_horas=1, horarios_execucao=["14:00", "02:00"]),
-                   varrer)
+    ag = Agendador(
+        config_auto(intervalo_horas=1, horarios_execucao=["14:00", "02:00"]), varrer
+    )
     assert ag.proxima_execucao() == dt.datetime(2024, 1, 15, 14, 0)
     relogio.move_to(local(2024, 1, 15, 13, 59))
     ag.executar_pendentes()
@@ -75,22 +76,32 @@ def test_horarios_fixos_substituem_o_intervalo(relogio: time_machine.Traveller) 
     ag.executar_pendentes()
     assert varrer.vezes == 1
     assert ag.proxima_execucao() == dt.datetime(2024, 1, 16, 2, 0)
-    relogio.move_to(local(2024, 1, 16, 2, 0, ))
+    relogio.move_to(
+        local(
+            2024,
+            1,
+            16,
+            2,
+            0,
+        )
+    )
     ag.executar_pendentes()
     assert varrer.vezes == 2
     assert ag.proxima_execucao() == dt.datetime(2024, 1, 16, 14, 0)
 
 
 def test_tarefa_com_erro_nao_escapa_e_continua_agendada(
-        relogio: time_machine.Traveller, caplog: pytest.LogCaptureFixture) -> None:
+    relogio: time_machine.Traveller, caplog: pytest.LogCaptureFixture
+) -> None:
     varrer = Contador(erro=OSError(28, "No space left on device"))
     ag = Agendador(config_auto(intervalo_horas=2), varrer)
     relogio.shift(dt.timedelta(hours=2))
     with caplog.at_level(logging.ERROR, logger="SistemaBackup"):
         ag.executar_pendentes()  # must not raise
     assert varrer.vezes == 1 and ag.falhas == 1
-    assert any("Tarefa agendada 'varredura' falhou" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "Tarefa agendada 'varredura' falhou" in r.getMessage() for r in caplog.records
+    )
     relogio.shift(dt.timedelta(hours=2))
     ag.executar_pendentes()
     assert varrer.vezes == 2
@@ -98,8 +109,9 @@ def test_tarefa_com_erro_nao_escapa_e_continua_agendada(
 
 def test_limpeza_diaria_no_horario(relogio: time_machine.Traveller) -> None:
     varrer, limpar = Contador(), Contador()
-    ag = Agendador(config_auto(limpeza_automatica=True, horario_limpeza="03:30"),
-                   varrer, limpar)
+    ag = Agendador(
+        config_auto(limpeza_automatica=True, horario_limpeza="03:30"), varrer, limpar
+    )
     assert ag.proxima_execucao("limpeza") == dt.datetime(2024, 1, 16, 3, 30)
     relogio.move_to(local(2024, 1, 16, 3, 29))
     ag.executar_pendentes()
@@ -128,8 +140,11 @@ def test_sem_varredura_quando_desabilitado(relogio: time_machine.Traveller) -> N
 
 def test_usa_agenda_propria_nunca_a_global(relogio: time_machine.Traveller) -> None:
     antes = list(schedule.get_jobs())
-    ag = Agendador(config_auto(horarios_execucao=["01:00", "13:00"],
-                               limpeza_automatica=True), Contador(), Contador())
+    ag = Agendador(
+        config_auto(horarios_execucao=["01:00", "13:00"], limpeza_automatica=True),
+        Contador(),
+        Contador(),
+    )
     assert schedule.get_jobs() == antes
     assert len(ag.agenda.get_jobs()) == 3
 

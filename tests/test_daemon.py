@@ -52,11 +52,15 @@ def pid_morto() -> int:
     return p.pid
 
 
-def esperar_versoes(config: Path, modelo: str, n: int = 1,
-                    tempo_limite: float = 30) -> list[dict[str, Any]]:
+def esperar_versoes(
+    config: Path, modelo: str, n: int = 1, tempo_limite: float = 30
+) -> list[dict[str, Any]]:
     resultado: list[dict[str, Any]] = esperar(
         lambda: (v := versoes(config, modelo)) and len(v) >= n and v,
-        tempo_limite, passo=0.1, mensagem=f"{n} versão(ões) de {modelo}")
+        tempo_limite,
+        passo=0.1,
+        mensagem=f"{n} versão(ões) de {modelo}",
+    )
     return resultado
 
 
@@ -67,10 +71,12 @@ def pasta(tmp_path: Path) -> Path:
     return p
 
 
-# -- watcher through the daemon ----------------------------------------------------------
+# -- watcher through the daemon ------------------------------------------------
+
 
 def test_modelo_salvo_em_tres_etapas_vira_uma_versao_com_o_conteudo_final(
-        tmp_path: Path, pasta: Path) -> None:
+    tmp_path: Path, pasta: Path
+) -> None:
     config = escrever_config(tmp_path, [pasta])
     daemon = DaemonPrimeiroPlano(config)
     try:
@@ -91,8 +97,9 @@ def test_modelo_salvo_em_tres_etapas_vira_uma_versao_com_o_conteudo_final(
         assert lista[0]["descricao"] == "backup automático (monitoramento)"
         assert lista[0]["tipo_mudanca"] == "retreino"
         with GerenciadorBackupVersionamento(config=config) as g:
-            restaurado = g.restaurar_backup("rede_lotofacil.h5", "1.0.0",
-                                            str(tmp_path / "restaurado") + os.sep)
+            restaurado = g.restaurar_backup(
+                "rede_lotofacil.h5", "1.0.0", str(tmp_path / "restaurado") + os.sep
+            )
         assert Path(restaurado).read_bytes() == final
         estado = ler_estado_daemon(daemon.base)
         assert estado["rodando"] and estado["pid"] == daemon.pid
@@ -129,7 +136,8 @@ def test_temporario_renomeado_e_padroes_ignorados(tmp_path: Path, pasta: Path) -
 
 
 def test_sigterm_durante_backup_grande_sai_limpo_e_reinicio_termina(
-        tmp_path: Path, pasta: Path) -> None:
+    tmp_path: Path, pasta: Path
+) -> None:
     grande = pasta / "a_grande.pth"
     with open(grande, "wb") as f:
         rng = np.random.default_rng(1)
@@ -143,9 +151,15 @@ def test_sigterm_durante_backup_grande_sai_limpo_e_reinicio_termina(
 
     daemon = DaemonPrimeiroPlano(config)
     try:
-        esperar(lambda: (daemon.estado().get("backup_em_andamento") or {}).get("caminho")
-                == str(grande), tempo_limite=30, passo=0.01,
-                mensagem="backup grande em andamento")
+        esperar(
+            lambda: (
+                (daemon.estado().get("backup_em_andamento") or {}).get("caminho")
+                == str(grande)
+            ),
+            tempo_limite=30,
+            passo=0.01,
+            mensagem="backup grande em andamento",
+        )
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(120) == 0
     finally:
@@ -176,17 +190,21 @@ def test_sigterm_durante_backup_grande_sai_limpo_e_reinicio_termina(
     assert len(versoes(config, "b_pequeno.pkl")) == 1
 
 
-def test_falha_de_backup_e_registrada_e_o_daemon_segue(tmp_path: Path,
-                                                       pasta: Path) -> None:
+def test_falha_de_backup_e_registrada_e_o_daemon_segue(
+    tmp_path: Path, pasta: Path
+) -> None:
     modelo = pasta / "sem_espaco.h5"
     modelo.write_bytes(b"pesos" * 1000)
     antigo(modelo)
     # A reserve larger than any disk: every backup fails with ErroEspacoInsuficiente.
-    config = escrever_config(tmp_path, [pasta],
-                             extra={"espaco_disco": {"aviso_mb": 0, "reserva_mb": 10**9}})
+    config = escrever_config(
+        tmp_path, [pasta], extra={"espaco_disco": {"aviso_mb": 0, "reserva_mb": 10**9}}
+    )
     daemon = DaemonPrimeiroPlano(config)
     try:
-        esperar(lambda: daemon.estado().get("falhas", 0) >= 1, mensagem="falha registrada")
+        esperar(
+            lambda: daemon.estado().get("falhas", 0) >= 1, mensagem="falha registrada"
+        )
         (pasta / "outro.pkl").write_bytes(b"x" * 1000)  # the watcher keeps working
         esperar(lambda: daemon.estado().get("falhas", 0) >= 2, mensagem="segunda falha")
         assert daemon.proc.poll() is None
@@ -196,17 +214,22 @@ def test_falha_de_backup_e_registrada_e_o_daemon_segue(tmp_path: Path,
         assert "espaço em disco insuficiente" in estado["ultima_falha"]["erro"]
     finally:
         assert daemon.parar() == 0
-    linhas = [linha for linha in ler_log(daemon.base).splitlines()
-              if "SistemaBackup - ERROR - Backup falhou:" in linha]
+    linhas = [
+        linha
+        for linha in ler_log(daemon.base).splitlines()
+        if "SistemaBackup - ERROR - Backup falhou:" in linha
+    ]
     # One line per failure: the manager's, not repeated by the queue.
     assert len([linha for linha in linhas if "sem_espaco.h5" in linha]) == 1
     assert len([linha for linha in linhas if "outro.pkl" in linha]) == 1
 
 
-# -- process management ------------------------------------------------------------------
+# -- process management --------------------------------------------------------
 
-def test_iniciar_em_segundo_plano_recusa_segundo_e_para(tmp_path: Path,
-                                                        pasta: Path) -> None:
+
+def test_iniciar_em_segundo_plano_recusa_segundo_e_para(
+    tmp_path: Path, pasta: Path
+) -> None:
     (pasta / "inicial.pkl").write_bytes(b"x" * 500)
     antigo(pasta / "inicial.pkl")
     config = escrever_config(tmp_path, [pasta])
@@ -269,8 +292,9 @@ def test_arquivo_pid_obsoleto_e_substituido(tmp_path: Path, pasta: Path) -> None
         assert cli("parar", "--config", str(config)).returncode == 0
 
 
-def test_pid_reutilizado_ou_morto_nao_conta_como_daemon(tmp_path: Path,
-                                                        pasta: Path) -> None:
+def test_pid_reutilizado_ou_morto_nao_conta_como_daemon(
+    tmp_path: Path, pasta: Path
+) -> None:
     config = escrever_config(tmp_path, [pasta])
     base = tmp_path / "repo"
     with GerenciadorBackupVersionamento(config=config):
@@ -290,8 +314,9 @@ def test_nada_a_fazer_e_erro_do_daemon(tmp_path: Path, pasta: Path) -> None:
     assert r.returncode == 14 and "nada" in r.stderr
 
 
-def test_repositorio_invalido_aparece_no_terminal_com_daemon(tmp_path: Path,
-                                                             pasta: Path) -> None:
+def test_repositorio_invalido_aparece_no_terminal_com_daemon(
+    tmp_path: Path, pasta: Path
+) -> None:
     config = escrever_config(tmp_path, [pasta])
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "alheio.txt").write_text("não é um repositório")
@@ -301,40 +326,43 @@ def test_repositorio_invalido_aparece_no_terminal_com_daemon(tmp_path: Path,
     assert not (tmp_path / "repo" / NOME_PID).exists()
 
 
-# -- the wiring in-process (no signals, no fork) -------------------------------------------
-
-class ComLimpeza(GerenciadorBackupVersionamento):
-    """The manager as it will be once `limpeza()` lands; counts the calls."""
-
-    chamadas = 0
-
-    def limpeza(self) -> dict[str, Any]:
-        type(self).chamadas += 1
-        return {}
+# -- the wiring in-process (no signals, no fork) -------------------------------
 
 
-def test_daemon_em_processo_sem_tempo_real_varre_ao_iniciar(tmp_path: Path,
-                                                            pasta: Path) -> None:
+def test_daemon_em_processo_sem_tempo_real_varre_e_limpa(
+    tmp_path: Path, pasta: Path
+) -> None:
     for nome in ("a.pkl", "b.onnx", "temp_c.pkl"):
         (pasta / nome).write_bytes(nome.encode() * 100)
         antigo(pasta / nome)
-    config = escrever_config(tmp_path, [pasta], monitorar_tempo_real=False,
-                             limpeza_automatica=True, horario_limpeza="03:30")
+    config = escrever_config(
+        tmp_path,
+        [pasta],
+        extra={"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": 1}}},
+        monitorar_tempo_real=False,
+        limpeza_automatica=True,
+        horario_limpeza="03:30",
+    )
     antes = set(threading.enumerate())
-    with ComLimpeza(config=config) as g:
+    with GerenciadorBackupVersionamento(config=config) as g:
+        g.criar_backup(pasta / "a.pkl", descricao="manual, antes do daemon")
+        g.criar_backup(pasta / "a.pkl", forcar=True)  # two versions, the limit is 1
         d = Daemon(g, g.config, falhas_ja_registradas=True)
         assert d.observador is None
         d.iniciar()
         try:
             esperar(lambda: d.fila.concluidos == 2, mensagem="dois backups")
             novas = {t.name for t in set(threading.enumerate()) - antes}
-            assert novas == {"fila-backup", "estabilizador", "agendador"}  # no watchdog
+            assert {"fila-backup", "estabilizador", "agendador"} <= novas
+            assert not [n for n in novas if "Observer" in n or "Emitter" in n]
             assert sorted(g.listar_modelos()) == ["a.pkl", "b.onnx"]
+            assert len(g.listar_versoes("a.pkl")) == 2  # identical content: no third
             estado = json.loads((g.base / "daemon_estado.json").read_text())
             assert estado["proxima_limpeza"] is not None
             assert estado["monitoramento_tempo_real"] is False
+            # The daily cleanup job, run now instead of at 03:30.
             d.agendador.agenda.get_jobs("limpeza")[0].run()
-            assert ComLimpeza.chamadas == 1
+            assert [v["versao"] for v in g.listar_versoes("a.pkl")] == ["1.0.1"]
         finally:
             d.parar()
     cache = json.loads((tmp_path / "repo" / "cache_varredura.json").read_text())

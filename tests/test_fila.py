@@ -87,14 +87,17 @@ def test_parametros_do_backup_automatico(fila_e_falso: Any) -> None:
     ]
     criados = eventos.de("backup_criado")
     assert [(d["modelo"], d["versao"], d["origem"]) for d in criados] == [
-        ("a.h5", "1.1.0", "agendado"), ("b.h5", "1.2.0", "monitoramento")]
+        ("a.h5", "1.1.0", "agendado"),
+        ("b.h5", "1.2.0", "monitoramento"),
+    ]
     assert all(d["em"].endswith("Z") for d in criados)
     with pytest.raises(ValueError):
         fila.enfileirar(Path("/m/c.h5"), "desconhecida")
 
 
 def test_falha_e_registrada_contada_notificada_e_a_fila_segue(
-        fila_e_falso: Any, caplog: pytest.LogCaptureFixture) -> None:
+    fila_e_falso: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     fila, falso, eventos = fila_e_falso
     falso.falhas["/m/ruim.h5"] = ErroDeTeste("repositório indisponível")
     falso.falhas["/m/io.h5"] = OSError(5, "Input/output error")
@@ -110,14 +113,17 @@ def test_falha_e_registrada_contada_notificada_e_a_fila_segue(
     assert falhou[0]["tipo_erro"] == "ErroDeTeste"
     assert [d["caminho"] for d in eventos.de("backup_criado")] == ["/m/bom.h5"]
     erros = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert sum(r.getMessage().startswith("Backup falhou: /m/ruim.h5") for r in erros) == 1
+    assert (
+        sum(r.getMessage().startswith("Backup falhou: /m/ruim.h5") for r in erros) == 1
+    )
     assert any(r.getMessage().startswith("Backup falhou: /m/io.h5") for r in erros)
     # The worker survived all three.
     assert fila._thread is not None and fila._thread.is_alive()
 
 
 def test_falha_ja_registrada_pelo_gerenciador_nao_duplica_o_log(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     falso = GerenciadorFalso()
     falso.falhas["/m/ruim.h5"] = ErroDeTeste("x")
     falso.falhas["/m/io.h5"] = OSError(5, "Input/output error")
@@ -154,7 +160,8 @@ def test_notificador_com_erro_nao_derruba_a_fila() -> None:
 
 
 def test_parada_conclui_o_backup_em_andamento_e_descarta_o_resto(
-        fila_e_falso: Any) -> None:
+    fila_e_falso: Any,
+) -> None:
     fila, falso, eventos = fila_e_falso
     falso.bloquear()
     fila.enfileirar(Path("/m/grande.h5"), "agendado")
@@ -164,7 +171,9 @@ def test_parada_conclui_o_backup_em_andamento_e_descarta_o_resto(
     resultado: list[int] = []
     parada = threading.Thread(target=lambda: resultado.append(fila.parar(10)))
     parada.start()
-    esperar(lambda: not fila.enfileirar(Path("/m/e.h5")), mensagem="fila recusar pedidos")
+    esperar(
+        lambda: not fila.enfileirar(Path("/m/e.h5")), mensagem="fila recusar pedidos"
+    )
     assert parada.is_alive()  # still waiting for the backup in progress
     falso.liberar()
     parada.join(10)

@@ -36,7 +36,7 @@ def _historico(tmp_path: Path, repo: Path, idades: list[float]) -> dict[str, byt
             dados = aleatorio(MiB, i)
             escrever(m, dados)
             conteudos[g.criar_backup(m, "retreino")] = dados
-    for (versao, _), dias in zip(conteudos.items(), idades):
+    for (versao, _), dias in zip(conteudos.items(), idades, strict=True):
         _envelhecer(repo, "m.h5", versao, dias)
     return conteudos
 

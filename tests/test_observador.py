@@ -28,8 +28,11 @@ class Liberados:
         self._trava = threading.Lock()
 
     def __call__(self, modelo: Path) -> None:
-        digest = "pasta" if modelo.is_dir() else hashlib.sha256(
-            modelo.read_bytes()).hexdigest()
+        digest = (
+            "pasta"
+            if modelo.is_dir()
+            else hashlib.sha256(modelo.read_bytes()).hexdigest()
+        )
         with self._trava:
             self.itens.append((modelo, digest))
 
@@ -73,7 +76,8 @@ def montagem(tmp_path: Path) -> Iterator[Montagem]:
 
 
 def test_escrita_em_tres_etapas_gera_um_pedido_com_o_conteudo_final(
-        montagem: Montagem) -> None:
+    montagem: Montagem,
+) -> None:
     modelo = montagem.pasta / "rede.h5"
     partes = [os.urandom(300_000) for _ in range(3)]
     with open(modelo, "wb") as f:
@@ -86,7 +90,8 @@ def test_escrita_em_tres_etapas_gera_um_pedido_com_o_conteudo_final(
     esperar(lambda: montagem.liberados.caminhos, mensagem="liberação")
     montagem.calmo()
     assert montagem.liberados.itens == [
-        (modelo, hashlib.sha256(b"".join(partes)).hexdigest())]
+        (modelo, hashlib.sha256(b"".join(partes)).hexdigest())
+    ]
 
 
 def test_temporario_renomeado_gera_um_pedido_do_nome_final(montagem: Montagem) -> None:
@@ -149,11 +154,14 @@ def test_repositorio_dentro_da_pasta_nao_e_observado(montagem: Montagem) -> None
 
 
 def test_pasta_nova_ao_lado_do_repositorio_passa_a_ser_observada(
-        montagem: Montagem) -> None:
+    montagem: Montagem,
+) -> None:
     nova = montagem.pasta / "nova" / "funda"
     nova.mkdir(parents=True)
-    esperar(lambda: (montagem.pasta / "nova", True) in montagem.observador.vigias,
-            mensagem="vigia da pasta nova")
+    esperar(
+        lambda: (montagem.pasta / "nova", True) in montagem.observador.vigias,
+        mensagem="vigia da pasta nova",
+    )
     (nova / "modelo.pkl").write_bytes(b"arvores" * 100)
     esperar(lambda: montagem.liberados.caminhos, mensagem="liberação")
     montagem.calmo()
@@ -171,11 +179,14 @@ def test_planejar_vigias(tmp_path: Path) -> None:
         (tmp_path / "a" / "b" / "d", True),
         (tmp_path / "a" / "c", True),
     ]
-    assert planejar_vigias(tmp_path / "a" / "c", [repo]) == [(tmp_path / "a" / "c", True)]
+    assert planejar_vigias(tmp_path / "a" / "c", [repo]) == [
+        (tmp_path / "a" / "c", True)
+    ]
     assert planejar_vigias(repo / "x", [repo]) == []
 
 
 # -- the debouncer alone, on a fake clock --------------------------------------------
+
 
 class Relogio:
     def __init__(self) -> None:

@@ -54,7 +54,9 @@ def arvore(tmp_path: Path) -> Path:
 
 def varredura(pasta: Path, cache_dir: Path, silencio: float = 0.5) -> Varredura:
     filtro = FiltroModelos(EXTENSOES, IGNORAR, [pasta / "repo"])
-    return Varredura([pasta], filtro, CacheVarredura(cache_dir / "cache.json"), silencio)
+    return Varredura(
+        [pasta], filtro, CacheVarredura(cache_dir / "cache.json"), silencio
+    )
 
 
 def test_encontra_modelos_e_ignora_o_resto(arvore: Path, tmp_path: Path) -> None:
@@ -66,19 +68,22 @@ def test_encontra_modelos_e_ignora_o_resto(arvore: Path, tmp_path: Path) -> None
     ]
 
 
-def test_pasta_monitorada_inexistente_e_aviso(tmp_path: Path,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_pasta_monitorada_inexistente_e_aviso(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     v = varredura(tmp_path / "nao_existe", tmp_path)
     with caplog.at_level(logging.WARNING, logger="SistemaBackup"):
         assert v.executar().alterados == []
     assert "Diretório monitorado não encontrado" in caplog.text
 
 
-def test_repositorio_como_pasta_monitorada_nao_e_varrido(arvore: Path,
-                                                         tmp_path: Path) -> None:
+def test_repositorio_como_pasta_monitorada_nao_e_varrido(
+    arvore: Path, tmp_path: Path
+) -> None:
     filtro = FiltroModelos(EXTENSOES, IGNORAR, [arvore / "repo"])
-    v = Varredura([arvore / "repo" / "objetos"], filtro,
-                  CacheVarredura(tmp_path / "c.json"))
+    v = Varredura(
+        [arvore / "repo" / "objetos"], filtro, CacheVarredura(tmp_path / "c.json")
+    )
     assert list(v.modelos()) == []
 
 
@@ -98,7 +103,8 @@ def test_so_o_que_mudou_desde_o_ultimo_backup(arvore: Path, tmp_path: Path) -> N
     os.replace(novo.with_suffix(".novo"), novo)  # same size and age, new inode
     criar(arvore / "exportado" / "variables" / "variables.index", b"indice novo")
     assert sorted(v.executar().alterados) == sorted(
-        [arvore / "rede.h5", novo, arvore / "exportado"])
+        [arvore / "rede.h5", novo, arvore / "exportado"]
+    )
 
 
 def test_cache_persistido_e_recarregado(arvore: Path, tmp_path: Path) -> None:
@@ -115,8 +121,9 @@ def test_cache_persistido_e_recarregado(arvore: Path, tmp_path: Path) -> None:
     assert varredura(arvore, tmp_path).executar().alterados == []
 
 
-def test_cache_ilegivel_recomeca_vazio(arvore: Path, tmp_path: Path,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_cache_ilegivel_recomeca_vazio(
+    arvore: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "cache.json").write_text("{ quebrado")
     with caplog.at_level(logging.WARNING, logger="SistemaBackup"):
         v = varredura(arvore, tmp_path)
@@ -168,8 +175,9 @@ def auditoria_open() -> Iterator[list[str]]:
     ativo.clear()
 
 
-def test_arquivo_grande_inalterado_nao_e_lido(tmp_path: Path,
-                                             auditoria_open: list[str]) -> None:
+def test_arquivo_grande_inalterado_nao_e_lido(
+    tmp_path: Path, auditoria_open: list[str]
+) -> None:
     m = tmp_path / "m"
     m.mkdir()
     grande = m / "checkpoint.pth"

@@ -69,10 +69,11 @@ class ArquivoPid:
         self.arquivo = arquivo
         self.fd: int | None = None
 
-    def adquirir(self, tempo_limite: float = 2.0) -> None:
+    def adquirir(self, tempo_limite: float = 0.3) -> None:
         """Lock the PID file or raise ErroDaemon naming the running daemon.
 
-        Retries briefly: `status` takes a shared lock for an instant to look.
+        Retries briefly: `status` holds a shared lock for microseconds to look, a
+        daemon holds it for good.
         """
         self.arquivo.parent.mkdir(parents=True, exist_ok=True)
         prazo = time.monotonic() + tempo_limite

@@ -434,21 +434,28 @@ def iniciar_segundo_plano(
             )
             contexto.open()
             trava.escrever()
-            if anterior is not None:
-                log.warning("Arquivo de PID obsoleto (pid %d) substituído", anterior)
 
             def pronto() -> None:
                 _responder(escrita, {"ok": True, "pid": os.getpid()})
 
-            with _abrir_gerenciador(cfg) as gerenciador:
-                codigo = _rodar(gerenciador, pronto, threading.Event())
+            with _abrir_gerenciador(cfg) as gerenciador:  # logging starts here
+                if anterior is not None:
+                    log.warning(
+                        "Arquivo de PID obsoleto (pid %d, processo encerrado) "
+                        "substituído",
+                        anterior,
+                    )
+                try:
+                    codigo = _rodar(gerenciador, pronto, threading.Event())
+                except BaseException as e:
+                    log.error(
+                        "Daemon encerrado por erro: %s",
+                        e,
+                        exc_info=not isinstance(e, ErroBackup),
+                    )
+                    raise
         except BaseException as e:  # report to the launcher, then leave
             _responder(escrita, _erro_para_dict(e))
-            log.error(
-                "Daemon encerrado por erro: %s",
-                e,
-                exc_info=not isinstance(e, ErroBackup),
-            )
             codigo = getattr(e, "codigo_saida", 1)
         finally:
             trava.liberar(remover=True)

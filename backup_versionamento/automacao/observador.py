@@ -111,7 +111,19 @@ class Observador:
                 continue
             for pasta, recursiva in planejar_vigias(raiz, self.filtro.excluidos):
                 self._vigiar(pasta, recursiva)
-        self._observador.start()
+        try:
+            self._observador.start()
+        except OSError as e:
+            # E.g. fs.inotify.max_user_watches reached: sweeps still cover everything.
+            log.error(
+                "Monitoramento em tempo real indisponível (%s); seguem só as "
+                "varreduras agendadas. No Linux, aumente fs.inotify.max_user_watches.",
+                e,
+            )
+            with self._trava:
+                self._vigias.clear()
+                self._nao_recursivas.clear()
+            return
         log.info(
             "Monitoramento em tempo real iniciado: %s",
             ", ".join(str(d) for d in self.diretorios),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ def barra(
         return
     from tqdm import tqdm
 
+    # A pty may report a 0x0 size (`script`, some tmux panes), and tqdm then
+    # draws nothing: fall back to 80x24.
+    tela = shutil.get_terminal_size((80, 24))
     with tqdm(
         total=total,
         desc=descricao,
@@ -51,6 +55,8 @@ def barra(
         unit_divisor=1024,
         file=sys.stderr,
         leave=False,
+        ncols=tela.columns or 80,
+        nrows=tela.lines or 24,
     ) as t:
         yield t.update
 
