@@ -327,6 +327,56 @@ class GerenciadorBackupVersionamento:
         resultado["valido"] = not resultado["problemas"]
         return resultado
 
+    def comparar_versoes(
+        self, modelo: str | Path, versao_a: str, versao_b: str = ULTIMA
+    ) -> dict[str, Any]:
+        """What changed from version a to b: bytes, chunks, files, metrics, layers."""
+        a = self.obter_versao(modelo, versao_a)
+        b = self.obter_versao(modelo, versao_b)
+        blocos_a = {bl[0]: bl[1] for e in a["entradas"] for bl in e.get("blocos", [])}
+        blocos_b = {bl[0]: bl[1] for e in b["entradas"] for bl in e.get("blocos", [])}
+        novos = set(blocos_b) - set(blocos_a)
+        arquivos_a = {e["caminho"]: e.get("sha256") for e in a["entradas"]}
+        arquivos_b = {e["caminho"]: e.get("sha256") for e in b["entradas"]}
+        metricas = {}
+        for nome in sorted(set(a["metricas"]) | set(b["metricas"])):
+            va, vb = a["metricas"].get(nome), b["metricas"].get(nome)
+            delta = (
+                vb - va
+                if isinstance(va, (int, float)) and isinstance(vb, (int, float))
+                else None
+            )
+            metricas[nome] = {"a": va, "b": vb, "delta": delta}
+        return {
+            "modelo": a["modelo"],
+            "a": a["versao"],
+            "b": b["versao"],
+            "identicas": a["sha256"] == b["sha256"],
+            "tamanho": {
+                "a": a["tamanho"],
+                "b": b["tamanho"],
+                "delta": b["tamanho"] - a["tamanho"],
+            },
+            "blocos": {
+                "a": len(blocos_a),
+                "b": len(blocos_b),
+                "comuns": len(set(blocos_a) & set(blocos_b)),
+                "novos_em_b": len(novos),
+            },
+            "bytes_alterados": sum(blocos_b[i] for i in novos),
+            "arquivos": {
+                "adicionados": sorted(set(arquivos_b) - set(arquivos_a)),
+                "removidos": sorted(set(arquivos_a) - set(arquivos_b)),
+                "alterados": sorted(
+                    c
+                    for c in set(arquivos_a) & set(arquivos_b)
+                    if arquivos_a[c] != arquivos_b[c]
+                ),
+            },
+            "metricas": metricas,
+            "arquitetura": None,
+        }
+
     def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
         """Pin a version so retention never removes it (or unpin it)."""
         v = self.resolver_versao(modelo, versao)

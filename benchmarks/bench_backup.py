@@ -5,8 +5,8 @@ Uso: python benchmarks/bench_backup.py [--tamanho-mb 512] [--pasta DIR] [--sem-e
 
 Gera um arquivo de pesos float32 (normal padrão, semente fixa) e uma variante
 "ajustada" (10% alterado em algumas regiões + 4 KiB inseridos perto do início),
-mede cada ferramenta num subprocesso (tempo de parede e pico de RSS via wait4)
-e imprime uma tabela Markdown. Detalhes em benchmarks/README.md.
+mede cada ferramenta num subprocesso (tempo de parede; pico de RSS e CPU pelo
+/usr/bin/time) e imprime uma tabela Markdown. Detalhes em benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ POSICAO_INSERCAO = 1_000_003  # near the start and deliberately unaligned
 LIMITE_RSS = 300 * 10**6
 MB = 10**6
 SENHA_RESTIC = "benchmark"  # restic cannot run without one (it always encrypts)
+RELOGIO = "/usr/bin/time"  # GNU time: peak RSS and CPU of each child
 # Debian package for each external command.
-PACOTES = {"zstd": "zstd", "restic": "restic", "borg": "borgbackup"}
+PACOTES = {RELOGIO: "time", "zstd": "zstd", "restic": "restic", "borg": "borgbackup"}
 
 
 class ErroMedicao(Exception):
@@ -140,9 +141,9 @@ def preparar_entradas(pasta: Path, tamanho: int) -> Entradas:
 
 @dataclass
 class Execucao:
-    segundos: float
+    segundos: float  # wall time, final sync included
+    cpu: float  # user + system seconds of the children
     pico_rss: int  # bytes
-    saida: str
 
 
 def medir(
@@ -153,23 +154,28 @@ def medir(
 ) -> Execucao:
     """Run a pipeline after a sync; time it including a final sync.
 
-    Peak RSS is each child's ru_maxrss from wait4, summed over the pipeline
-    (its processes run at the same time).
+    Each process runs under /usr/bin/time: ru_maxrss from our own wait4 would
+    include this (large) Python process, whose pages the child holds between
+    fork and exec. Peak RSS is summed over a pipeline (its processes overlap).
     """
     os.sync()
     processos: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryFile() as saida, tempfile.TemporaryFile() as erros:
+    with (
+        tempfile.TemporaryDirectory() as temp,
+        open(Path(temp) / "erros", "w+b") as erros,
+    ):
+        usos = [Path(temp) / f"uso{i}" for i in range(len(comandos))]
         inicio = time.perf_counter()
         anterior: IO[bytes] | int = subprocess.DEVNULL
         try:
             for i, cmd in enumerate(comandos):
                 ultimo = i == len(comandos) - 1
                 p = subprocess.Popen(
-                    list(cmd),
+                    [RELOGIO, "-f", "%M %U %S", "-o", str(usos[i]), *cmd],
                     cwd=cwd,
                     env=env,
                     stdin=anterior,
-                    stdout=saida if ultimo else subprocess.PIPE,
+                    stdout=subprocess.DEVNULL if ultimo else subprocess.PIPE,
                     stderr=erros,
                 )
                 if processos and processos[-1].stdout:
@@ -181,25 +187,21 @@ def medir(
                 p.kill()
                 p.wait()
             raise ErroMedicao(f"não foi possível executar {cmd[0]}: {e}") from None
-        pico = 0
-        codigos = []
-        for p in processos:
-            _, status, uso = os.wait4(p.pid, 0)
-            p.returncode = os.waitstatus_to_exitcode(status)
-            codigos.append(p.returncode)
-            pico += uso.ru_maxrss * 1024  # Linux reports KiB
+        codigos = [p.wait() for p in processos]
         os.sync()
         segundos = time.perf_counter() - inicio
-        saida.seek(0)
         erros.seek(0)
-        texto_saida = saida.read().decode(errors="replace")
         texto_erros = erros.read().decode(errors="replace")
-    if any(codigos):
+        # time(1) may print "Command exited with non-zero status N" first.
+        campos = [u.read_text().split()[-3:] for u in usos if u.exists()]
+    if any(codigos) or len(campos) != len(comandos):
         linha = " | ".join(" ".join(c) for c in comandos)
         raise ErroMedicao(
             f"`{linha}` saiu com código {codigos}: {texto_erros.strip()[-800:]}"
         )
-    return Execucao(segundos, pico, texto_saida)
+    pico = sum(int(kib) * 1024 for kib, _, _ in campos)
+    cpu = sum(float(usuario) + float(sistema) for _, usuario, sistema in campos)
+    return Execucao(segundos, cpu, pico)
 
 
 def versao_de(cmd: Sequence[str]) -> str:
@@ -219,7 +221,7 @@ class Ferramenta:
     """One backup tool: a repository folder, timed backup and restore."""
 
     nome = ""
-    comandos: tuple[str, ...] = ()  # external commands it needs
+    comandos: tuple[str, ...] = (RELOGIO,)  # external commands it needs
 
     def __init__(self, trabalho: Path) -> None:
         self.trabalho = trabalho
@@ -242,6 +244,12 @@ class Ferramenta:
     def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
         """Restore the latest backup into the empty folder `destino`."""
         raise NotImplementedError
+
+
+_VERSAO_PACOTE = (
+    f"import sys; sys.path.insert(0, {str(RAIZ_PROJETO)!r}); "
+    "import backup_versionamento as b; print(b.__version__)"
+)
 
 
 class EsteProjeto(Ferramenta):
@@ -299,15 +307,9 @@ class EsteProjeto(Ferramenta):
         return execucao, destino / NOME_ARQUIVO
 
 
-_VERSAO_PACOTE = (
-    f"import sys; sys.path.insert(0, {str(RAIZ_PROJETO)!r}); "
-    "import backup_versionamento as b; print(b.__version__)"
-)
-
-
 class Copia(Ferramenta):
     nome = "cp + sync"
-    comandos = ("cp",)
+    comandos = (RELOGIO, "cp")
 
     def versao(self) -> str:
         return versao_de(["cp", "--version"])
@@ -329,7 +331,7 @@ class Copia(Ferramenta):
 
 class TarZstd(Ferramenta):
     nome = "tar + zstd -1 -T0"
-    comandos = ("tar", "zstd")
+    comandos = (RELOGIO, "tar", "zstd")
 
     def versao(self) -> str:
         zstd = versao_de(["zstd", "--version"]).strip("* ")
@@ -358,7 +360,7 @@ class TarZstd(Ferramenta):
 
 class Restic(Ferramenta):
     nome = "restic"
-    comandos = ("restic",)
+    comandos = (RELOGIO, "restic")
 
     def _env(self) -> dict[str, str]:
         return {
@@ -393,7 +395,7 @@ class Restic(Ferramenta):
 
 class Borg(Ferramenta):
     nome = "borg"
-    comandos = ("borg",)
+    comandos = (RELOGIO, "borg")
 
     def _env(self) -> dict[str, str]:
         return {
@@ -466,6 +468,7 @@ class Rodada:
     bytes_v2: int
     pico_rss: int
     sha_ok: bool
+    cpu_v1: float  # CPU seconds of the v1 backup
 
 
 def trocar_entrada(origem: Path, arquivo: Path) -> None:
@@ -497,6 +500,8 @@ def rodar_ferramenta(
         destino = trabalho / "restaurado"
         destino.mkdir()
         restauracao, restaurado = f.restaurar(destino)
+        if not restaurado.is_file():
+            raise ErroMedicao(f"{f.nome}: a restauração não criou {restaurado}")
         sha_ok = sha256_de(restaurado) == entradas.sha_v2
         return Rodada(
             v1.segundos,
@@ -505,6 +510,7 @@ def rodar_ferramenta(
             bytes_v2,
             max(v1.pico_rss, v2.pico_rss, restauracao.pico_rss),
             sha_ok,
+            v1.cpu,
         )
     finally:
         shutil.rmtree(trabalho, ignore_errors=True)
@@ -534,6 +540,10 @@ class Resultado:
     @property
     def vazao_restauracao(self) -> float:
         return self.entradas.tamanho_v2 / MB / self._mediana("restauracao")
+
+    @property
+    def cpu_v1(self) -> float:
+        return self._mediana("cpu_v1")
 
     @property
     def bytes_v2(self) -> float:
@@ -598,24 +608,28 @@ def fatos_da_maquina(pasta: Path) -> list[str]:
         f"CPU: {cpu}, {os.cpu_count()} núcleos; memória: {memoria:.1f} GiB",
         f"sistema: Linux {platform.release()}, sistema de arquivos {sistema_arquivos} "
         f"({pasta}); Python {platform.python_version()}",
+        "carga média no fim (1/5/15 min): "
+        + " / ".join(f"{c:.2f}" for c in os.getloadavg())
+        + " (outros processos na máquina distorcem os tempos)",
     ]
 
 
 def formatar_tabela(resultados: list[Resultado]) -> str:
     linhas = [
         "| Ferramenta | Backup v1 (MB/s) | Backup v2 (MB/s) | Bytes adicionados "
-        "pela v2 | Restauração v2 (MB/s) | Pico RSS (MB) | SHA-256 |",
-        "|---|---:|---:|---:|---:|---:|:---:|",
+        "pela v2 | Restauração v2 (MB/s) | Pico RSS (MB) | CPU backup v1 (s) "
+        "| SHA-256 |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in resultados:
         if not r.valido:
-            linhas.append(f"| {r.nome} | falhou | | | | | |")
+            linhas.append(f"| {r.nome} | falhou | | | | | | |")
             continue
         fracao = r.bytes_v2 / r.entradas.tamanho_v2
         linhas.append(
             f"| {r.nome} | {r.vazao_backup_v1:,.0f} | {r.vazao_backup_v2:,.0f} "
             f"| {r.bytes_v2 / MB:,.1f} MB ({fracao:.1%}) "
-            f"| {r.vazao_restauracao:,.0f} | {r.pico_rss / MB:,.0f} "
+            f"| {r.vazao_restauracao:,.0f} | {r.pico_rss / MB:,.0f} | {r.cpu_v1:.2f} "
             f"| {'ok' if r.sha_ok else 'DIFERENTE'} |"
         )
     return "\n".join(linhas)
@@ -690,8 +704,12 @@ NOTAS = [
     "(inclui a partida do processo); mediana das repetições",
     "bytes adicionados pela v2 = crescimento da pasta do repositório (soma dos "
     "tamanhos dos arquivos: dados, índices, metadados)",
-    "pico RSS = ru_maxrss do filho (wait4), somado nos processos de um pipeline; "
+    "pico RSS = máximo residente de cada processo medido pelo /usr/bin/time (o "
+    "wait4 do próprio Python contaria o RSS do pai herdado no fork), somado nos "
+    "processos de um pipeline; "
     "o maior entre backup v1, backup v2 e restauração, em todas as repetições",
+    "CPU = tempo de usuário + sistema dos processos do backup da v1 (mediana); "
+    "perto de 2 × o tempo de parede quer dizer os 2 núcleos ocupados",
     "restauração = última versão (v2) numa pasta vazia; SHA-256 conferido contra o "
     "arquivo original para toda ferramenta",
     "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
@@ -721,7 +739,7 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--sem-externos",
         action="store_true",
-        help="não instala nem mede restic e borg",
+        help="não instala nem mede restic e borg (só cp, tar + zstd e este projeto)",
     )
     p.add_argument(
         "--repeticoes",
@@ -765,36 +783,6 @@ def medir_todas(
     return [resultados[c] for c in classes]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = ler_argumentos(argv)
-    classes = [c for c in FERRAMENTAS if not (args.sem_externos and c in EXTERNAS)]
-    if not args.sem_externos:
-        garantir_comandos([cmd for c in classes for cmd in c.comandos])
-    for c in [c for c in classes if not c.disponivel()]:
-        aviso(f"{c.nome}: falta {', '.join(c.comandos)}; fica de fora")
-        classes.remove(c)
-
-    tamanho = args.tamanho_mb << 20
-    base: Path = args.pasta or Path(tempfile.gettempdir())
-    base.mkdir(parents=True, exist_ok=True)
-    if (livre := shutil.disk_usage(base).free) < 6 * tamanho:
-        aviso(
-            f"{base}: {livre / MB:,.0f} MB livres; são precisos {6 * tamanho / MB:,.0f}"
-        )
-        return 1
-    pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
-    try:
-        aviso(
-            f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
-        )
-        entradas = preparar_entradas(pasta, tamanho)
-        resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
-        print(relatorio(resultados, pasta, args))
-    finally:
-        shutil.rmtree(pasta, ignore_errors=True)
-    return 0 if all(r.valido and r.sha_ok for r in resultados) else 1
-
-
 def relatorio(
     resultados: list[Resultado], pasta: Path, args: argparse.Namespace
 ) -> str:
@@ -826,6 +814,35 @@ def relatorio(
     partes += ["Máquina:", *(f"- {f}" for f in fatos_da_maquina(pasta)), ""]
     partes += ["Notas:", *(f"- {n}" for n in NOTAS)]
     return "\n".join(partes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = ler_argumentos(argv)
+    classes = [c for c in FERRAMENTAS if not (args.sem_externos and c in EXTERNAS)]
+    garantir_comandos([cmd for c in classes for cmd in c.comandos])
+    for c in [c for c in classes if not c.disponivel()]:
+        aviso(f"{c.nome}: falta {', '.join(c.comandos)}; fica de fora")
+        classes.remove(c)
+
+    tamanho = args.tamanho_mb << 20
+    base: Path = args.pasta or Path(tempfile.gettempdir())
+    base.mkdir(parents=True, exist_ok=True)
+    if (livre := shutil.disk_usage(base).free) < 6 * tamanho:
+        aviso(
+            f"{base}: {livre / MB:,.0f} MB livres; são precisos {6 * tamanho / MB:,.0f}"
+        )
+        return 1
+    pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
+    try:
+        aviso(
+            f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
+        )
+        entradas = preparar_entradas(pasta, tamanho)
+        resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
+        print(relatorio(resultados, pasta, args))
+    finally:
+        shutil.rmtree(pasta, ignore_errors=True)
+    return 0 if all(r.valido and r.sha_ok for r in resultados) else 1
 
 
 if __name__ == "__main__":

@@ -367,3 +367,34 @@ def test_daemon_em_processo_sem_tempo_real_varre_e_limpa(
             d.parar()
     cache = json.loads((tmp_path / "repo" / "cache_varredura.json").read_text())
     assert sorted(Path(c).name for c in cache["entradas"]) == ["a.pkl", "b.onnx"]
+
+
+def test_varredura_nao_guarda_arquivo_ainda_aberto_para_escrita(
+    tmp_path: Path, pasta: Path
+) -> None:
+    """A sweep sees only stat; a long pause mid-save must not yield a torn version."""
+    config = escrever_config(tmp_path, [pasta])
+    modelo = pasta / "checkpoint.pth"
+    partes = [np.random.default_rng(i).bytes(200_000) for i in range(2)]
+    with GerenciadorBackupVersionamento(config=config) as g:
+        d = Daemon(g, g.config, falhas_ja_registradas=True)
+        try:
+            d.iniciar()
+            esperar(lambda: d.estado["ultima_varredura"], mensagem="varredura inicial")
+            with open(modelo, "wb") as f:
+                f.write(partes[0])
+                f.flush()
+                esperar(lambda: d.estabilizador.pendente(modelo), mensagem="evento")
+                antigo(modelo)  # as if the pause had lasted a minute
+                d._varrer()  # the scheduled sweep fires mid-save
+                esperar(lambda: d.fila.adiados == 1, mensagem="pedido adiado")
+                assert versoes(config, "checkpoint.pth") == []
+                f.write(partes[1])
+            esperar_versoes(config, "checkpoint.pth")
+            esperar(
+                lambda: d.fila.aguardar_ociosa(0) and not d.estabilizador.pendentes()
+            )
+        finally:
+            d.parar()
+        lista = g.listar_versoes("checkpoint.pth")
+    assert len(lista) == 1 and lista[0]["sha256"] == sha256(b"".join(partes))

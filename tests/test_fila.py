@@ -227,3 +227,18 @@ def test_backup_falho_nao_entra_no_cache(tmp_path: Path) -> None:
         fila.parar(10)
     assert cache.mudou(modelo)  # the next sweep tries again
     assert not os.path.exists(tmp_path / "cache.json")
+
+
+def test_pedido_adiado_quando_o_arquivo_ainda_esta_em_escrita() -> None:
+    falso = GerenciadorFalso()
+    em_escrita = {Path("/m/salvando.h5")}
+    fila = FilaBackup(falso, adiar=lambda p: p in em_escrita)
+    fila.iniciar()
+    try:
+        fila.enfileirar(Path("/m/salvando.h5"), "agendado")
+        fila.enfileirar(Path("/m/pronto.h5"), "agendado")
+        assert fila.aguardar_ociosa(10)
+    finally:
+        fila.parar(10)
+    assert falso.caminhos == ["/m/pronto.h5"]
+    assert fila.adiados == 1 and fila.falhas == 0

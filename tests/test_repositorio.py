@@ -354,3 +354,27 @@ def test_verificar_arquivo_modulo(
     assert r["sha256"] == __import__("hashlib").sha256(b"pesos").hexdigest()
     with pytest.raises(ErroArquivoNaoEncontrado):
         verificar_integridade("sumiu.h5")
+
+
+def test_comparar_versoes(gerenciador: GerenciadorBackupVersionamento,
+                          tmp_path: Path) -> None:
+    sm = tmp_path / "sm"
+    base = aleatorio(4 * MiB, 1)
+    escrever(sm / "pesos.bin", base)
+    escrever(sm / "velho.txt", b"sai")
+    gerenciador.criar_backup(sm, "melhoria", metricas={"acertos_13": 0.10, "x": 1})
+    b = bytearray(base)
+    b[MiB: MiB + 100_000] = aleatorio(100_000, 2)
+    escrever(sm / "pesos.bin", bytes(b))
+    (sm / "velho.txt").unlink()
+    escrever(sm / "novo.txt", b"entra")
+    gerenciador.criar_backup(sm, "retreino", metricas={"acertos_13": 0.25})
+    r = gerenciador.comparar_versoes("sm", "1.0.0", "ultima")
+    assert (r["a"], r["b"], r["identicas"]) == ("1.0.0", "1.1.0", False)
+    assert r["arquivos"] == {"adicionados": ["novo.txt"], "removidos": ["velho.txt"],
+                             "alterados": ["pesos.bin"]}
+    assert 100_000 < r["bytes_alterados"] < 2 * MiB  # only the touched region
+    assert r["blocos"]["comuns"] > 0
+    assert r["metricas"]["acertos_13"]["delta"] == pytest.approx(0.15)
+    assert r["metricas"]["x"] == {"a": 1, "b": None, "delta": None}
+    assert r["tamanho"]["delta"] == len(b"entra") - len(b"sai")

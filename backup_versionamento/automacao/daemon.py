@@ -76,6 +76,7 @@ class Daemon:
         self.filtro = FiltroModelos.da_config(config)
         self.cache = modulo_cache.CacheVarredura(self.base / modulo_cache.NOME_ARQUIVO)
         silencio = float(auto["periodo_silencio_segundos"])
+        self.estabilizador = Estabilizador(silencio, self._estabilizou)
         self.fila = FilaBackup(
             gerenciador,
             tipo_mudanca=auto["tipo_mudanca"],
@@ -83,9 +84,10 @@ class Daemon:
             cache=self.cache,
             nome_modelo=lambda p: p.resolve().name,
             falhas_ja_registradas=falhas_ja_registradas,
+            # A sweep cannot see that a file is open for writing; the watcher can.
+            adiar=self.estabilizador.pendente,
         )
         self.varredura = Varredura(self.diretorios, self.filtro, self.cache, silencio)
-        self.estabilizador = Estabilizador(silencio, self._estabilizou)
         self.observador = (
             Observador(self.diretorios, self.filtro, self.estabilizador)
             if auto["habilitado"] and auto["monitorar_tempo_real"]
@@ -350,8 +352,8 @@ def _rodar(
     """Run until asked to stop, then stop gracefully. Exit code 0."""
     with _sinais(parada):
         d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
-        d.iniciar()
         try:
+            d.iniciar()
             pronto()
             while not parada.wait(1.0):
                 pass

@@ -70,6 +70,11 @@ class Estabilizador:
         with self._trava:
             self._pendentes.pop(modelo, None)
 
+    def pendente(self, modelo: Path) -> bool:
+        """True while `modelo` is being written or has not settled yet."""
+        with self._trava:
+            return modelo in self._pendentes
+
     def pendentes(self) -> list[Path]:
         with self._trava:
             return sorted(self._pendentes)

@@ -62,10 +62,14 @@ class FilaBackup:
         cache: CacheVarredura | None = None,
         nome_modelo: Callable[[Path], str] | None = None,
         falhas_ja_registradas: bool = False,
+        adiar: Callable[[Path], bool] | None = None,
     ) -> None:
         """`falhas_ja_registradas`: the manager itself logs its ErroBackup failures
         (the real facade does), so the queue does not log them a second time."""
         self.falhas_ja_registradas = falhas_ja_registradas
+        # Asked again right before each backup: True means the file is still being
+        # written and whoever knows that (the debouncer) will ask again later.
+        self.adiar = adiar
         self.gerenciador = gerenciador
         self.tipo_mudanca = tipo_mudanca
         self.notificar = notificar
@@ -80,6 +84,7 @@ class FilaBackup:
         self.concluidos = 0
         self.falhas = 0
         self.descartados = 0
+        self.adiados = 0
 
     # -- producers -----------------------------------------------------------
     def enfileirar(self, caminho: Path, origem: str = "manual") -> bool:
@@ -118,7 +123,13 @@ class FilaBackup:
                 self.em_andamento = pedido
                 self._cond.notify_all()
             try:
-                self.processar(pedido)
+                if self.adiar is not None and self.adiar(pedido.caminho):
+                    log.debug("Backup de %s adiado: ainda em escrita", pedido.caminho)
+                    self.adiados += 1
+                else:
+                    self.processar(pedido)
+            except Exception:  # a faulty hook must not kill the worker
+                log.exception("Erro ao decidir o backup de %s", pedido.caminho)
             finally:
                 with self._cond:
                     self.em_andamento = None

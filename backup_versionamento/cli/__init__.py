@@ -15,15 +15,9 @@ from collections.abc import Sequence
 from ..erros import CODIGOS_SAIDA, ErroBackup
 
 SUBCOMANDOS = [
-    "backup",
-    "listar",
-    "restaurar",
-    "verificar",
-    "status",
-    "config",
-    "limpeza",
-    "fixar",
-]
+    "backup", "listar", "restaurar", "verificar", "comparar", "status", "config",
+    "limpeza", "fixar",
+]  # fmt: skip
 
 _EPILOGO = "códigos de saída:\n" + "\n".join(
     f"  {codigo:>3}  {texto}" for codigo, texto in CODIGOS_SAIDA.items()

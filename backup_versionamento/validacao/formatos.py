@@ -27,32 +27,64 @@ ONNX = "onnx"
 DESCONHECIDO = "desconhecido"
 
 BIBLIOTECAS = {
-    KERAS_H5: "tensorflow", KERAS: "tensorflow", SAVEDMODEL: "tensorflow",
-    TF_PB: "tensorflow", TFLITE: "tensorflow", PICKLE: "pickle", JOBLIB: "joblib",
-    XGBOOST_JSON: "xgboost", XGBOOST_UBJ: "xgboost", LIGHTGBM_TXT: "lightgbm",
-    TORCH: "torch", ONNX: "onnx", DESCONHECIDO: "desconhecida",
+    KERAS_H5: "tensorflow",
+    KERAS: "tensorflow",
+    SAVEDMODEL: "tensorflow",
+    TF_PB: "tensorflow",
+    TFLITE: "tensorflow",
+    PICKLE: "pickle",
+    JOBLIB: "joblib",
+    XGBOOST_JSON: "xgboost",
+    XGBOOST_UBJ: "xgboost",
+    LIGHTGBM_TXT: "lightgbm",
+    TORCH: "torch",
+    ONNX: "onnx",
+    DESCONHECIDO: "desconhecida",
 }
 
 DESCRICOES = {
-    KERAS_H5: "modelo Keras em HDF5 (.h5)", KERAS: "modelo Keras v3 (.keras)",
-    SAVEDMODEL: "TensorFlow SavedModel (pasta)", TF_PB: "grafo TensorFlow (.pb)",
-    TFLITE: "modelo TensorFlow Lite", PICKLE: "pickle Python", JOBLIB: "arquivo joblib",
-    XGBOOST_JSON: "modelo XGBoost (JSON)", XGBOOST_UBJ: "modelo XGBoost (UBJSON)",
-    LIGHTGBM_TXT: "modelo LightGBM (texto)", TORCH: "checkpoint PyTorch",
-    ONNX: "modelo ONNX", DESCONHECIDO: "formato não reconhecido",
+    KERAS_H5: "modelo Keras em HDF5 (.h5)",
+    KERAS: "modelo Keras v3 (.keras)",
+    SAVEDMODEL: "TensorFlow SavedModel (pasta)",
+    TF_PB: "grafo TensorFlow (.pb)",
+    TFLITE: "modelo TensorFlow Lite",
+    PICKLE: "pickle Python",
+    JOBLIB: "arquivo joblib",
+    XGBOOST_JSON: "modelo XGBoost (JSON)",
+    XGBOOST_UBJ: "modelo XGBoost (UBJSON)",
+    LIGHTGBM_TXT: "modelo LightGBM (texto)",
+    TORCH: "checkpoint PyTorch",
+    ONNX: "modelo ONNX",
+    DESCONHECIDO: "formato não reconhecido",
 }
 
 EXTENSOES: dict[str, str] = {
-    ".h5": KERAS_H5, ".hdf5": KERAS_H5, ".keras": KERAS, ".pb": TF_PB,
-    ".tflite": TFLITE, ".pkl": PICKLE, ".pickle": PICKLE, ".joblib": JOBLIB,
-    ".json": XGBOOST_JSON, ".ubj": XGBOOST_UBJ, ".txt": LIGHTGBM_TXT,
-    ".pth": TORCH, ".pt": TORCH, ".onnx": ONNX,
+    ".h5": KERAS_H5,
+    ".hdf5": KERAS_H5,
+    ".keras": KERAS,
+    ".pb": TF_PB,
+    ".tflite": TFLITE,
+    ".pkl": PICKLE,
+    ".pickle": PICKLE,
+    ".joblib": JOBLIB,
+    ".json": XGBOOST_JSON,
+    ".ubj": XGBOOST_UBJ,
+    ".txt": LIGHTGBM_TXT,
+    ".pth": TORCH,
+    ".pt": TORCH,
+    ".onnx": ONNX,
 }
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
-_COMPRIMIDOS = (b"\x78", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00\x00",
-                b"\x04\x22\x4d\x18")
+_COMPRIMIDOS = (
+    b"\x78",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"\x5d\x00\x00",
+    b"\x04\x22\x4d\x18",
+)
 
 
 @dataclass(frozen=True)
@@ -108,10 +140,21 @@ def _hdf5_deslocado(caminho: Path) -> bool:
         return False
 
 
-def _info(formato: str, caminho: Path, conteudo: str | None,
-          avisos: Iterable[str] = (), diretorio: bool = False) -> InfoFormato:
-    return InfoFormato(formato, BIBLIOTECAS[formato], DESCRICOES[formato], diretorio,
-                       conteudo, tuple(avisos))
+def _info(
+    formato: str,
+    caminho: Path,
+    conteudo: str | None,
+    avisos: Iterable[str] = (),
+    diretorio: bool = False,
+) -> InfoFormato:
+    return InfoFormato(
+        formato,
+        BIBLIOTECAS[formato],
+        DESCRICOES[formato],
+        diretorio,
+        conteudo,
+        tuple(avisos),
+    )
 
 
 def detectar_formato(caminho: Path) -> InfoFormato:
@@ -119,7 +162,8 @@ def detectar_formato(caminho: Path) -> InfoFormato:
     caminho = Path(caminho)
     if caminho.is_dir():
         if (caminho / "saved_model.pb").is_file() or (
-                caminho / "saved_model.pbtxt").is_file():
+            caminho / "saved_model.pbtxt"
+        ).is_file():
             return _info(SAVEDMODEL, caminho, "pasta", diretorio=True)
         return _info(DESCONHECIDO, caminho, "pasta", diretorio=True)
     with open(caminho, "rb") as f:
@@ -134,16 +178,27 @@ def detectar_formato(caminho: Path) -> InfoFormato:
         if conteudo is None and formato == KERAS_H5 and _hdf5_deslocado(caminho):
             conteudo = "hdf5"
         if formato == KERAS_H5 and conteudo == "zip":
-            return _info(KERAS, caminho, conteudo, [
-                f"{nome}: extensão {ext} mas o conteúdo é um arquivo .keras (zip)"])
+            return _info(
+                KERAS,
+                caminho,
+                conteudo,
+                [f"{nome}: extensão {ext} mas o conteúdo é um arquivo .keras (zip)"],
+            )
         if formato == KERAS and conteudo == "hdf5":
-            return _info(KERAS_H5, caminho, conteudo, [
-                f"{nome}: extensão .keras mas o conteúdo é HDF5 (formato .h5)"])
+            return _info(
+                KERAS_H5,
+                caminho,
+                conteudo,
+                [f"{nome}: extensão .keras mas o conteúdo é HDF5 (formato .h5)"],
+            )
         return _info(formato, caminho, conteudo)
     if formato in (PICKLE, JOBLIB, TORCH):
         if conteudo == "zip":
-            avisos = [] if formato == TORCH else [
-                f"{nome}: extensão {ext} mas o conteúdo é um zip do PyTorch"]
+            avisos = (
+                []
+                if formato == TORCH
+                else [f"{nome}: extensão {ext} mas o conteúdo é um zip do PyTorch"]
+            )
             return _info(TORCH, caminho, conteudo, avisos)
         if formato == PICKLE and conteudo == "comprimido":
             return _info(JOBLIB, caminho, conteudo)
@@ -162,9 +217,14 @@ def detectar_formato(caminho: Path) -> InfoFormato:
 def biblioteca_dos_globais(globais: Iterable[str]) -> str:
     """Library that wrote a pickle, told by the classes it references."""
     nomes = list(globais)
-    for prefixo, biblioteca in (("xgboost.", "xgboost"), ("lightgbm.", "lightgbm"),
-                                ("torch.", "torch"), ("sklearn.", "scikit-learn"),
-                                ("pandas.", "pandas"), ("numpy.", "numpy")):
+    for prefixo, biblioteca in (
+        ("xgboost.", "xgboost"),
+        ("lightgbm.", "lightgbm"),
+        ("torch.", "torch"),
+        ("sklearn.", "scikit-learn"),
+        ("pandas.", "pandas"),
+        ("numpy.", "numpy"),
+    ):
         if any(n.startswith(prefixo) for n in nomes):
             return biblioteca
     return "python"

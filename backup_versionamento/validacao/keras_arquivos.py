@@ -22,10 +22,21 @@ from typing import Any
 from .pickle_seguro import PERIGOSO, classificar_global
 
 # Config keys that change between two saves of the same model.
-_VOLATEIS = {"shared_object_id", "module", "registered_name", "build_config",
-             "compile_config"}
-_MODULOS_KERAS = ("keras", "tensorflow", "tf_keras", "keras_hub", "keras_nlp",
-                  "keras_cv")
+_VOLATEIS = {
+    "shared_object_id",
+    "module",
+    "registered_name",
+    "build_config",
+    "compile_config",
+}
+_MODULOS_KERAS = (
+    "keras",
+    "tensorflow",
+    "tf_keras",
+    "keras_hub",
+    "keras_nlp",
+    "keras_cv",
+)
 _NOMES_ZIP_OBRIGATORIOS = ("config.json", "metadata.json")
 _PESOS_ZIP = "model.weights.h5"
 
@@ -72,8 +83,13 @@ def analisar_config(config: dict[str, Any]) -> AnaliseConfig:
         cfg = d.get("config")
         if classe == "Lambda" and isinstance(cfg, dict):
             funcao = cfg.get("function")
-            keras3 = isinstance(funcao, dict) and funcao.get("class_name") == "__lambda__"
-            keras2 = "lambda" in (cfg.get("function_type"), cfg.get("output_shape_type"))
+            keras3 = (
+                isinstance(funcao, dict) and funcao.get("class_name") == "__lambda__"
+            )
+            keras2 = "lambda" in (
+                cfg.get("function_type"),
+                cfg.get("output_shape_type"),
+            )
             if keras3 or keras2:
                 analise.lambdas.append(str(cfg.get("name", "?")))
         modulo = d.get("module")
@@ -100,6 +116,7 @@ def ler_json_attr(valor: Any) -> dict[str, Any]:
 
 # --- normalized architecture --------------------------------------------------------
 
+
 def _sem_volateis(no: Any) -> Any:
     if isinstance(no, dict):
         return {k: _sem_volateis(v) for k, v in no.items() if k not in _VOLATEIS}
@@ -113,8 +130,10 @@ def _trocar_nomes(no: Any, indices: dict[str, str]) -> Any:
     if isinstance(no, dict):
         return {k: _trocar_nomes(v, indices) for k, v in no.items()}
     if isinstance(no, list):
-        return [indices.get(v, v) if isinstance(v, str) else _trocar_nomes(v, indices)
-                for v in no]
+        return [
+            indices.get(v, v) if isinstance(v, str) else _trocar_nomes(v, indices)
+            for v in no
+        ]
     return no
 
 
@@ -124,33 +143,53 @@ def _nome_camada(camada: dict[str, Any]) -> str:
     return str(nome) if nome is not None else ""
 
 
-def camadas_normalizadas(config: dict[str, Any]) -> tuple[str, list[dict[str, Any]],
-                                                           dict[str, Any]]:
+def camadas_normalizadas(
+    config: dict[str, Any],
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
     """(model class, layers without generated names, model-level parameters)."""
     analise = analisar_config(config)
     nomes = [_nome_camada(c) for c in analise.camadas]
     indices = {n: f"#{i}" for i, n in enumerate(nomes) if n}
     camadas = []
-    for nome, camada in zip(nomes, analise.camadas):
+    for nome, camada in zip(nomes, analise.camadas, strict=True):
         cfg = camada.get("config")
         cfg = dict(cfg) if isinstance(cfg, dict) else {}
         cfg.pop("name", None)
-        item: dict[str, Any] = {"nome": nome, "classe": str(camada.get("class_name")),
-                                "config": _trocar_nomes(_sem_volateis(cfg), indices)}
+        item: dict[str, Any] = {
+            "nome": nome,
+            "classe": str(camada.get("class_name")),
+            "config": _trocar_nomes(_sem_volateis(cfg), indices),
+        }
         if camada.get("inbound_nodes"):
             item["config"]["_entradas"] = _trocar_nomes(
-                _sem_volateis(camada["inbound_nodes"]), indices)
+                _sem_volateis(camada["inbound_nodes"]), indices
+            )
         camadas.append(item)
     interno = config.get("config", {}) if isinstance(config.get("config"), dict) else {}
-    parametros = {k: _trocar_nomes(_sem_volateis(v), indices)
-                  for k, v in interno.items() if k not in ("layers", "name")}
+    parametros = {
+        k: _trocar_nomes(_sem_volateis(v), indices)
+        for k, v in interno.items()
+        if k not in ("layers", "name")
+    }
     return analise.classe_modelo, camadas, parametros
 
 
 # --- weights -----------------------------------------------------------------------
 
+
 def _natural(nome: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", nome)]
+
+
+def _datasets(grupo: Any, h5py: Any) -> list[tuple[str, Any]]:
+    encontrados: list[tuple[str, Any]] = []
+
+    def visita(caminho: str, objeto: Any) -> None:
+        if isinstance(objeto, h5py.Dataset):
+            encontrados.append((caminho, objeto))
+
+    grupo.visititems(visita)
+    return encontrados
 
 
 def pesos_por_camada(h5: Any, nomes: list[str]) -> Iterator[tuple[str, Any]]:
@@ -160,7 +199,7 @@ def pesos_por_camada(h5: Any, nomes: list[str]) -> Iterator[tuple[str, Any]]:
     """
     import h5py
 
-    grupo = h5["model_weights"] if "model_weights" in h5 else h5
+    grupo = h5.get("model_weights", h5)
     if "layer_names" in grupo.attrs:
         for nome in (_texto_attr(n) for n in grupo.attrs["layer_names"]):
             if nome not in grupo:
@@ -173,16 +212,22 @@ def pesos_por_camada(h5: Any, nomes: list[str]) -> Iterator[tuple[str, Any]]:
                 yield nome, camada[peso]
         return
     if "layers" in h5:
+        # Keras 3 names the groups by a path ("dense") and keeps the layer's own
+        # name ("dense_2") as an attribute of its "vars" group.
         ordem = {n: i for i, n in enumerate(nomes)}
-        chaves = sorted(h5["layers"].keys(), key=lambda n: (ordem.get(n, len(ordem)),
-                                                            _natural(n)))
-        for nome in chaves:
-            encontrados: list[tuple[str, Any]] = []
-            h5["layers"][nome].visititems(
-                lambda c, o: encontrados.append((c, o)) if isinstance(
-                    o, h5py.Dataset) else None)
-            for _, ds in sorted(encontrados, key=lambda x: _natural(x[0])):
-                yield nome, ds
+        reais = {}
+        for chave in h5["layers"]:
+            grupo = h5["layers"][chave]
+            atributo = grupo["vars"].attrs.get("name") if "vars" in grupo else None
+            reais[chave] = _texto_attr(atributo) if atributo is not None else chave
+        chaves = sorted(
+            reais, key=lambda c: (ordem.get(reais[c], len(ordem)), _natural(c))
+        )
+        for chave in chaves:
+            for _, ds in sorted(
+                _datasets(h5["layers"][chave], h5py), key=lambda x: _natural(x[0])
+            ):
+                yield reais[chave], ds
     if "vars" in h5:
         for chave in sorted(h5["vars"].keys(), key=_natural):
             yield "", h5["vars"][chave]
@@ -202,7 +247,7 @@ def ler_dataset(ds: Any, consumir: Callable[[bytes], None] | None = None) -> int
     linhas = max(1, (64 << 20) // max(1, ds.size // ds.shape[0] * ds.dtype.itemsize))
     total = 0
     for i in range(0, ds.shape[0], linhas):
-        dados = np.ascontiguousarray(ds[i:i + linhas])
+        dados = np.ascontiguousarray(ds[i : i + linhas])
         if consumir:
             consumir(dados.tobytes())
         total += int(dados.nbytes)
@@ -210,6 +255,7 @@ def ler_dataset(ds: Any, consumir: Callable[[bytes], None] | None = None) -> int
 
 
 # --- opening -----------------------------------------------------------------------
+
 
 @dataclass
 class ArquivoKeras:
@@ -227,10 +273,16 @@ def abrir_keras(caminho: Path, zip_keras: bool) -> Iterator[ArquivoKeras]:
 
     if not zip_keras:
         with h5py.File(caminho, "r") as h5:
-            config = ler_json_attr(h5.attrs["model_config"]) if (
-                "model_config" in h5.attrs) else None
-            meta = {k: _texto_attr(h5.attrs[k]) for k in ("keras_version", "backend")
-                    if k in h5.attrs}
+            config = (
+                ler_json_attr(h5.attrs["model_config"])
+                if ("model_config" in h5.attrs)
+                else None
+            )
+            meta = {
+                k: _texto_attr(h5.attrs[k])
+                for k in ("keras_version", "backend")
+                if k in h5.attrs
+            }
             if "training_config" in h5.attrs:
                 meta["training_config"] = _texto_attr(h5.attrs["training_config"])
             yield ArquivoKeras(config, meta, h5)

@@ -19,8 +19,13 @@ class ErroLeitura(Exception):
 
 # --- UBJSON -------------------------------------------------------------------------
 
-_UBJ_INTEIROS = {"i": (">b", 1), "U": (">B", 1), "I": (">h", 2), "l": (">i", 4),
-                 "L": (">q", 8)}
+_UBJ_INTEIROS = {
+    "i": (">b", 1),
+    "U": (">B", 1),
+    "I": (">h", 2),
+    "l": (">i", 4),
+    "L": (">q", 8),
+}
 _UBJ_REAIS = {"d": (">f", 4), "D": (">d", 8)}
 _UBJ_ARRAY = {"i": "b", "U": "B", "I": "h", "l": "i", "L": "q", "d": "f", "D": "d"}
 _UBJ_PROFUNDIDADE = 64
@@ -34,7 +39,7 @@ class _Ubj:
     def _ler(self, n: int) -> bytes:
         if n < 0 or self.p + n > len(self.d):
             raise ErroLeitura(f"UBJSON truncado na posição {self.p}")
-        parte = self.d[self.p:self.p + n]
+        parte = self.d[self.p : self.p + n]
         self.p += n
         return parte
 
@@ -43,8 +48,9 @@ class _Ubj:
 
     def _inteiro(self, marca: str) -> int:
         if marca not in _UBJ_INTEIROS:
-            raise ErroLeitura(f"UBJSON: tamanho com tipo inválido {marca!r} "
-                              f"na posição {self.p}")
+            raise ErroLeitura(
+                f"UBJSON: tamanho com tipo inválido {marca!r} na posição {self.p}"
+            )
         fmt, n = _UBJ_INTEIROS[marca]
         valor: int = struct.unpack(fmt, self._ler(n))[0]
         return valor
@@ -81,14 +87,16 @@ class _Ubj:
             return self._lista(prof)
         if m == "{":
             return self._objeto(prof)
-        raise ErroLeitura(f"UBJSON: marcador desconhecido {m!r} na posição {self.p - 1}")
+        raise ErroLeitura(
+            f"UBJSON: marcador desconhecido {m!r} na posição {self.p - 1}"
+        )
 
     def _cabecalho_container(self) -> tuple[str | None, int | None]:
         tipo = contagem = None
-        if self.p < len(self.d) and self.d[self.p:self.p + 1] == b"$":
+        if self.p < len(self.d) and self.d[self.p : self.p + 1] == b"$":
             self.p += 1
             tipo = self._marca()
-        if self.p < len(self.d) and self.d[self.p:self.p + 1] == b"#":
+        if self.p < len(self.d) and self.d[self.p : self.p + 1] == b"#":
             self.p += 1
             contagem = self._inteiro(self._marca())
             if contagem < 0:
@@ -114,7 +122,7 @@ class _Ubj:
         while True:
             if self.p >= len(self.d):
                 raise ErroLeitura("UBJSON truncado: lista sem fim")
-            if self.d[self.p:self.p + 1] == b"]":
+            if self.d[self.p : self.p + 1] == b"]":
                 self.p += 1
                 return itens
             itens.append(self.valor(None, prof + 1))
@@ -130,7 +138,7 @@ class _Ubj:
         while True:
             if self.p >= len(self.d):
                 raise ErroLeitura("UBJSON truncado: objeto sem fim")
-            if self.d[self.p:self.p + 1] == b"}":
+            if self.d[self.p : self.p + 1] == b"}":
                 self.p += 1
                 return obj
             chave = self._texto()
@@ -146,7 +154,7 @@ def ler_ubjson(dados: bytes) -> Any:
     return valor
 
 
-# --- protobuf wire format --------------------------------------------------------------
+# --- protobuf wire format ---------------------------------------------------------
 
 _PB_PROFUNDIDADE = 48
 
@@ -167,9 +175,10 @@ def _varint(d: bytes | memoryview, p: int, fim: int) -> tuple[int, int]:
             raise ErroLeitura(f"protobuf: varint longo demais na posição {p}")
 
 
-def campos_protobuf(d: bytes | memoryview, inicio: int = 0,
-                    fim: int | None = None) -> list[tuple[int, int, Any]]:
-    """Top-level fields of one message: (number, wire type, int value or (start, end))."""
+def campos_protobuf(
+    d: bytes | memoryview, inicio: int = 0, fim: int | None = None
+) -> list[tuple[int, int, Any]]:
+    """Top-level fields: (number, wire type, int value or (start, end) slice)."""
     fim = len(d) if fim is None else fim
     p = inicio
     campos: list[tuple[int, int, Any]] = []
@@ -184,18 +193,20 @@ def campos_protobuf(d: bytes | memoryview, inicio: int = 0,
         elif tipo == 1:
             if p + 8 > fim:
                 raise ErroLeitura(f"protobuf truncado (fixed64) na posição {p}")
-            campos.append((numero, tipo, int.from_bytes(d[p:p + 8], "little")))
+            campos.append((numero, tipo, int.from_bytes(d[p : p + 8], "little")))
             p += 8
         elif tipo == 5:
             if p + 4 > fim:
                 raise ErroLeitura(f"protobuf truncado (fixed32) na posição {p}")
-            campos.append((numero, tipo, int.from_bytes(d[p:p + 4], "little")))
+            campos.append((numero, tipo, int.from_bytes(d[p : p + 4], "little")))
             p += 4
         elif tipo == 2:
             n, p = _varint(d, p, fim)
             if p + n > fim:
-                raise ErroLeitura(f"protobuf truncado: campo {numero} declara {n} "
-                                  f"bytes na posição {p}, restam {fim - p}")
+                raise ErroLeitura(
+                    f"protobuf truncado: campo {numero} declara {n} "
+                    f"bytes na posição {p}, restam {fim - p}"
+                )
             campos.append((numero, tipo, (p, p + n)))
             p += n
         else:
@@ -206,8 +217,13 @@ def campos_protobuf(d: bytes | memoryview, inicio: int = 0,
 Esquema = dict[int, "Esquema | None"]
 
 
-def validar_protobuf(d: bytes | memoryview, esquema: Esquema, inicio: int = 0,
-                     fim: int | None = None, prof: int = 0) -> dict[int, int]:
+def validar_protobuf(
+    d: bytes | memoryview,
+    esquema: Esquema,
+    inicio: int = 0,
+    fim: int | None = None,
+    prof: int = 0,
+) -> dict[int, int]:
     """Walk a message and the sub-messages named in `esquema`; count fields seen."""
     if prof > _PB_PROFUNDIDADE:
         raise ErroLeitura("protobuf aninhado demais")
@@ -234,13 +250,38 @@ ESQUEMA_ONNX: Esquema = {7: _ONNX_GRAPH, 8: None}
 # --- TFLite flatbuffer ----------------------------------------------------------------
 
 _TFLITE_OPS = {
-    0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D",
-    4: "DEPTHWISE_CONV_2D", 6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC",
-    17: "MAX_POOL_2D", 18: "MUL", 19: "RELU", 22: "RESHAPE", 25: "SOFTMAX", 28: "TANH",
-    32: "CUSTOM", 34: "PAD", 40: "MEAN", 41: "SUB", 42: "DIV", 43: "SQUEEZE",
-    44: "UNIDIRECTIONAL_SEQUENCE_LSTM", 45: "STRIDED_SLICE", 49: "SPLIT", 53: "CAST",
-    65: "SLICE", 74: "SUM", 83: "PACK", 92: "QUANTIZE", 97: "SHAPE", 114: "QUANTIZE",
-    126: "BATCH_MATMUL", 150: "GELU",
+    0: "ADD",
+    1: "AVERAGE_POOL_2D",
+    2: "CONCATENATION",
+    3: "CONV_2D",
+    4: "DEPTHWISE_CONV_2D",
+    6: "DEQUANTIZE",
+    9: "FULLY_CONNECTED",
+    14: "LOGISTIC",
+    17: "MAX_POOL_2D",
+    18: "MUL",
+    19: "RELU",
+    22: "RESHAPE",
+    25: "SOFTMAX",
+    28: "TANH",
+    32: "CUSTOM",
+    34: "PAD",
+    40: "MEAN",
+    41: "SUB",
+    42: "DIV",
+    43: "SQUEEZE",
+    44: "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    45: "STRIDED_SLICE",
+    49: "SPLIT",
+    53: "CAST",
+    65: "SLICE",
+    74: "SUM",
+    83: "PACK",
+    92: "QUANTIZE",
+    97: "SHAPE",
+    114: "QUANTIZE",
+    126: "BATCH_MATMUL",
+    150: "GELU",
 }
 
 
@@ -251,8 +292,10 @@ class _Flat:
     def _u(self, fmt: str, p: int) -> Any:
         n = struct.calcsize(fmt)
         if p < 0 or p + n > len(self.d):
-            raise ErroLeitura(f"flatbuffer truncado: leitura na posição {p} além do "
-                              f"fim ({len(self.d)} bytes)")
+            raise ErroLeitura(
+                f"flatbuffer truncado: leitura na posição {p} além do "
+                f"fim ({len(self.d)} bytes)"
+            )
         return struct.unpack_from(fmt, self.d, p)[0]
 
     def tabela(self, pos: int) -> int:
@@ -305,8 +348,9 @@ class _Flat:
         largura = struct.calcsize(fmt)
         if n:
             self._u(f"<{largura * n}s", inicio)
-        return [struct.unpack_from(fmt, self.d, inicio + largura * k)[0]
-                for k in range(n)]
+        return [
+            struct.unpack_from(fmt, self.d, inicio + largura * k)[0] for k in range(n)
+        ]
 
     def texto(self, tab: int, i: int) -> str | None:
         vet = self.vetor(tab, i)
@@ -328,8 +372,12 @@ def ler_tflite(d: bytes) -> dict[str, Any]:
         antigo = f.escalar(oc, 0, "<b", 0)
         novo = f.escalar(oc, 3, "<i", 0)
         codigo = max(antigo, novo)
-        codigos.append({"op": f.texto(oc, 1) or _TFLITE_OPS.get(codigo, f"OP_{codigo}"),
-                        "versao": f.escalar(oc, 2, "<i", 1)})
+        codigos.append(
+            {
+                "op": f.texto(oc, 1) or _TFLITE_OPS.get(codigo, f"OP_{codigo}"),
+                "versao": f.escalar(oc, 2, "<i", 1),
+            }
+        )
     buffers = []
     for b in f.tabelas(raiz, 4):
         vet = f.vetor(b, 0)
@@ -340,8 +388,10 @@ def ler_tflite(d: bytes) -> dict[str, Any]:
             buffers.append((vet[0], vet[0] + vet[1]))
         elif offset > 1:
             if offset + tamanho > len(d):
-                raise ErroLeitura(f"flatbuffer truncado: buffer externo termina em "
-                                  f"{offset + tamanho}, arquivo tem {len(d)} bytes")
+                raise ErroLeitura(
+                    f"flatbuffer truncado: buffer externo termina em "
+                    f"{offset + tamanho}, arquivo tem {len(d)} bytes"
+                )
             buffers.append((offset, offset + tamanho))
         else:
             buffers.append((0, 0))
@@ -352,8 +402,14 @@ def ler_tflite(d: bytes) -> dict[str, Any]:
             buf = f.escalar(t, 2, "<I", 0)
             if buf >= max(len(buffers), 1):
                 raise ErroLeitura(f"tensor aponta para o buffer {buf}, que não existe")
-            tensores.append({"nome": f.texto(t, 3) or "", "forma": f.inteiros(t, 0),
-                             "tipo": f.escalar(t, 1, "<b", 0), "buffer": buf})
+            tensores.append(
+                {
+                    "nome": f.texto(t, 3) or "",
+                    "forma": f.inteiros(t, 0),
+                    "tipo": f.escalar(t, 1, "<b", 0),
+                    "buffer": buf,
+                }
+            )
         operadores = []
         for op in f.tabelas(sg, 3):
             indice = f.escalar(op, 0, "<I", 0)
@@ -364,15 +420,27 @@ def ler_tflite(d: bytes) -> dict[str, Any]:
             for k in entradas + saidas:
                 if k >= len(tensores):
                     raise ErroLeitura(f"operador usa o tensor {k}, que não existe")
-            operadores.append({"op": codigos[indice]["op"], "entradas": entradas,
-                               "saidas": saidas})
-        subgrafos.append({"nome": f.texto(sg, 4) or "", "tensores": tensores,
-                          "entradas": f.inteiros(sg, 1), "saidas": f.inteiros(sg, 2),
-                          "operadores": operadores})
+            operadores.append(
+                {"op": codigos[indice]["op"], "entradas": entradas, "saidas": saidas}
+            )
+        subgrafos.append(
+            {
+                "nome": f.texto(sg, 4) or "",
+                "tensores": tensores,
+                "entradas": f.inteiros(sg, 1),
+                "saidas": f.inteiros(sg, 2),
+                "operadores": operadores,
+            }
+        )
     if not subgrafos:
         raise ErroLeitura("modelo TFLite sem subgrafos")
-    return {"versao": versao, "codigos": codigos, "subgrafos": subgrafos,
-            "buffers": buffers, "descricao": f.texto(raiz, 3)}
+    return {
+        "versao": versao,
+        "codigos": codigos,
+        "subgrafos": subgrafos,
+        "buffers": buffers,
+        "descricao": f.texto(raiz, 3),
+    }
 
 
 # --- LightGBM text model --------------------------------------------------------------
@@ -434,8 +502,10 @@ def ler_lightgbm(texto: str) -> dict[str, Any]:
         raise ErroLeitura("marcador 'end of parameters' ausente: arquivo truncado")
     declarados = cabecalho.get("tree_sizes", "").split()
     if declarados and len(declarados) != len(arvores):
-        raise ErroLeitura(f"o cabeçalho declara {len(declarados)} árvores, o arquivo "
-                          f"tem {len(arvores)}")
+        raise ErroLeitura(
+            f"o cabeçalho declara {len(declarados)} árvores, o arquivo "
+            f"tem {len(arvores)}"
+        )
     for i, arv in enumerate(arvores):
         for chave in _LGB_ARVORE_OBRIGATORIOS:
             if chave not in arv:
@@ -443,22 +513,27 @@ def ler_lightgbm(texto: str) -> dict[str, Any]:
         try:
             folhas = int(arv["num_leaves"])
             valores = [float(x) for x in arv["leaf_value"].split()]
-            divisoes = {k: arv[k].split() for k in ("split_feature", "threshold",
-                                                     "left_child", "right_child")
-                        if k in arv}
+            divisoes = {
+                k: arv[k].split()
+                for k in ("split_feature", "threshold", "left_child", "right_child")
+                if k in arv
+            }
         except ValueError as e:
             raise ErroLeitura(f"árvore {i}: valor numérico inválido ({e})") from None
         if len(valores) != folhas:
-            raise ErroLeitura(f"árvore {i}: {len(valores)} valores de folha para "
-                              f"num_leaves={folhas}")
-        for k, v in divisoes.items():
-            if len(v) != folhas - 1:
-                raise ErroLeitura(f"árvore {i}: '{k}' tem {len(v)} itens, esperado "
-                                  f"{folhas - 1}")
+            raise ErroLeitura(
+                f"árvore {i}: {len(valores)} valores de folha para num_leaves={folhas}"
+            )
+        for k, itens in divisoes.items():
+            if len(itens) != folhas - 1:
+                raise ErroLeitura(
+                    f"árvore {i}: '{k}' tem {len(itens)} itens, esperado {folhas - 1}"
+                )
     return {"cabecalho": cabecalho, "arvores": arvores, "parametros": parametros}
 
 
 # --- XGBoost model document ----------------------------------------------------------
+
 
 def _tamanho(x: Any) -> int:
     return len(x) if isinstance(x, (list, array)) else -1
@@ -480,18 +555,26 @@ def validar_xgboost(doc: Any) -> dict[str, Any]:
         num_feature = int(params.get("num_feature", "0"))
     except (TypeError, ValueError):
         raise ErroLeitura("num_feature inválido") from None
-    resumo: dict[str, Any] = {"booster": gb["name"], "versao": versao,
-                              "num_feature": num_feature, "arvores": 0}
-    modelo = gb.get("model", gb.get("gbtree", {}).get("model")) if gb["name"] == "dart" \
+    resumo: dict[str, Any] = {
+        "booster": gb["name"],
+        "versao": versao,
+        "num_feature": num_feature,
+        "arvores": 0,
+    }
+    modelo = (
+        gb.get("model", gb.get("gbtree", {}).get("model"))
+        if gb["name"] == "dart"
         else gb.get("model")
+    )
     if gb["name"] in ("gbtree", "dart"):
         if not isinstance(modelo, dict) or not isinstance(modelo.get("trees"), list):
             raise ErroLeitura("modelo de árvores sem a lista 'trees'")
         arvores = modelo["trees"]
         declarado = modelo.get("gbtree_model_param", {}).get("num_trees")
         if declarado is not None and int(declarado) != len(arvores):
-            raise ErroLeitura(f"num_trees declara {declarado} árvores, o modelo tem "
-                              f"{len(arvores)}")
+            raise ErroLeitura(
+                f"num_trees declara {declarado} árvores, o modelo tem {len(arvores)}"
+            )
         for i, arv in enumerate(arvores):
             if not isinstance(arv, dict):
                 raise ErroLeitura(f"árvore {i} inválida")
@@ -499,15 +582,21 @@ def validar_xgboost(doc: Any) -> dict[str, Any]:
                 nos = int(arv["tree_param"]["num_nodes"])
             except (KeyError, TypeError, ValueError):
                 raise ErroLeitura(f"árvore {i} sem tree_param.num_nodes") from None
-            for chave in ("left_children", "right_children", "split_indices",
-                          "split_conditions", "base_weights"):
+            for chave in (
+                "left_children",
+                "right_children",
+                "split_indices",
+                "split_conditions",
+                "base_weights",
+            ):
                 if _tamanho(arv.get(chave)) != nos:
                     raise ErroLeitura(f"árvore {i}: '{chave}' não tem {nos} itens")
             for chave in ("left_children", "right_children"):
                 if any(not -1 <= int(x) < nos for x in arv[chave]):
                     raise ErroLeitura(f"árvore {i}: índice de filho fora do intervalo")
-            if num_feature and any(not 0 <= int(x) < num_feature
-                                   for x in arv["split_indices"]):
+            if num_feature and any(
+                not 0 <= int(x) < num_feature for x in arv["split_indices"]
+            ):
                 raise ErroLeitura(f"árvore {i}: atributo de divisão fora do intervalo")
         resumo["arvores"] = len(arvores)
     elif gb["name"] == "gblinear":

@@ -23,12 +23,11 @@ import struct
 import time
 import zipfile
 import zlib
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+from typing import IO, Any, ClassVar, TypeAlias
 
 PERMITIDO = "permitido"
 PERIGOSO = "perigoso"
@@ -52,32 +51,74 @@ _LIMITE_LEITURA = 64 << 20
 _CLASSE = re.compile(r"_?[A-Z][A-Za-z0-9_]*")
 
 _EXATOS: dict[str, frozenset[str]] = {
-    "builtins": frozenset({
-        "set", "frozenset", "slice", "complex", "bytearray", "bytes", "list", "dict",
-        "tuple", "object", "int", "float", "str", "bool", "range",
-    }),
+    "builtins": frozenset(
+        {
+            "set",
+            "frozenset",
+            "slice",
+            "complex",
+            "bytearray",
+            "bytes",
+            "list",
+            "dict",
+            "tuple",
+            "object",
+            "int",
+            "float",
+            "str",
+            "bool",
+            "range",
+        }
+    ),
     "_codecs": frozenset({"encode"}),
     "copyreg": frozenset({"_reconstructor"}),
     "collections": frozenset({"OrderedDict", "defaultdict", "deque", "Counter"}),
     "datetime": frozenset({"datetime", "date", "time", "timedelta", "timezone"}),
     "decimal": frozenset({"Decimal"}),
     "fractions": frozenset({"Fraction"}),
-    "numpy": frozenset({
-        "ndarray", "dtype", "bool_", "int8", "int16", "int32", "int64", "uint8",
-        "uint16", "uint32", "uint64", "float16", "float32", "float64", "complex64",
-        "complex128", "str_", "bytes_", "void", "datetime64", "timedelta64",
-    }),
+    "numpy": frozenset(
+        {
+            "ndarray",
+            "dtype",
+            "bool_",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "float16",
+            "float32",
+            "float64",
+            "complex64",
+            "complex128",
+            "str_",
+            "bytes_",
+            "void",
+            "datetime64",
+            "timedelta64",
+        }
+    ),
     "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "numpy._core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "numpy.core.numeric": frozenset({"_frombuffer"}),
     "numpy._core.numeric": frozenset({"_frombuffer"}),
     "numpy.ma.core": frozenset({"_mareconstruct", "MaskedArray"}),
-    "numpy.random._pickle": frozenset({
-        "__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor",
-    }),
-    "numpy.random.bit_generator": frozenset({
-        "SeedSequence", "__pyx_unpickle_SeedSequence",
-    }),
+    "numpy.random._pickle": frozenset(
+        {
+            "__randomstate_ctor",
+            "__bit_generator_ctor",
+            "__generator_ctor",
+        }
+    ),
+    "numpy.random.bit_generator": frozenset(
+        {
+            "SeedSequence",
+            "__pyx_unpickle_SeedSequence",
+        }
+    ),
     "numpy.random.mtrand": frozenset({"RandomState"}),
     "numpy.random._generator": frozenset({"Generator"}),
     "numpy.random._mt19937": frozenset({"MT19937"}),
@@ -93,56 +134,186 @@ _EXATOS: dict[str, frozenset[str]] = {
 # Packages whose classes (CamelCase names, no dots) are plain data holders:
 # instantiating one and setting its state runs no code chosen by the file.
 _PACOTES_DE_CLASSES = (
-    "sklearn", "xgboost", "lightgbm", "scipy.sparse", "numpy.dtypes", "pandas",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "scipy.sparse",
+    "numpy.dtypes",
+    "pandas",
 )
 _SCIPY_ESPARSAS = re.compile(r"(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)")
 
 _TORCH_EXATOS: dict[str, frozenset[str]] = {
-    "torch._utils": frozenset({
-        "_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3",
-        "_rebuild_parameter", "_rebuild_parameter_with_state", "_rebuild_qtensor",
-        "_rebuild_sparse_tensor", "_rebuild_meta_tensor_no_storage",
-        "_rebuild_nested_tensor", "_rebuild_wrapper_subclass",
-    }),
+    "torch._utils": frozenset(
+        {
+            "_rebuild_tensor",
+            "_rebuild_tensor_v2",
+            "_rebuild_tensor_v3",
+            "_rebuild_parameter",
+            "_rebuild_parameter_with_state",
+            "_rebuild_qtensor",
+            "_rebuild_sparse_tensor",
+            "_rebuild_meta_tensor_no_storage",
+            "_rebuild_nested_tensor",
+            "_rebuild_wrapper_subclass",
+        }
+    ),
     "torch._tensor": frozenset({"_rebuild_from_type_v2", "Tensor"}),
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
     "torch.nn.parameter": frozenset({"Parameter", "Buffer"}),
     "torch.serialization": frozenset({"_get_layout"}),
-    "torch": frozenset({
-        "Size", "device", "Tensor", "dtype", "float32", "float", "float64", "double",
-        "float16", "half", "bfloat16", "complex64", "complex128", "uint8", "int8",
-        "int16", "short", "int32", "int", "int64", "long", "bool", "strided",
-        "sparse_coo", "sparse_csr", "contiguous_format", "channels_last",
-        "preserve_format", "per_tensor_affine", "per_channel_affine",
-        "float8_e4m3fn", "float8_e5m2", "uint16", "uint32", "uint64",
-    }),
+    "torch": frozenset(
+        {
+            "Size",
+            "device",
+            "Tensor",
+            "dtype",
+            "float32",
+            "float",
+            "float64",
+            "double",
+            "float16",
+            "half",
+            "bfloat16",
+            "complex64",
+            "complex128",
+            "uint8",
+            "int8",
+            "int16",
+            "short",
+            "int32",
+            "int",
+            "int64",
+            "long",
+            "bool",
+            "strided",
+            "sparse_coo",
+            "sparse_csr",
+            "contiguous_format",
+            "channels_last",
+            "preserve_format",
+            "per_tensor_affine",
+            "per_channel_affine",
+            "float8_e4m3fn",
+            "float8_e5m2",
+            "uint16",
+            "uint32",
+            "uint64",
+        }
+    ),
 }
 _TORCH_STORAGE = re.compile(r"[A-Z][A-Za-z0-9]*Storage")
 
 # Named only to word the report; anything outside the allow-list is refused anyway.
-_MODULOS_PERIGOSOS = frozenset({
-    "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "runpy",
-    "importlib", "pickle", "_pickle", "cPickle", "marshal", "ctypes", "pty", "code",
-    "codeop", "commands", "webbrowser", "http", "urllib", "urllib2", "requests",
-    "asyncio", "multiprocessing", "signal", "tempfile", "io", "_io", "operator",
-    "functools", "types", "inspect", "ast", "platform", "glob", "zipimport",
-    "pkgutil", "site", "sysconfig", "threading", "_thread", "ftplib", "smtplib",
-    "telnetlib", "xmlrpc", "bdb", "pdb", "timeit", "trace", "profile", "cProfile",
-    "pydoc", "distutils", "setuptools", "pip", "imp", "dill", "cloudpickle",
-    "shelve", "dbm", "venv", "ensurepip", "sqlite3",
-})
-_GLOBAIS_PERIGOSOS = frozenset({
-    "builtins.eval", "builtins.exec", "builtins.compile", "builtins.open",
-    "builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.__import__",
-    "builtins.globals", "builtins.locals", "builtins.vars", "builtins.input",
-    "builtins.breakpoint", "builtins.exit", "builtins.quit", "builtins.help",
-    "builtins.execfile", "builtins.apply", "builtins.file", "builtins.reload",
-    "builtins.type", "numpy.testing._private.utils.runstring", "numpy.load",
-    "numpy.core._ufunc_reconstruct", "numpy._core._ufunc_reconstruct",
-    "torch.load", "torch.storage._load_from_bytes", "joblib.load",
-})
-_PREFIXOS_PERIGOSOS = ("numpy.testing", "numpy.f2py", "numpy.distutils", "torch.hub",
-                       "torch.jit", "torch.package", "keras.src.saving")
+_MODULOS_PERIGOSOS = frozenset(
+    {
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "sys",
+        "shutil",
+        "socket",
+        "runpy",
+        "importlib",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "marshal",
+        "ctypes",
+        "pty",
+        "code",
+        "codeop",
+        "commands",
+        "webbrowser",
+        "http",
+        "urllib",
+        "urllib2",
+        "requests",
+        "asyncio",
+        "multiprocessing",
+        "signal",
+        "tempfile",
+        "io",
+        "_io",
+        "operator",
+        "functools",
+        "types",
+        "inspect",
+        "ast",
+        "platform",
+        "glob",
+        "zipimport",
+        "pkgutil",
+        "site",
+        "sysconfig",
+        "threading",
+        "_thread",
+        "ftplib",
+        "smtplib",
+        "telnetlib",
+        "xmlrpc",
+        "bdb",
+        "pdb",
+        "timeit",
+        "trace",
+        "profile",
+        "cProfile",
+        "pydoc",
+        "distutils",
+        "setuptools",
+        "pip",
+        "imp",
+        "dill",
+        "cloudpickle",
+        "shelve",
+        "dbm",
+        "venv",
+        "ensurepip",
+        "sqlite3",
+    }
+)
+_GLOBAIS_PERIGOSOS = frozenset(
+    {
+        "builtins.eval",
+        "builtins.exec",
+        "builtins.compile",
+        "builtins.open",
+        "builtins.getattr",
+        "builtins.setattr",
+        "builtins.delattr",
+        "builtins.__import__",
+        "builtins.globals",
+        "builtins.locals",
+        "builtins.vars",
+        "builtins.input",
+        "builtins.breakpoint",
+        "builtins.exit",
+        "builtins.quit",
+        "builtins.help",
+        "builtins.execfile",
+        "builtins.apply",
+        "builtins.file",
+        "builtins.reload",
+        "builtins.type",
+        "numpy.testing._private.utils.runstring",
+        "numpy.load",
+        "numpy.core._ufunc_reconstruct",
+        "numpy._core._ufunc_reconstruct",
+        "torch.load",
+        "torch.storage._load_from_bytes",
+        "joblib.load",
+    }
+)
+_PREFIXOS_PERIGOSOS = (
+    "numpy.testing",
+    "numpy.f2py",
+    "numpy.distutils",
+    "torch.hub",
+    "torch.jit",
+    "torch.package",
+    "keras.src.saving",
+)
 
 
 def normalizar_global(modulo: str, nome: str) -> tuple[str, str]:
@@ -158,7 +329,9 @@ def _perigoso(completo: str, modulo: str) -> bool:
     raiz = modulo.split(".")[0]
     if raiz in _MODULOS_PERIGOSOS or modulo in _MODULOS_PERIGOSOS:
         return True
-    return any(completo == p or completo.startswith(p + ".") for p in _PREFIXOS_PERIGOSOS)
+    return any(
+        completo == p or completo.startswith(p + ".") for p in _PREFIXOS_PERIGOSOS
+    )
 
 
 def _no_pacote(modulo: str, pacotes: Iterable[str]) -> bool:
@@ -175,8 +348,9 @@ def _extra_permite(completo: str, extras: Iterable[str]) -> bool:
     return False
 
 
-def classificar_global(modulo: str, nome: str, contexto: str = CONTEXTO_GERAL,
-                       extras: Iterable[str] = ()) -> str:
+def classificar_global(
+    modulo: str, nome: str, contexto: str = CONTEXTO_GERAL, extras: Iterable[str] = ()
+) -> str:
     """PERMITIDO, PERIGOSO or DESCONHECIDO for the global `modulo.nome`.
 
     `extras` holds user additions ("pkg.mod.Classe" or "pkg.mod.*"); they can never
@@ -191,7 +365,11 @@ def classificar_global(modulo: str, nome: str, contexto: str = CONTEXTO_GERAL,
     simples = "." not in nome
     if simples and _CLASSE.fullmatch(nome) and _no_pacote(modulo, _PACOTES_DE_CLASSES):
         return PERMITIDO
-    if simples and modulo.startswith("scipy.sparse") and _SCIPY_ESPARSAS.fullmatch(nome):
+    if (
+        simples
+        and modulo.startswith("scipy.sparse")
+        and _SCIPY_ESPARSAS.fullmatch(nome)
+    ):
         return PERMITIDO
     if contexto in (CONTEXTO_TORCH, CONTEXTO_TORCHSCRIPT):
         if nome in _TORCH_EXATOS.get(modulo, ()):
@@ -209,6 +387,7 @@ def classificar_global(modulo: str, nome: str, contexto: str = CONTEXTO_GERAL,
 
 
 # --- result -----------------------------------------------------------------------
+
 
 @dataclass
 class ResultadoVarredura:
@@ -240,13 +419,22 @@ class ResultadoVarredura:
 
     def como_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "serializacao": self.serializacao,
-            "compressao": self.compressao, "protocolo": self.protocolo,
-            "globais": dict(self.globais), "perigosos": self.perigosos,
-            "nao_permitidos": self.nao_permitidos, "problemas": list(self.problemas),
-            "avisos": list(self.avisos), "arrays_joblib": self.arrays_joblib,
+            "ok": self.ok,
+            "serializacao": self.serializacao,
+            "compressao": self.compressao,
+            "protocolo": self.protocolo,
+            "globais": dict(self.globais),
+            "perigosos": self.perigosos,
+            "nao_permitidos": self.nao_permitidos,
+            "problemas": list(self.problemas),
+            "avisos": list(self.avisos),
+            "arrays_joblib": self.arrays_joblib,
             "operacoes": self.operacoes,
         }
+
+
+# Any readable binary stream: files, zip members, decompressors.
+Fluxo: TypeAlias = "io.BufferedIOBase | IO[bytes]"
 
 
 class ErroVarredura(Exception):
@@ -255,10 +443,14 @@ class ErroVarredura(Exception):
 
 # --- stand-ins --------------------------------------------------------------------
 
+
 class _Fantasma:
     """Stand-in for any object a pickle builds: records, never executes."""
 
     _global = "?"
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    estado: Any
 
     def __new__(cls, *args: Any, **kwargs: Any) -> _Fantasma:
         obj = object.__new__(cls)
@@ -302,7 +494,7 @@ class _Blob:
 class _Leitor(io.RawIOBase):
     """File wrapper that enforces a deadline and counts bytes."""
 
-    def __init__(self, base: IO[bytes], prazo: float) -> None:
+    def __init__(self, base: Fluxo, prazo: float) -> None:
         super().__init__()
         self._base = base
         self._prazo = prazo
@@ -345,13 +537,20 @@ def _pular(ler: Any, n: int, oque: str) -> None:
         n -= len(parte)
 
 
-class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
+class _Varredor(pickle._Unpickler):
     """Pure-Python unpickler whose globals are stand-ins."""
 
-    dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: ClassVar[dict[int, Any]] = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, leitor: _Leitor, resultado: ResultadoVarredura, contexto: str,
-                 extras: tuple[str, ...], joblib: bool, profundidade: int = 0) -> None:
+    def __init__(
+        self,
+        leitor: _Leitor,
+        resultado: ResultadoVarredura,
+        contexto: str,
+        extras: tuple[str, ...],
+        joblib: bool,
+        profundidade: int = 0,
+    ) -> None:
         super().__init__(leitor, encoding="latin1")
         self._leitor = leitor
         self._res = resultado
@@ -383,8 +582,9 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     def persistent_load(self, pid: Any) -> Any:
         if self._contexto == CONTEXTO_GERAL:
-            self._res.falhar("pickle usa persistent_id, que só é aceito em arquivos "
-                             "PyTorch")
+            self._res.falhar(
+                "pickle usa persistent_id, que só é aceito em arquivos PyTorch"
+            )
         if isinstance(pid, tuple):
             self._res.ids_persistentes.append([_resumir(x) for x in pid])
         classe = type("Fantasma", (_Fantasma,), {"_global": "persistent_id"})
@@ -392,7 +592,9 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     # Opcodes that would consult process state or hold big payloads -------------
     def _extensao(self) -> None:
-        raise ErroVarredura("pickle usa extensões copyreg (EXT1/EXT2/EXT4), não aceitas")
+        raise ErroVarredura(
+            "pickle usa extensões copyreg (EXT1/EXT2/EXT4), não aceitas"
+        )
 
     dispatch[pickle.EXT1[0]] = _extensao
     dispatch[pickle.EXT2[0]] = _extensao
@@ -437,8 +639,11 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _build(self) -> None:
         pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
         topo = self.stack[-1] if self.stack else None
-        if (self._joblib and isinstance(topo, _Fantasma)
-                and topo._global == "joblib.numpy_pickle.NumpyArrayWrapper"):
+        if (
+            self._joblib
+            and isinstance(topo, _Fantasma)
+            and topo._global == "joblib.numpy_pickle.NumpyArrayWrapper"
+        ):
             self._payload_joblib(topo)
 
     dispatch[pickle.BUILD[0]] = _build
@@ -449,21 +654,30 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
             raise ErroVarredura("array joblib sem estado legível")
         forma = estado.get("shape")
         if not isinstance(forma, tuple) or not all(
-                isinstance(d, int) and d >= 0 for d in forma):
+            isinstance(d, int) and d >= 0 for d in forma
+        ):
             raise ErroVarredura("array joblib com forma inválida")
         itemsize, com_objetos = _tamanho_dtype(estado.get("dtype"))
         self._res.arrays_joblib += 1
         if com_objetos:
             if self._profundidade >= _LIMITE_PROFUNDIDADE_ANINHADA:
                 raise ErroVarredura("arrays de objetos aninhados demais")
-            interno = _Varredor(self._leitor, self._res, self._contexto, self._extras,
-                                self._joblib, self._profundidade + 1)
+            interno = _Varredor(
+                self._leitor,
+                self._res,
+                self._contexto,
+                self._extras,
+                self._joblib,
+                self._profundidade + 1,
+            )
             interno.load()
             return
         if estado.get("numpy_array_alignment_bytes") is not None:
             pad = self._leitor.read(1)
             if len(pad) != 1:
-                raise ErroVarredura("arquivo truncado no alinhamento de um array joblib")
+                raise ErroVarredura(
+                    "arquivo truncado no alinhamento de um array joblib"
+                )
             _pular(self._leitor.read, pad[0], "alinhamento de array")
         total = itemsize
         for d in forma:
@@ -473,12 +687,13 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
     # Main loop: the stdlib loop plus an operation budget ------------------------
     def load(self) -> Any:
         self._unframer = pickle._Unframer(  # type: ignore[attr-defined]
-            self._file_read, self._file_readline)
+            self._leitor.read, self._leitor.readline
+        )
         self.read = self._unframer.read
         self.readinto = self._unframer.readinto
         self.readline = self._unframer.readline
-        self.metastack = []
-        self.stack = []
+        self.metastack: list[Any] = []
+        self.stack: list[Any] = []
         self.append = self.stack.append
         self.proto = 0
         read = self.read
@@ -487,14 +702,20 @@ class _Varredor(pickle._Unpickler):  # type: ignore[name-defined,misc]
             while True:
                 chave = read(1)
                 if not chave:
-                    raise ErroVarredura("arquivo truncado: o pickle termina antes de STOP")
+                    raise ErroVarredura(
+                        "arquivo truncado: o pickle termina antes de STOP"
+                    )
                 self._res.operacoes += 1
                 if self._res.operacoes > _LIMITE_OPERACOES:
-                    raise ErroVarredura("pickle grande demais para a varredura "
-                                        f"(mais de {_LIMITE_OPERACOES} operações)")
+                    raise ErroVarredura(
+                        "pickle grande demais para a varredura "
+                        f"(mais de {_LIMITE_OPERACOES} operações)"
+                    )
                 funcao = dispatch.get(chave[0])
                 if funcao is None:
-                    raise ErroVarredura(f"opcode desconhecido {chave!r}: pickle corrompido")
+                    raise ErroVarredura(
+                        f"opcode desconhecido {chave!r}: pickle corrompido"
+                    )
                 funcao(self)
                 if self._res.protocolo is None and self.proto:
                     self._res.protocolo = self.proto
@@ -513,11 +734,14 @@ def _resumir(x: Any) -> Any:
 def _tamanho_dtype(dtype: Any) -> tuple[int, bool]:
     """(itemsize, has objects) of a stand-in numpy.dtype, read from its reduce data."""
     if not isinstance(dtype, _Fantasma) or dtype._global not in (
-            "numpy.dtype", "numpy.core.multiarray.dtype"):
+        "numpy.dtype",
+        "numpy.core.multiarray.dtype",
+    ):
         raise ErroVarredura("array joblib com dtype não reconhecido")
     tipo = dtype.args[0] if dtype.args else None
-    casamento = re.fullmatch(r"[<>|=]?([A-Za-z])(\d*)", tipo) if isinstance(
-        tipo, str) else None
+    casamento = (
+        re.fullmatch(r"[<>|=]?([A-Za-z])(\d*)", tipo) if isinstance(tipo, str) else None
+    )
     if casamento is None:
         raise ErroVarredura(f"array joblib com dtype inválido {tipo!r}")
     estado = dtype.estado if isinstance(dtype.estado, tuple) else ()
@@ -533,8 +757,15 @@ def _tamanho_dtype(dtype: Any) -> tuple[int, bool]:
 
 # --- entry points ------------------------------------------------------------------
 
-def _executar(fluxo: IO[bytes], res: ResultadoVarredura, contexto: str,
-              extras: tuple[str, ...], joblib: bool, prazo: float) -> _Leitor:
+
+def _executar(
+    fluxo: Fluxo,
+    res: ResultadoVarredura,
+    contexto: str,
+    extras: tuple[str, ...],
+    joblib: bool,
+    prazo: float,
+) -> _Leitor:
     leitor = _Leitor(fluxo, prazo)
     try:
         _Varredor(leitor, res, contexto, extras, joblib).load()
@@ -544,26 +775,47 @@ def _executar(fluxo: IO[bytes], res: ResultadoVarredura, contexto: str,
         res.falhar("pickle aninhado demais para a varredura")
     except MemoryError:
         res.falhar("memória insuficiente para a varredura do pickle")
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
-            IndexError, AttributeError, struct.error, UnicodeDecodeError,
-            OSError, zlib.error, lzma.LZMAError) as e:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        struct.error,
+        UnicodeDecodeError,
+        OSError,
+        zlib.error,
+        lzma.LZMAError,
+    ) as e:
         res.falhar(f"pickle malformado ou truncado ({type(e).__name__}: {e})")
     return leitor
 
 
-def varrer_fluxo(fluxo: IO[bytes], *, contexto: str = CONTEXTO_GERAL,
-                 extras: Iterable[str] = (), joblib: bool = True,
-                 tempo_limite: float = 120.0) -> ResultadoVarredura:
+def varrer_fluxo(
+    fluxo: Fluxo,
+    *,
+    contexto: str = CONTEXTO_GERAL,
+    extras: Iterable[str] = (),
+    joblib: bool = True,
+    tempo_limite: float = 120.0,
+) -> ResultadoVarredura:
     """Scan one pickle from `fluxo` (positioned at its first byte)."""
     res = ResultadoVarredura()
-    _executar(fluxo, res, contexto, tuple(extras), joblib,
-              time.monotonic() + tempo_limite)
+    _executar(
+        fluxo, res, contexto, tuple(extras), joblib, time.monotonic() + tempo_limite
+    )
     return res
 
 
 _PREFIXOS_COMPRESSAO = (
-    (b"ZF", "zfile"), (b"\x78", "zlib"), (b"\x1f\x8b", "gzip"), (b"BZ", "bz2"),
-    (b"\xfd\x37\x7a\x58\x5a", "xz"), (b"\x5d\x00", "lzma"),
+    (b"ZF", "zfile"),
+    (b"\x78", "zlib"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZ", "bz2"),
+    (b"\xfd\x37\x7a\x58\x5a", "xz"),
+    (b"\x5d\x00", "lzma"),
     (b"\x04\x22\x4d\x18", "lz4"),
 )
 
@@ -577,7 +829,7 @@ def detectar_compressao(cabecalho: bytes) -> str | None:
 
 
 class _ZlibLeitor(io.RawIOBase):
-    def __init__(self, base: IO[bytes]) -> None:
+    def __init__(self, base: Fluxo) -> None:
         super().__init__()
         self._base = base
         self._d = zlib.decompressobj(15)
@@ -592,7 +844,9 @@ class _ZlibLeitor(io.RawIOBase):
                 return 0
             entrada = self._d.unconsumed_tail or self._base.read(_BLOCO)
             if not entrada:
-                raise ErroVarredura("fluxo zlib truncado")
+                raise ErroVarredura(
+                    "arquivo truncado: o fluxo zlib termina antes do fim"
+                )
             self._pendente = self._d.decompress(entrada, max(len(buf), 1))
         n = min(len(buf), len(self._pendente))
         buf[:n] = self._pendente[:n]
@@ -600,7 +854,7 @@ class _ZlibLeitor(io.RawIOBase):
         return n
 
 
-def abrir_descomprimido(bruto: IO[bytes], compressao: str | None) -> IO[bytes]:
+def abrir_descomprimido(bruto: IO[bytes], compressao: str | None) -> Fluxo:
     """Decompressing reader for joblib's compressors (the raw stream otherwise)."""
     if compressao is None:
         return bruto
@@ -616,18 +870,25 @@ def abrir_descomprimido(bruto: IO[bytes], compressao: str | None) -> IO[bytes]:
         return lzma.LZMAFile(bruto, "rb", format=lzma.FORMAT_ALONE)
     if compressao == "lz4":
         try:
-            import lz4.frame  # type: ignore[import-not-found]
+            import lz4.frame
         except ImportError:
-            raise ErroVarredura("compressão lz4 exige o pacote lz4, que não está "
-                                "instalado: o conteúdo não pôde ser verificado") from None
-        return lz4.frame.LZ4FrameFile(bruto, "rb")  # type: ignore[no-any-return]
-    raise ErroVarredura(f"formato de compressão {compressao} não suportado "
-                        "(joblib anterior a 0.10)")
+            raise ErroVarredura(
+                "compressão lz4 exige o pacote lz4, que não está "
+                "instalado: o conteúdo não pôde ser verificado"
+            ) from None
+        return lz4.frame.LZ4FrameFile(bruto, "rb")
+    raise ErroVarredura(
+        f"formato de compressão {compressao} não suportado (joblib anterior a 0.10)"
+    )
 
 
-def varrer_arquivo_pickle(caminho: Path, *, extras: Iterable[str] = (),
-                          tempo_limite: float = 120.0,
-                          contexto: str = CONTEXTO_GERAL) -> ResultadoVarredura:
+def varrer_arquivo_pickle(
+    caminho: Path,
+    *,
+    extras: Iterable[str] = (),
+    tempo_limite: float = 120.0,
+    contexto: str = CONTEXTO_GERAL,
+) -> ResultadoVarredura:
     """Scan a pickle or joblib file (plain or compressed) without loading it."""
     res = ResultadoVarredura()
     prazo = time.monotonic() + tempo_limite
@@ -653,8 +914,9 @@ def varrer_arquivo_pickle(caminho: Path, *, extras: Iterable[str] = (),
                 res.falhar(f"dados corrompidos após o fim do pickle ({e})")
             else:
                 if sobra:
-                    res.avisos.append("há dados depois do fim do pickle (ignorados "
-                                      "ao carregar)")
+                    res.avisos.append(
+                        "há dados depois do fim do pickle (ignorados ao carregar)"
+                    )
     return res
 
 
@@ -662,8 +924,9 @@ def _zip_seguro(nomes: Iterable[str]) -> list[str]:
     return [n for n in nomes if n.startswith(("/", "\\")) or ".." in Path(n).parts]
 
 
-def varrer_zip_torch(caminho: Path, *, extras: Iterable[str] = (),
-                     tempo_limite: float = 120.0) -> ResultadoVarredura:
+def varrer_zip_torch(
+    caminho: Path, *, extras: Iterable[str] = (), tempo_limite: float = 120.0
+) -> ResultadoVarredura:
     """Scan every pickle inside a PyTorch zip archive (data.pkl, constants.pkl...)."""
     res = ResultadoVarredura(serializacao="torch")
     prazo = time.monotonic() + tempo_limite
@@ -678,7 +941,8 @@ def varrer_zip_torch(caminho: Path, *, extras: Iterable[str] = (),
                 res.falhar("arquivo zip sem data.pkl: não é um checkpoint PyTorch")
                 return res
             torchscript = any("/code/" in n for n in nomes) or any(
-                n.endswith("/constants.pkl") for n in nomes)
+                n.endswith("/constants.pkl") for n in nomes
+            )
             if torchscript:
                 res.serializacao = "torchscript"
             contexto = CONTEXTO_TORCHSCRIPT if torchscript else CONTEXTO_TORCH
@@ -686,9 +950,8 @@ def varrer_zip_torch(caminho: Path, *, extras: Iterable[str] = (),
                 if not nome.endswith(".pkl") or nome.endswith(".debug_pkl"):
                     continue
                 with z.open(nome) as membro:
-                    fluxo = io.BufferedReader(membro)  # type: ignore[arg-type]
                     antes = len(res.problemas)
-                    _executar(fluxo, res, contexto, tuple(extras), False, prazo)
+                    _executar(membro, res, contexto, tuple(extras), False, prazo)
                     for i in range(antes, len(res.problemas)):
                         res.problemas[i] = f"{nome}: {res.problemas[i]}"
     except zipfile.BadZipFile as e:
@@ -698,8 +961,9 @@ def varrer_zip_torch(caminho: Path, *, extras: Iterable[str] = (),
     return res
 
 
-def varrer_torch_legado(caminho: Path, *, extras: Iterable[str] = (),
-                        tempo_limite: float = 120.0) -> ResultadoVarredura:
+def varrer_torch_legado(
+    caminho: Path, *, extras: Iterable[str] = (), tempo_limite: float = 120.0
+) -> ResultadoVarredura:
     """Legacy torch.save format: five pickles in a row, then raw storages."""
     res = ResultadoVarredura(serializacao="torch_legado")
     prazo = time.monotonic() + tempo_limite

@@ -10,6 +10,7 @@ timeout kills its whole process group, grandchildren included.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ _LIMITE_ARQUIVO_MB = 2048
 
 @dataclass
 class ResultadoIsolado:
-    """Outcome of one child run. `dados` is the child's JSON line, when it printed one."""
+    """Outcome of one child run; `dados` is the child's JSON line, if it printed one."""
 
     dados: dict[str, Any] | None
     codigo_saida: int | None
@@ -44,12 +45,20 @@ class ResultadoIsolado:
 def ambiente_minimo(pasta: Path) -> dict[str, str]:
     """Only what a library needs to import: no credentials, no user paths."""
     env = {
-        "PATH": os.defpath, "HOME": str(pasta), "TMPDIR": str(pasta),
-        "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
-        "KERAS_HOME": str(pasta / ".keras"), "MPLCONFIGDIR": str(pasta / ".mpl"),
+        "PATH": os.defpath,
+        "HOME": str(pasta),
+        "TMPDIR": str(pasta),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "KERAS_HOME": str(pasta / ".keras"),
+        "MPLCONFIGDIR": str(pasta / ".mpl"),
         "XDG_CACHE_HOME": str(pasta / ".cache"),
     }
     for chave in ("LD_LIBRARY_PATH", "KERAS_BACKEND", "SYSTEMROOT"):
@@ -61,10 +70,10 @@ def ambiente_minimo(pasta: Path) -> dict[str, str]:
 def limites(tempo_limite: float, memoria_limite_mb: int) -> dict[str, int]:
     """rlimit values (soft limits; hard limits are a little higher)."""
     return {
-        "memoria_bytes": int(memoria_limite_mb) << 20,
+        "memoria_bytes": memoria_limite_mb << 20,
         # CPU seconds: two threads busy for the whole wall-clock budget, plus slack;
         # the wall-clock timeout is the real guard, this one survives a lost parent.
-        "cpu_s": int(math.ceil(tempo_limite * 2)) + 10,
+        "cpu_s": math.ceil(tempo_limite * 2) + 10,
         "arquivo_bytes": _LIMITE_ARQUIVO_MB << 20,
     }
 
@@ -86,41 +95,44 @@ def _aplicar_externos(pid: int, lim: dict[str, int]) -> None:
             continue
         macio = lim[chave]
         duro = macio + 5 if chave == "cpu_s" else macio
-        try:
+        with contextlib.suppress(OSError, ValueError):
             prlimit(pid, recurso, (macio, duro))
-        except (ProcessLookupError, PermissionError, ValueError, OSError):
-            pass
-    try:
+    with contextlib.suppress(OSError, ValueError):
         prlimit(pid, resource.RLIMIT_CORE, (0, 0))
-    except (ProcessLookupError, PermissionError, ValueError, OSError):
-        pass
 
 
 def _matar_grupo(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _ultima_linha_json(saida: bytes) -> dict[str, Any] | None:
     for linha in reversed(saida.decode("utf-8", "replace").splitlines()):
         if linha.startswith(MARCA):
             try:
-                dados = json.loads(linha[len(MARCA):])
+                dados = json.loads(linha[len(MARCA) :])
             except json.JSONDecodeError:
                 return None
             return dados if isinstance(dados, dict) else None
     return None
 
 
-def _motivo(codigo: int | None, esgotado: bool, tempo_limite: float,
-            memoria_limite_mb: int, stderr: str) -> str:
+def _motivo(
+    codigo: int | None,
+    esgotado: bool,
+    tempo_limite: float,
+    memoria_limite_mb: int,
+    stderr: str,
+) -> str:
     if esgotado:
-        return (f"tempo limite de {tempo_limite:g} s excedido: o processo de teste foi "
-                "encerrado (grupo de processos finalizado)")
-    memoria = any(s in stderr for s in ("MemoryError", "bad_alloc",
-                                        "Cannot allocate memory", "out of memory"))
+        return (
+            f"tempo limite de {tempo_limite:g} s excedido: o processo de teste foi "
+            "encerrado (grupo de processos finalizado)"
+        )
+    memoria = any(
+        s in stderr
+        for s in ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory")
+    )
     if codigo is not None and codigo < 0:
         try:
             nome = signal.Signals(-codigo).name
@@ -129,11 +141,15 @@ def _motivo(codigo: int | None, esgotado: bool, tempo_limite: float,
         if nome == "SIGXCPU":
             return "limite de tempo de CPU excedido: processo de teste encerrado"
         if memoria or nome == "SIGKILL":
-            return (f"o processo de teste foi encerrado ({nome}); provável excesso do "
-                    f"limite de memória de {memoria_limite_mb} MB")
+            return (
+                f"o processo de teste foi encerrado ({nome}); provável excesso do "
+                f"limite de memória de {memoria_limite_mb} MB"
+            )
         if nome == "SIGSEGV":
-            return ("o processo de teste falhou com SIGSEGV ao ler o modelo: arquivo "
-                    "provavelmente corrompido ou incompatível com a biblioteca")
+            return (
+                "o processo de teste falhou com SIGSEGV ao ler o modelo: arquivo "
+                "provavelmente corrompido ou incompatível com a biblioteca"
+            )
         return f"o processo de teste terminou com {nome}"
     if memoria:
         return f"limite de memória de {memoria_limite_mb} MB excedido no teste"
@@ -141,8 +157,13 @@ def _motivo(codigo: int | None, esgotado: bool, tempo_limite: float,
     return f"o processo de teste terminou com código {codigo} sem resultado ({ultima})"
 
 
-def executar_isolado(script: Path, entrada: dict[str, Any], *, tempo_limite: float,
-                     memoria_limite_mb: int) -> ResultadoIsolado:
+def executar_isolado(
+    script: Path,
+    entrada: dict[str, Any],
+    *,
+    tempo_limite: float,
+    memoria_limite_mb: int,
+) -> ResultadoIsolado:
     """Run `script` with `entrada` as JSON on stdin; wait at most `tempo_limite` s.
 
     The script is expected to print one line `MARCA + json` on stdout.
@@ -155,14 +176,20 @@ def executar_isolado(script: Path, entrada: dict[str, Any], *, tempo_limite: flo
         pasta = Path(tmp)
         proc = subprocess.Popen(
             [sys.executable, "-I", "-B", "-X", "faulthandler", str(script)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=pasta, env=ambiente_minimo(pasta), start_new_session=True,
-            close_fds=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=pasta,
+            env=ambiente_minimo(pasta),
+            start_new_session=True,
+            close_fds=True,
+        )
         try:
             _aplicar_externos(proc.pid, lim)
             try:
                 saida, erro = proc.communicate(
-                    json.dumps(entrada).encode("utf-8"), timeout=tempo_limite)
+                    json.dumps(entrada).encode("utf-8"), timeout=tempo_limite
+                )
             except subprocess.TimeoutExpired:
                 esgotado = True
                 _matar_grupo(proc)
@@ -185,6 +212,9 @@ def executar_isolado(script: Path, entrada: dict[str, Any], *, tempo_limite: flo
     duracao = time.monotonic() - inicio
     stderr = erro.decode("utf-8", "replace")[-_CAUDA_STDERR:]
     dados = None if esgotado else _ultima_linha_json(saida)
-    motivo = None if dados is not None else _motivo(
-        proc.returncode, esgotado, tempo_limite, memoria_limite_mb, stderr)
+    motivo = (
+        None
+        if dados is not None
+        else _motivo(proc.returncode, esgotado, tempo_limite, memoria_limite_mb, stderr)
+    )
     return ResultadoIsolado(dados, proc.returncode, esgotado, duracao, stderr, motivo)
