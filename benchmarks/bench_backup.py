@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the benchmark's only dependency outside the stdlib
+    sys.exit("bench_backup: precisa do numpy; instale com `pip install numpy`")
 
 RAIZ_PROJETO = Path(__file__).resolve().parent.parent
 NOME_ARQUIVO = "pesos_modelo.bin"

@@ -91,8 +91,9 @@ def floresta(n_estimators: int = 5, semente_dados: int = 0) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     x, y = dados(semente_dados)
-    return RandomForestClassifier(n_estimators=n_estimators, max_depth=3,
-                                  random_state=0).fit(x, y)
+    return RandomForestClassifier(
+        n_estimators=n_estimators, max_depth=3, random_state=0
+    ).fit(x, y)
 
 
 def pipeline_sklearn(semente_dados: int = 0) -> Any:
@@ -101,8 +102,9 @@ def pipeline_sklearn(semente_dados: int = 0) -> Any:
     from sklearn.preprocessing import StandardScaler
 
     x, y = dados(semente_dados)
-    return Pipeline([("escala", StandardScaler()),
-                     ("logistica", LogisticRegression())]).fit(x, y)
+    return Pipeline(
+        [("escala", StandardScaler()), ("logistica", LogisticRegression())]
+    ).fit(x, y)
 
 
 def salvar_pickle(obj: Any, caminho: Path, protocolo: int = 4) -> Path:
@@ -122,17 +124,22 @@ def xgboost_modelo(n_estimators: int = 3, semente_dados: int = 0) -> Any:
     import xgboost
 
     x, y = dados(semente_dados)
-    return xgboost.XGBClassifier(n_estimators=n_estimators, max_depth=2,
-                                 n_jobs=1).fit(x, y)
+    return xgboost.XGBClassifier(n_estimators=n_estimators, max_depth=2, n_jobs=1).fit(
+        x, y
+    )
 
 
 def lightgbm_modelo(n_estimators: int = 3, semente_dados: int = 0) -> Any:
     import lightgbm
 
     x, y = dados(semente_dados)
-    return lightgbm.LGBMClassifier(n_estimators=n_estimators, num_leaves=4,
-                                   min_child_samples=2, verbose=-1,
-                                   n_jobs=1).fit(x, y)
+    return lightgbm.LGBMClassifier(
+        n_estimators=n_estimators,
+        num_leaves=4,
+        min_child_samples=2,
+        verbose=-1,
+        n_jobs=1,
+    ).fit(x, y)
 
 
 # --- PyTorch ------------------------------------------------------------------
@@ -142,8 +149,9 @@ def torch_rede(oculto: int = 3, semente: int = 0) -> Any:
     import torch
 
     torch.manual_seed(semente)
-    return torch.nn.Sequential(torch.nn.Linear(ATRIBUTOS, oculto), torch.nn.ReLU(),
-                               torch.nn.Linear(oculto, 1))
+    return torch.nn.Sequential(
+        torch.nn.Linear(ATRIBUTOS, oculto), torch.nn.ReLU(), torch.nn.Linear(oculto, 1)
+    )
 
 
 def salvar_torch(obj: Any, caminho: Path, legado: bool = False) -> Path:
@@ -172,8 +180,10 @@ def onnx_modelo(caminho: Path, semente: int = 0) -> Path:
     w = numpy_helper.from_array(rng.random((ATRIBUTOS, 2)).astype(np.float32), "W")
     b = numpy_helper.from_array(rng.random(2).astype(np.float32), "b")
     grafo = helper.make_graph(
-        [helper.make_node("MatMul", ["X", "W"], ["XW"]),
-         helper.make_node("Add", ["XW", "b"], ["Y"])],
+        [
+            helper.make_node("MatMul", ["X", "W"], ["XW"]),
+            helper.make_node("Add", ["XW", "b"], ["Y"]),
+        ],
         "linear",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, ATRIBUTOS])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 2])],
@@ -212,8 +222,9 @@ def pickle_malicioso(caminho: Path, marcador: Path, protocolo: int = 4) -> Path:
     return salvar_pickle(modelo, caminho, protocolo)
 
 
-def joblib_malicioso(caminho: Path, marcador: Path, compress: Any = 0,
-                     em_array: bool = False) -> Path:
+def joblib_malicioso(
+    caminho: Path, marcador: Path, compress: Any = 0, em_array: bool = False
+) -> Path:
     """Arrays first (joblib's raw payloads) and the trigger after them, or inside an
     object array (a nested pickle inside joblib's stream)."""
     gatilho: Any = MarcadorExec(marcador)
@@ -243,12 +254,62 @@ def pickle_truque_pilha(caminho: Path, marcador: Path) -> Path:
     comando = f"touch {marcador}".encode()
     corpo = (
         b"\x80\x04"
-        + b"\x8c\x05posix" + b"\x8c\x06system"
-        + b"\x8c\x05numpy" + b"\x8c\x05dtype" + b"00"
+        + b"\x8c\x05posix"
+        + b"\x8c\x06system"
+        + b"\x8c\x05numpy"
+        + b"\x8c\x05dtype"
+        + b"00"
         + b"\x93"
-        + b"\x8c" + bytes([len(comando)]) + comando + b"\x85R."
+        + b"\x8c"
+        + bytes([len(comando)])
+        + comando
+        + b"\x85R."
     )
     caminho.write_bytes(corpo)
+    return caminho
+
+
+def joblib_diferencial(caminho: Path, marcador: Path) -> Path:
+    """Harmless to joblib.load, code execution under plain pickle.load.
+
+    joblib reads the bytes after a NumpyArrayWrapper as raw array data; pickle.load
+    parses the same bytes as opcodes -- here GLOBAL posix.system, a call, a POP.
+    """
+
+    def texto(s: str) -> bytes:
+        b = s.encode()
+        return b"X" + len(b).to_bytes(4, "little") + b
+
+    carga = b"cposix\nsystem\n(V" + f"touch {marcador}".encode() + b"\ntR0"
+    dtype = (
+        b"cnumpy\ndtype\n"
+        + texto("u1")
+        + b"\x89\x88\x87R(K\x03"
+        + texto("|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    )
+    estado = (
+        b"}("
+        + texto("subclass")
+        + b"cnumpy\nndarray\n"
+        + texto("shape")
+        + b"K"
+        + bytes([len(carga)])
+        + b"\x85"
+        + texto("order")
+        + texto("C")
+        + texto("dtype")
+        + dtype
+        + texto("allow_mmap")
+        + b"\x89u"
+    )
+    caminho.write_bytes(
+        b"\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81"
+        + estado
+        + b"b"
+        + carga
+        + b"."
+    )
     return caminho
 
 

@@ -154,18 +154,26 @@ def test_repositorio_dentro_da_pasta_nao_e_observado(montagem: Montagem) -> None
 
 
 def test_pasta_nova_ao_lado_do_repositorio_passa_a_ser_observada(
-    montagem: Montagem,
+    montagem: Montagem, tmp_path: Path
 ) -> None:
-    nova = montagem.pasta / "nova" / "funda"
-    nova.mkdir(parents=True)
+    nova = montagem.pasta / "nova"
+    nova.mkdir()
     esperar(
-        lambda: (montagem.pasta / "nova", True) in montagem.observador.vigias,
+        lambda: (nova, True) in montagem.observador.vigias,
         mensagem="vigia da pasta nova",
     )
     (nova / "modelo.pkl").write_bytes(b"arvores" * 100)
-    esperar(lambda: montagem.liberados.caminhos, mensagem="liberação")
+    # A folder moved in already full: its files raised no event of their own.
+    fora = tmp_path / "fora" / "pronta"
+    fora.mkdir(parents=True)
+    (fora / "outro.pkl").write_bytes(b"folhas" * 100)
+    os.replace(fora, montagem.pasta / "pronta")
+    esperar(lambda: len(montagem.liberados.caminhos) == 2, mensagem="liberações")
     montagem.calmo()
-    assert montagem.liberados.caminhos == [nova / "modelo.pkl"]
+    assert sorted(montagem.liberados.caminhos) == [
+        nova / "modelo.pkl",
+        montagem.pasta / "pronta" / "outro.pkl",
+    ]
 
 
 def test_planejar_vigias(tmp_path: Path) -> None:

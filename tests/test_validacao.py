@@ -22,10 +22,10 @@ from backup_versionamento.validacao import (
     erro_de_validacao,
     inspecionar_modelo,
     opcoes_da_config,
+    sandbox,
     validar_modelo,
     varrer_arquivo_pickle,
 )
-from backup_versionamento.validacao import sandbox
 from backup_versionamento.validacao.pickle_seguro import (
     PERIGOSO,
     PERMITIDO,
@@ -37,13 +37,25 @@ from . import modelos_reais as mr
 
 # Every file kind the validator knows, written once per module by the real library.
 FORMATOS_ESPERADOS = {
-    "keras_h5": "keras_h5", "keras_v3": "keras", "savedmodel": "tf_savedmodel",
-    "graphdef": "tf_pb", "tflite": "tflite", "sklearn_pkl": "pickle",
-    "sklearn_joblib": "joblib", "sklearn_joblib_z": "joblib",
-    "pipeline_pkl_p2": "pickle", "xgb_json": "xgboost_json", "xgb_ubj": "xgboost_ubj",
-    "xgb_pkl": "pickle", "lgb_txt": "lightgbm_txt", "lgb_pkl": "pickle",
-    "torch_sd": "torch", "torch_modulo": "torch", "torch_legado": "torch",
-    "torchscript": "torch", "onnx": "onnx",
+    "keras_h5": "keras_h5",
+    "keras_v3": "keras",
+    "savedmodel": "tf_savedmodel",
+    "graphdef": "tf_pb",
+    "tflite": "tflite",
+    "sklearn_pkl": "pickle",
+    "sklearn_joblib": "joblib",
+    "sklearn_joblib_z": "joblib",
+    "pipeline_pkl_p2": "pickle",
+    "xgb_json": "xgboost_json",
+    "xgb_ubj": "xgboost_ubj",
+    "xgb_pkl": "pickle",
+    "lgb_txt": "lightgbm_txt",
+    "lgb_pkl": "pickle",
+    "torch_sd": "torch",
+    "torch_modulo": "torch",
+    "torch_legado": "torch",
+    "torchscript": "torch",
+    "onnx": "onnx",
 }
 
 
@@ -54,7 +66,8 @@ def arquivos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rf = mr.floresta()
     rede = mr.torch_rede()
     a = {
-        "keras_h5": d / "modelo.h5", "keras_v3": d / "modelo.keras",
+        "keras_h5": d / "modelo.h5",
+        "keras_v3": d / "modelo.keras",
         "savedmodel": mr.savedmodel(keras, d / "savedmodel"),
         "graphdef": mr.graphdef(d / "grafo.pb"),
         "tflite": mr.tflite(keras, d / "modelo.tflite"),
@@ -66,7 +79,9 @@ def arquivos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "lgb_pkl": mr.salvar_pickle(mr.lightgbm_modelo(), d / "lgb.pkl"),
         "torch_sd": mr.salvar_torch(rede.state_dict(), d / "rede.pt"),
         "torch_modulo": mr.salvar_torch(rede, d / "rede_completa.pth"),
-        "torch_legado": mr.salvar_torch(rede.state_dict(), d / "legado.pt", legado=True),
+        "torch_legado": mr.salvar_torch(
+            rede.state_dict(), d / "legado.pt", legado=True
+        ),
         "torchscript": mr.torchscript(rede, d / "script.pt"),
         "onnx": mr.onnx_modelo(d / "linear.onnx"),
     }
@@ -90,8 +105,9 @@ def test_deteccao_de_cada_formato(arquivos: dict[str, Path]) -> None:
         assert detectar_formato(arquivos[chave]).formato == esperado, chave
 
 
-def test_deteccao_conteudo_vence_extensao(arquivos: dict[str, Path],
-                                          tmp_path: Path) -> None:
+def test_deteccao_conteudo_vence_extensao(
+    arquivos: dict[str, Path], tmp_path: Path
+) -> None:
     disfarcado = mr.copiar(arquivos["keras_v3"], tmp_path / "na_verdade_zip.h5")
     info = detectar_formato(disfarcado)
     assert info.formato == "keras"
@@ -109,7 +125,9 @@ def test_extensao_desconhecida_valida_com_aviso(tmp_path: Path) -> None:
     rel = validar_modelo(arquivo)
     assert rel["valido"] is True
     assert rel["formato"] == "desconhecido"
-    assert rel["avisos"] == ["notas.bin: formato não reconhecido: só o hash é verificado"]
+    assert rel["avisos"] == [
+        "notas.bin: formato não reconhecido: só o hash é verificado"
+    ]
     assert rel["carregamento"]["executado"] is False
     json.dumps(rel)
 
@@ -136,17 +154,26 @@ def test_arquivo_bom_passa(arquivos: dict[str, Path], chave: str) -> None:
 
 
 def test_biblioteca_identificada_pelos_globais(arquivos: dict[str, Path]) -> None:
-    assert validar_modelo(arquivos["xgb_pkl"], teste_carregamento=False)[
-        "biblioteca"] == "xgboost"
-    assert validar_modelo(arquivos["lgb_pkl"], teste_carregamento=False)[
-        "biblioteca"] == "lightgbm"
+    assert (
+        validar_modelo(arquivos["xgb_pkl"], teste_carregamento=False)["biblioteca"]
+        == "xgboost"
+    )
+    assert (
+        validar_modelo(arquivos["lgb_pkl"], teste_carregamento=False)["biblioteca"]
+        == "lightgbm"
+    )
     rel = validar_modelo(arquivos["sklearn_joblib_z"], teste_carregamento=False)
     assert rel["biblioteca"] == "scikit-learn"
     assert rel["estrutural"]["detalhes"]["compressao"] == "zlib"
     assert rel["estrutural"]["detalhes"]["arrays_joblib"] > 0
     assert rel["carregamento"] == {
-        "executado": False, "ok": None, "motivo": "teste de carregamento desativado",
-        "versao_biblioteca": None, "duracao_s": None, "detalhes": {}}
+        "executado": False,
+        "ok": None,
+        "motivo": "teste de carregamento desativado",
+        "versao_biblioteca": None,
+        "duracao_s": None,
+        "detalhes": {},
+    }
 
 
 def test_modulo_torch_completo_avisa(arquivos: dict[str, Path]) -> None:
@@ -212,8 +239,9 @@ DANOS: dict[str, tuple[str, Dano, str]] = {
 
 
 @pytest.mark.parametrize("caso", sorted(DANOS))
-def test_arquivo_danificado_falha(arquivos: dict[str, Path], tmp_path: Path,
-                                  caso: str) -> None:
+def test_arquivo_danificado_falha(
+    arquivos: dict[str, Path], tmp_path: Path, caso: str
+) -> None:
     chave, dano, trecho = DANOS[caso]
     original = arquivos[chave]
     copia = mr.copiar(original, tmp_path / original.name)
@@ -252,13 +280,16 @@ def test_pickle_malicioso_bloqueado(tmp_path: Path, protocolo: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("compress", "em_array"), [(0, False), (3, False), (("gzip", 3), False),
-                               (0, True), (("xz", 1), True)])
-def test_joblib_malicioso_bloqueado(tmp_path: Path, compress: Any,
-                                    em_array: bool) -> None:
+    ("compress", "em_array"),
+    [(0, False), (3, False), (("gzip", 3), False), (0, True), (("xz", 1), True)],
+)
+def test_joblib_malicioso_bloqueado(
+    tmp_path: Path, compress: Any, em_array: bool
+) -> None:
     marcador = tmp_path / "MARCADOR"
-    arquivo = mr.joblib_malicioso(tmp_path / "modelo.joblib", marcador, compress,
-                                  em_array)
+    arquivo = mr.joblib_malicioso(
+        tmp_path / "modelo.joblib", marcador, compress, em_array
+    )
     rel = validar_modelo(arquivo)
     _assert_bloqueado(rel, marcador, "builtins.exec")
     assert rel["estrutural"]["detalhes"]["arrays_joblib"] >= 1
@@ -280,21 +311,43 @@ def test_truque_de_pilha_nao_engana_a_varredura(tmp_path: Path) -> None:
     _assert_bloqueado(validar_modelo(arquivo), marcador, "posix.system")
 
 
+def test_joblib_que_engana_pickle_load(tmp_path: Path) -> None:
+    import joblib
+
+    marcador = tmp_path / "MARCADOR"
+    arquivo = mr.joblib_diferencial(tmp_path / "diferencial.joblib", marcador)
+    assert len(joblib.load(arquivo)) > 0  # to joblib it is only an array
+    rel = validar_modelo(arquivo)
+    _assert_bloqueado(rel, marcador, "esconde o global perigoso posix.system")
+
+
+def test_torch_legado_com_extensao_pkl(
+    arquivos: dict[str, Path], tmp_path: Path
+) -> None:
+    copia = mr.copiar(arquivos["torch_legado"], tmp_path / "pesos.pkl")
+    rel = validar_modelo(copia)
+    assert rel["formato"] == "torch" and rel["valido"] is True
+    assert any("checkpoint PyTorch" in a for a in rel["avisos"])
+
+
 def test_global_desconhecido_bloqueado_e_liberavel(tmp_path: Path) -> None:
     from collections import UserDict
 
     arquivo = mr.salvar_pickle(UserDict(a=1), tmp_path / "obj.pkl")
     rel = validar_modelo(arquivo)
     assert rel["valido"] is False
-    assert any("fora da lista permitida: collections.UserDict" in p
-               for p in rel["problemas"])
+    assert any(
+        "fora da lista permitida: collections.UserDict" in p for p in rel["problemas"]
+    )
     liberado = validar_modelo(arquivo, globais_permitidos=["collections.UserDict"])
     assert liberado["valido"] is True
     assert liberado["carregamento"]["ok"] is True
     # A user allow-list never unlocks a dangerous global.
     assert classificar_global("os", "system", extras=["os.*"]) == PERIGOSO
-    assert classificar_global("sklearn.tree._classes", "DecisionTreeClassifier") \
+    assert (
+        classificar_global("sklearn.tree._classes", "DecisionTreeClassifier")
         == PERMITIDO
+    )
     assert classificar_global("sklearn.datasets", "fetch_openml") != PERMITIDO
 
 
@@ -305,7 +358,9 @@ def test_filho_recusa_global_mesmo_sem_varredura(tmp_path: Path) -> None:
     res = sandbox.executar_isolado(
         sandbox.SCRIPT_FILHO,
         {"acao": "carregar", "formato": "pickle", "caminho": str(arquivo)},
-        tempo_limite=60, memoria_limite_mb=2048)
+        tempo_limite=60,
+        memoria_limite_mb=2048,
+    )
     assert res.dados is not None
     assert res.dados["ok"] is False
     assert "global recusado" in res.dados["motivo"]
@@ -345,8 +400,9 @@ def test_tempo_limite_mata_o_grupo_inteiro(tmp_path: Path) -> None:
     script.write_text(_SCRIPT_PENDURADO)
     pid_arquivo = tmp_path / "neto.pid"
     inicio = time.monotonic()
-    res = sandbox.executar_isolado(script, {"pid_arquivo": str(pid_arquivo)},
-                                   tempo_limite=2, memoria_limite_mb=512)
+    res = sandbox.executar_isolado(
+        script, {"pid_arquivo": str(pid_arquivo)}, tempo_limite=2, memoria_limite_mb=512
+    )
     assert time.monotonic() - inicio < 10
     assert res.tempo_esgotado is True
     assert res.dados is None
@@ -377,13 +433,15 @@ def test_limite_de_memoria(tmp_path: Path) -> None:
         "    r = {'alocou': True}\n"
         "except MemoryError:\n"
         "    r = {'alocou': False}\n"
-        f"print({sandbox.MARCA!r} + json.dumps(r))\n")
+        f"print({sandbox.MARCA!r} + json.dumps(r))\n"
+    )
     res = sandbox.executar_isolado(script, {}, tempo_limite=30, memoria_limite_mb=256)
     assert res.dados == {"alocou": False}
 
 
-def test_ambiente_minimo_e_pasta_temporaria(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ambiente_minimo_e_pasta_temporaria(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "segredo")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     script = tmp_path / "ambiente.py"
@@ -392,7 +450,8 @@ def test_ambiente_minimo_e_pasta_temporaria(tmp_path: Path,
         "sys.stdin.read()\n"
         "r = {'env': dict(os.environ), 'cwd': os.getcwd(), 'path': sys.path,\n"
         "     'isolado': sys.flags.isolated}\n"
-        f"print({sandbox.MARCA!r} + json.dumps(r))\n")
+        f"print({sandbox.MARCA!r} + json.dumps(r))\n"
+    )
     res = sandbox.executar_isolado(script, {}, tempo_limite=30, memoria_limite_mb=512)
     assert res.dados is not None
     env = res.dados["env"]
@@ -412,13 +471,20 @@ def test_biblioteca_ausente_relatada(arquivos: dict[str, Path]) -> None:
         f"spec = importlib.util.spec_from_file_location('f', {str(filho)!r})\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         f"print(json.dumps(m._executar({{'formato': 'torch', "
-        f"'caminho': {str(arquivos['torch_sd'])!r}}})))\n")
-    saida = subprocess.run([sys.executable, "-I", "-c", codigo], capture_output=True,
-                           text=True, timeout=60, check=True)
+        f"'caminho': {str(arquivos['torch_sd'])!r}}})))\n"
+    )
+    saida = subprocess.run(
+        [sys.executable, "-I", "-c", codigo],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     dados = json.loads(saida.stdout.strip().splitlines()[-1])
     assert dados["ok"] is None and dados["executado"] is False
-    assert dados["motivo"] == ("biblioteca torch (torch) não instalada: teste de "
-                               "carregamento não executado")
+    assert dados["motivo"] == (
+        "biblioteca torch (torch) não instalada: teste de carregamento não executado"
+    )
     carga = _carga_do_filho(sandbox.ResultadoIsolado(dados, 0, False, 0.1, "", None))
     assert carga["ok"] is None
     assert "não instalada: teste de carregamento não executado" in carga["motivo"]
@@ -431,8 +497,12 @@ def test_opcoes_e_erro_de_validacao(tmp_path: Path) -> None:
     from backup_versionamento.config import PADRAO
 
     opcoes = opcoes_da_config(PADRAO)
-    assert opcoes == {"teste_carregamento": True, "tempo_limite": 120.0,
-                      "memoria_limite_mb": 4096, "globais_permitidos": ()}
+    assert opcoes == {
+        "teste_carregamento": True,
+        "tempo_limite": 120.0,
+        "memoria_limite_mb": 4096,
+        "globais_permitidos": (),
+    }
     arquivo = tmp_path / "vazio.onnx"
     arquivo.write_bytes(b"")
     rel = validar_modelo(arquivo, **opcoes)
@@ -445,7 +515,9 @@ def test_analisar_usa_um_so_processo_filho(arquivos: dict[str, Path]) -> None:
     rel, insp = analisar_modelo(arquivos["sklearn_joblib_z"])
     assert rel["valido"] is True and rel["carregamento"]["ok"] is True
     assert insp is not None
-    assert insp["arquitetura"]["classe"] == \
-        "sklearn.ensemble._forest.RandomForestClassifier"
+    assert (
+        insp["arquitetura"]["classe"]
+        == "sklearn.ensemble._forest.RandomForestClassifier"
+    )
     assert insp["arquitetura"]["parametros"]["n_estimators"] == 5
     assert len(insp["digest_pesos"]) == 64

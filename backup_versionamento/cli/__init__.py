@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from ..erros import CODIGOS_SAIDA, ErroBackup
 
 SUBCOMANDOS = [
-    "backup", "listar", "restaurar", "verificar", "comparar", "status", "config",
-    "limpeza", "fixar",
+    "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
+    "status", "config", "limpeza", "fixar",
 ]  # fmt: skip
 
 _EPILOGO = "códigos de saída:\n" + "\n".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..automacao import ler_estado_daemon
 from .comum import gerenciador, imprimir, tamanho_legivel
 
 
@@ -16,6 +17,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         st = g.status()
+        st["daemon"] = ler_estado_daemon(g.base)
     imprimir(args, st, lambda: _texto(st))
     return 0
 
@@ -38,5 +40,32 @@ def _texto(st: dict[str, Any]) -> str:
         ),
         f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}",
         f"Log:                {st['log']}",
+        _texto_daemon(st["daemon"]),
     ]
+    return "\n".join(linhas)
+
+
+def _texto_daemon(d: dict[str, Any]) -> str:
+    if not d.get("rodando"):
+        return "Daemon:             parado (inicie com `inicializar_backup.py iniciar`)"
+    linhas = [
+        f"Daemon:             rodando (pid {d.get('pid')}, desde "
+        f"{str(d.get('iniciado_em', '?'))[:19].replace('T', ' ')})"
+    ]
+    if d.get("proxima_execucao"):
+        linhas.append(f"Próxima varredura:  {str(d['proxima_execucao'])[:19]}")
+    ultimo = d.get("ultimo_backup")
+    if ultimo:
+        linhas.append(
+            f"Último automático:  {ultimo.get('modelo')} {ultimo.get('versao')}"
+        )
+    falha = d.get("ultima_falha")
+    if falha:
+        linhas.append(
+            f"Última falha:       {falha.get('caminho')}: {falha.get('erro')} "
+            f"({d.get('falhas', 0)} no total)"
+        )
+    pastas = d.get("diretorios_monitorados") or []
+    if pastas:
+        linhas.append(f"Pastas monitoradas: {', '.join(pastas)}")
     return "\n".join(linhas)

@@ -172,6 +172,14 @@ class _Hash:
 
     def _array(self, a: Any, prof: int) -> None:
         self._tag(f"nd:{a.dtype}:{tuple(a.shape)}")
+        nomes = getattr(a.dtype, "names", None)
+        if nomes:
+            # Field by field: the padding between fields of a structured array is
+            # uninitialized memory when the array was filled field-wise (joblib).
+            for nome in nomes:
+                self._tag(nome)
+                self._array(a[nome], prof + 1)
+            return
         if getattr(a.dtype, "hasobject", False):
             for x in a.ravel().tolist():
                 self.valor(x, prof + 1)

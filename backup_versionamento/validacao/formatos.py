@@ -77,6 +77,8 @@ EXTENSOES: dict[str, str] = {
 
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+# torch.save's legacy format opens with its magic number pickled as a long.
+_TORCH_LEGADO = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 _COMPRIMIDOS = (
     b"\x78",
     b"\x1f\x8b",
@@ -202,6 +204,13 @@ def detectar_formato(caminho: Path) -> InfoFormato:
             return _info(TORCH, caminho, conteudo, avisos)
         if formato == PICKLE and conteudo == "comprimido":
             return _info(JOBLIB, caminho, conteudo)
+        if formato != TORCH and cabecalho.startswith(_TORCH_LEGADO):
+            return _info(
+                TORCH,
+                caminho,
+                conteudo,
+                [f"{nome}: extensão {ext} mas o conteúdo é um checkpoint PyTorch"],
+            )
         return _info(formato, caminho, conteudo)
     if formato == XGBOOST_JSON:
         if conteudo == "json_xgboost":

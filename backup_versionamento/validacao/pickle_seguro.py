@@ -14,6 +14,7 @@ same allow-list again inside the real unpickler (defense in depth).
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
@@ -550,8 +551,10 @@ class _Varredor(pickle._Unpickler):
         extras: tuple[str, ...],
         joblib: bool,
         profundidade: int = 0,
+        secundario: bool = False,
     ) -> None:
         super().__init__(leitor, encoding="latin1")
+        self._secundario = secundario
         self._leitor = leitor
         self._res = resultado
         self._contexto = contexto
@@ -567,6 +570,12 @@ class _Varredor(pickle._Unpickler):
         categoria = classificar_global(module, name, self._contexto, self._extras)
         modulo, nome = normalizar_global(module, name)
         completo = f"{modulo}.{nome}"
+        if self._secundario:
+            # Plain-pickle reading of a joblib file: array bytes parsed as opcodes,
+            # so only a dangerous name (never found by accident) is meaningful.
+            if categoria == PERIGOSO:
+                self._res.globais[completo] = categoria
+            return self._classe(completo)
         anterior = self._res.globais.get(completo)
         if anterior is None or anterior == PERMITIDO:
             self._res.globais[completo] = categoria
@@ -574,6 +583,9 @@ class _Varredor(pickle._Unpickler):
             self._res.falhar(f"global perigoso {completo}")
         elif categoria == DESCONHECIDO:
             self._res.falhar(f"global fora da lista permitida {completo}")
+        return self._classe(completo)
+
+    def _classe(self, completo: str) -> type:
         classe = self._classes.get(completo)
         if classe is None:
             classe = type("Fantasma", (_Fantasma,), {"_global": completo})
@@ -882,6 +894,29 @@ def abrir_descomprimido(bruto: IO[bytes], compressao: str | None) -> Fluxo:
     )
 
 
+def _leitura_comum(
+    fluxo: Fluxo, res: ResultadoVarredura, contexto: str, prazo: float
+) -> None:
+    """Scan a joblib file again as plain `pickle.load` would read it.
+
+    joblib reads array bytes raw after a NumpyArrayWrapper; pickle.load would parse
+    them as opcodes. A file can therefore look harmless to joblib and run code
+    under pickle.load: every dangerous global on that second path is reported.
+    """
+    aux = ResultadoVarredura()
+    # Array bytes read as opcodes end in some error sooner or later: expected.
+    with contextlib.suppress(Exception):
+        _Varredor(
+            _Leitor(fluxo, prazo), aux, contexto, (), False, secundario=True
+        ).load()
+    for completo in aux.perigosos:
+        res.globais[completo] = PERIGOSO
+        res.falhar(
+            f"um array joblib esconde o global perigoso {completo}, que seria "
+            "executado por pickle.load"
+        )
+
+
 def varrer_arquivo_pickle(
     caminho: Path,
     *,
@@ -917,6 +952,11 @@ def varrer_arquivo_pickle(
                     res.avisos.append(
                         "há dados depois do fim do pickle (ignorados ao carregar)"
                     )
+        if res.arrays_joblib:
+            bruto.seek(0)
+            _leitura_comum(
+                abrir_descomprimido(bruto, res.compressao), res, contexto, prazo
+            )
     return res
 
 
