@@ -145,3 +145,49 @@ def test_cli_config_mostra_configuracao_efetiva(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["diretorios"]["base"] == str(
         tmp_path / "backups_modelos"
     )
+
+
+# Every key of the automatic-backup, retention and disk-space features, each with
+# a wrong type and (where a rule exists) a wrong value: the error names the key.
+_RUINS = {
+    "backup_automatico.habilitado": ["sim"],
+    "backup_automatico.intervalo_horas": ["6", 0],
+    "backup_automatico.horarios_execucao": ["02:00", ["2h"]],
+    "backup_automatico.diretorios_monitorados": ["./m", [1]],
+    "backup_automatico.extensoes_monitoradas": [".h5", ["h5"]],
+    "backup_automatico.ignorar_arquivos": ["*.tmp", [None]],
+    "backup_automatico.monitorar_tempo_real": [1],
+    "backup_automatico.periodo_silencio_segundos": ["5", -1],
+    "backup_automatico.tipo_mudanca": [3, "grande"],
+    "backup_automatico.limpeza_automatica": ["não"],
+    "backup_automatico.horario_limpeza": [330, "3:30h"],
+    "retencao.por_tempo.ultimos_7_dias": [7, "algumas"],
+    "retencao.por_tempo.ultimos_30_dias": [None, "diario"],
+    "retencao.por_tempo.ultimos_90_dias": [True, "semanal"],
+    "retencao.por_quantidade.maximo_versoes_por_modelo": [50.5, -3],
+    "retencao.manter_melhores.metrica": [13],
+    "retencao.manter_melhores.quantidade": ["3", -1],
+    "retencao.manter_melhores.maior_melhor": ["sim"],
+    "retencao.carencia_coleta_minutos": ["60", -5],
+    "espaco_disco.aviso_mb": ["1GB", -1],
+    "espaco_disco.reserva_mb": [[], -1],
+}
+
+
+def _aninhar(caminho: str, valor: object) -> dict:
+    partes = caminho.split(".")
+    dados: dict = {partes[-1]: valor}
+    for p in reversed(partes[:-1]):
+        dados = {p: dados}
+    return dados
+
+
+@pytest.mark.parametrize(("chave", "valor"),
+                         [(k, v) for k, vs in _RUINS.items() for v in vs])
+def test_cada_chave_da_automacao_e_retencao(tmp_path: Path, chave: str,
+                                            valor: object) -> None:
+    arq = tmp_path / "c.json"
+    arq.write_text(json.dumps(_aninhar(chave, valor)))
+    with pytest.raises(ErroConfiguracao) as e:
+        config.carregar(arq)
+    assert any(p.startswith(chave + ":") for p in e.value.problemas), e.value.problemas

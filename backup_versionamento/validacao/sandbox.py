@@ -67,14 +67,20 @@ def ambiente_minimo(pasta: Path) -> dict[str, str]:
     return env
 
 
-def limites(tempo_limite: float, memoria_limite_mb: int) -> dict[str, int]:
-    """rlimit values (soft limits; hard limits are a little higher)."""
+def limites(
+    tempo_limite: float, memoria_limite_mb: int, arquivo_limite_mb: int | None = None
+) -> dict[str, int]:
+    """rlimit values (soft limits; hard limits are a little higher).
+
+    The file-size limit only stops a runaway writer; a loader that unpacks the
+    model (a big .keras) needs about the model's size, so callers raise it.
+    """
     return {
         "memoria_bytes": memoria_limite_mb << 20,
         # CPU seconds: two threads busy for the whole wall-clock budget, plus slack;
         # the wall-clock timeout is the real guard, this one survives a lost parent.
         "cpu_s": math.ceil(tempo_limite * 2) + 10,
-        "arquivo_bytes": _LIMITE_ARQUIVO_MB << 20,
+        "arquivo_bytes": max(_LIMITE_ARQUIVO_MB, arquivo_limite_mb or 0) << 20,
     }
 
 
@@ -163,12 +169,13 @@ def executar_isolado(
     *,
     tempo_limite: float,
     memoria_limite_mb: int,
+    arquivo_limite_mb: int | None = None,
 ) -> ResultadoIsolado:
     """Run `script` with `entrada` as JSON on stdin; wait at most `tempo_limite` s.
 
     The script is expected to print one line `MARCA + json` on stdout.
     """
-    lim = limites(tempo_limite, memoria_limite_mb)
+    lim = limites(tempo_limite, memoria_limite_mb, arquivo_limite_mb)
     entrada = {**entrada, "limites": lim}
     inicio = time.monotonic()
     esgotado = False

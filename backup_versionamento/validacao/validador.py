@@ -23,6 +23,12 @@ TEMPO_LIMITE_PADRAO = 120.0
 MEMORIA_LIMITE_PADRAO_MB = 4096
 
 
+def _tamanho(caminho: Path) -> int:
+    if caminho.is_dir():
+        return sum(p.stat().st_size for p in caminho.rglob("*") if p.is_file())
+    return caminho.stat().st_size
+
+
 def _carga_vazia(motivo: str) -> dict[str, Any]:
     return {
         "executado": False,
@@ -142,6 +148,7 @@ def analisar_modelo(
             tarefa,
             tempo_limite=tempo_limite,
             memoria_limite_mb=memoria_limite_mb,
+            arquivo_limite_mb=2 * (_tamanho(alvo) >> 20) + 256,
         )
         if teste_carregamento:
             carga = _carga_do_filho(res)
