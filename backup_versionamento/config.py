@@ -65,6 +65,7 @@ PADRAO: dict[str, Any] = {
         "teste_carregamento": True,
         "tempo_limite_segundos": 120,
         "memoria_limite_mb": 4096,
+        "globais_permitidos": [],
     },
     "espaco_disco": {"aviso_mb": 1024, "reserva_mb": 100},
     "integracao": {
@@ -214,6 +215,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "validacao.modo": _um_de({"bloquear", "avisar", "desligado"}),
     "validacao.tempo_limite_segundos": _positivo,
     "validacao.memoria_limite_mb": _positivo,
+    "validacao.globais_permitidos": _lista_de_texto,
     "espaco_disco.aviso_mb": _nao_negativo,
     "espaco_disco.reserva_mb": _nao_negativo,
     "integracao.cloud_storage.provedor": _um_de({"aws_s3", "s3"}),

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,14 +25,20 @@ from .erros import (
     ErroArquivoNaoEncontrado,
     ErroBackup,
     ErroEspacoInsuficiente,
-    ErroNaoSuportado,
     ErroPermissao,
     ErroVersaoNaoEncontrada,
 )
 from .linhagem import coletar_linhagem
 from .metricas import validar_metricas
+from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
+from .validacao import (
+    analisar_modelo,
+    erro_de_validacao,
+    inspecionar_modelo,
+    opcoes_da_config,
+)
 
 log = logging.getLogger(registro.NOME_LOGGER)
 Ouvinte = Callable[[str, dict[str, Any]], None]
@@ -138,16 +145,14 @@ class GerenciadorBackupVersionamento:
         progresso: Progresso | None,
     ) -> str:
         incremento = incremento_de(tipo_mudanca)
-        if incremento == AUTO:
-            raise ErroNaoSuportado(
-                "tipo_mudanca 'auto' ainda não é suportado nesta versão; informe "
-                "major/minor/patch (ou arquitetura/melhoria/retreino/correcao/ajuste)"
-            )
         validar_nome_modelo(modelo)
         metricas = validar_metricas(metricas)
         tamanho_origem = _checar_origem(origem)
+        validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
         self._checar_espaco(tamanho_origem, modelo)
-        linhagem = coletar_linhagem(origem)
+        linhagem = coletar_linhagem(
+            origem, validacao["biblioteca"] if validacao else None
+        )
         with travar(
             self.repo.caminho_trava("repositorio"),
             exclusiva=False,
@@ -172,6 +177,15 @@ class GerenciadorBackupVersionamento:
                     )
                     return str(ultima["versao"])
                 atual = self.repo.ultima_versao(modelo)
+                mudanca = None
+                if incremento == AUTO:
+                    anterior = self._inspecao_de(modelo, str(atual)) if atual else None
+                    incremento, motivo = inferir_tipo_mudanca(anterior, inspecao)
+                    mudanca = {
+                        "automatica": True,
+                        "incremento": incremento,
+                        "motivo": motivo,
+                    }
                 nova = str(proxima_versao(atual, incremento))
                 sidecar = {
                     "esquema": ESQUEMA_SIDECAR,
@@ -187,8 +201,9 @@ class GerenciadorBackupVersionamento:
                     "versao_anterior": str(atual) if atual else None,
                     **conteudo,
                     "metricas": metricas,
-                    "validacao": None,
-                    "mudanca": None,
+                    "validacao": validacao,
+                    "inspecao": inspecao,
+                    "mudanca": mudanca,
                     "linhagem": linhagem,
                     "assinatura": None,
                 }
@@ -196,6 +211,14 @@ class GerenciadorBackupVersionamento:
                     raise ErroBackup(
                         f"versão {nova} de {modelo} já existe; tente de novo"
                     )
+        if mudanca:
+            log.info(
+                "Tipo de mudança automático: %s %s -> %s (%s)",
+                modelo,
+                nova,
+                mudanca["incremento"],
+                mudanca["motivo"],
+            )
         log.info("Backup criado: %s -> %s", modelo, nova)
         self._emitir(
             "backup_criado",
@@ -206,6 +229,43 @@ class GerenciadorBackupVersionamento:
             tamanho_armazenado=conteudo["tamanho_armazenado"],
         )
         return nova
+
+    def _analisar(
+        self, origem: Path, *, auto: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Validate per `validacao.modo`; describe the model when `auto` needs it."""
+        opcoes = opcoes_da_config(self.config)
+        if self.config["validacao"]["modo"] == "desligado":
+            return None, inspecionar_modelo(
+                origem, **{k: v for k, v in opcoes.items() if k != "teste_carregamento"}
+            ) if auto else None
+        rel, insp = analisar_modelo(origem, inspecionar=auto, **opcoes)
+        if not rel["valido"]:
+            if self.config["validacao"]["modo"] == "bloquear":
+                raise erro_de_validacao(rel)
+            log.warning(
+                "Validação falhou (modo avisar, backup segue): %s",
+                "; ".join(rel["problemas"]),
+            )
+        return rel, insp
+
+    def _inspecao_de(self, modelo: str, versao: str) -> dict[str, Any] | None:
+        """A stored version's description; restored to a temp folder if not kept."""
+        sc = self.repo.ler_versao(modelo, versao)
+        if sc.get("inspecao"):
+            return dict(sc["inspecao"])
+        opcoes = opcoes_da_config(self.config)
+        opcoes.pop("teste_carregamento")
+        with tempfile.TemporaryDirectory(dir=self.base, prefix=".inspecao-") as tmp:
+            caminho = self.repo.restaurar(sc, Path(tmp))
+            return inspecionar_modelo(caminho, **opcoes)
+
+    def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
+        """Validation report of a model file or folder (structure + load test)."""
+        rel, _ = analisar_modelo(
+            Path(caminho), inspecionar=False, **opcoes_da_config(self.config)
+        )
+        return rel
 
     def _checar_espaco(self, necessario: int, modelo: str) -> None:
         esp = self.config["espaco_disco"]
@@ -316,6 +376,10 @@ class GerenciadorBackupVersionamento:
         }
         if origem.is_file():
             resultado["sha256"] = sha256_arquivo(origem)[1]
+        if self.config["validacao"]["modo"] != "desligado":
+            rel = self.validar_arquivo(origem)
+            resultado["validacao"] = rel
+            resultado["problemas"].extend(rel["problemas"])
         nome = origem.resolve().name
         try:
             for v in reversed(self.repo.versoes(nome)):
@@ -374,8 +438,19 @@ class GerenciadorBackupVersionamento:
                 ),
             },
             "metricas": metricas,
-            "arquitetura": None,
+            "arquitetura": self._comparar_arquitetura(a, b),
         }
+
+    def _comparar_arquitetura(
+        self, a: dict[str, Any], b: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        if a["sha256"] == b["sha256"]:
+            return None
+        ia = self._inspecao_de(a["modelo"], a["versao"])
+        ib = self._inspecao_de(b["modelo"], b["versao"])
+        if ia is None or ib is None:
+            return None
+        return comparar_arquiteturas(ia, ib)
 
     def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
         """Pin a version so retention never removes it (or unpin it)."""

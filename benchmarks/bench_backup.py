@@ -597,7 +597,7 @@ def aviso(texto: str) -> None:
 # -- report ----------------------------------------------------------------------
 
 
-def fatos_da_maquina(pasta: Path) -> list[str]:
+def fatos_da_maquina(pasta: Path, carga: tuple[float, ...]) -> list[str]:
     cpu = "?"
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
         for linha in f:
@@ -611,8 +611,8 @@ def fatos_da_maquina(pasta: Path) -> list[str]:
         f"CPU: {cpu}, {os.cpu_count()} núcleos; memória: {memoria:.1f} GiB",
         f"sistema: Linux {platform.release()}, sistema de arquivos {sistema_arquivos} "
         f"({pasta}); Python {platform.python_version()}",
-        "carga média no fim (1/5/15 min): "
-        + " / ".join(f"{c:.2f}" for c in os.getloadavg())
+        "carga média antes das medições (1/5/15 min): "
+        + " / ".join(f"{c:.2f}" for c in carga)
         + " (outros processos na máquina distorcem os tempos)",
     ]
 
@@ -787,7 +787,10 @@ def medir_todas(
 
 
 def relatorio(
-    resultados: list[Resultado], pasta: Path, args: argparse.Namespace
+    resultados: list[Resultado],
+    pasta: Path,
+    carga: tuple[float, ...],
+    args: argparse.Namespace,
 ) -> str:
     validos = {r.nome: r for r in resultados if r.valido}
     partes = [
@@ -814,7 +817,7 @@ def relatorio(
     if erros := [f"- {r.nome}: {r.erro}" for r in resultados if r.erro]:
         partes += ["Falhas:", *erros, ""]
     partes += ["Versões:", *(f"- {r.nome}: {r.versao}" for r in resultados), ""]
-    partes += ["Máquina:", *(f"- {f}" for f in fatos_da_maquina(pasta)), ""]
+    partes += ["Máquina:", *(f"- {f}" for f in fatos_da_maquina(pasta, carga)), ""]
     partes += ["Notas:", *(f"- {n}" for n in NOTAS)]
     return "\n".join(partes)
 
@@ -841,8 +844,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
         )
         entradas = preparar_entradas(pasta, tamanho)
+        carga = os.getloadavg()
         resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
-        print(relatorio(resultados, pasta, args))
+        print(relatorio(resultados, pasta, carga, args))
     finally:
         shutil.rmtree(pasta, ignore_errors=True)
     return 0 if all(r.valido and r.sha_ok for r in resultados) else 1

@@ -75,8 +75,12 @@ def test_fluxo_completo_json(tmp_path: Path) -> None:
         str(tmp_path / "out") + "/",
     )
     assert Path(r["caminho"]).read_bytes() == aleatorio(3 * MiB, 1)
-    arq = cli_json("verificar", "--base", repo, "--arquivo", str(m))
+    # Random bytes named .h5 match a stored version but are no valid HDF5 model.
+    r = cli("verificar", "--base", repo, "--arquivo", str(m), "--json")
+    assert r.returncode == 12
+    arq = json.loads(r.stdout)
     assert arq["versao_correspondente"] == "2.0.0"
+    assert not arq["valido"] and "modelo.h5" in arq["problemas"][0]
 
 
 def test_saida_humana_e_ajuda(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import pytest
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.erros import (
     ErroArquivoNaoEncontrado,
-    ErroNaoSuportado,
     ErroRepositorio,
     ErroRestauracao,
     ErroTipoMudanca,
@@ -125,8 +124,6 @@ def test_tipo_desconhecido_nao_escreve_nada(
     antes = arvore_arquivos(repo / "objetos"), arvore_arquivos(repo / "modelos")
     with pytest.raises(ErroTipoMudanca):
         gerenciador.criar_backup(m, "talvez")
-    with pytest.raises(ErroNaoSuportado):
-        gerenciador.criar_backup(m, "auto")
     with pytest.raises(ErroArquivoNaoEncontrado):
         gerenciador.criar_backup(tmp_path / "nao.h5", "patch")
     assert (
@@ -356,23 +353,27 @@ def test_verificar_arquivo_modulo(
         verificar_integridade("sumiu.h5")
 
 
-def test_comparar_versoes(gerenciador: GerenciadorBackupVersionamento,
-                          tmp_path: Path) -> None:
+def test_comparar_versoes(
+    gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
+) -> None:
     sm = tmp_path / "sm"
     base = aleatorio(4 * MiB, 1)
     escrever(sm / "pesos.bin", base)
     escrever(sm / "velho.txt", b"sai")
     gerenciador.criar_backup(sm, "melhoria", metricas={"acertos_13": 0.10, "x": 1})
     b = bytearray(base)
-    b[MiB: MiB + 100_000] = aleatorio(100_000, 2)
+    b[MiB : MiB + 100_000] = aleatorio(100_000, 2)
     escrever(sm / "pesos.bin", bytes(b))
     (sm / "velho.txt").unlink()
     escrever(sm / "novo.txt", b"entra")
     gerenciador.criar_backup(sm, "retreino", metricas={"acertos_13": 0.25})
     r = gerenciador.comparar_versoes("sm", "1.0.0", "ultima")
     assert (r["a"], r["b"], r["identicas"]) == ("1.0.0", "1.1.0", False)
-    assert r["arquivos"] == {"adicionados": ["novo.txt"], "removidos": ["velho.txt"],
-                             "alterados": ["pesos.bin"]}
+    assert r["arquivos"] == {
+        "adicionados": ["novo.txt"],
+        "removidos": ["velho.txt"],
+        "alterados": ["pesos.bin"],
+    }
     assert 100_000 < r["bytes_alterados"] < 2 * MiB  # only the touched region
     assert r["blocos"]["comuns"] > 0
     assert r["metricas"]["acertos_13"]["delta"] == pytest.approx(0.15)

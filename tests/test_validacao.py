@@ -349,6 +349,10 @@ def test_global_desconhecido_bloqueado_e_liberavel(tmp_path: Path) -> None:
         == PERMITIDO
     )
     assert classificar_global("sklearn.datasets", "fetch_openml") != PERMITIDO
+    assert classificar_global("xgboost.tracker", "RabitTracker") != PERMITIDO
+    assert (
+        classificar_global("pandas.io.parsers.readers", "TextFileReader") != PERMITIDO
+    )
 
 
 def test_filho_recusa_global_mesmo_sem_varredura(tmp_path: Path) -> None:

@@ -102,10 +102,20 @@ def executar(args: argparse.Namespace) -> int:
     def humano() -> str:
         if not nova:
             return f"Sem mudanças: {info['modelo']} já está guardado na versão {versao}"
+        extra = ""
+        if info.get("mudanca"):
+            m = info["mudanca"]
+            extra += f"\n  tipo automático: {m['incremento']} ({m['motivo']})"
+        val = info.get("validacao")
+        if val:
+            estado = "OK" if val["valido"] else "FALHOU"
+            extra += f"\n  validação ({val.get('formato')}): {estado}"
+            extra += "".join(f"\n    - {p}" for p in val.get("problemas", []))
         return (
             f"Backup criado: {info['modelo']} -> {versao} "
             f"({tamanho_legivel(info['tamanho'])}, "
             f"{tamanho_legivel(info['tamanho_armazenado'])} novos no repositório)"
+            + extra
         )
 
     imprimir(args, dados, humano)

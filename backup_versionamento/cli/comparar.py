@@ -59,9 +59,15 @@ def _texto(r: dict[str, Any]) -> str:
     for nome, m in r["metricas"].items():
         delta = f" ({m['delta']:+.4g})" if m["delta"] is not None else ""
         linhas.append(f"  {nome}: {m['a']} -> {m['b']}{delta}")
-    arquitetura = r.get("arquitetura")
-    if arquitetura:
-        for tipo in ("adicionadas", "removidas", "alteradas"):
-            for item in arquitetura.get(tipo, []):
-                linhas.append(f"  camada {tipo[:-1]}: {item}")
+    arq_modelo = r.get("arquitetura")
+    if arq_modelo:
+        linhas.append(f"  arquitetura: {arq_modelo['resumo']}")
+        for rotulo, chave in (
+            ("camada adicionada", "camadas_adicionadas"),
+            ("camada removida", "camadas_removidas"),
+            ("camada alterada", "camadas_alteradas"),
+            ("parâmetro alterado", "parametros_alterados"),
+        ):
+            for item in arq_modelo.get(chave) or []:
+                linhas.append(f"    {rotulo}: {item}")
     return "\n".join(linhas)

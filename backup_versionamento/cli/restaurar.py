@@ -27,6 +27,12 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         action="store_true",
         help="substitui o destino se ele já existir",
     )
+    p.add_argument(
+        "--validar",
+        action="store_true",
+        help="valida o modelo restaurado (estrutura e carregamento isolado); "
+        "sai com código 12 se falhar",
+    )
     p.set_defaults(executar=executar)
 
 
@@ -41,19 +47,25 @@ def executar(args: argparse.Namespace) -> int:
                 sobrescrever=args.sobrescrever,
                 progresso=prog,
             )
+        validacao = g.validar_arquivo(caminho) if args.validar else None
     dados = {
         "modelo": info["modelo"],
         "versao": info["versao"],
         "caminho": caminho,
         "sha256": info["sha256"],
         "tamanho": info["tamanho"],
+        "validacao": validacao,
     }
-    imprimir(
-        args,
-        dados,
-        lambda: (
+
+    def humano() -> str:
+        texto = (
             f"Modelo restaurado em: {caminho} "
             f"(versão {info['versao']}, SHA-256 conferido)"
-        ),
-    )
-    return 0
+        )
+        if validacao:
+            texto += f"\nValidação: {'OK' if validacao['valido'] else 'FALHOU'}"
+            texto += "".join(f"\n  - {p}" for p in validacao["problemas"])
+        return texto
+
+    imprimir(args, dados, humano)
+    return 12 if validacao and not validacao["valido"] else 0

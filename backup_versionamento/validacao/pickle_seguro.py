@@ -138,9 +138,24 @@ _PACOTES_DE_CLASSES = (
     "sklearn",
     "xgboost",
     "lightgbm",
-    "scipy.sparse",
     "numpy.dtypes",
-    "pandas",
+    "pandas.core",
+    "pandas._libs",
+)
+# Parts of those packages whose constructors touch the network, files or
+# processes (trackers, cluster clients, dataset downloaders, test helpers).
+_SUBPACOTES_EXCLUIDOS = (
+    "xgboost.tracker",
+    "xgboost.collective",
+    "xgboost.dask",
+    "xgboost.spark",
+    "xgboost.federated",
+    "xgboost.testing",
+    "lightgbm.dask",
+    "sklearn.datasets",
+    "sklearn.utils._testing",
+    "sklearn.externals",
+    "sklearn.utils.parallel",
 )
 _SCIPY_ESPARSAS = re.compile(r"(csr|csc|coo|bsr|dia|dok|lil)_(matrix|array)")
 
@@ -364,7 +379,12 @@ def classificar_global(
     if nome in _EXATOS.get(modulo, ()):
         return PERMITIDO
     simples = "." not in nome
-    if simples and _CLASSE.fullmatch(nome) and _no_pacote(modulo, _PACOTES_DE_CLASSES):
+    if (
+        simples
+        and _CLASSE.fullmatch(nome)
+        and _no_pacote(modulo, _PACOTES_DE_CLASSES)
+        and not _no_pacote(modulo, _SUBPACOTES_EXCLUIDOS)
+    ):
         return PERMITIDO
     if (
         simples
