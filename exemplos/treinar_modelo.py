@@ -20,12 +20,14 @@ def main() -> None:
     p.add_argument("--semente", type=int, default=0)
     args = p.parse_args()
     rng = np.random.default_rng(args.semente)
-    # 500 past draws as 25-number indicator vectors; target: was number 13 drawn next.
+    # 500 past draws as 25-number indicator vectors; target: is 13 in the next draw.
     sorteios = np.zeros((500, 25), dtype=np.int8)
     for linha in sorteios:
         linha[rng.choice(25, 15, replace=False)] = 1
     x, y = sorteios[:-1], sorteios[1:, 12]
-    modelo = RandomForestClassifier(n_estimators=args.arvores, random_state=args.semente)
+    modelo = RandomForestClassifier(
+        n_estimators=args.arvores, random_state=args.semente
+    )
     modelo.fit(x, y)
     args.saida.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(modelo, args.saida)

@@ -56,11 +56,13 @@ def test_config_do_repositorio_e_valida() -> None:
     [
         (
             {"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": "50"}}},
-            "retencao.por_quantidade.maximo_versoes_por_modelo: esperado número inteiro",
+            "retencao.por_quantidade.maximo_versoes_por_modelo: esperado número "
+            "inteiro",
         ),
         (
             {"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": 0}}},
-            "retencao.por_quantidade.maximo_versoes_por_modelo: deve ser maior que zero",
+            "retencao.por_quantidade.maximo_versoes_por_modelo: deve ser maior "
+            "que zero",
         ),
         (
             {"backup_automatico": {"intervalo_horaz": 6}},
@@ -182,10 +184,12 @@ def _aninhar(caminho: str, valor: object) -> dict:
     return dados
 
 
-@pytest.mark.parametrize(("chave", "valor"),
-                         [(k, v) for k, vs in _RUINS.items() for v in vs])
-def test_cada_chave_da_automacao_e_retencao(tmp_path: Path, chave: str,
-                                            valor: object) -> None:
+@pytest.mark.parametrize(
+    ("chave", "valor"), [(k, v) for k, vs in _RUINS.items() for v in vs]
+)
+def test_cada_chave_da_automacao_e_retencao(
+    tmp_path: Path, chave: str, valor: object
+) -> None:
     arq = tmp_path / "c.json"
     arq.write_text(json.dumps(_aninhar(chave, valor)))
     with pytest.raises(ErroConfiguracao) as e:

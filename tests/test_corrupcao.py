@@ -102,7 +102,7 @@ def test_sidecar_corrompido(
     assert not rel["ok"]
     assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
     assert rel["problemas"][0]["tipo"] == "metadado"
-    with pytest.raises(ErroIntegridade, match="1.0.0.json"):
+    with pytest.raises(ErroIntegridade, match=r"1\.0\.0\.json"):
         gerenciador.restaurar_backup("m.h5", "1.0.0", tmp_path / "x")
     assert not (tmp_path / "x").exists()
     with GerenciadorBackupVersionamento(repo, {}) as g2:  # fresh cache

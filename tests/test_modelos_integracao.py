@@ -149,7 +149,7 @@ def test_modo_bloquear_pela_api(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(
         tmp_path / "repo", {"validacao": {"modo": "bloquear"}}
     ) as g:
-        with pytest.raises(ErroValidacao, match="f.joblib"):
+        with pytest.raises(ErroValidacao, match=r"f\.joblib"):
             g.criar_backup(ruim, "patch")
         assert g.listar_modelos() == []
         bom = mr.salvar_joblib(mr.floresta(3), tmp_path / "g.joblib")

@@ -329,7 +329,7 @@ def test_versao_inexistente(
     gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
 ) -> None:
     gerenciador.criar_backup(escrever(tmp_path / "m.pkl", b"x"), "patch")
-    with pytest.raises(ErroVersaoNaoEncontrada, match="versão 9.9.9"):
+    with pytest.raises(ErroVersaoNaoEncontrada, match=r"versão 9\.9\.9"):
         gerenciador.restaurar_backup("m.pkl", "9.9.9", tmp_path)
     with pytest.raises(ErroVersaoNaoEncontrada, match="não tem backups"):
         gerenciador.listar_versoes("outro.pkl")
