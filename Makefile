@@ -24,7 +24,8 @@ demo: instalar
 	@bash exemplos/tour.sh "$(BIN)/python"
 
 lint: instalar-teste
-	$(BIN)/ruff check backup_versionamento tests benchmarks exemplos inicializar_backup.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: instalar-teste lint
