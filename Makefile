@@ -32,6 +32,7 @@ test: instalar-teste lint
 	$(BIN)/python -m pytest -q
 
 benchmark: instalar
+	$(PIP) install -q numpy
 	$(BIN)/python benchmarks/bench_backup.py
 
 limpar:

@@ -630,9 +630,9 @@ def formatar_tabela(resultados: list[Resultado]) -> str:
             continue
         fracao = r.bytes_v2 / r.entradas.tamanho_v2
         linhas.append(
-            f"| {r.nome} | {r.vazao_backup_v1:,.0f} | {r.vazao_backup_v2:,.0f} "
-            f"| {r.bytes_v2 / MB:,.1f} MB ({fracao:.1%}) "
-            f"| {r.vazao_restauracao:,.0f} | {r.pico_rss / MB:,.0f} | {r.cpu_v1:.2f} "
+            f"| {r.nome} | {r.vazao_backup_v1:.0f} | {r.vazao_backup_v2:.0f} "
+            f"| {r.bytes_v2 / MB:.1f} MB ({fracao:.1%}) "
+            f"| {r.vazao_restauracao:.0f} | {r.pico_rss / MB:.0f} | {r.cpu_v1:.2f} "
             f"| {'ok' if r.sha_ok else 'DIFERENTE'} |"
         )
     return "\n".join(linhas)
@@ -667,7 +667,7 @@ def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
     metas = [
         _meta(
             f"pico de RSS < {LIMITE_RSS // MB} MB",
-            f"{p.pico_rss / MB:,.0f} MB",
+            f"{p.pico_rss / MB:.0f} MB",
             f"{LIMITE_RSS // MB} MB",
             p.pico_rss < LIMITE_RSS,
         )
@@ -678,20 +678,20 @@ def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
     return [
         _meta(
             "vazão de backup (v1) ≥ restic",
-            f"{p.vazao_backup_v1:,.0f} MB/s",
-            f"{r.vazao_backup_v1:,.0f} MB/s",
+            f"{p.vazao_backup_v1:.0f} MB/s",
+            f"{r.vazao_backup_v1:.0f} MB/s",
             p.vazao_backup_v1 >= r.vazao_backup_v1,
         ),
         _meta(
             "vazão de restauração ≥ restic",
-            f"{p.vazao_restauracao:,.0f} MB/s",
-            f"{r.vazao_restauracao:,.0f} MB/s",
+            f"{p.vazao_restauracao:.0f} MB/s",
+            f"{r.vazao_restauracao:.0f} MB/s",
             p.vazao_restauracao >= r.vazao_restauracao,
         ),
         _meta(
             "bytes adicionados pela v2 ≤ restic",
-            f"{p.bytes_v2 / MB:,.1f} MB",
-            f"{r.bytes_v2 / MB:,.1f} MB",
+            f"{p.bytes_v2 / MB:.1f} MB",
+            f"{r.bytes_v2 / MB:.1f} MB",
             p.bytes_v2 <= r.bytes_v2,
         ),
         *metas,
@@ -715,6 +715,8 @@ NOTAS = [
     "perto de 2 × o tempo de parede quer dizer os 2 núcleos ocupados",
     "restauração = última versão (v2) numa pasta vazia; SHA-256 conferido contra o "
     "arquivo original para toda ferramenta",
+    f"o arquivo é {NOME_ARQUIVO} (formato não reconhecido): este projeto não roda "
+    "o teste de carregamento, então a medida é só a do armazenamento",
     "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
     "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
     "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
@@ -835,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base.mkdir(parents=True, exist_ok=True)
     if (livre := shutil.disk_usage(base).free) < 6 * tamanho:
         aviso(
-            f"{base}: {livre / MB:,.0f} MB livres; são precisos {6 * tamanho / MB:,.0f}"
+            f"{base}: {livre / MB:.0f} MB livres; são precisos {6 * tamanho / MB:.0f}"
         )
         return 1
     pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
