@@ -348,6 +348,14 @@ class GerenciadorBackupVersionamento:
         `completa` also rebuilds each version and checks its SHA-256.
         """
         rel = self.repo.verificar(completa=completa, modelo=modelo, progresso=progresso)
+        # Not an integrity fault, but worth seeing: versions stored despite a
+        # failed model validation (validacao.modo = "avisar").
+        rel["validacao_falhou"] = [
+            f"{m} {v['versao']}"
+            for m in ([modelo] if modelo else self.listar_modelos())
+            for v in self.repo.versoes(m)
+            if v.get("validacao") and not v["validacao"].get("valido", True)
+        ]
         if rel["ok"]:
             log.info(
                 "Verificação de integridade concluída: %d versões, %d objetos, sem "

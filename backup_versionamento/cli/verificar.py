@@ -48,6 +48,16 @@ def executar(args: argparse.Namespace) -> int:
 
 
 def _texto(rel: dict[str, Any]) -> str:
+    texto = _texto_integridade(rel)
+    if rel.get("validacao_falhou"):
+        texto += (
+            "\nAviso: versões guardadas com validação do modelo falha: "
+            + ", ".join(rel["validacao_falhou"])
+        )
+    return texto
+
+
+def _texto_integridade(rel: dict[str, Any]) -> str:
     modo = "completa" if rel["completa"] else "padrão"
     if rel["ok"]:
         return (
