@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tour de 60 segundos: dois backups de um modelo real, listar, verificar, restaurar, status.
+# Tour de 60 segundos: backups de um modelo real (com tipo de mudança deduzido),
+# listar, comparar, verificar, restaurar, status.
 set -euo pipefail
 PY="${1:-python3}"
 CLI=("$PY" inicializar_backup.py)
@@ -12,24 +13,32 @@ passo "2. Primeiro backup"
 "${CLI[@]}" backup --modelo demo/modelo_lotofacil.joblib --tipo-mudanca melhoria \
   --descricao "Modelo inicial"
 
-passo "3. Retreinando (80 árvores) e fazendo o segundo backup"
+passo "3. Retreinando com outros dados (tipo de mudança deduzido: auto)"
+"$PY" exemplos/treinar_modelo.py demo/modelo_lotofacil.joblib --arvores 50 --semente 1
+"${CLI[@]}" backup --modelo demo/modelo_lotofacil.joblib --tipo-mudanca auto \
+  --descricao "Retreino"
+
+passo "4. Mais árvores: hiperparâmetro mudou (auto deduz major)"
 "$PY" exemplos/treinar_modelo.py demo/modelo_lotofacil.joblib --arvores 80 --semente 1
-"${CLI[@]}" backup --modelo demo/modelo_lotofacil.joblib --tipo-mudanca retreino \
+"${CLI[@]}" backup --modelo demo/modelo_lotofacil.joblib --tipo-mudanca auto \
   --descricao "Mais árvores"
 
-passo "4. Backup sem mudança (não cria versão)"
+passo "5. Backup sem mudança (não cria versão)"
 "${CLI[@]}" backup --modelo demo/modelo_lotofacil.joblib --descricao "Backup manual"
 
-passo "5. Listando as versões"
+passo "6. Listando as versões"
 "${CLI[@]}" listar --modelo modelo_lotofacil.joblib
 
-passo "6. Verificando a integridade do repositório"
+passo "7. Comparando a primeira e a última versão"
+"${CLI[@]}" comparar --modelo modelo_lotofacil.joblib --de 1.0.0
+
+passo "8. Verificando a integridade do repositório"
 "${CLI[@]}" verificar --completa
 
-passo "7. Restaurando a versão 1.0.0"
+passo "9. Restaurando a versão 1.0.0"
 rm -rf demo/restaurado
 "${CLI[@]}" restaurar --modelo modelo_lotofacil.joblib --versao 1.0.0 --destino demo/restaurado/
 
-passo "8. Status"
+passo "10. Status"
 "${CLI[@]}" status
 printf '\nRepositório em ./backups_modelos; log em ./backups_modelos/logs/backup_system.log\n'

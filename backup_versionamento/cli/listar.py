@@ -47,12 +47,15 @@ def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
         f"{'NOVOS':>10}  DESCRIÇÃO"
     ]
     for v in versoes:
+        tipo = v["tipo_mudanca"]
+        if v.get("mudanca"):  # auto: show what it was deduced to be
+            tipo = f"{tipo}→{v['mudanca']['incremento']}"
         marca = "*" if v.get("fixada") else " "
         valid = v.get("validacao") or {}
         alerta = "" if valid.get("valido", True) else "  [validação falhou]"
         linhas.append(
             f"{v['versao']:<9}{marca} {v['criado_em'][:19].replace('T', ' '):<20} "
-            f"{v['tipo_mudanca']:<12} {tamanho_legivel(v['tamanho']):>10} "
+            f"{tipo:<12} {tamanho_legivel(v['tamanho']):>10} "
             f"{tamanho_legivel(v['tamanho_armazenado']):>10}  {v['descricao']}{alerta}"
         )
     linhas.append("(* = fixada)" if any(v.get("fixada") for v in versoes) else "")
