@@ -159,3 +159,38 @@ def test_fixar_e_desafixar(tmp_path: Path) -> None:
     assert [v["fixada"] for v in versoes] == [False, False]
     r = cli("fixar", "--base", str(repo), "--modelo", "m.h5", "--versao", "7.0.0")
     assert r.returncode == 6
+
+
+def test_limpeza_em_outro_processo_durante_backup(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import RAIZ
+
+    repo = tmp_path / "repo"
+    _historico(tmp_path, repo, [300, 1])
+    grande = escrever(tmp_path / "grande.h5", aleatorio(120 * MiB, 5))
+    codigo = (
+        f"import sys; sys.path.insert(0, {str(RAIZ)!r})\n"
+        "from backup_versionamento import GerenciadorBackupVersionamento\n"
+        f"g = GerenciadorBackupVersionamento({str(repo)!r}, {{}})\n"
+        f"print(g.criar_backup({str(grande)!r}, 'melhoria'))\n"
+    )
+    filho = subprocess.Popen(
+        [sys.executable, "-c", codigo], stdout=subprocess.PIPE, text=True
+    )
+    # Wait until the child is writing chunks, then collect with no grace period.
+    limite = time.monotonic() + 30
+    while time.monotonic() < limite and len(list(repo.rglob("objetos/*/*"))) < 20:
+        time.sleep(0.02)
+    with GerenciadorBackupVersionamento(
+        repo, {"retencao": {"carencia_coleta_minutos": 0}}
+    ) as g:
+        r = g.limpeza(agora=AGORA)
+        assert r["versoes_removidas"] == ["m.h5 1.0.0"]
+    assert filho.communicate(timeout=120)[0].strip() == "1.0.0"
+    assert filho.returncode == 0
+    with GerenciadorBackupVersionamento(repo, {}) as g:
+        assert g.verificar_integridade(completa=True)["ok"]
+        dest = g.restaurar_backup("grande.h5", "1.0.0", tmp_path / "r")
+        assert Path(dest).read_bytes() == grande.read_bytes()
