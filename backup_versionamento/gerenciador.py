@@ -71,7 +71,8 @@ class GerenciadorBackupVersionamento:
         self.repo = Repositorio.abrir(
             self.base,
             criar=criar_repositorio,
-            threads=perf["threads_compressao"],
+            threads=perf["threads_backup"],
+            threads_compressao=perf["threads_compressao"],
             buffer_mb=perf["buffer_size_mb"],
             cache_mb=perf["cache_size_mb"],
             nivel_compressao=perf["nivel_compressao"],

@@ -37,10 +37,18 @@ def chave_objeto(id_bloco: str) -> str:
 class ArmazemObjetos:
     """Write-once store of chunk objects over a backend."""
 
-    def __init__(self, backend: BackendLocal, nivel_compressao: int = 1) -> None:
+    def __init__(
+        self,
+        backend: BackendLocal,
+        nivel_compressao: int = 1,
+        threads_compressao: int = 2,
+    ) -> None:
         self.backend = backend
         self.nivel = nivel_compressao
         self._local = threading.local()
+        # More pipeline threads than cores overlap fsync waits; this caps how
+        # many of them compress at once (performance.threads_compressao).
+        self._compressao = threading.BoundedSemaphore(max(1, threads_compressao))
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         # ZstdCompressor objects are not thread-safe: one per worker thread.
@@ -62,11 +70,12 @@ class ArmazemObjetos:
         """Return (flags, payload): zstd only when it pays off."""
         c = self._compressor()
         n = len(dados)
-        if n > 2 * _AMOSTRA:
-            amostra = c.compress(dados[:_AMOSTRA])
-            if len(amostra) > _AMOSTRA * (1 - ECONOMIA_MINIMA / 2):
-                return 0, dados
-        comprimido = c.compress(dados)
+        with self._compressao:
+            if n > 2 * _AMOSTRA:
+                amostra = c.compress(dados[:_AMOSTRA])
+                if len(amostra) > _AMOSTRA * (1 - ECONOMIA_MINIMA / 2):
+                    return 0, dados
+            comprimido = c.compress(dados)
         if len(comprimido) <= n * (1 - ECONOMIA_MINIMA):
             return FLAG_ZSTD, comprimido
         return 0, dados

@@ -93,11 +93,14 @@ class Repositorio:
         buffer_mb: int = 128,
         cache_mb: int = 256,
         nivel_compressao: int = 1,
+        threads_compressao: int = 2,
     ) -> None:
         self.base = base
         self.cabecalho = cabecalho
         self.backend = BackendLocal(base)
-        self.objetos = ArmazemObjetos(self.backend, nivel_compressao)
+        self.objetos = ArmazemObjetos(
+            self.backend, nivel_compressao, threads_compressao
+        )
         self.threads = threads
         self.buffer_mb = buffer_mb
         self.indice = Indice(base / "indice.sqlite", base, cache_mb)
