@@ -196,7 +196,12 @@ def _faixa(minimo: float, maximo: float) -> Callable[[Any], str | None]:
     return regra
 
 
+def _nao_vazio(v: str) -> str | None:
+    return None if v.strip() else "não pode ser vazio"
+
+
 _REGRAS: dict[str, Callable[[Any], str | None]] = {
+    "diretorios.base": _nao_vazio,
     "backup_automatico.intervalo_horas": _positivo,
     "backup_automatico.horarios_execucao": _horarios,
     "backup_automatico.diretorios_monitorados": _lista_de_texto,
@@ -306,7 +311,7 @@ def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str
     for caminho, nome in _AINDA_NAO_SUPORTADO.items():
         if _valor(cfg, caminho) is True:
             problemas.append(
-                f"{caminho}: {nome} ainda não é suportada nesta versão; "
+                f"{caminho}: ainda não há suporte a {nome} nesta versão; "
                 "deixe false (veja README_BACKUP.md, seção Roteiro)"
             )
     if problemas:

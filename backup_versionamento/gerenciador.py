@@ -26,6 +26,7 @@ from .erros import (
     ErroBackup,
     ErroEspacoInsuficiente,
     ErroPermissao,
+    ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
 from .linhagem import coletar_linhagem
@@ -62,10 +63,7 @@ class GerenciadorBackupVersionamento:
         *,
         criar_repositorio: bool = True,
     ) -> None:
-        if isinstance(config, dict):
-            self.config = configuracao.de_dicionario(config, diretorio_base)
-        else:
-            self.config = configuracao.carregar(config, base=diretorio_base)
+        self.config = _config_de(diretorio_base, config)
         self.base = Path(self.config["diretorios"]["base"])
         perf = self.config["performance"]
         self.repo = Repositorio.abrir(
@@ -122,10 +120,38 @@ class GerenciadorBackupVersionamento:
         Content identical to the latest version returns that version and writes
         nothing, unless `forcar`.
         """
+        return str(
+            self.criar_backup_detalhado(
+                caminho,
+                tipo_mudanca,
+                descricao,
+                metricas,
+                forcar=forcar,
+                nome_modelo=nome_modelo,
+                progresso=progresso,
+            )["versao"]
+        )
+
+    def criar_backup_detalhado(
+        self,
+        caminho: str | Path,
+        tipo_mudanca: str = "patch",
+        descricao: str = "",
+        metricas: dict[str, Any] | None = None,
+        *,
+        forcar: bool = False,
+        nome_modelo: str | None = None,
+        progresso: Progresso | None = None,
+    ) -> dict[str, Any]:
+        """Like `criar_backup`, but also say whether this call created the version.
+
+        Returns {"modelo", "versao", "nova_versao"}: another process may publish
+        the same content at the same moment, so only this call knows.
+        """
         origem = Path(caminho)
         modelo = nome_modelo or origem.resolve().name
         try:
-            return self._criar_backup(
+            versao, nova = self._criar_backup(
                 origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
             )
         except ErroBackup as e:
@@ -134,6 +160,7 @@ class GerenciadorBackupVersionamento:
                 "backup_falhou", modelo=modelo, caminho=str(origem), erro=str(e)
             )
             raise
+        return {"modelo": modelo, "versao": versao, "nova_versao": nova}
 
     def _criar_backup(
         self,
@@ -144,11 +171,16 @@ class GerenciadorBackupVersionamento:
         metricas: dict[str, Any] | None,
         forcar: bool,
         progresso: Progresso | None,
-    ) -> str:
+    ) -> tuple[str, bool]:
         incremento = incremento_de(tipo_mudanca)
         validar_nome_modelo(modelo)
         metricas = validar_metricas(metricas)
         tamanho_origem = _checar_origem(origem)
+        if origem.is_dir() and self.base.resolve().is_relative_to(origem.resolve()):
+            raise ErroRepositorio(
+                f"{origem}: a pasta contém o próprio repositório ({self.base}); faça "
+                "backup de uma pasta que não o contenha ou mude diretorios.base"
+            )
         validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
         self._checar_espaco(tamanho_origem, modelo)
         linhagem = coletar_linhagem(
@@ -176,7 +208,7 @@ class GerenciadorBackupVersionamento:
                     self._emitir(
                         "backup_ignorado", modelo=modelo, versao=ultima["versao"]
                     )
-                    return str(ultima["versao"])
+                    return str(ultima["versao"]), False
                 atual = self.repo.ultima_versao(modelo)
                 mudanca = None
                 if incremento == AUTO:
@@ -229,7 +261,7 @@ class GerenciadorBackupVersionamento:
             tamanho=conteudo["tamanho"],
             tamanho_armazenado=conteudo["tamanho_armazenado"],
         )
-        return nova
+        return nova, True
 
     def _analisar(
         self, origem: Path, *, auto: bool
@@ -301,7 +333,7 @@ class GerenciadorBackupVersionamento:
         return versoes
 
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
-        if versao in (ULTIMA, "latest"):
+        if versao in (ULTIMA, "última", "latest"):
             versoes = self.listar_versoes(modelo)
             return str(versoes[-1]["versao"])
         return str(Versao.ler(versao))
@@ -348,6 +380,8 @@ class GerenciadorBackupVersionamento:
 
         `completa` also rebuilds each version and checks its SHA-256.
         """
+        if modelo:
+            self.listar_versoes(modelo)  # an unknown model is an error, not "OK"
         rel = self.repo.verificar(completa=completa, modelo=modelo, progresso=progresso)
         # Not an integrity fault, but worth seeing: versions stored despite a
         # failed model validation (validacao.modo = "avisar").
@@ -560,32 +594,57 @@ def verificar_integridade(
     diretorio_base: str | Path | None = None,
     config: str | Path | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Check a model file: readable, its SHA-256, and which stored version it matches.
+    """Diagnose a model file: readable, valid, its SHA-256, the version it matches.
 
-    Problems are also logged as warnings, so the one-liner of the manual shows them.
+    Never raises for what it finds: problems go into the result and are logged as
+    warnings, so the manual's one-liner shows them. Works without a repository.
     """
+    origem = Path(caminho)
     try:
-        g = GerenciadorBackupVersionamento(
-            diretorio_base, config, criar_repositorio=False
-        )
+        try:
+            g = GerenciadorBackupVersionamento(
+                diretorio_base, config, criar_repositorio=False
+            )
+        except ErroRepositorio as e:  # no repository yet: still check the file
+            r = _verificar_sem_repositorio(origem, _config_de(diretorio_base, config))
+            r["avisos"] = [str(e)]
+        else:
+            with g:
+                r = g.verificar_arquivo(origem)
     except ErroBackup as e:
-        origem = Path(caminho)
-        tamanho = _checar_origem(origem)
-        r: dict[str, Any] = {
+        r = {
             "arquivo": str(origem),
-            "tamanho": tamanho,
-            "valido": True,
-            "sha256": sha256_arquivo(origem)[1] if origem.is_file() else None,
+            "valido": False,
+            "problemas": [str(e)],
             "versao_correspondente": None,
-            "problemas": [],
-            "avisos": [str(e)],
         }
-        return r
-    with g:
-        r = g.verificar_arquivo(caminho)
     if not r["valido"]:
-        log.warning("Falha na validação de %s: %s", caminho, "; ".join(r["problemas"]))
+        log.warning("Falha na validação de %s: %s", origem, "; ".join(r["problemas"]))
     return r
+
+
+def _verificar_sem_repositorio(origem: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    r: dict[str, Any] = {
+        "arquivo": str(origem),
+        "tamanho": _checar_origem(origem),
+        "sha256": sha256_arquivo(origem)[1] if origem.is_file() else None,
+        "versao_correspondente": None,
+        "problemas": [],
+    }
+    if cfg["validacao"]["modo"] != "desligado":
+        rel, _ = analisar_modelo(origem, inspecionar=False, **opcoes_da_config(cfg))
+        r["validacao"] = rel
+        r["problemas"].extend(rel["problemas"])
+    r["valido"] = not r["problemas"]
+    return r
+
+
+def _config_de(
+    diretorio_base: str | Path | None, config: str | Path | dict[str, Any] | None
+) -> dict[str, Any]:
+    if isinstance(config, dict):
+        return configuracao.de_dicionario(config, diretorio_base)
+    return configuracao.carregar(config, base=diretorio_base)
 
 
 def _nome(modelo: str | Path) -> str:

@@ -25,7 +25,8 @@ import sys
 sys.path.insert(0, {raiz!r})
 from backup_versionamento import GerenciadorBackupVersionamento
 g = GerenciadorBackupVersionamento({repo!r}, {{}})
-print(g.criar_backup({arquivo!r}, {tipo!r}), flush=True)
+r = g.criar_backup_detalhado({arquivo!r}, {tipo!r})
+print(r["versao"], "nova" if r["nova_versao"] else "existente", flush=True)
 """
 
 
@@ -91,7 +92,7 @@ def test_dois_processos_mesmo_modelo(tmp_path: Path) -> None:
     b = escrever(tmp_path / "b" / "m.pkl", aleatorio(3 * MiB, 2))
     for _ in range(3):
         procs = [_filho(repo, a), _filho(repo, b)]
-        saidas = [p.communicate()[0].strip() for p in procs]
+        saidas = [p.communicate()[0].split()[0] for p in procs]
         assert all(p.returncode == 0 for p in procs)
         assert len(set(saidas)) == 2, saidas  # two distinct versions
         a, b = b, a
@@ -112,8 +113,9 @@ def test_dois_processos_mesmo_conteudo(tmp_path: Path) -> None:
     GerenciadorBackupVersionamento(repo, {}).fechar()
     m = escrever(tmp_path / "m.pkl", aleatorio(4 * MiB, 3))
     procs = [_filho(repo, m) for _ in range(3)]
-    saidas = {p.communicate()[0].strip() for p in procs}
-    assert saidas == {"1.0.0"}  # one version, the others are dedup hits
+    saidas = sorted(p.communicate()[0].strip() for p in procs)
+    # One version; exactly one caller says it created it, the others were hits.
+    assert saidas == ["1.0.0 existente", "1.0.0 existente", "1.0.0 nova"]
     with GerenciadorBackupVersionamento(repo, {}) as g:
         assert [v["versao"] for v in g.listar_versoes("m.pkl")] == ["1.0.0"]
 
@@ -214,3 +216,27 @@ def test_cli_entradas_ruins(tmp_path: Path) -> None:
     for r in (cli("backup"), cli("restaurar", "--versao", "1.0.0")):
         assert r.returncode == 2  # argparse usage error
         assert "Traceback" not in r.stderr and "--modelo" in r.stderr
+
+
+def test_pasta_que_contem_o_repositorio_e_recusada(tmp_path: Path) -> None:
+    escrever(tmp_path / "projeto" / "modelo.pkl", b"x" * 100)
+    repo = tmp_path / "projeto" / "backups"
+    r = cli("backup", "--base", str(repo), "--modelo", str(tmp_path / "projeto"))
+    assert r.returncode == 8 and "contém o próprio repositório" in r.stderr
+    assert not list((repo / "modelos").iterdir())
+
+
+def test_verificar_modelo_inexistente(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    assert (
+        cli(
+            "backup",
+            "--base",
+            str(repo),
+            "--modelo",
+            str(escrever(tmp_path / "m.pkl", b"x")),
+        ).returncode
+        == 0
+    )
+    r = cli("verificar", "--base", str(repo), "--modelo", "nope")
+    assert r.returncode == 6 and "m.pkl" in r.stderr  # names the existing models

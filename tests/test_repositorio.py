@@ -97,6 +97,7 @@ def test_sequencia_semver_e_ultima(
         escrever(m, aleatorio(100, i))
         assert gerenciador.criar_backup(m, tipo) == esperado
     assert gerenciador.resolver_versao("m.pkl", "ultima") == "2.1.0"
+    assert gerenciador.resolver_versao("m.pkl", "última") == "2.1.0"
     dest = gerenciador.restaurar_backup("m.pkl", "ultima", tmp_path / "r" / "x.pkl")
     assert Path(dest).read_bytes() == aleatorio(100, 5)
 
@@ -341,16 +342,20 @@ def test_verificar_arquivo_modulo(
     from backup_versionamento import verificar_integridade
 
     monkeypatch.chdir(tmp_path)
-    escrever(tmp_path / "modelo.h5", b"pesos")
-    r = verificar_integridade("modelo.h5")  # no repository yet: still answers
+    escrever(tmp_path / "pesos.bin", b"pesos")
+    escrever(tmp_path / "modelo.h5", b"nao sou hdf5")
+    # No repository yet: still answers, and still validates the model format.
+    r = verificar_integridade("pesos.bin")
     assert r["valido"] and r["versao_correspondente"] is None
-    with GerenciadorBackupVersionamento() as g:
-        g.criar_backup("modelo.h5", "patch")
     r = verificar_integridade("modelo.h5")
+    assert not r["valido"] and "HDF5" in r["problemas"][0]
+    with GerenciadorBackupVersionamento() as g:
+        g.criar_backup("pesos.bin", "patch")
+    r = verificar_integridade("pesos.bin")
     assert r["versao_correspondente"] == "1.0.0"
     assert r["sha256"] == __import__("hashlib").sha256(b"pesos").hexdigest()
-    with pytest.raises(ErroArquivoNaoEncontrado):
-        verificar_integridade("sumiu.h5")
+    r = verificar_integridade("sumiu.h5")  # a diagnosis, not an exception
+    assert not r["valido"] and "arquivo não encontrado" in r["problemas"][0]
 
 
 def test_comparar_versoes(

@@ -353,7 +353,8 @@ class Repositorio:
         if final.exists() or final.is_symlink():
             if not sobrescrever:
                 raise ErroRestauracao(
-                    f"{final}: já existe; escolha outro destino ou use --sobrescrever"
+                    f"{final}: já existe; escolha outro destino ou use --sobrescrever "
+                    "(sobrescrever=True na API)"
                 )
             if final.is_dir() != (sidecar["tipo"] == "diretorio") or final.is_symlink():
                 raise ErroRestauracao(

@@ -19,6 +19,32 @@ SUBCOMANDOS = [
     "status", "config", "limpeza", "fixar",
 ]  # fmt: skip
 
+# argparse looks its messages up through the module-level gettext `_` when it
+# builds a parser or reports an error; swapping it gives Portuguese messages
+# without shipping a compiled catalog.
+_TRADUCOES = {
+    "usage: ": "uso: ",
+    "positional arguments": "argumentos posicionais",
+    "options": "opções",
+    "show this help message and exit": "mostra esta ajuda e sai",
+    "show program's version number and exit": "mostra a versão e sai",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: erro: %(message)s\n",
+    "the following arguments are required: %s": "argumentos obrigatórios ausentes: %s",
+    "unrecognized arguments: %s": "argumentos não reconhecidos: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": (
+        "opção inválida: %(value)r (escolha entre %(choices)s)"
+    ),
+    "expected one argument": "esperado um valor",
+    "invalid %(type)s value: %(value)r": "valor inválido para %(type)s: %(value)r",
+    "argument %(argument_name)s: %(message)s": (
+        "argumento %(argument_name)s: %(message)s"
+    ),
+    "ambiguous option: %(option)s could match %(matches)s": (
+        "opção ambígua: %(option)s pode ser %(matches)s"
+    ),
+}
+setattr(argparse, "_", lambda texto: _TRADUCOES.get(texto, texto))  # noqa: B010
+
 _EPILOGO = "códigos de saída:\n" + "\n".join(
     f"  {codigo:>3}  {texto}" for codigo, texto in CODIGOS_SAIDA.items()
 )
@@ -53,6 +79,9 @@ def criar_parser() -> argparse.ArgumentParser:
     for nome in SUBCOMANDOS:
         modulo = importlib.import_module(f".{nome}", __name__)
         modulo.registrar(sub, comum)
+    for subparser in sub.choices.values():
+        subparser.epilog = _EPILOGO
+        subparser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 

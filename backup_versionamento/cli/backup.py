@@ -73,11 +73,8 @@ def executar(args: argparse.Namespace) -> int:
     checar_pedido(origem, args.tipo_mudanca)  # before the repository folder is created
     tamanho = origem.stat().st_size if origem.is_file() else 0
     with gerenciador(args, criar=True) as g:
-        antes = {
-            v["versao"] for v in g.repo.versoes(args.nome or origem.resolve().name)
-        }
         with barra(tamanho, origem.name, args) as progresso:
-            versao = g.criar_backup(
+            resultado = g.criar_backup_detalhado(
                 origem,
                 args.tipo_mudanca,
                 args.descricao,
@@ -86,8 +83,8 @@ def executar(args: argparse.Namespace) -> int:
                 nome_modelo=args.nome,
                 progresso=progresso,
             )
-        info = g.obter_versao(args.nome or origem.resolve().name, versao)
-    nova = versao not in antes
+        versao, nova = resultado["versao"], resultado["nova_versao"]
+        info = g.obter_versao(resultado["modelo"], versao)
     dados = {
         "modelo": info["modelo"],
         "versao": versao,

@@ -62,8 +62,7 @@ def _texto_daemon(d: dict[str, Any]) -> str:
     falha = d.get("ultima_falha")
     if falha:
         linhas.append(
-            f"Última falha:       {falha.get('caminho')}: {falha.get('erro')} "
-            f"({d.get('falhas', 0)} no total)"
+            f"Última falha:       {falha.get('erro')} ({d.get('falhas', 0)} no total)"
         )
     pastas = d.get("diretorios_monitorados") or []
     if pastas:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..gerenciador import verificar_integridade
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
 
 
@@ -33,11 +34,11 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    if args.arquivo:  # works with or without a repository
+        r = verificar_integridade(args.arquivo, args.base, args.config)
+        imprimir(args, r, lambda: _texto_arquivo(r))
+        return 0 if r["valido"] else 12
     with gerenciador(args) as g:
-        if args.arquivo:
-            r = g.verificar_arquivo(args.arquivo)
-            imprimir(args, r, lambda: _texto_arquivo(r))
-            return 0 if r["valido"] else 12
         total = g.status()["tamanho_armazenado"]
         with barra(total, "verificando", args) as prog:
             rel = g.verificar_integridade(
@@ -83,5 +84,10 @@ def _texto_arquivo(r: dict[str, Any]) -> str:
         if corresp
         else "Não corresponde a nenhuma versão guardada"
     )
+    val = r.get("validacao")
+    if val:
+        estado = "OK" if val["valido"] else "FALHOU"
+        linhas.append(f"Validação ({val.get('formato')}): {estado}")
     linhas += [f"Problema: {p}" for p in r["problemas"]]
+    linhas += [f"Aviso: {a}" for a in r.get("avisos", [])]
     return "\n".join(linhas)
