@@ -149,7 +149,7 @@ class GerenciadorBackupVersionamento:
         the same content at the same moment, so only this call knows.
         """
         origem = Path(caminho)
-        modelo = nome_modelo or origem.resolve().name
+        modelo = nome_modelo or nome_do_modelo(origem)
         try:
             versao, nova = self._criar_backup(
                 origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
@@ -423,7 +423,7 @@ class GerenciadorBackupVersionamento:
             rel = self.validar_arquivo(origem)
             resultado["validacao"] = rel
             resultado["problemas"].extend(rel["problemas"])
-        nome = origem.resolve().name
+        nome = nome_do_modelo(origem)
         try:
             for v in reversed(self.repo.versoes(nome)):
                 if v["sha256"] == resultado.get("sha256"):
@@ -645,6 +645,15 @@ def _config_de(
     if isinstance(config, dict):
         return configuracao.de_dicionario(config, diretorio_base)
     return configuracao.carregar(config, base=diretorio_base)
+
+
+def nome_do_modelo(caminho: str | Path) -> str:
+    """The repository name of a model: the file or folder name the user gave.
+
+    Lexical (os.path.abspath): "." becomes the folder's name, and a symlink keeps
+    its own name rather than its target's.
+    """
+    return Path(os.path.abspath(caminho)).name
 
 
 def _nome(modelo: str | Path) -> str:

@@ -32,7 +32,7 @@ from .. import erros
 from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
-from ..gerenciador import GerenciadorBackupVersionamento
+from ..gerenciador import GerenciadorBackupVersionamento, nome_do_modelo
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
 from .agendador import ETIQUETA_LIMPEZA, Agendador
@@ -82,7 +82,7 @@ class Daemon:
             tipo_mudanca=auto["tipo_mudanca"],
             notificar=self._notificar,
             cache=self.cache,
-            nome_modelo=lambda p: p.resolve().name,
+            nome_modelo=nome_do_modelo,
             falhas_ja_registradas=falhas_ja_registradas,
             # A sweep cannot see that a file is open for writing; the watcher can.
             adiar=self.estabilizador.pendente,
