@@ -384,3 +384,27 @@ def test_comparar_versoes(
     assert r["metricas"]["acertos_13"]["delta"] == pytest.approx(0.15)
     assert r["metricas"]["x"] == {"a": 1, "b": None, "delta": None}
     assert r["tamanho"]["delta"] == len(b"entra") - len(b"sai")
+
+
+def test_eventos_para_quem_se_inscreve(
+    gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
+) -> None:
+    eventos: list[tuple[str, dict]] = []
+    gerenciador.inscrever(lambda nome, dados: eventos.append((nome, dados)))
+
+    def quebrado(nome: str, dados: dict) -> None:
+        raise RuntimeError("ouvinte com defeito")
+
+    gerenciador.inscrever(quebrado)  # must not break any backup
+    m = escrever(tmp_path / "m.pkl", b"um")
+    assert gerenciador.criar_backup(m, "patch") == "1.0.0"
+    assert gerenciador.criar_backup(m, "patch") == "1.0.0"
+    with pytest.raises(ErroArquivoNaoEncontrado):
+        gerenciador.criar_backup(tmp_path / "sumiu.pkl", "patch")
+    assert [nome for nome, _ in eventos] == [
+        "backup_criado",
+        "backup_ignorado",
+        "backup_falhou",
+    ]
+    assert eventos[0][1]["versao"] == "1.0.0" and eventos[0][1]["modelo"] == "m.pkl"
+    assert "sumiu.pkl" in eventos[2][1]["erro"]
