@@ -20,7 +20,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--tempo-limite",
-        type=float,
+        type=_positivo,
         default=300.0,
         metavar="SEGUNDOS",
         help="quanto esperar o daemon terminar (padrão: 300)",
@@ -36,3 +36,13 @@ def executar(args: argparse.Namespace) -> int:
     else:
         print(f"Daemon parado (pid {pid}).")
     return 0
+
+
+def _positivo(texto: str) -> float:
+    try:
+        valor = float(texto)
+    except ValueError:
+        valor = -1.0
+    if not valor > 0:
+        raise argparse.ArgumentTypeError(f"{texto!r}: use um número de segundos > 0")
+    return valor
