@@ -261,14 +261,11 @@ def _verificar_savedmodel(pasta: Path, r: ResultadoEstrutural) -> None:
         if not dados:
             r.falhar("saved_model.pb vazio")
             return
-        try:
-            contagem = leitores.validar_protobuf(dados, leitores.ESQUEMA_SAVED_MODEL)
-        except leitores.ErroLeitura as e:
-            r.falhar(f"saved_model.pb ilegível: {e}")
+        meta_grafos = _contar_meta_grafos(dados, r)
+        if meta_grafos is None:
             return
-        if not contagem.get(2):
+        if not meta_grafos:
             r.falhar("saved_model.pb sem nenhum MetaGraphDef")
-        r.detalhes["meta_grafos"] = contagem.get(2, 0)
     impressao = pasta / "fingerprint.pb"
     if impressao.is_file():
         try:
@@ -276,6 +273,17 @@ def _verificar_savedmodel(pasta: Path, r: ResultadoEstrutural) -> None:
         except leitores.ErroLeitura as e:
             r.falhar(f"fingerprint.pb ilegível: {e}")
     _verificar_variaveis(pasta, r)
+
+
+def _contar_meta_grafos(dados: bytes, r: ResultadoEstrutural) -> int | None:
+    """MetaGraphDefs in a saved_model.pb (None, and a failure noted, if unreadable)."""
+    try:
+        contagem = leitores.validar_protobuf(dados, leitores.ESQUEMA_SAVED_MODEL)
+    except leitores.ErroLeitura as e:
+        r.falhar(f"saved_model.pb ilegível: {e}")
+        return None
+    r.detalhes["meta_grafos"] = contagem.get(2, 0)
+    return int(contagem.get(2, 0))
 
 
 def _verificar_pb(caminho: Path, r: ResultadoEstrutural) -> None:
@@ -300,12 +308,8 @@ def _verificar_pb(caminho: Path, r: ResultadoEstrutural) -> None:
             )
             _verificar_savedmodel(pasta, r)
             return
-        try:
-            contagem = leitores.validar_protobuf(dados, leitores.ESQUEMA_SAVED_MODEL)
-        except leitores.ErroLeitura as e:
-            r.falhar(f"saved_model.pb ilegível: {e}")
+        if _contar_meta_grafos(dados, r) is None:
             return
-        r.detalhes["meta_grafos"] = contagem.get(2, 0)
         r.sem_carga("saved_model.pb fora de uma pasta SavedModel completa")
         return
     r.detalhes["conteudo"] = "GraphDef"
