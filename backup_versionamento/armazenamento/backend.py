@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +25,10 @@ from .escrita_atomica import (
 
 
 class Backend(Protocol):
+    """What the repository needs from a storage place (local today, S3 next)."""
+
+    def caminho(self, chave: str) -> Path: ...
+
     def existe(self, chave: str) -> bool: ...
 
     def ler(self, chave: str) -> bytes: ...
@@ -38,11 +42,11 @@ class Backend(Protocol):
         sincronizar: bool = True,
     ) -> bool: ...
 
-    def remover(self, chave: str) -> None: ...
+    def gravar_objeto(
+        self, chave: str, partes: Sequence[bytes | memoryview]
+    ) -> None: ...
 
-    def listar(self, prefixo: str) -> Iterator[str]: ...
-
-    def tamanho(self, chave: str) -> int: ...
+    def sincronizar_pastas(self, chaves_pastas: set[str]) -> None: ...
 
 
 def traduzir_erro_os(e: OSError, alvo: str) -> Exception:
@@ -129,20 +133,3 @@ class BackendLocal:
         """fsync folders whose renames were not synced one by one."""
         for pasta in chaves_pastas:
             sincronizar_pasta(self.raiz / pasta)
-
-    def remover(self, chave: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.raiz / chave)
-
-    def listar(self, prefixo: str) -> Iterator[str]:
-        base = self.raiz / prefixo
-        if not base.is_dir():
-            return
-        for pasta, _subpastas, arquivos in os.walk(base):
-            rel = os.path.relpath(pasta, self.raiz)
-            for nome in arquivos:
-                if not nome.endswith(SUFIXO_TEMP):
-                    yield f"{rel}/{nome}"
-
-    def tamanho(self, chave: str) -> int:
-        return os.stat(self.raiz / chave).st_size

@@ -13,7 +13,7 @@ import blake3
 import zstandard
 
 from ..erros import ErroObjetoCorrompido
-from .backend import BackendLocal
+from .backend import Backend
 
 FORMATO_OBJETO = 1
 FLAG_ZSTD = 0x01
@@ -39,7 +39,7 @@ class ArmazemObjetos:
 
     def __init__(
         self,
-        backend: BackendLocal,
+        backend: Backend,
         nivel_compressao: int = 1,
         threads_compressao: int = 2,
     ) -> None:
@@ -62,9 +62,6 @@ class ArmazemObjetos:
         if d is None:
             d = self._local.d = zstandard.ZstdDecompressor()
         return d
-
-    def existe(self, id_bloco: str) -> bool:
-        return self.backend.existe(chave_objeto(id_bloco))
 
     def codificar(self, dados: memoryview) -> tuple[int, bytes | memoryview]:
         """Return (flags, payload): zstd only when it pays off."""
@@ -137,6 +134,3 @@ class ArmazemObjetos:
                 id_bloco,
             )
         return dados
-
-    def tamanho_armazenado(self, id_bloco: str) -> int:
-        return self.backend.tamanho(chave_objeto(id_bloco))
