@@ -59,7 +59,7 @@ def sha256(dados: bytes) -> str:
 
 
 class GerenciadorFalso:
-    """Stand-in with the facade's `criar_backup` (the queue is under test, not backups).
+    """Stand-in with the facade's `criar_backup_detalhado` (the queue is under test).
 
     `falhas` maps a path to the exception its backup raises; `bloqueio` (when set
     up with `bloquear()`) holds each backup until `liberar()`.
@@ -68,6 +68,7 @@ class GerenciadorFalso:
     def __init__(self) -> None:
         self.chamadas: list[dict[str, Any]] = []
         self.falhas: dict[str, BaseException] = {}
+        self.inalterados: set[str] = set()  # paths whose content is already stored
         self.durante: Callable[[str], None] | None = None
         self._liberado = threading.Event()
         self._liberado.set()
@@ -80,9 +81,9 @@ class GerenciadorFalso:
     def liberar(self) -> None:
         self._liberado.set()
 
-    def criar_backup(
+    def criar_backup_detalhado(
         self, caminho: str, tipo_mudanca: str = "patch", descricao: str = ""
-    ) -> str:
+    ) -> dict[str, Any]:
         with self._trava:
             self.chamadas.append(
                 {
@@ -99,7 +100,11 @@ class GerenciadorFalso:
         erro = self.falhas.get(caminho)
         if erro is not None:
             raise erro
-        return f"1.{n}.0"
+        return {
+            "modelo": Path(caminho).name,
+            "versao": f"1.{n}.0",
+            "nova_versao": caminho not in self.inalterados,
+        }
 
     @property
     def caminhos(self) -> list[str]:

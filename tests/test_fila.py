@@ -93,6 +93,12 @@ def test_parametros_do_backup_automatico(fila_e_falso: Any) -> None:
     assert all(d["em"].endswith("Z") for d in criados)
     with pytest.raises(ValueError):
         fila.enfileirar(Path("/m/c.h5"), "desconhecida")
+    # Content already stored: the facade made no version, so no "backup_criado".
+    falso.inalterados.add("/m/a.h5")
+    fila.enfileirar(Path("/m/a.h5"), "agendado")
+    assert fila.aguardar_ociosa(10)
+    assert [d["modelo"] for d in eventos.de("backup_ignorado")] == ["a.h5"]
+    assert len(eventos.de("backup_criado")) == 2
 
 
 def test_falha_e_registrada_contada_notificada_e_a_fila_segue(

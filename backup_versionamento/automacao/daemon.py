@@ -194,6 +194,8 @@ class Daemon:
                     "origem": dados["origem"],
                     "desde": dados["em"],
                 }
+            elif evento == "backup_ignorado":
+                self.estado["backup_em_andamento"] = None
             elif evento == "backup_criado":
                 self.estado["backup_em_andamento"] = None
                 self.estado["backups_criados"] += 1

@@ -30,12 +30,12 @@ ORIGENS = ("agendado", "monitoramento", "manual")
 
 
 class Gerenciador(Protocol):
-    def criar_backup(
+    def criar_backup_detalhado(
         self,
         caminho: str,
         tipo_mudanca: str = ...,
         descricao: str = ...,
-    ) -> str: ...
+    ) -> dict[str, Any]: ...
 
 
 def agora_iso() -> str:
@@ -144,7 +144,7 @@ class FilaBackup:
             {"caminho": str(caminho), "origem": pedido.origem, "em": agora_iso()},
         )
         try:
-            versao = self.gerenciador.criar_backup(
+            resultado = self.gerenciador.criar_backup_detalhado(
                 str(caminho),
                 tipo_mudanca=self.tipo_mudanca,
                 descricao=f"backup automático ({pedido.origem})",
@@ -157,6 +157,7 @@ class FilaBackup:
             self._falhou(pedido, e)
             return None
         self.concluidos += 1
+        versao = str(resultado["versao"])
         depois = assinatura(caminho)
         if self.cache is not None and antes is not None and antes == depois:
             # Only when nothing moved during the backup: otherwise the next look
@@ -166,9 +167,16 @@ class FilaBackup:
                 self.cache.salvar()
             except OSError as e:
                 log.warning("Não foi possível gravar o cache de varredura: %s", e)
-        log.info("Backup automático (%s): %s -> %s", pedido.origem, caminho, versao)
+        nova = bool(resultado["nova_versao"])
+        log.info(
+            "Backup automático (%s): %s -> %s%s",
+            pedido.origem,
+            caminho,
+            versao,
+            "" if nova else " (sem mudanças)",
+        )
         self._avisar(
-            "backup_criado",
+            "backup_criado" if nova else "backup_ignorado",
             {
                 "caminho": str(caminho),
                 "modelo": self.nome_modelo(caminho),
