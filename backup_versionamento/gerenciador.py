@@ -253,6 +253,15 @@ class GerenciadorBackupVersionamento:
                 mudanca["motivo"],
             )
         log.info("Backup criado: %s -> %s", modelo, nova)
+        log.debug(
+            "Detalhes de %s %s: %d entrada(s), %d blocos, %d bytes, %d bytes novos",
+            modelo,
+            nova,
+            len(conteudo["entradas"]),
+            sum(len(e.get("blocos", [])) for e in conteudo["entradas"]),
+            conteudo["tamanho"],
+            conteudo["tamanho_armazenado"],
+        )
         self._emitir(
             "backup_criado",
             modelo=modelo,

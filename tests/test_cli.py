@@ -171,3 +171,37 @@ def test_memoria_limitada_com_modelo_de_5_gib(tmp_path: Path) -> None:
     versao, pico_kib = r.stdout.split()
     assert versao == "1.0.0"
     assert int(pico_kib) < 300 * 1024, f"pico de memória {int(pico_kib) // 1024} MB"
+
+
+def test_outras_portas_e_log_de_debug(tmp_path: Path) -> None:
+    # `python -m backup_versionamento` and the installed console script are the CLI.
+    r = subprocess.run(
+        [sys.executable, "-m", "backup_versionamento", "--versao"],
+        capture_output=True,
+        text=True,
+        cwd=RAIZ,
+    )
+    assert r.returncode == 0 and "1.0.0" in r.stdout
+    script = Path(sys.executable).parent / "inicializar-backup"
+    assert script.exists(), "rode `make test` (instala o pacote com pip -e)"
+    cfg = tmp_path / "c.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "diretorios": {"base": str(tmp_path / "repo")},
+                "desenvolvimento": {"modo_debug": True, "log_detalhado": True},
+            }
+        )
+    )
+    m = escrever(tmp_path / "m.bin", b"x" * 10)
+    r = subprocess.run(
+        [str(script), "backup", "--config", str(cfg), "--modelo", str(m)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    log = (tmp_path / "repo" / "logs" / "backup_system.log").read_text()
+    # log_detalhado adds thread, module and line to every line.
+    assert "- SistemaBackup - INFO - [MainThread gerenciador:" in log
+    assert "- SistemaBackup - DEBUG - [MainThread gerenciador:" in log  # modo_debug
+    assert "Detalhes de m.bin 1.0.0: 1 entrada(s), 1 blocos, 10 bytes" in log

@@ -51,7 +51,7 @@ from .metadados import (
     validar_nome_modelo,
 )
 from .objetos import PREFIXO as PREFIXO_OBJETOS
-from .objetos import ArmazemObjetos
+from .objetos import ArmazemObjetos, chave_objeto
 
 log = logging.getLogger("SistemaBackup")
 
@@ -513,20 +513,27 @@ class Repositorio:
             for id_bloco, n in ent.get("blocos", [])
         }
 
-        def checar(id_bloco: str) -> str | None:
+        def checar(id_bloco: str) -> tuple[str | None, int]:
+            """(problem or None, bytes read from disk: the progress unit)."""
             try:
-                self.objetos.ler(id_bloco, tamanhos[id_bloco])
-                return None
-            except ErroObjetoCorrompido as e:
-                return str(e)
+                bruto = self.backend.ler(chave_objeto(id_bloco))
+            except FileNotFoundError:
+                return f"objeto {id_bloco} ausente do repositório", 0
             except OSError as e:
-                return f"objeto {id_bloco}: erro de leitura ({e.strerror})"
+                return f"objeto {id_bloco}: erro de leitura ({e.strerror})", 0
+            try:
+                self.objetos.decodificar(id_bloco, bruto, tamanhos[id_bloco])
+            except ErroObjetoCorrompido as e:
+                return str(e), len(bruto)
+            return None, len(bruto)
 
         ruins: dict[str, str] = {}
         with ThreadPoolExecutor(max(1, self.threads)) as pool:
-            for id_bloco, erro in zip(usos, pool.map(checar, usos), strict=False):
+            for id_bloco, (erro, lidos) in zip(
+                usos, pool.map(checar, usos), strict=True
+            ):
                 if progresso:
-                    progresso(tamanhos[id_bloco])
+                    progresso(lidos)
                 if erro:
                     ruins[id_bloco] = erro
         for id_bloco, erro in ruins.items():

@@ -34,12 +34,17 @@ def imprimir(args: argparse.Namespace, dados: Any, humano: Callable[[], str]) ->
             print(texto)
 
 
+def em_terminal(args: argparse.Namespace) -> bool:
+    """Whether a person watches stderr (so a progress bar is worth its cost)."""
+    return not args.json and sys.stderr.isatty()
+
+
 @contextmanager
 def barra(
     total: int, descricao: str, args: argparse.Namespace
 ) -> Iterator[Callable[[int], None] | None]:
     """A tqdm bar on a terminal for long work; nothing otherwise."""
-    if args.json or total < LIMIAR_BARRA or not sys.stderr.isatty():
+    if not em_terminal(args) or total < LIMIAR_BARRA:
         yield None
         return
     from tqdm import tqdm

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..gerenciador import verificar_integridade
-from .comum import barra, gerenciador, imprimir, tamanho_legivel
+from .comum import barra, em_terminal, gerenciador, imprimir, tamanho_legivel
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -39,7 +39,8 @@ def executar(args: argparse.Namespace) -> int:
         imprimir(args, r, lambda: _texto_arquivo(r))
         return 0 if r["valido"] else 12
     with gerenciador(args) as g:
-        total = g.status()["tamanho_armazenado"]
+        # Sizing the bar walks every object: only pay for it when a bar is drawn.
+        total = g.repo.tamanho_objetos()[1] if em_terminal(args) else 0
         with barra(total, "verificando", args) as prog:
             rel = g.verificar_integridade(
                 completa=args.completa, modelo=args.modelo, progresso=prog
