@@ -23,6 +23,8 @@ PADRAO: dict[str, Any] = {
     "diretorios": {
         "base": "./backups_modelos",
         "modelos": "./backups_modelos/modelos",
+        # Per-machine caches, locks and daemon files ("" = $XDG_CACHE_HOME/...).
+        "estado": "",
     },
     "backup_automatico": {
         "habilitado": True,
@@ -334,6 +336,8 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     modelos_informado = d["modelos"]
     d["base"] = absoluto(d["base"])
     d["modelos"] = absoluto(modelos_informado)
+    if d["estado"]:
+        d["estado"] = absoluto(d["estado"])
     ba = cfg["backup_automatico"]
     ba["diretorios_monitorados"] = [absoluto(p) for p in ba["diretorios_monitorados"]]
     cripto = cfg["seguranca"]["criptografia"]

@@ -29,6 +29,7 @@ from .erros import (
     ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
+from .estado import pasta_estado
 from .linhagem import coletar_linhagem
 from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
@@ -75,16 +76,22 @@ class GerenciadorBackupVersionamento:
             cache_mb=perf["cache_size_mb"],
             nivel_compressao=perf["nivel_compressao"],
         )
+        # Caches, locks and integration queues of this machine (never the truth).
+        self.pasta_estado = pasta_estado(
+            self.repo.cabecalho["id"], self.config["diretorios"]["estado"]
+        )
+        # The spec's log folder: inside a local writable repository.
+        self.pasta_logs = self.base / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(
-            self.base / "logs", debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
+            self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
         )
         self._ouvintes: list[Ouvinte] = []
 
     # -- lifecycle and events ----------------------------------------------------
     def fechar(self) -> None:
         self.repo.fechar()
-        registro.remover_handlers(self.base / "logs")
+        registro.remover_handlers(self.pasta_logs)
 
     def __enter__(self) -> GerenciadorBackupVersionamento:
         return self

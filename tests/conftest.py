@@ -41,6 +41,14 @@ def _sem_threads_vazadas() -> Iterator[None]:
     assert not novas, f"threads vazadas: {[t.name for t in novas]}"
 
 
+@pytest.fixture(autouse=True)
+def _estado_isolado(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-machine state (caches, locks) of each test in its own folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return tmp_path / "repo"
