@@ -7,8 +7,10 @@
     ├── ErroVersaoNaoEncontrada (6)
     ├── ErroTipoMudanca (7)
     ├── ErroRepositorio (8)
+    │   └── ErroTransitorio (8)
     ├── ErroIntegridade (9)
-    │   └── ErroObjetoCorrompido (9)
+    │   ├── ErroObjetoCorrompido (9)
+    │   └── ErroChaveAusente (9)
     ├── ErroEspacoInsuficiente (10)
     ├── ErroTrava (11)
     ├── ErroValidacao (12)
@@ -64,6 +66,10 @@ class ErroRepositorio(ErroBackup):
     codigo_saida = 8
 
 
+class ErroTransitorio(ErroRepositorio):
+    """A storage failure worth retrying: throttling, a reset connection, a timeout."""
+
+
 class ErroIntegridade(ErroBackup):
     codigo_saida = 9
 
@@ -72,6 +78,14 @@ class ErroObjetoCorrompido(ErroIntegridade):
     def __init__(self, mensagem: str, objeto: str) -> None:
         super().__init__(mensagem)
         self.objeto = objeto
+
+
+class ErroChaveAusente(ErroIntegridade):
+    """A backend key that should exist does not (a missing object is damage)."""
+
+    def __init__(self, mensagem: str, chave: str) -> None:
+        super().__init__(mensagem)
+        self.chave = chave
 
 
 class ErroEspacoInsuficiente(ErroBackup):

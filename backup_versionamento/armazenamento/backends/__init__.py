@@ -1,0 +1,37 @@
+"""Storage backends: where a repository's opaque keys live (folder, memory, S3).
+
+`base` holds the protocol and the key rules; `local` and `memoria` are the
+backends; `retentativas` and `falhas` wrap any backend (retry, fault injection).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Backend, InfoObjeto, Partes, validar_chave
+from .falhas import BackendComFalhas
+from .local import BackendLocal, traduzir_erro_os
+from .memoria import BackendMemoria
+from .retentativas import BackendComRetentativas
+
+__all__ = [
+    "Backend",
+    "BackendComFalhas",
+    "BackendComRetentativas",
+    "BackendLocal",
+    "BackendMemoria",
+    "InfoObjeto",
+    "Partes",
+    "traduzir_erro_os",
+    "validar_chave",
+]
+
+if TYPE_CHECKING:  # mypy proves every class here fits the protocol
+
+    def _conformes(
+        a: BackendLocal,
+        b: BackendMemoria,
+        c: BackendComRetentativas,
+        d: BackendComFalhas,
+    ) -> list[Backend]:
+        return [a, b, c, d]

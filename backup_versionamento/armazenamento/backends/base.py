@@ -1,0 +1,112 @@
+"""The backend protocol: opaque keys to immutable-ish blobs, no `Path` anywhere.
+
+A backend is a flat key/value store (a local folder, memory, S3). Keys are
+'/'-separated strings such as 'pacotes/ab/<id>' or 'modelos/<modelo>/1.0.0.json';
+model names are user file names, so any Unicode is allowed in a segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+Bytes: TypeAlias = bytes | bytearray | memoryview
+# One buffer or several (a pack written as header + blobs + trailer, no join).
+Partes: TypeAlias = Bytes | Sequence[Bytes]
+
+
+@dataclass(frozen=True)
+class InfoObjeto:
+    chave: str
+    tamanho: int
+    modificado: float  # POSIX seconds (file mtime / S3 LastModified)
+
+
+class Backend(Protocol):
+    """What the storage engine needs from a place that holds a repository.
+
+    `gravar` is atomic (a reader sees all of it or nothing) and durable when it
+    returns; `exclusivo=True` creates only if absent (link() locally,
+    If-None-Match on S3) and returns False, touching nothing, if the key exists.
+    `listar` yields every key starting with the string `prefixo`, at any depth,
+    unordered, never a temp or partial object. `apagar` of an absent key is fine.
+    Invalid keys raise ValueError (a programming error, see `validar_chave`).
+    """
+
+    # Read-only properties so plain attributes and delegating properties both fit.
+    @property
+    def somente_leitura(self) -> bool:
+        """True when the backend knows it cannot write (a read-only mount)."""
+        ...
+
+    @property
+    def exclusao_real(self) -> bool:
+        """True when flock on this machine truly excludes writers (local folder)."""
+        ...
+
+    def descrever(self) -> str: ...
+
+    def ler(self, chave: str) -> bytes: ...
+
+    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes: ...
+
+    def gravar(
+        self, chave: str, partes: Partes, *, exclusivo: bool = False
+    ) -> bool: ...
+
+    def info(self, chave: str) -> InfoObjeto | None: ...
+
+    def existe(self, chave: str) -> bool: ...
+
+    def listar(self, prefixo: str) -> Iterator[InfoObjeto]: ...
+
+    def apagar(self, chave: str) -> None: ...
+
+
+def validar_chave(chave: str) -> str:
+    """Return `chave` if it is a valid key, else raise ValueError.
+
+    Rules keep keys portable to a file system and to S3: non-empty segments,
+    no '.'/'..', no segment starting with '.' (temp files and hidden names live
+    there), no leading '/', no backslash, no NUL.
+    """
+    if not isinstance(chave, str):
+        raise ValueError(f"chave inválida (não é texto): {chave!r}")
+    if not chave or "\\" in chave or "\0" in chave:
+        raise ValueError(f"chave inválida: {chave!r}")
+    for segmento in chave.split("/"):
+        if not segmento or segmento.startswith("."):
+            raise ValueError(f"chave inválida: {chave!r}")
+    return chave
+
+
+def como_vistas(partes: Partes) -> list[memoryview]:
+    """Normalize `partes` into a list of byte views (no copy)."""
+    if isinstance(partes, (bytes, bytearray, memoryview)):
+        partes = [partes]
+    vistas = []
+    for p in partes:
+        v = memoryview(p)
+        if v.ndim != 1 or v.itemsize != 1:
+            v = v.cast("B")
+        vistas.append(v)
+    return vistas
+
+
+def validar_intervalo(inicio: int, tamanho: int) -> None:
+    if inicio < 0 or tamanho < 0:
+        raise ValueError(f"intervalo inválido: início {inicio}, tamanho {tamanho}")
+
+
+def iguais(dados: bytes, vistas: Sequence[memoryview]) -> bool:
+    """True if `dados` equals the concatenation of `vistas`, without joining them."""
+    if len(dados) != sum(v.nbytes for v in vistas):
+        return False
+    pos = 0
+    atual = memoryview(dados)
+    for v in vistas:
+        if atual[pos : pos + v.nbytes] != v:
+            return False
+        pos += v.nbytes
+    return True

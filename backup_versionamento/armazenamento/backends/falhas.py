@@ -1,0 +1,178 @@
+"""Fault injection around any backend, for tests of crash and failure paths.
+
+Faults are planned from the test (fail the Nth write, truncate it, run out of
+space after a byte budget, fail reads of some keys, run a hook before each
+write, e.g. to SIGKILL the process at a chosen stage); everything else is the
+inner backend's real behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+from ...erros import ErroEspacoInsuficiente, ErroRepositorio
+from .base import Backend, InfoObjeto, Partes, como_vistas, validar_chave
+
+
+class BackendComFalhas:
+    """Thread-safe fault-injecting wrapper with counters of what went through."""
+
+    def __init__(self, interno: Backend) -> None:
+        self.interno = interno
+        self.gravacoes = 0  # gravar calls seen (failed ones included)
+        self.leituras = 0  # ler and ler_intervalo calls seen
+        self.bytes_gravados = 0  # bytes the inner backend accepted
+        self._trava = threading.Lock()
+        self._falhas_gravacao: dict[int, BaseException] = {}
+        self._truncamentos: dict[int, tuple[int, bool]] = {}
+        self._orcamento: int | None = None
+        # prefix -> (error, remaining times or None for always)
+        self._falhas_leitura: dict[str, tuple[BaseException, int | None]] = {}
+        self._gancho: Callable[[str], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"BackendComFalhas({self.interno!r})"
+
+    @property
+    def somente_leitura(self) -> bool:
+        return self.interno.somente_leitura
+
+    @property
+    def exclusao_real(self) -> bool:
+        return self.interno.exclusao_real
+
+    def descrever(self) -> str:
+        return self.interno.descrever()
+
+    # --- planning faults -------------------------------------------------
+
+    def falhar_gravacao(self, n: int, erro: BaseException) -> None:
+        """The n-th gravar from now (1 = the next) raises `erro`, writing nothing."""
+        self._exigir_positivo(n)
+        with self._trava:
+            self._falhas_gravacao[self.gravacoes + n] = erro
+
+    def truncar_gravacao(
+        self, n: int, bytes_mantidos: int, *, visivel: bool = False
+    ) -> None:
+        """The n-th gravar from now keeps `bytes_mantidos` bytes and raises.
+
+        With `visivel=False` nothing becomes visible (what an atomic store does
+        when a write dies midway); `visivel=True` stores the truncated bytes
+        under the key, emulating a crash of a non-atomic store.
+        """
+        self._exigir_positivo(n)
+        with self._trava:
+            self._truncamentos[self.gravacoes + n] = (bytes_mantidos, visivel)
+
+    def sem_espaco_apos(self, bytes_total: int | None) -> None:
+        """Writes that would take the bytes written past the budget fail (None: off)."""
+        with self._trava:
+            self._orcamento = bytes_total
+
+    def falhar_leitura(
+        self,
+        chave_prefixo: str,
+        erro: BaseException | None,
+        *,
+        vezes: int | None = None,
+    ) -> None:
+        """Reads of keys starting with the prefix raise `erro` (`vezes` times, or
+        always when None); `erro=None` removes the fault for that prefix."""
+        with self._trava:
+            if erro is None:
+                self._falhas_leitura.pop(chave_prefixo, None)
+            else:
+                self._falhas_leitura[chave_prefixo] = (erro, vezes)
+
+    def antes_de_gravar(self, gancho: Callable[[str], None] | None) -> None:
+        """Call `gancho(chave)` before each write (None removes it)."""
+        self._gancho = gancho
+
+    @staticmethod
+    def _exigir_positivo(n: int) -> None:
+        if n < 1:
+            raise ValueError(f"n começa em 1 (a próxima gravação), não {n}")
+
+    # --- the protocol -----------------------------------------------------
+
+    def _contar_leitura(self, chave: str) -> None:
+        validar_chave(chave)
+        with self._trava:
+            self.leituras += 1
+            for prefixo, (erro, vezes) in self._falhas_leitura.items():
+                if chave.startswith(prefixo):
+                    if vezes is not None:
+                        if vezes <= 1:
+                            del self._falhas_leitura[prefixo]
+                        else:
+                            self._falhas_leitura[prefixo] = (erro, vezes - 1)
+                    break
+            else:
+                return
+        raise erro
+
+    def ler(self, chave: str) -> bytes:
+        self._contar_leitura(chave)
+        return self.interno.ler(chave)
+
+    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes:
+        self._contar_leitura(chave)
+        return self.interno.ler_intervalo(chave, inicio, tamanho)
+
+    def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
+        validar_chave(chave)
+        gancho = self._gancho
+        if gancho is not None:
+            gancho(chave)
+        vistas = como_vistas(partes)
+        tamanho = sum(v.nbytes for v in vistas)
+        with self._trava:
+            self.gravacoes += 1
+            erro = self._falhas_gravacao.pop(self.gravacoes, None)
+            truncamento = self._truncamentos.pop(self.gravacoes, None)
+            if erro is None and truncamento is None:
+                if (
+                    self._orcamento is not None
+                    and self.bytes_gravados + tamanho > self._orcamento
+                ):
+                    raise ErroEspacoInsuficiente(
+                        f"{self.descrever()}: {chave}: espaço insuficiente "
+                        f"(falha injetada: limite de {self._orcamento} bytes); "
+                        "nada foi gravado"
+                    )
+                self.bytes_gravados += tamanho  # reserved; returned below if unused
+        if erro is not None:
+            raise erro
+        if truncamento is not None:
+            mantidos, visivel = truncamento
+            if visivel:
+                parcial = b"".join(vistas)[:mantidos]
+                self.interno.gravar(chave, parcial, exclusivo=exclusivo)
+                with self._trava:
+                    self.bytes_gravados += len(parcial)
+            raise ErroRepositorio(
+                f"{self.descrever()}: {chave}: gravação interrompida após "
+                f"{mantidos} bytes (falha injetada)"
+            )
+        gravou = False
+        try:
+            gravou = self.interno.gravar(chave, vistas, exclusivo=exclusivo)
+            return gravou
+        finally:
+            if not gravou:
+                with self._trava:
+                    self.bytes_gravados -= tamanho
+
+    def info(self, chave: str) -> InfoObjeto | None:
+        return self.interno.info(chave)
+
+    def existe(self, chave: str) -> bool:
+        return self.interno.existe(chave)
+
+    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
+        return self.interno.listar(prefixo)
+
+    def apagar(self, chave: str) -> None:
+        self.interno.apagar(chave)

@@ -1,0 +1,286 @@
+"""Local folder backend: one file per key under the repository folder.
+
+Every write goes to a hidden temp file in the target folder, is fsynced, then
+linked (exclusive create) or renamed over the key, and the folder is fsynced:
+a reader sees the old object or the new one, never a torn one, and a crash
+leaves at worst a stray '.<name>.<random>.tmp' that `listar` never shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from ...erros import (
+    ErroBackup,
+    ErroChaveAusente,
+    ErroEspacoInsuficiente,
+    ErroIntegridade,
+    ErroPermissao,
+    ErroRepositorio,
+    ErroTransitorio,
+)
+from ..escrita_atomica import sincronizar_pasta
+from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
+
+_SUFIXO_TEMP = ".tmp"
+# writev takes at most IOV_MAX buffers per call (1024 on Linux); EINVAL beyond.
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+_ERRNOS_TRANSITORIOS = {errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT}
+# A temp name adds '.' + '.' + 16 hex + '.tmp' to the key's last segment; keep
+# it under NAME_MAX (255 bytes) for long user file names.
+_NOME_TEMP_MAX = 200
+
+
+def traduzir_erro_os(e: OSError, alvo: str) -> ErroBackup:
+    """Turn an OSError into the project's error with a message that names `alvo`."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ErroEspacoInsuficiente(
+            f"{alvo}: espaço em disco insuficiente; libere espaço (ou rode "
+            "`inicializar_backup.py limpeza`) e tente de novo. Nada do que já estava "
+            "guardado foi perdido."
+        )
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ErroPermissao(
+            f"{alvo}: permissão negada ({e.strerror}); confira o dono "
+            "e as permissões da pasta"
+        )
+    if e.errno in _ERRNOS_TRANSITORIOS:
+        return ErroTransitorio(f"{alvo}: falha temporária de E/S ({e.strerror or e})")
+    return ErroRepositorio(f"{alvo}: erro de E/S ({e.strerror or e})")
+
+
+def _detectar_somente_leitura(raiz: str) -> bool:
+    """A read-only mount, or a folder this process cannot write into."""
+    try:
+        if not os.path.isdir(raiz):
+            return False
+        if os.statvfs(raiz).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(raiz, os.W_OK)
+
+
+def _escrever_tudo(fd: int, vistas: list[memoryview]) -> None:
+    """writev until every byte is written, at most IOV_MAX buffers per call."""
+    i = 0
+    while i < len(vistas):
+        lote = vistas[i : i + _IOV_MAX]
+        escritos = os.writev(fd, lote)
+        # Skip the buffers fully written; keep the rest of a partly written one.
+        for v in lote:
+            if escritos >= v.nbytes:
+                escritos -= v.nbytes
+                i += 1
+            else:
+                vistas[i] = v[escritos:]
+                break
+        while i < len(vistas) and vistas[i].nbytes == 0:
+            i += 1
+
+
+class BackendLocal:
+    """Files under a folder; atomic and durable writes, reads that work read-only."""
+
+    exclusao_real = True
+
+    def __init__(self, raiz: Path, *, somente_leitura: bool | None = None) -> None:
+        self.raiz = Path(raiz)
+        self._raiz = os.fspath(self.raiz)
+        if somente_leitura is None:
+            somente_leitura = _detectar_somente_leitura(self._raiz)
+        self.somente_leitura = somente_leitura
+
+    def __repr__(self) -> str:
+        return f"BackendLocal({self._raiz!r})"
+
+    def descrever(self) -> str:
+        return self._raiz
+
+    def _caminho(self, chave: str) -> str:
+        return os.path.join(self._raiz, validar_chave(chave))
+
+    @staticmethod
+    def _ausente(chave: str, caminho: str) -> ErroChaveAusente:
+        return ErroChaveAusente(
+            f"{caminho}: objeto ausente no repositório (chave {chave!r}); "
+            "rode `inicializar_backup.py verificar`",
+            chave,
+        )
+
+    def ler(self, chave: str) -> bytes:
+        caminho = self._caminho(chave)
+        try:
+            with open(caminho, "rb", buffering=0) as f:
+                return f.readall()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+            raise self._ausente(chave, caminho) from e
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+
+    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes:
+        caminho = self._caminho(chave)
+        validar_intervalo(inicio, tamanho)
+        try:
+            fd = os.open(caminho, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError) as e:
+            raise self._ausente(chave, caminho) from e
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise self._ausente(chave, caminho)
+            pedacos: list[bytes] = []
+            pos, falta = inicio, tamanho
+            while falta and pos + falta <= st.st_size:
+                pedaco = os.pread(fd, falta, pos)
+                if not pedaco:  # shrank under us
+                    break
+                pedacos.append(pedaco)
+                pos += len(pedaco)
+                falta -= len(pedaco)
+            if falta:
+                raise ErroIntegridade(
+                    f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
+                    f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
+                    "`inicializar_backup.py verificar`"
+                )
+            return pedacos[0] if len(pedacos) == 1 else b"".join(pedacos)
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+        finally:
+            os.close(fd)
+
+    def _exigir_escrita(self, caminho: str) -> None:
+        if self.somente_leitura:
+            raise ErroPermissao(
+                f"{caminho}: o repositório em {self._raiz} é somente leitura "
+                "(montagem read-only ou pasta sem permissão de escrita)"
+            )
+
+    def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
+        caminho = self._caminho(chave)
+        self._exigir_escrita(caminho)
+        vistas = como_vistas(partes)
+        pasta, nome = os.path.split(caminho)
+        nome_curto = os.fsencode(nome)[:_NOME_TEMP_MAX].decode(errors="ignore")
+        temp = os.path.join(
+            pasta, f".{nome_curto}.{secrets.token_hex(8)}{_SUFIXO_TEMP}"
+        )
+        try:
+            fd = self._abrir_temp(temp, pasta)
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+        try:
+            try:
+                _escrever_tudo(fd, vistas)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if exclusivo:
+                try:
+                    os.link(temp, caminho)
+                except FileExistsError:
+                    return False
+                os.unlink(temp)
+            else:
+                os.replace(temp, caminho)
+            sincronizar_pasta(pasta)
+            return True
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+        finally:
+            # After a failure of any kind (KeyboardInterrupt too) or a lost race.
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+    def _abrir_temp(self, temp: str, pasta: str) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            return os.open(temp, flags, 0o644)
+        except FileNotFoundError:
+            self._criar_pastas(pasta)
+            return os.open(temp, flags, 0o644)
+
+    @staticmethod
+    def _criar_pastas(pasta: str) -> None:
+        """mkdir -p, fsyncing each new folder's parent so the path is durable."""
+        faltando = []
+        atual = pasta
+        while not os.path.isdir(atual):
+            faltando.append(atual)
+            pai = os.path.dirname(atual)
+            if pai == atual:
+                break
+            atual = pai
+        for p in reversed(faltando):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(p, 0o755)
+            sincronizar_pasta(os.path.dirname(p))
+
+    def info(self, chave: str) -> InfoObjeto | None:
+        caminho = self._caminho(chave)
+        try:
+            st = os.stat(caminho)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return InfoObjeto(chave, st.st_size, st.st_mtime)
+
+    def existe(self, chave: str) -> bool:
+        return self.info(chave) is not None
+
+    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
+        # Walk only the folder the prefix names; its last part filters names.
+        pasta_chave, _, inicio_nome = prefixo.rpartition("/")
+        if pasta_chave:
+            try:
+                validar_chave(pasta_chave)
+            except ValueError:
+                return  # no valid key can start with this prefix
+        pasta = os.path.join(self._raiz, pasta_chave) if pasta_chave else self._raiz
+        base = pasta_chave + "/" if pasta_chave else ""
+        pendentes = [(pasta, base, inicio_nome)]
+        while pendentes:
+            pasta, base, inicio_nome = pendentes.pop()
+            try:
+                entradas = os.scandir(pasta)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # absent, or removed while we walked
+            except OSError as e:
+                raise traduzir_erro_os(e, pasta) from e
+            with entradas:
+                for entrada in entradas:
+                    nome = entrada.name
+                    if nome.startswith(".") or "\\" in nome:
+                        continue  # temp files, hidden names, not keys
+                    if inicio_nome and not nome.startswith(inicio_nome):
+                        continue
+                    try:
+                        if entrada.is_dir(follow_symlinks=False):
+                            pendentes.append((entrada.path, base + nome + "/", ""))
+                        elif entrada.is_file():
+                            st = entrada.stat()
+                            yield InfoObjeto(base + nome, st.st_size, st.st_mtime)
+                    except FileNotFoundError:
+                        continue  # deleted while we walked
+
+    def apagar(self, chave: str) -> None:
+        caminho = self._caminho(chave)
+        self._exigir_escrita(caminho)
+        try:
+            os.unlink(caminho)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return
+        except OSError as e:
+            raise traduzir_erro_os(e, caminho) from e
