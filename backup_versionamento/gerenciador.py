@@ -15,12 +15,14 @@ from typing import Any
 
 from . import config as configuracao
 from . import registro
-from .armazenamento.backend import traduzir_erro_os
+from .armazenamento.backends import Backend, traduzir_erro_os
+from .armazenamento.backends.endereco import backend_para, e_local
 from .armazenamento.coleta import coletar
-from .armazenamento.fluxo import Progresso, sha256_arquivo
-from .armazenamento.metadados import ESQUEMA_SIDECAR, validar_nome_modelo
+from .armazenamento.fluxo import GravadorBlocos, Progresso, sha256_arquivo
 from .armazenamento.repositorio import Repositorio, agora_iso
+from .armazenamento.sidecar import Sidecar, validar_nome_modelo
 from .armazenamento.trava import travar
+from .arvore import escrita, leitura
 from .erros import (
     ErroArquivoNaoEncontrado,
     ErroBackup,
@@ -29,7 +31,6 @@ from .erros import (
     ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
-from .estado import pasta_estado
 from .linhagem import coletar_linhagem
 from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
@@ -63,13 +64,17 @@ class GerenciadorBackupVersionamento:
         config: str | Path | dict[str, Any] | None = None,
         *,
         criar_repositorio: bool = True,
+        backend: Backend | None = None,
     ) -> None:
         self.config = _config_de(diretorio_base, config)
         self.base = Path(self.config["diretorios"]["base"])
         perf = self.config["performance"]
+        # A backend may be injected (tests, fault injection); else from the address.
+        self.backend = backend or backend_para(self.base)
         self.repo = Repositorio.abrir(
-            self.base,
-            criar=criar_repositorio,
+            self.backend,
+            criar=criar_repositorio and not self.backend.somente_leitura,
+            estado=self.config["diretorios"]["estado"],
             threads=perf["threads_backup"],
             threads_compressao=perf["threads_compressao"],
             buffer_mb=perf["buffer_size_mb"],
@@ -77,11 +82,13 @@ class GerenciadorBackupVersionamento:
             nivel_compressao=perf["nivel_compressao"],
         )
         # Caches, locks and integration queues of this machine (never the truth).
-        self.pasta_estado = pasta_estado(
-            self.repo.cabecalho["id"], self.config["diretorios"]["estado"]
-        )
-        # The spec's log folder: inside a local writable repository.
-        self.pasta_logs = self.base / "logs"
+        self.pasta_estado = self.repo.pasta_estado
+        # The spec's log folder: inside a local writable repository; a read-only
+        # or remote one logs to this machine's state folder.
+        if e_local(self.base) and not self.backend.somente_leitura:
+            self.pasta_logs = self.base / "logs"
+        else:
+            self.pasta_logs = self.pasta_estado / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(
             self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
@@ -119,6 +126,7 @@ class GerenciadorBackupVersionamento:
         metricas: dict[str, Any] | None = None,
         *,
         forcar: bool = False,
+        forcar_leitura: bool = False,
         nome_modelo: str | None = None,
         progresso: Progresso | None = None,
     ) -> str:
@@ -134,6 +142,7 @@ class GerenciadorBackupVersionamento:
                 descricao,
                 metricas,
                 forcar=forcar,
+                forcar_leitura=forcar_leitura,
                 nome_modelo=nome_modelo,
                 progresso=progresso,
             )["versao"]
@@ -147,6 +156,7 @@ class GerenciadorBackupVersionamento:
         metricas: dict[str, Any] | None = None,
         *,
         forcar: bool = False,
+        forcar_leitura: bool = False,
         nome_modelo: str | None = None,
         progresso: Progresso | None = None,
     ) -> dict[str, Any]:
@@ -159,7 +169,14 @@ class GerenciadorBackupVersionamento:
         modelo = nome_modelo or nome_do_modelo(origem)
         try:
             versao, nova = self._criar_backup(
-                origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
+                origem,
+                modelo,
+                tipo_mudanca,
+                descricao,
+                metricas,
+                forcar,
+                forcar_leitura,
+                progresso,
             )
         except ErroBackup as e:
             log.error("Backup falhou: %s", e)
@@ -177,6 +194,7 @@ class GerenciadorBackupVersionamento:
         descricao: str,
         metricas: dict[str, Any] | None,
         forcar: bool,
+        forcar_leitura: bool,
         progresso: Progresso | None,
     ) -> tuple[str, bool]:
         incremento = incremento_de(tipo_mudanca)
@@ -188,6 +206,12 @@ class GerenciadorBackupVersionamento:
                 f"{origem}: a pasta contém o próprio repositório ({self.base}); faça "
                 "backup de uma pasta que não o contenha ou mude diretorios.base"
             )
+        if not forcar and not forcar_leitura:
+            igual = self._versao_inalterada(origem, modelo)
+            if igual:
+                log.info("Backup sem mudanças: %s já está em %s", modelo, igual)
+                self._emitir("backup_ignorado", modelo=modelo, versao=igual)
+                return igual, False
         validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
         self._checar_espaco(tamanho_origem, modelo)
         linhagem = coletar_linhagem(
@@ -198,7 +222,7 @@ class GerenciadorBackupVersionamento:
             exclusiva=False,
             descricao="repositório (limpeza em andamento)",
         ):
-            conteudo = self.repo.gravar_conteudo(origem, progresso)
+            conteudo = self._gravar_conteudo(origem, progresso)
             with travar(
                 self.repo.caminho_trava(f"modelo-{modelo}"),
                 espera=ESPERA_TRAVA_S,
@@ -206,7 +230,7 @@ class GerenciadorBackupVersionamento:
             ):
                 versoes = self.repo.versoes(modelo)
                 ultima = versoes[-1] if versoes else None
-                if ultima and ultima["sha256"] == conteudo["sha256"] and not forcar:
+                if ultima and ultima["sha256"] == conteudo.sha256 and not forcar:
                     log.info(
                         "Backup sem mudanças: %s já está em %s",
                         modelo,
@@ -227,30 +251,34 @@ class GerenciadorBackupVersionamento:
                         "motivo": motivo,
                     }
                 nova = str(proxima_versao(atual, incremento))
-                sidecar = {
-                    "esquema": ESQUEMA_SIDECAR,
-                    "modelo": modelo,
-                    "versao": nova,
-                    "tipo_mudanca": tipo_mudanca,
-                    "incremento": incremento if atual else "inicial",
-                    "descricao": descricao,
-                    "criado_em": agora_iso(),
-                    "usuario": _usuario(),
-                    "host": socket.gethostname(),
-                    "origem": str(origem.resolve()),
-                    "versao_anterior": str(atual) if atual else None,
-                    **conteudo,
-                    "metricas": metricas,
-                    "validacao": validacao,
-                    "inspecao": inspecao,
-                    "mudanca": mudanca,
-                    "linhagem": linhagem,
-                    "assinatura": None,
-                }
+                sidecar = Sidecar(
+                    modelo=modelo,
+                    versao=nova,
+                    tipo=conteudo.tipo,
+                    entradas=tuple(conteudo.entradas),
+                    tamanho=conteudo.tamanho,
+                    sha256=conteudo.sha256,
+                    criado_em=agora_iso(),
+                    tamanho_armazenado=conteudo.tamanho_armazenado,
+                    tipo_mudanca=tipo_mudanca,
+                    incremento=incremento if atual else "inicial",
+                    descricao=descricao,
+                    usuario=_usuario(),
+                    host=socket.gethostname(),
+                    origem=str(origem.resolve()),
+                    versao_anterior=str(atual) if atual else None,
+                    avisos=tuple(conteudo.avisos),
+                    metricas=metricas,
+                    validacao=validacao,
+                    inspecao=inspecao,
+                    mudanca=mudanca,
+                    linhagem=linhagem,
+                )
                 if not self.repo.publicar(sidecar):  # cannot happen under the lock
                     raise ErroBackup(
                         f"versão {nova} de {modelo} já existe; tente de novo"
                     )
+                self.repo.resumos.sincronizar(modelo)
         if mudanca:
             log.info(
                 "Tipo de mudança automático: %s %s -> %s (%s)",
@@ -264,20 +292,55 @@ class GerenciadorBackupVersionamento:
             "Detalhes de %s %s: %d entrada(s), %d blocos, %d bytes, %d bytes novos",
             modelo,
             nova,
-            len(conteudo["entradas"]),
-            sum(len(e.get("blocos", [])) for e in conteudo["entradas"]),
-            conteudo["tamanho"],
-            conteudo["tamanho_armazenado"],
+            len(conteudo.entradas),
+            sum(len(e.blocos) for e in conteudo.entradas),
+            conteudo.tamanho,
+            conteudo.tamanho_armazenado,
         )
         self._emitir(
             "backup_criado",
             modelo=modelo,
             versao=nova,
             caminho=str(origem),
-            tamanho=conteudo["tamanho"],
-            tamanho_armazenado=conteudo["tamanho_armazenado"],
+            tamanho=conteudo.tamanho,
+            tamanho_armazenado=conteudo.tamanho_armazenado,
         )
         return nova, True
+
+    def _versao_inalterada(self, origem: Path, modelo: str) -> str | None:
+        """The latest version when the source's stat says nothing changed."""
+        atual = self.repo.ultima_versao(modelo)
+        if atual is None:
+            return None
+        try:
+            sc = self.repo.ler_versao(modelo, str(atual))
+        except ErroBackup:
+            return None
+        if sc.origem != str(origem.resolve()):
+            return None
+        return sc.versao if leitura.inalterado(origem, sc.entradas) else None
+
+    def _gravar_conteudo(
+        self, origem: Path, progresso: Progresso | None
+    ) -> leitura.Conteudo:
+        """Chunk the source into packs and an index fragment (write order step 1-2)."""
+        frag = self.repo.cabecalho["fragmentacao"]
+        sessao = self.repo.sessao()
+        try:
+            gravador = GravadorBlocos(
+                sessao,
+                threads=self.repo.threads,
+                buffer_mb=self.repo.buffer_mb,
+                medio=frag["medio"],
+                minimo=frag["minimo"],
+                maximo=frag["maximo"],
+            )
+            conteudo = leitura.ler_origem(origem, sessao, gravador, progresso)
+            sessao.concluir()
+        except BaseException:
+            sessao.abortar()
+            raise
+        return conteudo
 
     def _analisar(
         self, origem: Path, *, auto: bool
@@ -301,12 +364,16 @@ class GerenciadorBackupVersionamento:
     def _inspecao_de(self, modelo: str, versao: str) -> dict[str, Any] | None:
         """A stored version's description; restored to a temp folder if not kept."""
         sc = self.repo.ler_versao(modelo, versao)
-        if sc.get("inspecao"):
-            return dict(sc["inspecao"])
+        if sc.inspecao:
+            return dict(sc.inspecao)
         opcoes = opcoes_da_config(self.config)
         opcoes.pop("teste_carregamento")
-        with tempfile.TemporaryDirectory(dir=self.base, prefix=".inspecao-") as tmp:
-            caminho = self.repo.restaurar(sc, Path(tmp))
+        with tempfile.TemporaryDirectory(
+            dir=self.pasta_estado, prefix=".inspecao-"
+        ) as tmp:
+            caminho = escrita.restaurar(
+                self.repo.objetos, sc, Path(tmp), threads=self.repo.threads
+            )
             return inspecionar_modelo(caminho, **opcoes)
 
     def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
@@ -341,7 +408,7 @@ class GerenciadorBackupVersionamento:
         """Versions of a model, oldest first (from the metadata cache)."""
         nome = _nome(modelo)
         versoes = self.repo.versoes(nome)
-        if not versoes and not (self.base / "modelos" / nome).is_dir():
+        if not versoes and self.repo.ultima_versao(nome) is None:
             raise ErroVersaoNaoEncontrada(
                 f"modelo {nome!r} não tem backups em {self.base}; modelos existentes: "
                 f"{', '.join(self.listar_modelos()) or 'nenhum'}"
@@ -355,7 +422,10 @@ class GerenciadorBackupVersionamento:
         return str(Versao.ler(versao))
 
     def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
-        """The full sidecar of a version, read and checked from disk."""
+        """The full sidecar of a version, read and checked from the repository."""
+        return self._sidecar(modelo, versao).como_dict()
+
+    def _sidecar(self, modelo: str | Path, versao: str = ULTIMA) -> Sidecar:
         nome = _nome(modelo)
         return self.repo.ler_versao(nome, self.resolver_versao(nome, versao))
 
@@ -370,18 +440,20 @@ class GerenciadorBackupVersionamento:
         progresso: Progresso | None = None,
     ) -> str:
         """Restore a version into `destino` (a folder, or the target path)."""
-        sidecar = self.obter_versao(modelo, versao)
+        sidecar = self._sidecar(modelo, versao)
         alvo = Path(destino)
         if str(destino).endswith(os.sep):
             alvo.mkdir(parents=True, exist_ok=True)
-        final = self.repo.restaurar(
-            sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+        final = escrita.restaurar(
+            self.repo.objetos,
+            sidecar,
+            alvo,
+            sobrescrever=sobrescrever,
+            threads=self.repo.threads,
+            progresso=progresso,
         )
         log.info(
-            "Backup restaurado: %s %s -> %s",
-            sidecar["modelo"],
-            sidecar["versao"],
-            final,
+            "Backup restaurado: %s %s -> %s", sidecar.modelo, sidecar.versao, final
         )
         return str(final)
 
@@ -562,10 +634,11 @@ class GerenciadorBackupVersionamento:
             coleta = coletar(self.repo, carencia)
         saida.update(coleta)
         log.info(
-            "Limpeza concluída: %d versões removidas, %d objetos removidos, "
-            "%d bytes liberados",
+            "Limpeza concluída: %d versões removidas, %d pacotes removidos, "
+            "%d reempacotados, %d bytes liberados",
             len(remover),
-            coleta["objetos_removidos"],
+            coleta["pacotes_removidos"],
+            coleta["pacotes_reempacotados"],
             coleta["bytes_liberados"],
         )
         self._emitir("limpeza_concluida", **coleta, versoes_removidas=len(remover))
@@ -575,8 +648,8 @@ class GerenciadorBackupVersionamento:
 
     def status(self) -> dict[str, Any]:
         modelos = self.repo.modelos()
-        totais = self.repo.indice.totais()
-        n_obj, armazenado = self.repo.tamanho_objetos()
+        totais = self.repo.resumos.totais()
+        n_pacotes, armazenado = self.repo.tamanho_pacotes()
         ultimo = None
         for m in modelos:
             for v in self.repo.versoes(m)[-1:]:
@@ -595,7 +668,7 @@ class GerenciadorBackupVersionamento:
             "versoes": totais["versoes"],
             "tamanho_logico": totais["tamanho_logico"],
             "tamanho_armazenado": armazenado,
-            "objetos": n_obj,
+            "pacotes": n_pacotes,
             "razao_economia": round(totais["tamanho_logico"] / armazenado, 2)
             if armazenado
             else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
-from backup_versionamento.armazenamento.objetos import chave_objeto
+from backup_versionamento.armazenamento.pacote import Local, chave_pacote
 from backup_versionamento.erros import ErroIntegridade, ErroObjetoCorrompido
 
 from .conftest import aleatorio, cli, escrever
@@ -33,22 +33,27 @@ def tres_versoes(
     return conteudos
 
 
-def _um_objeto(g: GerenciadorBackupVersionamento, versao: str) -> Path:
+def _um_bloco(g: GerenciadorBackupVersionamento, versao: str) -> tuple[str, Local]:
     sc = g.obter_versao("m.h5", versao)
-    return g.base / chave_objeto(sc["entradas"][0]["blocos"][1][0])
+    id_bloco = sc["entradas"][0]["blocos"][1][0]
+    return id_bloco, g.repo.objetos.localizar(id_bloco)
 
 
-def _flip(p: Path) -> None:
+def _pacote(g: GerenciadorBackupVersionamento, loc: Local) -> Path:
+    return g.base / chave_pacote(loc.pacote)
+
+
+def _flip(p: Path, loc: Local) -> None:
     b = bytearray(p.read_bytes())
-    b[len(b) // 2] ^= 0x40
+    b[loc.deslocamento + loc.tamanho // 2] ^= 0x40
     p.write_bytes(bytes(b))
 
 
-def _truncar(p: Path) -> None:
-    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+def _truncar(p: Path, loc: Local) -> None:
+    p.write_bytes(p.read_bytes()[: loc.deslocamento + loc.tamanho // 2])
 
 
-def _apagar(p: Path) -> None:
+def _apagar(p: Path, loc: Local) -> None:
     p.unlink()
 
 
@@ -61,17 +66,17 @@ def test_objeto_danificado(
     tres_versoes: dict[str, bytes],
     dano,
 ) -> None:
-    obj = _um_objeto(gerenciador, "1.1.0")
-    dano(obj)
+    id_bloco, loc = _um_bloco(gerenciador, "1.1.0")
+    dano(_pacote(gerenciador, loc), loc)
     rel = gerenciador.verificar_integridade()
     assert not rel["ok"]
     assert rel["versoes_com_problema"] == ["m.h5 1.1.0"]
-    assert all(p["objeto"] == obj.name for p in rel["problemas"])
+    assert id_bloco in {p["objeto"] for p in rel["problemas"]}
     destino = tmp_path / "dest"
     destino.mkdir()
     with pytest.raises(ErroObjetoCorrompido) as e:
         gerenciador.restaurar_backup("m.h5", "1.1.0", destino)
-    assert obj.name in str(e.value)
+    assert e.value.objeto in {p["objeto"] for p in rel["problemas"]}
     assert list(destino.iterdir()) == []  # untouched, no temp file left
     # Every other version still lists and restores byte for byte.
     assert [v["versao"] for v in gerenciador.listar_versoes("m.h5")] == [
@@ -150,7 +155,8 @@ def test_cli_verificar_sai_com_9(
     repo: Path,
 ) -> None:
     assert cli("verificar", "--base", str(repo)).returncode == 0
-    _flip(_um_objeto(gerenciador, "1.2.0"))
+    _, loc = _um_bloco(gerenciador, "1.2.0")
+    _flip(_pacote(gerenciador, loc), loc)
     r = cli("verificar", "--base", str(repo))
     assert r.returncode == 9
     assert "m.h5 1.2.0" in r.stdout

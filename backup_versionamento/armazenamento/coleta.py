@@ -1,26 +1,44 @@
-"""Garbage collection: delete chunk objects that no sidecar references.
+"""Garbage collection as repack, under the repository lock held exclusive.
 
-Runs under the repository lock held exclusive, so no backup is between writing
-its chunks and publishing its sidecar. Objects younger than the grace period are
-kept anyway (a second guard for filesystems where flock is advisory only). An
-unreadable sidecar aborts the collection: its references are unknown, and
-deleting on a guess could destroy a version.
+1. Every sidecar is read; the chunks they use are live (an unreadable sidecar
+   aborts: deleting on a guess could destroy a version).
+2. Packs with nothing live are deleted; packs whose dead share passes the
+   threshold have their live blobs copied (verified, not re-encoded) into new
+   packs.
+3. Order, each step crash-safe: new packs -> one compacted index fragment with
+   every live location -> old fragments deleted -> old packs deleted. A crash
+   leaves duplicates or orphans that the next run removes, never a live chunk
+   without a pack.
+Where the lock is not truly exclusive (an object store shared by machines),
+packs younger than the grace period are left alone: another machine's backup
+may be about to reference them.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
+from collections import defaultdict
 from typing import Any
 
 from ..erros import ErroBackup, ErroIntegridade
-from .escrita_atomica import SUFIXO_TEMP, sincronizar_pasta
-from .objetos import PREFIXO
+from .backends import InfoObjeto
+from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
+from .fragmento import chave_fragmento, codificar_fragmento
+from .pacote import PREFIXO as PREFIXO_PACOTES
+from .pacote import Local, chave_pacote, id_da_chave
+
+log = logging.getLogger("SistemaBackup")
+
+# Rewrite a pack once this share of its bytes is dead.
+LIMIAR_REEMPACOTAR = 0.25
 
 
-def coletar(repo: Any, carencia_s: float) -> dict[str, int]:
-    """Remove unreferenced objects and stale temp files; report what was freed."""
-    referenciados: set[str] = set()
+def coletar(
+    repo: Any, carencia_s: float, *, limiar: float = LIMIAR_REEMPACOTAR
+) -> dict[str, Any]:
+    """Free what no version uses; say what was freed, what was kept and why."""
+    vivos: set[str] = set()
     for modelo, versao, sc in repo.iterar_sidecars():
         if isinstance(sc, ErroBackup):
             raise ErroIntegridade(
@@ -28,40 +46,113 @@ def coletar(repo: Any, carencia_s: float) -> dict[str, int]:
                 f"ilegível ({sc}); rode `inicializar_backup.py verificar` e resolva "
                 "antes. Nada foi apagado."
             )
-        for ent in sc["entradas"]:
-            referenciados.update(b[0] for b in ent.get("blocos", []))
+        vivos.update(i for i, _ in sc.blocos())
+    objetos = repo.objetos
+    backend = repo.backend
+    objetos.atualizar_indice(forcar=True)
+    objetos.reconstruir_de_pacotes()  # orphans get entries: judged like the rest
+    locais: dict[str, Local] = repo.indice_blocos.todos()
+    faltando = vivos - set(locais)
+    if faltando:
+        raise ErroIntegridade(
+            f"coleta de lixo cancelada: {len(faltando)} bloco(s) usados por versões não "
+            "estão em nenhum pacote; rode `inicializar_backup.py verificar`. Nada foi "
+            "apagado."
+        )
+    pacotes: dict[str, InfoObjeto] = {
+        id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
+    }
+    por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
+    for id_bloco, loc in locais.items():
+        por_pacote[loc.pacote].append((id_bloco, loc))
+
+    exclusivo = bool(backend.exclusao_real)
     limite = time.time() - carencia_s
-    removidos = bytes_liberados = temporarios = mantidos_carencia = 0
-    raiz = repo.base / PREFIXO
-    for sub in sorted(os.scandir(raiz), key=lambda e: e.name) if raiz.is_dir() else []:
-        if not sub.is_dir():
+    apagar: list[str] = []
+    reempacotar: list[str] = []
+    em_carencia: list[str] = []
+    manter_todos: dict[str, Local] = {}  # young packs keep every entry
+    for id_pacote, info in pacotes.items():
+        blocos = por_pacote.get(id_pacote, [])
+        vivos_aqui = [(i, loc) for i, loc in blocos if i in vivos]
+        bytes_vivos = sum(loc.tamanho for _, loc in vivos_aqui)
+        morto = 1 - bytes_vivos / info.tamanho if info.tamanho else 1.0
+        if morto <= 0.02:
             continue
-        tocou = False
-        for obj in os.scandir(sub.path):
-            nome = obj.name
-            info = obj.stat()
-            if nome.endswith(SUFIXO_TEMP):
-                if info.st_mtime < limite:
-                    os.unlink(obj.path)
-                    temporarios += 1
-                    bytes_liberados += info.st_size
-                    tocou = True
-                continue
-            if nome in referenciados:
-                continue
-            if info.st_mtime >= limite:
-                mantidos_carencia += 1
-                continue
-            os.unlink(obj.path)
-            removidos += 1
-            bytes_liberados += info.st_size
-            tocou = True
-        if tocou:
-            sincronizar_pasta(sub.path)
+        if not exclusivo and info.modificado >= limite:
+            em_carencia.append(id_pacote)
+            manter_todos.update(dict(blocos))
+            continue
+        if not vivos_aqui:
+            apagar.append(id_pacote)
+        elif morto >= limiar:
+            reempacotar.append(id_pacote)
+
+    # New packs first (live blobs copied, verified on the way).
+    novos_locais: dict[str, Local] = {}
+    bytes_reescritos = 0
+    if reempacotar:
+        sessao = objetos.sessao()
+        try:
+            for id_pacote in reempacotar:
+                dados = memoryview(backend.ler(chave_pacote(id_pacote)))
+                for id_bloco, loc in por_pacote[id_pacote]:
+                    if id_bloco not in vivos:
+                        continue
+                    bruto = dados[loc.deslocamento : loc.deslocamento + loc.tamanho]
+                    objetos.codificador.decodificar_bloco(id_bloco, bruto)
+                    sessao.gravar_codificado(id_bloco, bruto, loc.claro)
+                    bytes_reescritos += loc.tamanho
+            sessao.concluir(escrever_fragmento=False)
+        except BaseException:
+            sessao.abortar()
+            raise
+        novos_locais = sessao.novos
+
+    removidos = set(apagar) | set(reempacotar)
+    compactado = {
+        i: loc
+        for i, loc in locais.items()
+        if (i in vivos and loc.pacote not in removidos) or loc.pacote in em_carencia
+    }
+    compactado.update(manter_todos)
+    compactado.update(novos_locais)
+    fragmentos = [i.chave for i in backend.listar(PREFIXO_FRAGMENTOS)]
+    fragmentos_removidos = 0
+    if removidos or len(fragmentos) > 1:
+        id_novo = None
+        if compactado:
+            id_novo, partes = codificar_fragmento(objetos.codificador, compactado)
+            backend.gravar(chave_fragmento(id_novo), partes)
+        for chave in fragmentos:
+            if id_novo is None or chave != chave_fragmento(id_novo):
+                backend.apagar(chave)
+                fragmentos_removidos += 1
+    bytes_liberados = 0
+    for id_pacote in apagar + reempacotar:
+        backend.apagar(chave_pacote(id_pacote))
+        bytes_liberados += pacotes[id_pacote].tamanho
+    novos_pacotes = {loc.pacote for loc in novos_locais.values()}
+    bytes_novos = sum(
+        i.tamanho
+        for i in backend.listar(PREFIXO_PACOTES)
+        if id_da_chave(i.chave) in novos_pacotes
+    )
+    temporarios, bytes_temp = 0, 0
+    limpar_temp = getattr(backend, "limpar_temporarios", None)
+    if limpar_temp is not None:
+        temporarios, bytes_temp = limpar_temp(0 if exclusivo else carencia_s)
+    objetos.atualizar_indice(forcar=True)
     return {
-        "objetos_removidos": removidos,
+        "pacotes_removidos": len(apagar),
+        "pacotes_reempacotados": len(reempacotar),
+        "pacotes_novos": len(novos_pacotes),
+        "bytes_reescritos": bytes_reescritos,
+        "bytes_liberados": max(0, bytes_liberados - bytes_novos) + bytes_temp,
+        "pacotes_em_carencia": len(em_carencia),
+        "carencia_minutos": carencia_s / 60,
+        "fragmentos_compactados": fragmentos_removidos,
         "temporarios_removidos": temporarios,
-        "bytes_liberados": bytes_liberados,
-        "objetos_em_carencia": mantidos_carencia,
-        "objetos_referenciados": len(referenciados),
+        "blocos_referenciados": len(vivos),
+        "pacotes_mantidos": len(pacotes) - len(apagar) - len(reempacotar),
     }

@@ -13,18 +13,18 @@ import queue
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from pyfastcdc import FastCDC
 
-from .objetos import ArmazemObjetos, chave_objeto, id_do_bloco
+from .objetos import ArmazemObjetos, SessaoEscrita
 
 # FastCDC parameters of new repositories (each repository records its own in
 # repositorio.json). pyfastcdc's real average is avg + min, ~320 KiB here: small
 # enough that a fine-tune touching 10% of a 64 MiB model adds ~13%, large enough
-# to keep per-object costs (create, fsync, rename) under a quarter of the time.
+# to keep the per-chunk costs (index entries, lookups) small.
 # docs/FORMATO.md has the measurements behind the choice.
 CDC_MEDIO = 256 << 10
 CDC_MINIMO = 64 << 10
@@ -39,15 +39,14 @@ class ResultadoArquivo:
     sha256: str
     blocos: list[tuple[str, int]]
     bytes_novos: int = 0
-    pastas_tocadas: set[str] = field(default_factory=set)
 
 
 class GravadorBlocos:
-    """Chunks files into the object store with a bounded worker pipeline."""
+    """Chunks files into a write session with a bounded worker pipeline."""
 
     def __init__(
         self,
-        armazem: ArmazemObjetos,
+        sessao: SessaoEscrita,
         *,
         threads: int = 2,
         buffer_mb: int = 128,
@@ -55,7 +54,8 @@ class GravadorBlocos:
         minimo: int = CDC_MINIMO,
         maximo: int = CDC_MAXIMO,
     ) -> None:
-        self.armazem = armazem
+        self.sessao = sessao
+        self.id_bloco = sessao.armazem.codificador.id_bloco
         self.threads = max(1, threads)
         self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
         # In-flight chunk buffers; together they bound the pipeline's memory.
@@ -68,8 +68,8 @@ class GravadorBlocos:
     def _processar(self, buf: bytearray, n: int) -> tuple[str, int]:
         try:
             vista = memoryview(buf)[:n]
-            id_bloco = id_do_bloco(vista)
-            escritos = self.armazem.gravar(id_bloco, vista)
+            id_bloco = self.id_bloco(vista)
+            escritos = self.sessao.gravar(id_bloco, vista)
             return id_bloco, escritos
         finally:
             self._livres.put(buf)
@@ -84,9 +84,7 @@ class GravadorBlocos:
         def colher(fut: Future[tuple[str, int]], n: int) -> None:
             id_bloco, escritos = fut.result()
             res.blocos.append((id_bloco, n))
-            if escritos:
-                res.bytes_novos += escritos
-                res.pastas_tocadas.add(chave_objeto(id_bloco).rsplit("/", 1)[0])
+            res.bytes_novos += escritos
 
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:

@@ -1,136 +1,257 @@
-"""Content-addressed chunk objects: encode, store write-once, read and verify.
+"""The object store: chunks -> blobs -> packs, and back, over any backend.
 
-Object layout (format v1): byte 0 = format (1), byte 1 = flags (bit 0: zstd,
-bit 1: encrypted), then the payload. The id is the BLAKE3 hex digest of the
-plaintext, so every read can be checked against its own name.
+Writing happens in a session (one backup): worker threads encode chunks and
+append them to one of a few reusable pack buffers; a full pack is written as
+one object; `concluir()` writes the remaining packs and then one index fragment
+that lists every new chunk. Only after that may a sidecar reference them
+(docs/FORMATO.md, write order). Dedup asks the per-machine index, never the
+backend. Reading fetches byte ranges of packs and verifies every chunk.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
+from collections.abc import Iterable
 
-import blake3
-import zstandard
+from ..erros import ErroChaveAusente, ErroIntegridade, ErroObjetoCorrompido
+from .backends import Backend
+from .blob import Codificador
+from .fragmento import chave_fragmento, codificar_fragmento
+from .indice_blocos import IndiceBlocos
+from .pacote import (
+    PREFIXO as PREFIXO_PACOTES,
+)
+from .pacote import (
+    RODAPE,
+    Local,
+    PacoteEmConstrucao,
+    chave_pacote,
+    id_da_chave,
+    ler_trailer,
+)
 
-from ..erros import ErroObjetoCorrompido
-from .backend import Backend
-
-FORMATO_OBJETO = 1
-FLAG_ZSTD = 0x01
-FLAG_CRIPTO = 0x02
-PREFIXO = "objetos"
-
-# A chunk is stored raw when zstd saves less than this fraction: float32
-# weights barely compress, and decompressing them would only cost time.
-ECONOMIA_MINIMA = 0.03
-_AMOSTRA = 64 * 1024
-
-
-def id_do_bloco(dados: bytes | memoryview) -> str:
-    return blake3.blake3(dados).hexdigest()
-
-
-def chave_objeto(id_bloco: str) -> str:
-    return f"{PREFIXO}/{id_bloco[:2]}/{id_bloco}"
+log = logging.getLogger("SistemaBackup")
+# The trailer of a full pack (~50 records of 45 bytes) fits in this easily.
+_FIM_PACOTE = 64 * 1024
 
 
 class ArmazemObjetos:
-    """Write-once store of chunk objects over a backend."""
+    """Chunks stored in packs; one instance per open repository."""
 
     def __init__(
         self,
         backend: Backend,
-        nivel_compressao: int = 1,
+        codificador: Codificador,
+        indice: IndiceBlocos,
+        *,
+        escritores: int = 2,
         threads_compressao: int = 2,
     ) -> None:
         self.backend = backend
-        self.nivel = nivel_compressao
-        self._local = threading.local()
-        # More pipeline threads than cores overlap fsync waits; this caps how
-        # many of them compress at once (performance.threads_compressao).
+        self.codificador = codificador
+        self.indice = indice
         self._compressao = threading.BoundedSemaphore(max(1, threads_compressao))
+        self._n_escritores = max(1, escritores)
+        self._buffers: list[PacoteEmConstrucao] = []
+        self._indice_atualizado = False
 
-    def _compressor(self) -> zstandard.ZstdCompressor:
-        # ZstdCompressor objects are not thread-safe: one per worker thread.
-        c = getattr(self._local, "c", None)
-        if c is None:
-            c = self._local.c = zstandard.ZstdCompressor(level=self.nivel)
-        return c
+    # -- index freshness -----------------------------------------------------------
+    def atualizar_indice(self, forcar: bool = False) -> None:
+        """Bring the per-machine index up to date with the repository's fragments."""
+        if forcar or not self._indice_atualizado:
+            self.indice.atualizar(self.backend, self.codificador)
+            self._indice_atualizado = True
 
-    def _descompressor(self) -> zstandard.ZstdDecompressor:
-        d = getattr(self._local, "d", None)
-        if d is None:
-            d = self._local.d = zstandard.ZstdDecompressor()
-        return d
+    def sessao(self) -> SessaoEscrita:
+        self.atualizar_indice()
+        while len(self._buffers) < self._n_escritores:
+            self._buffers.append(PacoteEmConstrucao())
+        return SessaoEscrita(self, self._buffers)
 
-    def codificar(self, dados: memoryview) -> tuple[int, bytes | memoryview]:
-        """Return (flags, payload): zstd only when it pays off."""
-        c = self._compressor()
-        n = len(dados)
-        with self._compressao:
-            if n > 2 * _AMOSTRA:
-                amostra = c.compress(dados[:_AMOSTRA])
-                if len(amostra) > _AMOSTRA * (1 - ECONOMIA_MINIMA / 2):
-                    return 0, dados
-            comprimido = c.compress(dados)
-        if len(comprimido) <= n * (1 - ECONOMIA_MINIMA):
-            return FLAG_ZSTD, comprimido
-        return 0, dados
+    # -- reading -------------------------------------------------------------------
+    def localizar(self, id_bloco: str) -> Local:
+        loc = self.indice.local(id_bloco)
+        if loc is None:
+            # Another process or machine may have added it since we looked.
+            self.atualizar_indice(forcar=True)
+            loc = self.indice.local(id_bloco)
+        if loc is None:
+            # A lost fragment: the pack trailers still know.
+            self.reconstruir_de_pacotes()
+            loc = self.indice.local(id_bloco)
+        if loc is None:
+            raise ErroObjetoCorrompido(
+                f"bloco {id_bloco} ausente do repositório (nenhum pacote o contém)",
+                id_bloco,
+            )
+        return loc
 
-    def gravar(self, id_bloco: str, dados: memoryview) -> int:
-        """Store a chunk unless present; return bytes written (0 for a dedup hit).
-
-        The folder fsync is left to the caller (one per folder per backup).
-        """
-        chave = chave_objeto(id_bloco)
-        if self.backend.existe(chave):
-            return 0
-        flags, payload = self.codificar(dados)
-        cabecalho = bytes((FORMATO_OBJETO, flags))
-        self.backend.gravar_objeto(chave, [cabecalho, payload])
-        return len(cabecalho) + len(payload)
+    def ler_bruto(self, id_bloco: str, loc: Local | None = None) -> bytes:
+        """The stored blob of a chunk, not decoded."""
+        loc = loc or self.localizar(id_bloco)
+        try:
+            return self.backend.ler_intervalo(
+                chave_pacote(loc.pacote), loc.deslocamento, loc.tamanho
+            )
+        except ErroChaveAusente:
+            raise ErroObjetoCorrompido(
+                f"bloco {id_bloco}: o pacote {loc.pacote} sumiu do repositório",
+                id_bloco,
+            ) from None
+        except ErroIntegridade as e:
+            raise ErroObjetoCorrompido(f"bloco {id_bloco}: {e}", id_bloco) from None
 
     def ler(self, id_bloco: str, tamanho: int | None = None) -> bytes | memoryview:
-        """Read, decode and verify one chunk; raise ErroObjetoCorrompido naming it."""
-        chave = chave_objeto(id_bloco)
+        """Read, decode and verify one chunk; ErroObjetoCorrompido names it."""
+        loc = self.localizar(id_bloco)
         try:
-            bruto = self.backend.ler(chave)
-        except FileNotFoundError:
+            bruto = self.ler_bruto(id_bloco, loc)
+        except ErroObjetoCorrompido:
+            # The index may be stale after a collection elsewhere: look again once.
+            self.atualizar_indice(forcar=True)
+            loc = self.localizar(id_bloco)
+            bruto = self.ler_bruto(id_bloco, loc)
+        dados = self.codificador.decodificar_bloco(id_bloco, bruto)
+        if tamanho is not None and len(dados) != tamanho:
             raise ErroObjetoCorrompido(
-                f"objeto {id_bloco} ausente do repositório", id_bloco
-            ) from None
-        return self.decodificar(id_bloco, bruto, tamanho)
-
-    def decodificar(
-        self, id_bloco: str, bruto: bytes, tamanho: int | None
-    ) -> bytes | memoryview:
-        if len(bruto) < 2 or bruto[0] != FORMATO_OBJETO:
-            raise ErroObjetoCorrompido(
-                f"objeto {id_bloco}: cabeçalho inválido "
-                "(arquivo truncado ou corrompido)",
-                id_bloco,
-            )
-        flags = bruto[1]
-        if flags & FLAG_CRIPTO:
-            raise ErroObjetoCorrompido(
-                f"objeto {id_bloco}: está criptografado, mas este repositório não tem "
-                "chave",
-                id_bloco,
-            )
-        payload = memoryview(bruto)[2:]
-        dados: bytes | memoryview = payload
-        if flags & FLAG_ZSTD:
-            try:
-                dados = self._descompressor().decompress(payload)
-            except zstandard.ZstdError as e:
-                raise ErroObjetoCorrompido(
-                    f"objeto {id_bloco}: dados comprimidos corrompidos ({e})", id_bloco
-                ) from None
-        if (tamanho is not None and len(dados) != tamanho) or id_do_bloco(
-            dados
-        ) != id_bloco:
-            raise ErroObjetoCorrompido(
-                f"objeto {id_bloco}: conteúdo não confere com o hash (corrompido)",
-                id_bloco,
+                f"bloco {id_bloco}: tamanho não confere com o registrado", id_bloco
             )
         return dados
+
+    # -- recovery ------------------------------------------------------------------
+    def ler_trailer(self, id_pacote: str, tamanho: int) -> dict[str, Local]:
+        n = min(tamanho, _FIM_PACOTE)
+        chave = chave_pacote(id_pacote)
+        fim = self.backend.ler_intervalo(chave, tamanho - n, n)
+        n_trailer = int.from_bytes(fim[-RODAPE.size : -4], "little")
+        if n_trailer + RODAPE.size > n and n_trailer + RODAPE.size <= tamanho:
+            fim = self.backend.ler_intervalo(
+                chave, tamanho - n_trailer - RODAPE.size, n_trailer + RODAPE.size
+            )
+        locais = ler_trailer(self.codificador, id_pacote, fim, tamanho)
+        return locais
+
+    def reconstruir_de_pacotes(self) -> int:
+        """Index packs that no fragment lists (a lost or never-written fragment).
+
+        Writes a recovery fragment when the repository is writable; either way
+        the per-machine index learns them. Returns how many packs were read.
+        """
+        indexados = self.indice.pacotes_indexados()
+        novos: dict[str, Local] = {}
+        lidos = 0
+        for info in self.backend.listar(PREFIXO_PACOTES):
+            id_pacote = id_da_chave(info.chave)
+            if id_pacote in indexados:
+                continue
+            try:
+                novos.update(self.ler_trailer(id_pacote, info.tamanho))
+                lidos += 1
+            except ErroObjetoCorrompido as e:
+                log.warning("Pacote %s ignorado na reconstrução: %s", id_pacote, e)
+        if not novos:
+            return lidos
+        id_frag = None
+        if not self.backend.somente_leitura:
+            id_frag, partes = codificar_fragmento(self.codificador, novos)
+            self.backend.gravar(chave_fragmento(id_frag), partes)
+            log.warning(
+                "Índice reconstruído a partir de %d pacote(s) sem fragmento", lidos
+            )
+        self.indice.registrar(novos, id_frag)
+        return lidos
+
+    def pacotes(self) -> dict[str, int]:
+        """Every pack in the repository -> its size in bytes."""
+        return {
+            id_da_chave(i.chave): i.tamanho
+            for i in self.backend.listar(PREFIXO_PACOTES)
+        }
+
+
+class SessaoEscrita:
+    """One backup's writes: thread-safe `gravar`, then `concluir` or `abortar`."""
+
+    def __init__(
+        self, armazem: ArmazemObjetos, buffers: Iterable[PacoteEmConstrucao]
+    ) -> None:
+        self.armazem = armazem
+        self._livres: queue.SimpleQueue[PacoteEmConstrucao] = queue.SimpleQueue()
+        self._todos = list(buffers)
+        for b in self._todos:
+            b.reiniciar()
+            self._livres.put(b)
+        self._trava = threading.Lock()
+        self._vistos: set[str] = set()  # chunks stored or in flight this session
+        self.novos: dict[str, Local] = {}
+        self.pacotes_gravados: list[str] = []
+        self.bytes_gravados = 0
+
+    def gravar(self, id_bloco: str, dados: memoryview) -> int:
+        """Store a chunk unless known; return the bytes it adds (0 = dedup hit)."""
+        with self._trava:
+            if id_bloco in self._vistos:
+                return 0
+            self._vistos.add(id_bloco)
+        if self.armazem.indice.contem(id_bloco):
+            return 0
+        arm = self.armazem
+        with arm._compressao:
+            partes = arm.codificador.codificar(dados, id_objeto=bytes.fromhex(id_bloco))
+        n = sum(len(p) for p in partes)
+        pacote = self._livres.get()
+        try:
+            if not pacote.cabe(n):
+                self._selar(pacote)
+            pacote.adicionar(id_bloco, partes, len(dados))
+            if pacote.cheio():
+                self._selar(pacote)
+        finally:
+            self._livres.put(pacote)
+        return n
+
+    def gravar_codificado(
+        self, id_bloco: str, bruto: bytes | memoryview, claro: int
+    ) -> None:
+        """Append an already encoded blob (repacking): no re-encoding, no dedup."""
+        with self._trava:
+            self._vistos.add(id_bloco)
+        pacote = self._livres.get()
+        try:
+            if not pacote.cabe(len(bruto)):
+                self._selar(pacote)
+            pacote.adicionar(id_bloco, [bruto], claro)
+            if pacote.cheio():
+                self._selar(pacote)
+        finally:
+            self._livres.put(pacote)
+
+    def _selar(self, pacote: PacoteEmConstrucao) -> None:
+        if pacote.vazio():
+            return
+        id_pacote, partes, locais = pacote.selar(self.armazem.codificador)
+        self.armazem.backend.gravar(chave_pacote(id_pacote), partes)
+        pacote.reiniciar()
+        with self._trava:
+            self.novos.update(locais)
+            self.pacotes_gravados.append(id_pacote)
+            self.bytes_gravados += sum(len(p) for p in partes)
+
+    def concluir(self, escrever_fragmento: bool = True) -> str | None:
+        """Write what is left, then the fragment; return its id (None: nothing new)."""
+        for pacote in self._todos:
+            self._selar(pacote)
+        if not self.novos or not escrever_fragmento:
+            return None
+        arm = self.armazem
+        id_frag, partes = codificar_fragmento(arm.codificador, self.novos)
+        arm.backend.gravar(chave_fragmento(id_frag), partes)
+        arm.indice.registrar(self.novos, id_frag)
+        return id_frag
+
+    def abortar(self) -> None:
+        """Drop unsealed data; written packs stay as orphans for the collection."""
+        for pacote in self._todos:
+            pacote.reiniciar()

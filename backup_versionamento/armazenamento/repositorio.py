@@ -1,21 +1,20 @@
-"""The repository: format header, version sidecars over chunk objects, locks.
+"""The repository (format 2): header, packs, index fragments, sidecars, pins.
 
-Write order (docs/FORMATO.md): chunks (fsynced, renamed) -> their folders
-fsynced -> sidecar created exclusively -> index. A crash leaves at worst
-orphan chunks, never a sidecar that points at a missing chunk.
+It assembles the parts over one backend and knows nothing of the file system
+outside its per-machine state folder. Write order (docs/FORMATO.md): packs ->
+index fragment -> sidecar (exclusive create) -> per-machine caches. A crash at
+any point leaves at worst unreferenced packs, never a sidecar that points to
+missing data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import shutil
-import stat
-import tempfile
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -24,49 +23,43 @@ from typing import Any
 
 from ..erros import (
     ErroBackup,
-    ErroIntegridade,
+    ErroChaveAusente,
     ErroObjetoCorrompido,
     ErroRepositorio,
-    ErroRestauracao,
     ErroVersaoNaoEncontrada,
 )
+from ..estado import pasta_estado
 from ..politica.versoes import Versao, e_versao
-from .backend import BackendLocal, traduzir_erro_os
-from .escrita_atomica import SUFIXO_TEMP, escrever_json_atomico, sincronizar_pasta
-from .fluxo import (
-    CDC_MAXIMO,
-    CDC_MEDIO,
-    CDC_MINIMO,
-    GravadorBlocos,
-    Progresso,
-    escrever_blocos,
-)
-from .indice import SUFIXO_FIXADA, Indice
-from .metadados import (
+from .backends import Backend
+from .blob import ECONOMIA_MINIMA, Codificador
+from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
+from .indice_blocos import IndiceBlocos
+from .objetos import ArmazemObjetos, SessaoEscrita
+from .pacote import Local, chave_pacote
+from .resumos import IndiceResumos
+from .sidecar import (
     PREFIXO,
-    caminho_entrada_seguro,
+    SUFIXO,
+    Sidecar,
+    chave_fixada,
     chave_sidecar,
-    ler_sidecar,
-    serializar_sidecar,
     validar_nome_modelo,
 )
-from .objetos import PREFIXO as PREFIXO_OBJETOS
-from .objetos import ArmazemObjetos, chave_objeto
 
 log = logging.getLogger("SistemaBackup")
 
-FORMATO_REPOSITORIO = 1
-ARQUIVO_CABECALHO = "repositorio.json"
+FORMATO_REPOSITORIO = 2
+CHAVE_CABECALHO = "repositorio.json"
 
 
 def agora_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _cabecalho_novo() -> dict[str, Any]:
+def cabecalho_novo(id_repositorio: str | None = None) -> dict[str, Any]:
     return {
         "formato": FORMATO_REPOSITORIO,
-        "id": uuid.uuid4().hex,
+        "id": id_repositorio or uuid.uuid4().hex,
         "criado_em": agora_iso(),
         "fragmentacao": {
             "algoritmo": "fastcdc2020",
@@ -75,407 +68,234 @@ def _cabecalho_novo() -> dict[str, Any]:
             "maximo": CDC_MAXIMO,
         },
         "hash_bloco": "blake3",
+        "ids_chaveados": False,
         "hash_arquivo": "sha256",
-        "compressao": "zstd",
+        "compressao": {"algoritmo": "zstd", "economia_minima": ECONOMIA_MINIMA},
         "criptografia": None,
     }
 
 
+def serializar_cabecalho(cab: dict[str, Any]) -> bytes:
+    return (json.dumps(cab, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def ler_cabecalho(backend: Backend) -> dict[str, Any] | None:
+    """The header as stored, or None when there is no repository there."""
+    try:
+        bruto = backend.ler(CHAVE_CABECALHO)
+    except ErroChaveAusente:
+        return None
+    try:
+        cab = json.loads(bruto)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ErroRepositorio(
+            f"{backend.descrever()}/{CHAVE_CABECALHO}: cabeçalho do repositório "
+            f"ilegível ({e})"
+        ) from None
+    if not isinstance(cab, dict):
+        raise ErroRepositorio(
+            f"{backend.descrever()}/{CHAVE_CABECALHO}: cabeçalho inválido"
+        )
+    return cab
+
+
+def localizar_estado(backend: Backend, estado: str = "") -> Path | None:
+    """This machine's state folder of the repository at `backend` (None: no repo)."""
+    cab = ler_cabecalho(backend)
+    if cab is None or not isinstance(cab.get("id"), str):
+        return None
+    return pasta_estado(cab["id"], estado)
+
+
 class Repositorio:
-    """One repository folder (format v1) on the local backend."""
+    """One format 2 repository over a backend, with this machine's caches."""
 
     def __init__(
         self,
-        base: Path,
+        backend: Backend,
         cabecalho: dict[str, Any],
         *,
+        estado: str = "",
         threads: int = 2,
         buffer_mb: int = 128,
         cache_mb: int = 256,
         nivel_compressao: int = 1,
         threads_compressao: int = 2,
     ) -> None:
-        self.base = base
+        self.backend = backend
         self.cabecalho = cabecalho
-        self.backend = BackendLocal(base)
-        self.objetos = ArmazemObjetos(
-            self.backend, nivel_compressao, threads_compressao
-        )
+        self.id: str = cabecalho["id"]
+        self.pasta_estado = pasta_estado(self.id, estado)
         self.threads = threads
         self.buffer_mb = buffer_mb
-        self.indice = Indice(base / "indice.sqlite", base, cache_mb)
-
-    # -- opening -----------------------------------------------------------------
-    @classmethod
-    def abrir(cls, base: Path, *, criar: bool = True, **opcoes: Any) -> Repositorio:
-        arquivo = base / ARQUIVO_CABECALHO
-        try:
-            if not arquivo.exists():
-                if not criar:
-                    raise ErroRepositorio(
-                        f"{base}: repositório não encontrado; crie-o com o primeiro "
-                        "backup (`inicializar_backup.py backup --modelo ARQUIVO`) ou "
-                        "confira diretorios.base / --base"
-                    )
-                cls._inicializar(base)
-            cabecalho = cls._ler_cabecalho(arquivo)
-            return cls(base, cabecalho, **opcoes)
-        except OSError as e:
-            raise traduzir_erro_os(e, str(base)) from e
-
-    @staticmethod
-    def _inicializar(base: Path) -> None:
-        if base.exists() and not base.is_dir():
-            raise ErroRepositorio(
-                f"{base}: existe e não é uma pasta; escolha outro diretorios.base"
-            )
-        if base.is_dir():
-            estranhos = [
-                p.name
-                for p in base.iterdir()
-                if p.name not in {"logs", "travas", PREFIXO, PREFIXO_OBJETOS}
-            ]
-            if estranhos:
-                raise ErroRepositorio(
-                    f"{base}: a pasta não está vazia e não é um repositório de backup "
-                    f"(contém {', '.join(sorted(estranhos)[:5])}); use uma pasta nova"
-                )
-        for sub in (PREFIXO_OBJETOS, PREFIXO, "logs", "travas"):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        # Exclusive create: two processes initialising at once agree on one header.
-        escrever_json_atomico(
-            base / ARQUIVO_CABECALHO, _cabecalho_novo(), exclusivo=True
+        compressao = cabecalho.get("compressao") or {}
+        self.codificador = Codificador(
+            self.id,
+            nivel_compressao,
+            economia_minima=float(compressao.get("economia_minima", ECONOMIA_MINIMA)),
+        )
+        self.indice_blocos = IndiceBlocos(
+            self.pasta_estado / "blocos.sqlite", max(8, cache_mb // 4)
+        )
+        self.objetos = ArmazemObjetos(
+            backend,
+            self.codificador,
+            self.indice_blocos,
+            escritores=threads,
+            threads_compressao=threads_compressao,
+        )
+        self.resumos = IndiceResumos(
+            self.pasta_estado / "versoes.sqlite", backend, self.ler_versao, cache_mb
         )
 
-    @staticmethod
-    def _ler_cabecalho(arquivo: Path) -> dict[str, Any]:
-        try:
-            cabecalho = json.loads(arquivo.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
+    # -- opening -------------------------------------------------------------------
+    @classmethod
+    def abrir(
+        cls, backend: Backend, *, criar: bool = True, **opcoes: Any
+    ) -> Repositorio:
+        cab = ler_cabecalho(backend)
+        if cab is None:
+            if not criar:
+                raise ErroRepositorio(
+                    f"{backend.descrever()}: repositório não encontrado; crie-o com o "
+                    "primeiro backup (`inicializar_backup.py backup --modelo "
+                    "ARQUIVO`) ou confira diretorios.base / --base"
+                )
+            cab = cls._criar(backend)
+        formato = cab.get("formato")
+        if formato == 1:
             raise ErroRepositorio(
-                f"{arquivo}: cabeçalho do repositório ilegível ({e})"
-            ) from None
-        formato = cabecalho.get("formato") if isinstance(cabecalho, dict) else None
+                f"{backend.descrever()}: repositório no formato 1 (um arquivo por "
+                "bloco); converta-o uma vez com `inicializar_backup.py migrar "
+                f"--base {backend.descrever()}` (seguro: pode ser interrompido e "
+                "retomado)"
+            )
         if formato != FORMATO_REPOSITORIO:
             raise ErroRepositorio(
-                f"{arquivo}: formato de repositório {formato!r} desconhecido; "
-                f"esta versão lê o formato {FORMATO_REPOSITORIO}. Atualize o "
-                "backup_versionamento ou "
-                "use outra pasta."
+                f"{backend.descrever()}/{CHAVE_CABECALHO}: formato de repositório "
+                f"{formato!r} desconhecido; esta versão lê o formato "
+                f"{FORMATO_REPOSITORIO}. Atualize o backup_versionamento ou use "
+                "outra pasta."
             )
-        return cabecalho
+        if not isinstance(cab.get("id"), str) or len(cab["id"]) != 32:
+            raise ErroRepositorio(
+                f"{backend.descrever()}/{CHAVE_CABECALHO}: id do repositório inválido"
+            )
+        return cls(backend, cab, **opcoes)
+
+    @staticmethod
+    def _criar(backend: Backend) -> dict[str, Any]:
+        """Create the header; concurrent creators agree on the first one written."""
+        estranhos = {
+            info.chave.split("/", 1)[0]
+            for info, _ in zip(backend.listar(""), range(1000), strict=False)
+        } - {"logs", "modelos", "pacotes", "indices", "travas", "relatorios"}
+        if estranhos:
+            raise ErroRepositorio(
+                f"{backend.descrever()}: a pasta não está vazia e não é um repositório "
+                f"de backup (contém {', '.join(sorted(estranhos)[:5])}); use uma "
+                "pasta nova"
+            )
+        backend.gravar(
+            CHAVE_CABECALHO, serializar_cabecalho(cabecalho_novo()), exclusivo=True
+        )
+        cab = ler_cabecalho(backend)
+        if cab is None:  # pragma: no cover - the store lost a write it acknowledged
+            raise ErroRepositorio(f"{backend.descrever()}: cabeçalho sumiu ao criar")
+        return cab
 
     def fechar(self) -> None:
-        self.indice.fechar()
+        self.resumos.fechar()
+        self.indice_blocos.fechar()
 
-    # -- locks -------------------------------------------------------------------
+    def descrever(self) -> str:
+        return self.backend.descrever()
+
+    # -- locks (per machine) -------------------------------------------------------
     def caminho_trava(self, nome: str) -> Path:
-        return self.base / "travas" / f"{nome}.lock"
+        return self.pasta_estado / "travas" / f"{nome}.lock"
 
-    # -- writing -----------------------------------------------------------------
-    def gravar_conteudo(
-        self, origem: Path, progresso: Progresso | None = None
-    ) -> dict[str, Any]:
-        """Chunk a file or a folder into objects; return the sidecar's content part.
+    # -- writing -------------------------------------------------------------------
+    def sessao(self) -> SessaoEscrita:
+        return self.objetos.sessao()
 
-        Nothing here is visible until `publicar` writes the sidecar.
-        """
-        frag = self.cabecalho["fragmentacao"]
-        gravador = GravadorBlocos(
-            self.objetos,
-            threads=self.threads,
-            buffer_mb=self.buffer_mb,
-            medio=frag["medio"],
-            minimo=frag["minimo"],
-            maximo=frag["maximo"],
-        )
-        pastas: set[str] = set()
-        entradas: list[dict[str, Any]] = []
-        novos = 0
-        avisos: list[str] = []
-
-        def arquivo(caminho: Path, nome: str) -> None:
-            nonlocal novos
-            antes = os.stat(caminho)
-            with open(caminho, "rb", buffering=0) as f:
-                res = gravador.gravar_arquivo(f, progresso)
-            depois = os.stat(caminho)
-            if (antes.st_mtime_ns, antes.st_size) != (
-                depois.st_mtime_ns,
-                depois.st_size,
-            ) or res.tamanho != depois.st_size:
-                raise ErroIntegridade(
-                    f"{caminho}: o arquivo mudou durante o backup; espere a escrita "
-                    "terminar e tente de novo (nada foi gravado)"
-                )
-            novos += res.bytes_novos
-            pastas.update(res.pastas_tocadas)
-            entradas.append(
-                {
-                    "caminho": nome,
-                    "tipo": "arquivo",
-                    "modo": stat.S_IMODE(depois.st_mode),
-                    "tamanho": res.tamanho,
-                    "sha256": res.sha256,
-                    "blocos": [list(b) for b in res.blocos],
-                }
-            )
-
-        try:
-            if origem.is_dir():
-                tipo = "diretorio"
-                for pasta, subpastas, nomes in os.walk(origem):
-                    subpastas.sort()
-                    rel_pasta = Path(pasta).relative_to(origem)
-                    for sub in list(subpastas):
-                        if (Path(pasta) / sub).is_symlink():
-                            avisos.append(f"link simbólico ignorado: {rel_pasta / sub}")
-                            subpastas.remove(sub)
-                            continue
-                        entradas.append(
-                            {
-                                "caminho": (rel_pasta / sub).as_posix(),
-                                "tipo": "diretorio",
-                                "modo": stat.S_IMODE(
-                                    os.stat(Path(pasta) / sub).st_mode
-                                ),
-                            }
-                        )
-                    for nome in sorted(nomes):
-                        cam = Path(pasta) / nome
-                        rel = (rel_pasta / nome).as_posix()
-                        if cam.is_symlink() or not cam.is_file():
-                            avisos.append(f"ignorado (não é arquivo comum): {rel}")
-                            continue
-                        arquivo(cam, rel)
-            else:
-                tipo = "arquivo"
-                arquivo(origem, origem.name)
-        except OSError as e:
-            raise traduzir_erro_os(e, e.filename or str(origem)) from e
-        self.backend.sincronizar_pastas(pastas)
-        for a in avisos:
-            log.warning("%s: %s", origem, a)
-        tamanho = sum(e.get("tamanho", 0) for e in entradas)
-        if tipo == "arquivo":
-            sha = entradas[0]["sha256"]
-        else:
-            sha = _digest_diretorio(entradas)
-        return {
-            "tipo": tipo,
-            "entradas": entradas,
-            "tamanho": tamanho,
-            "sha256": sha,
-            "tamanho_armazenado": novos,
-            "avisos": avisos,
-        }
-
-    def publicar(self, sidecar: dict[str, Any]) -> bool:
+    def publicar(self, sidecar: Sidecar) -> bool:
         """Create the sidecar exclusively; False if that version already exists."""
-        chave = chave_sidecar(sidecar["modelo"], sidecar["versao"])
         criado = self.backend.gravar(
-            chave, [serializar_sidecar(sidecar)], exclusivo=True
+            chave_sidecar(sidecar.modelo, sidecar.versao),
+            sidecar.bytes_canonicos(),
+            exclusivo=True,
         )
-        if criado:
-            self.indice.registrar(sidecar)
         return criado
 
-    # -- reading -----------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------
     def modelos(self) -> list[str]:
-        return self.indice.modelos()
+        return self.resumos.modelos()
 
     def versoes(self, modelo: str) -> list[dict[str, Any]]:
         validar_nome_modelo(modelo)
-        return self.indice.versoes(modelo)
+        return self.resumos.versoes(modelo)
 
     def ultima_versao(self, modelo: str) -> Versao | None:
-        """Highest version on disk (read from the folder, not the cache)."""
-        pasta = self.base / PREFIXO / modelo
-        try:
-            nomes = os.listdir(pasta)
-        except FileNotFoundError:
-            return None
-        versoes = [
-            Versao.ler(n[:-5])
-            for n in nomes
-            if n.endswith(".json") and e_versao(n[:-5])
-        ]
+        """Highest version in the repository (from a listing, not the cache)."""
+        prefixo = f"{PREFIXO}{modelo}/"
+        versoes = []
+        for info in self.backend.listar(prefixo):
+            nome = info.chave[len(prefixo) :]
+            if nome.endswith(SUFIXO) and e_versao(nome[: -len(SUFIXO)]):
+                versoes.append(Versao.ler(nome[: -len(SUFIXO)]))
         return max(versoes) if versoes else None
 
-    def ler_versao(self, modelo: str, versao: str) -> dict[str, Any]:
+    def ler_versao(self, modelo: str, versao: str) -> Sidecar:
         validar_nome_modelo(modelo)
         chave = chave_sidecar(modelo, versao)
         try:
             bruto = self.backend.ler(chave)
-        except FileNotFoundError:
-            if not (self.base / PREFIXO / modelo).is_dir():
+        except ErroChaveAusente:
+            if self.ultima_versao(modelo) is None:
                 raise ErroVersaoNaoEncontrada(
                     f"modelo {modelo!r} não tem backups neste repositório "
-                    f"({self.base}); "
-                    "veja os modelos com `inicializar_backup.py listar`"
+                    f"({self.descrever()}); veja os modelos com "
+                    "`inicializar_backup.py listar`"
                 ) from None
             raise ErroVersaoNaoEncontrada(
                 f"versão {versao} do modelo {modelo!r} não existe; veja as versões com "
                 f"`inicializar_backup.py listar --modelo {modelo}`"
             ) from None
-        return ler_sidecar(bruto, str(self.backend.caminho(chave)))
+        return Sidecar.ler(
+            bruto, modelo=modelo, versao=versao, origem=f"{self.descrever()}/{chave}"
+        )
 
     def fixar(self, modelo: str, versao: str, fixa: bool) -> None:
         self.ler_versao(modelo, versao)  # must exist and be readable
-        marca = self.base / PREFIXO / modelo / f"{versao}{SUFIXO_FIXADA}"
         if fixa:
-            marca.touch()
+            self.backend.gravar(chave_fixada(modelo, versao), b"")
         else:
-            marca.unlink(missing_ok=True)
-        sincronizar_pasta(marca.parent)
+            self.backend.apagar(chave_fixada(modelo, versao))
 
     def remover_versao(self, modelo: str, versao: str) -> None:
-        """Delete a version's sidecar (retention); its chunks go in the next GC."""
-        pasta = self.base / PREFIXO / modelo
-        (pasta / f"{versao}.json").unlink(missing_ok=True)
-        (pasta / f"{versao}{SUFIXO_FIXADA}").unlink(missing_ok=True)
-        sincronizar_pasta(pasta)
-        self.indice.esquecer(modelo, versao)
+        """Delete a version's sidecar (retention); its data goes in the next GC."""
+        self.backend.apagar(chave_sidecar(modelo, versao))
+        self.backend.apagar(chave_fixada(modelo, versao))
+        self.resumos.esquecer(modelo, versao)
 
-    # -- restore -----------------------------------------------------------------
-    def restaurar(
-        self,
-        sidecar: dict[str, Any],
-        destino: Path,
-        *,
-        sobrescrever: bool = False,
-        progresso: Progresso | None = None,
-    ) -> Path:
-        """Rebuild a version at `destino`, verified, then renamed into place."""
-        final = destino
-        if destino.is_dir():
-            final = destino / sidecar["modelo"]
-        if final.exists() or final.is_symlink():
-            if not sobrescrever:
-                raise ErroRestauracao(
-                    f"{final}: já existe; escolha outro destino ou use --sobrescrever "
-                    "(sobrescrever=True na API)"
-                )
-            if final.is_dir() != (sidecar["tipo"] == "diretorio") or final.is_symlink():
-                raise ErroRestauracao(
-                    f"{final}: existe e é de outro tipo; não será substituído"
-                )
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if sidecar["tipo"] == "arquivo":
-                self._restaurar_arquivo(
-                    sidecar["entradas"][0], final, sobrescrever, progresso
-                )
-            else:
-                self._restaurar_diretorio(sidecar, final, sobrescrever, progresso)
-        except OSError as e:
-            raise traduzir_erro_os(e, e.filename or str(final)) from e
-        return final
-
-    def _escrever_entrada(
-        self, ent: dict[str, Any], fd: int, nome: str, progresso: Progresso | None
-    ) -> None:
-        blocos = [(b[0], b[1]) for b in ent["blocos"]]
-        tamanho, sha = escrever_blocos(
-            fd, self.objetos, blocos, threads=self.threads, progresso=progresso
-        )
-        if tamanho != ent["tamanho"] or sha != ent["sha256"]:
-            raise ErroIntegridade(
-                f"{nome}: SHA-256 do arquivo restaurado não confere "
-                "com o registrado; restauração abortada"
-            )
-        os.fchmod(fd, ent.get("modo", 0o644) & 0o777)
-        os.fsync(fd)
-
-    def _restaurar_arquivo(
-        self,
-        ent: dict[str, Any],
-        final: Path,
-        sobrescrever: bool,
-        progresso: Progresso | None,
-    ) -> None:
-        fd, temp = tempfile.mkstemp(
-            dir=final.parent, prefix=f".{final.name}.", suffix=".restaurando"
-        )
-        try:
+    def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
+        """Every (modelo, versao, sidecar or the error reading it), from the store."""
+        chaves = sorted(i.chave for i in self.backend.listar(PREFIXO))
+        for chave in chaves:
+            resto = chave[len(PREFIXO) :]
+            if resto.count("/") != 1 or not resto.endswith(SUFIXO):
+                continue
+            modelo, nome = resto.split("/")
+            versao = nome[: -len(SUFIXO)]
+            if not e_versao(versao):
+                continue
             try:
-                self._escrever_entrada(ent, fd, ent["caminho"], progresso)
-            finally:
-                os.close(fd)
-            if sobrescrever:
-                os.replace(temp, final)
-            else:
-                try:
-                    os.link(temp, final)
-                except FileExistsError:
-                    raise ErroRestauracao(
-                        f"{final}: já existe; use --sobrescrever"
-                    ) from None
-                os.unlink(temp)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        sincronizar_pasta(final.parent)
+                yield modelo, versao, self.ler_versao(modelo, versao)
+            except ErroBackup as e:
+                yield modelo, versao, e
 
-    def _restaurar_diretorio(
-        self,
-        sidecar: dict[str, Any],
-        final: Path,
-        sobrescrever: bool,
-        progresso: Progresso | None,
-    ) -> None:
-        temp = Path(
-            tempfile.mkdtemp(
-                dir=final.parent, prefix=f".{final.name}.", suffix=".restaurando"
-            )
-        )
-        try:
-            for ent in sidecar["entradas"]:
-                rel = caminho_entrada_seguro(ent["caminho"])
-                alvo = temp.joinpath(*rel.parts)
-                _recusar_pais_link(temp, alvo)
-                if ent.get("tipo") == "diretorio":
-                    alvo.mkdir(exist_ok=True)
-                    continue
-                alvo.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(
-                    alvo, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600
-                )
-                try:
-                    self._escrever_entrada(ent, fd, ent["caminho"], progresso)
-                finally:
-                    os.close(fd)
-            for ent in sidecar["entradas"]:
-                if ent.get("tipo") == "diretorio":
-                    os.chmod(temp / ent["caminho"], ent.get("modo", 0o755) & 0o777)
-            antigo = None
-            if final.exists() and sobrescrever:
-                antigo = final.with_name(f".{final.name}.antigo-{uuid.uuid4().hex[:8]}")
-                os.rename(final, antigo)
-            os.rename(temp, final)
-            if antigo:
-                shutil.rmtree(antigo)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-        sincronizar_pasta(final.parent)
-
-    # -- checking ----------------------------------------------------------------
-    def iterar_sidecars(self) -> Iterator[tuple[str, str, dict[str, Any] | ErroBackup]]:
-        """Every (modelo, versao, sidecar or the error reading it), from disk."""
-        pasta = self.base / PREFIXO
-        if not pasta.is_dir():
-            return
-        for modelo in sorted(os.listdir(pasta)):
-            for nome in sorted(os.listdir(pasta / modelo)):
-                if not nome.endswith(".json") or not e_versao(nome[:-5]):
-                    continue
-                versao = nome[:-5]
-                try:
-                    yield modelo, versao, self.ler_versao(modelo, versao)
-                except ErroBackup as e:
-                    yield modelo, versao, e
-
+    # -- checking ------------------------------------------------------------------
     def verificar(
         self,
         *,
@@ -483,16 +303,17 @@ class Repositorio:
         modelo: str | None = None,
         progresso: Progresso | None = None,
     ) -> dict[str, Any]:
-        """Check sidecars and objects; never raises for what it finds, reports it."""
+        """Check sidecars and every chunk they use; report, never raise for findings."""
         inicio = time.monotonic()
         problemas: list[dict[str, Any]] = []
-        usos: dict[str, list[tuple[str, str]]] = {}
-        sidecars: list[dict[str, Any]] = []
+        usos: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        tamanhos: dict[str, int] = {}
+        sidecars: list[Sidecar] = []
         for mod, versao, sc in self.iterar_sidecars():
             if modelo and mod != modelo:
                 continue
             if isinstance(sc, ErroBackup):
-                self.indice.esquecer(mod, versao)
+                self.resumos.esquecer(mod, versao)
                 problemas.append(
                     {
                         "tipo": "metadado",
@@ -503,41 +324,57 @@ class Repositorio:
                 )
                 continue
             sidecars.append(sc)
-            for ent in sc["entradas"]:
-                for id_bloco, _n in ent.get("blocos", []):
-                    usos.setdefault(id_bloco, []).append((mod, versao))
-        tamanhos = {
-            id_bloco: n
-            for sc in sidecars
-            for ent in sc["entradas"]
-            for id_bloco, n in ent.get("blocos", [])
-        }
-
-        def checar(id_bloco: str) -> tuple[str | None, int]:
-            """(problem or None, bytes read from disk: the progress unit)."""
-            try:
-                bruto = self.backend.ler(chave_objeto(id_bloco))
-            except FileNotFoundError:
-                return f"objeto {id_bloco} ausente do repositório", 0
-            except OSError as e:
-                return f"objeto {id_bloco}: erro de leitura ({e.strerror})", 0
-            try:
-                self.objetos.decodificar(id_bloco, bruto, tamanhos[id_bloco])
-            except ErroObjetoCorrompido as e:
-                return str(e), len(bruto)
-            return None, len(bruto)
-
+            for id_bloco, n in sc.blocos():
+                usos[id_bloco].add((mod, versao))
+                tamanhos[id_bloco] = n
+        self.objetos.atualizar_indice(forcar=True)
         ruins: dict[str, str] = {}
+        por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
+        for id_bloco in usos:
+            try:
+                loc = self.objetos.localizar(id_bloco)
+            except ErroObjetoCorrompido as e:
+                ruins[id_bloco] = str(e)
+                continue
+            por_pacote[loc.pacote].append((id_bloco, loc))
+
+        def checar(
+            item: tuple[str, list[tuple[str, Local]]],
+        ) -> tuple[dict[str, str], int]:
+            id_pacote, blocos = item
+            erros: dict[str, str] = {}
+            try:
+                dados = self.backend.ler(chave_pacote(id_pacote))
+            except ErroChaveAusente:
+                return {
+                    i: f"bloco {i}: pacote {id_pacote} ausente" for i, _ in blocos
+                }, 0
+            except (ErroBackup, OSError) as e:
+                return {i: f"bloco {i}: erro de leitura ({e})" for i, _ in blocos}, 0
+            vista = memoryview(dados)
+            for id_bloco, loc in blocos:
+                trecho = vista[loc.deslocamento : loc.deslocamento + loc.tamanho]
+                try:
+                    if len(trecho) != loc.tamanho:
+                        raise ErroObjetoCorrompido(
+                            f"bloco {id_bloco}: pacote {id_pacote} truncado", id_bloco
+                        )
+                    claro = self.codificador.decodificar_bloco(id_bloco, trecho)
+                    if len(claro) != tamanhos[id_bloco]:
+                        raise ErroObjetoCorrompido(
+                            f"bloco {id_bloco}: tamanho não confere", id_bloco
+                        )
+                except ErroObjetoCorrompido as e:
+                    erros[id_bloco] = str(e)
+            return erros, len(dados)
+
         with ThreadPoolExecutor(max(1, self.threads)) as pool:
-            for id_bloco, (erro, lidos) in zip(
-                usos, pool.map(checar, usos), strict=True
-            ):
+            for erros, lidos in pool.map(checar, por_pacote.items()):
+                ruins.update(erros)
                 if progresso:
                     progresso(lidos)
-                if erro:
-                    ruins[id_bloco] = erro
         for id_bloco, erro in ruins.items():
-            for mod, versao in sorted(set(usos[id_bloco])):
+            for mod, versao in sorted(usos[id_bloco]):
                 problemas.append(
                     {
                         "tipo": "objeto",
@@ -549,11 +386,8 @@ class Repositorio:
                 )
         if completa:
             for sc in sidecars:
-                if any(
-                    b[0] in ruins for e in sc["entradas"] for b in e.get("blocos", [])
-                ):
-                    continue
-                problemas.extend(self._verificar_reconstrucao(sc))
+                if not any(i in ruins for i, _ in sc.blocos()):
+                    problemas.extend(self._verificar_reconstrucao(sc))
         afetadas = sorted({f"{p['modelo']} {p['versao']}" for p in problemas})
         return {
             "ok": not problemas,
@@ -561,64 +395,38 @@ class Repositorio:
             "versoes_verificadas": len(sidecars)
             + sum(p["tipo"] == "metadado" for p in problemas),
             "objetos_verificados": len(usos),
+            "pacotes_verificados": len(por_pacote),
             "versoes_com_problema": afetadas,
             "problemas": problemas,
             "duracao_s": round(time.monotonic() - inicio, 3),
         }
 
-    def _verificar_reconstrucao(self, sc: dict[str, Any]) -> list[dict[str, Any]]:
+    def _verificar_reconstrucao(self, sc: Sidecar) -> list[dict[str, Any]]:
         saida = []
         with open(os.devnull, "wb") as nulo:
-            for ent in sc["entradas"]:
-                if ent.get("tipo") == "diretorio":
-                    continue
+            for ent in sc.arquivos():
                 try:
                     tamanho, sha = escrever_blocos(
                         nulo.fileno(),
                         self.objetos,
-                        [(b[0], b[1]) for b in ent["blocos"]],
+                        list(ent.blocos),
                         threads=self.threads,
                     )
                 except ErroObjetoCorrompido as e:
                     tamanho, sha = -1, str(e)
-                if tamanho != ent["tamanho"] or sha != ent["sha256"]:
+                if tamanho != ent.tamanho or sha != ent.sha256:
                     saida.append(
                         {
                             "tipo": "conteudo",
-                            "modelo": sc["modelo"],
-                            "versao": sc["versao"],
-                            "mensagem": f"{ent['caminho']}: SHA-256 reconstruído não "
+                            "modelo": sc.modelo,
+                            "versao": sc.versao,
+                            "mensagem": f"{ent.caminho}: SHA-256 reconstruído não "
                             "confere com o registrado",
                         }
                     )
         return saida
 
-    def tamanho_objetos(self) -> tuple[int, int]:
-        """(number of objects, bytes on disk) in objetos/."""
-        n = total = 0
-        raiz = self.base / PREFIXO_OBJETOS
-        for sub in os.scandir(raiz) if raiz.is_dir() else []:
-            if sub.is_dir():
-                for obj in os.scandir(sub.path):
-                    if not obj.name.endswith(SUFIXO_TEMP):
-                        n += 1
-                        total += obj.stat().st_size
-        return n, total
-
-
-def _digest_diretorio(entradas: list[dict[str, Any]]) -> str:
-    """One SHA-256 for a directory model: over sorted (kind, path, file sha256)."""
-    h = hashlib.sha256()
-    for e in sorted(entradas, key=lambda e: e["caminho"]):
-        h.update(f"{e['tipo']}\t{e['caminho']}\t{e.get('sha256', '')}\n".encode())
-    return h.hexdigest()
-
-
-def _recusar_pais_link(raiz: Path, alvo: Path) -> None:
-    atual = alvo.parent
-    while atual != raiz:
-        if atual.is_symlink():
-            raise ErroRestauracao(
-                f"{alvo}: pasta-pai é link simbólico; restauração recusada"
-            )
-        atual = atual.parent
+    def tamanho_pacotes(self) -> tuple[int, int]:
+        """(number of packs, bytes they hold)."""
+        pacotes = self.objetos.pacotes()
+        return len(pacotes), sum(pacotes.values())

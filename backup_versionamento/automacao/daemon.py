@@ -1,8 +1,9 @@
 """The daemon: scheduler + watcher + queue around one manager, in one process.
 
 Foreground (`iniciar`) or detached (`iniciar --daemon`, python-daemon). Either way
-the PID file `<base>/daemon.pid` is flock'ed for the daemon's whole life, state for
-`status` is written atomically to `<base>/daemon_estado.json`, and SIGTERM/SIGINT
+the PID file `daemon.pid` in this machine's state folder for the repository is
+flock'ed for the daemon's whole life, state for `status` is written atomically to
+`daemon_estado.json` beside it, and SIGTERM/SIGINT
 stop it after the backup in progress (what was still queued is found again by the
 sweep at the next start).
 
@@ -29,7 +30,9 @@ from types import FrameType
 from typing import Any
 
 from .. import erros
+from ..armazenamento.backends.endereco import backend_para
 from ..armazenamento.escrita_atomica import escrever_json_atomico
+from ..armazenamento.repositorio import localizar_estado
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
 from ..gerenciador import GerenciadorBackupVersionamento, nome_do_modelo
@@ -70,11 +73,14 @@ class Daemon:
     ) -> None:
         self.config = config
         self.base = Path(config["diretorios"]["base"])
+        self.pasta_estado = Path(gerenciador.pasta_estado)
         auto = config["backup_automatico"]
         self.notificar_externo = notificar
         self.diretorios = [Path(d) for d in auto["diretorios_monitorados"]]
         self.filtro = FiltroModelos.da_config(config)
-        self.cache = modulo_cache.CacheVarredura(self.base / modulo_cache.NOME_ARQUIVO)
+        self.cache = modulo_cache.CacheVarredura(
+            self.pasta_estado / modulo_cache.NOME_ARQUIVO
+        )
         silencio = float(auto["periodo_silencio_segundos"])
         self.estabilizador = Estabilizador(silencio, self._estabilizou)
         self.fila = FilaBackup(
@@ -229,7 +235,7 @@ class Daemon:
             self.estado["pendentes"] = len(self.fila.pendentes())
             self.estado["atualizado_em"] = agora_iso()
             try:
-                escrever_json_atomico(self.base / NOME_ESTADO, self.estado)
+                escrever_json_atomico(self.pasta_estado / NOME_ESTADO, self.estado)
             except OSError as e:
                 log.warning("Não foi possível gravar o estado do daemon: %s", e)
 
@@ -237,22 +243,23 @@ class Daemon:
 # -- process level --------------------------------------------------------------------
 
 
-def ler_estado_daemon(base: Path) -> dict[str, Any]:
+def ler_estado_daemon(pasta: Path | None) -> dict[str, Any]:
     """State for `status`: the last state file plus whether the daemon really runs.
 
     "rodando" needs the PID file's lock held *and* its PID alive, so neither a stale
     file nor a reused PID is mistaken for a running daemon.
     """
-    base = Path(base)
+    if pasta is None:
+        return {"rodando": False, "backup_em_andamento": None, "proxima_execucao": None}
     try:
         estado: dict[str, Any] = json.loads(
-            (base / NOME_ESTADO).read_text(encoding="utf-8")
+            (pasta / NOME_ESTADO).read_text(encoding="utf-8")
         )
         if not isinstance(estado, dict):
             estado = {}
     except (OSError, ValueError):
         estado = {}
-    arquivo_pid = base / NOME_PID
+    arquivo_pid = pasta / NOME_PID
     pid = ler_pid(arquivo_pid)
     rodando = pid is not None and trava_ocupada(arquivo_pid) and processo_vivo(pid)
     estado["rodando"] = rodando
@@ -268,9 +275,20 @@ def _base_da_config(cfg: dict[str, Any]) -> Path:
     return Path(cfg["diretorios"]["base"])
 
 
-def parar_daemon(base: Path, tempo_limite: float = 300.0) -> int:
+def pasta_do_daemon(cfg: dict[str, Any]) -> Path | None:
+    """The per-machine folder that holds the daemon's PID and state (None: no repo)."""
+    return localizar_estado(
+        backend_para(_base_da_config(cfg)), cfg["diretorios"]["estado"]
+    )
+
+
+def parar_daemon(cfg: dict[str, Any], tempo_limite: float = 300.0) -> int:
     """Send SIGTERM to the running daemon and wait for it to exit; returns its PID."""
-    arquivo = Path(base) / NOME_PID
+    base = _base_da_config(cfg)
+    pasta = pasta_do_daemon(cfg)
+    if pasta is None:
+        raise ErroDaemon(f"nenhum daemon em execução em {base} (não há repositório)")
+    arquivo = pasta / NOME_PID
     if not trava_ocupada(arquivo):
         pid = ler_pid(arquivo)
         if arquivo.exists():
@@ -375,7 +393,7 @@ def executar_primeiro_plano(
     # The manager first: it creates (or refuses) the repository folder that the
     # PID file then goes into.
     with _abrir_gerenciador(cfg) as gerenciador:
-        trava = ArquivoPid(gerenciador.base / NOME_PID)
+        trava = ArquivoPid(Path(gerenciador.pasta_estado) / NOME_PID)
         trava.adquirir()
         _avisar_obsoleto(trava)
         try:
@@ -419,8 +437,10 @@ def iniciar_segundo_plano(
     _checar_config(cfg)
     # Create or check the repository here, where its errors reach the user; the
     # daemon opens its own manager after the fork (descriptors do not survive it).
-    _abrir_gerenciador(cfg).fechar()
-    trava = ArquivoPid(_base_da_config(cfg) / NOME_PID)
+    with _abrir_gerenciador(cfg) as g:
+        pasta = Path(g.pasta_estado)
+        arquivo_log = g.arquivo_log
+    trava = ArquivoPid(pasta / NOME_PID)
     trava.adquirir()  # ErroDaemon (14) here when a daemon already runs
     anterior = trava.pid_anterior()
     leitura, escrita = os.pipe()
@@ -472,7 +492,7 @@ def iniciar_segundo_plano(
     if resposta is None:
         raise ErroDaemon(
             f"o daemon não confirmou o início em {tempo_limite:.0f} s; veja "
-            f"{_base_da_config(cfg) / 'logs' / 'backup_system.log'}"
+            f"{arquivo_log}"
         )
     if resposta.get("ok"):
         return int(resposta["pid"])

@@ -30,6 +30,8 @@ ORIGENS = ("agendado", "monitoramento", "manual")
 
 
 class Gerenciador(Protocol):
+    pasta_estado: Path
+
     def criar_backup_detalhado(
         self,
         caminho: str,

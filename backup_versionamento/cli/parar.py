@@ -30,7 +30,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     cfg = carregar_config(args.config, args.base)
-    pid = parar_daemon(Path(cfg["diretorios"]["base"]), args.tempo_limite)
+    pid = parar_daemon(cfg, args.tempo_limite)
     if args.json:
         print(json.dumps({"parado": True, "pid": pid}, ensure_ascii=False))
     else:

@@ -17,7 +17,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         st = g.status()
-        st["daemon"] = ler_estado_daemon(g.base)
+        st["daemon"] = ler_estado_daemon(g.pasta_estado)
     imprimir(args, st, lambda: _texto(st))
     return 0
 
@@ -30,7 +30,7 @@ def _texto(st: dict[str, Any]) -> str:
         f"Modelos / versões:  {st['modelos']} / {st['versoes']}",
         f"Tamanho lógico:     {tamanho_legivel(st['tamanho_logico'])}",
         f"Armazenado:         {tamanho_legivel(st['tamanho_armazenado'])} em "
-        f"{st['objetos']} objetos" + (f" (economia {razao}x)" if razao else ""),
+        f"{st['pacotes']} pacotes" + (f" (economia {razao}x)" if razao else ""),
         "Último backup:      "
         + (
             f"{ultimo['modelo']} {ultimo['versao']} em "

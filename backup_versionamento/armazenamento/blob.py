@@ -1,0 +1,185 @@
+"""Blobs: the unit stored inside packs and index fragments (format 2).
+
+Layout (docs/FORMATO.md): an 8-byte header `<BBHI` = (version, flags, reserved,
+plaintext length), then the payload: zstd or raw, and when encrypted
+`nonce(12) || ciphertext || tag(16)` of AES-256-GCM. The header is authenticated
+through the AAD, which also binds the repository id, the blob's kind and its id,
+so a blob moved to another place, another chunk or another repository is
+rejected. Encryption itself is turned on by the security work; the layout is
+fixed now so that it needs no format change.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from typing import Protocol
+
+import blake3
+import zstandard
+
+from ..erros import ErroObjetoCorrompido
+
+VERSAO_BLOB = 1
+FLAG_ZSTD = 0x01
+FLAG_CIFRADO = 0x02
+CABECALHO = struct.Struct("<BBHI")
+TAMANHO_CABECALHO = CABECALHO.size  # 8
+
+# Kinds of blob, bound into the AAD.
+TIPO_BLOCO = 0
+TIPO_TRAILER = 1
+TIPO_FRAGMENTO = 2
+TIPO_SIDECAR = 3
+
+ID_NULO = bytes(32)
+
+# A chunk is kept raw when zstd saves less than this: float32 weights save ~8%,
+# which is not worth the CPU on every backup and every restore.
+ECONOMIA_MINIMA = 0.10
+_AMOSTRA = 64 * 1024
+
+
+def aad(id_repositorio: bytes, tipo: int, id_objeto: bytes, cabecalho: bytes) -> bytes:
+    """Additional authenticated data of an encrypted blob (docs/FORMATO.md)."""
+    return b"BV2" + id_repositorio + bytes((tipo,)) + id_objeto + cabecalho
+
+
+class Cifra(Protocol):
+    """What encryption must provide (implemented by the security layer)."""
+
+    def cifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes: ...
+
+    def decifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes: ...
+
+
+class Codificador:
+    """Encode and decode blobs; one zstd context per thread (they are not shared)."""
+
+    def __init__(
+        self,
+        id_repositorio: str,
+        nivel: int = 1,
+        cifra: Cifra | None = None,
+        economia_minima: float = ECONOMIA_MINIMA,
+        chave_ids: bytes | None = None,
+    ) -> None:
+        self.id_repositorio = bytes.fromhex(id_repositorio)
+        # Keyed chunk ids (a repository header property): ids reveal nothing.
+        self.chave_ids = chave_ids
+        self.nivel = nivel
+        self.cifra = cifra
+        self.economia_minima = economia_minima
+        self._local = threading.local()
+
+    def _c(self) -> zstandard.ZstdCompressor:
+        c = getattr(self._local, "c", None)
+        if c is None:
+            c = self._local.c = zstandard.ZstdCompressor(level=self.nivel)
+        return c
+
+    def _d(self) -> zstandard.ZstdDecompressor:
+        d = getattr(self._local, "d", None)
+        if d is None:
+            d = self._local.d = zstandard.ZstdDecompressor()
+        return d
+
+    def id_bloco(self, dados: bytes | memoryview) -> str:
+        if self.chave_ids is None:
+            return blake3.blake3(dados).hexdigest()
+        return blake3.blake3(dados, key=self.chave_ids).hexdigest()
+
+    def comprimir_se_compensa(
+        self, dados: bytes | memoryview, sempre_tentar: bool = False
+    ) -> tuple[int, bytes | memoryview]:
+        """(flags, payload): zstd only when it saves at least `economia_minima`."""
+        n = len(dados)
+        c = self._c()
+        if n > 2 * _AMOSTRA and not sempre_tentar:
+            amostra = c.compress(dados[:_AMOSTRA])
+            if len(amostra) > _AMOSTRA * (1 - self.economia_minima / 2):
+                return 0, dados
+        comprimido = c.compress(dados)
+        if len(comprimido) <= n * (1 - self.economia_minima):
+            return FLAG_ZSTD, comprimido
+        return 0, dados
+
+    def codificar(
+        self,
+        dados: bytes | memoryview,
+        tipo: int = TIPO_BLOCO,
+        id_objeto: bytes = ID_NULO,
+        *,
+        sempre_tentar: bool = False,
+    ) -> list[bytes | memoryview]:
+        """Header + payload, as parts ready for writev (no extra copy)."""
+        flags, payload = self.comprimir_se_compensa(dados, sempre_tentar)
+        if self.cifra is None:
+            return [CABECALHO.pack(VERSAO_BLOB, flags, 0, len(dados)), payload]
+        flags |= FLAG_CIFRADO
+        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, len(dados))
+        cifrado = self.cifra.cifrar(
+            payload, aad(self.id_repositorio, tipo, id_objeto, cab)
+        )
+        return [cab, cifrado]
+
+    def decodificar(
+        self,
+        bruto: bytes | memoryview,
+        tipo: int = TIPO_BLOCO,
+        id_objeto: bytes = ID_NULO,
+        nome: str = "",
+    ) -> bytes | memoryview:
+        """Check the header, decrypt, decompress; ErroObjetoCorrompido on any fault.
+
+        The caller checks the content hash (chunk ids) where there is one.
+        """
+        nome = nome or id_objeto.hex()
+        if len(bruto) < TAMANHO_CABECALHO:
+            raise ErroObjetoCorrompido(f"{nome}: blob truncado", nome)
+        versao, flags, _res, claro = CABECALHO.unpack_from(bruto)
+        if versao != VERSAO_BLOB or flags & ~(FLAG_ZSTD | FLAG_CIFRADO):
+            raise ErroObjetoCorrompido(
+                f"{nome}: cabeçalho de blob inválido (corrompido)", nome
+            )
+        payload: bytes | memoryview = memoryview(bruto)[TAMANHO_CABECALHO:]
+        if flags & FLAG_CIFRADO:
+            if self.cifra is None:
+                raise ErroObjetoCorrompido(
+                    f"{nome}: está criptografado, mas o repositório não tem chave",
+                    nome,
+                )
+            cab = bytes(memoryview(bruto)[:TAMANHO_CABECALHO])
+            payload = self.cifra.decifrar(
+                payload, aad(self.id_repositorio, tipo, id_objeto, cab)
+            )
+        elif self.cifra is not None:
+            raise ErroObjetoCorrompido(
+                f"{nome}: blob sem criptografia num repositório criptografado "
+                "(recusado: pode ter sido trocado)",
+                nome,
+            )
+        if flags & FLAG_ZSTD:
+            try:
+                payload = self._d().decompress(payload, max_output_size=claro)
+            except zstandard.ZstdError as e:
+                raise ErroObjetoCorrompido(
+                    f"{nome}: dados comprimidos corrompidos ({e})", nome
+                ) from None
+        if len(payload) != claro:
+            raise ErroObjetoCorrompido(
+                f"{nome}: tamanho não confere com o cabeçalho (corrompido)", nome
+            )
+        return payload
+
+    def decodificar_bloco(
+        self, id_bloco: str, bruto: bytes | memoryview
+    ) -> bytes | memoryview:
+        """Decode a chunk blob and check it against its own id."""
+        dados = self.decodificar(bruto, TIPO_BLOCO, bytes.fromhex(id_bloco), id_bloco)
+        if self.id_bloco(dados) != id_bloco:
+            raise ErroObjetoCorrompido(
+                f"bloco {id_bloco}: conteúdo não confere com o hash (corrompido)",
+                id_bloco,
+            )
+        return dados

@@ -1,0 +1,144 @@
+"""Packs: many blobs in one write-once object, with a trailer that lists them.
+
+    blob* || trailer blob || u32 trailer length || b"BVP2"
+
+The trailer's plaintext is a run of fixed records (chunk id, offset, length,
+flags, plaintext length), so the chunk index can always be rebuilt from the
+packs alone. A pack's key is the BLAKE3 of its trailer and footer (the trailer
+lists every chunk id, each the hash of its content): `pacotes/<ab>/<id>`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import blake3
+
+from ..erros import ErroObjetoCorrompido
+from .blob import TIPO_TRAILER, Codificador
+
+PREFIXO = "pacotes/"
+MAGICA = b"BVP2"
+RODAPE = struct.Struct("<I4s")
+REGISTRO = struct.Struct("<32sIIBI")  # id, offset, length, flags, plaintext length
+# Seal a pack once it holds this much: tens of files for a 512 MiB model, each
+# big enough to make create+fsync negligible, small enough to repack cheaply.
+TAMANHO_ALVO = 16 << 20
+
+
+def chave_pacote(id_pacote: str) -> str:
+    return f"{PREFIXO}{id_pacote[:2]}/{id_pacote}"
+
+
+def id_da_chave(chave: str) -> str:
+    return chave.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Local:
+    """Where a chunk's blob lives."""
+
+    pacote: str
+    deslocamento: int
+    tamanho: int
+    flags: int
+    claro: int
+
+
+class PacoteEmConstrucao:
+    """Blobs appended to one reused buffer until sealed (one per writer thread).
+
+    The buffer is allocated once and reused: freshly allocated memory is slow
+    to touch on these machines, reused memory is not.
+    """
+
+    def __init__(self, capacidade: int = TAMANHO_ALVO + (2 << 20)) -> None:
+        self.buf = bytearray(capacidade)
+        self.registros: list[tuple[bytes, int, int, int, int]] = []
+        self.tamanho = 0
+
+    def cabe(self, n: int) -> bool:
+        return self.tamanho + n <= len(self.buf)
+
+    def cheio(self) -> bool:
+        return self.tamanho >= TAMANHO_ALVO
+
+    def vazio(self) -> bool:
+        return not self.registros
+
+    def adicionar(
+        self, id_bloco: str, partes: list[bytes | memoryview], claro: int
+    ) -> None:
+        inicio = self.tamanho
+        pos = inicio
+        for p in partes:
+            n = len(p)
+            self.buf[pos : pos + n] = p
+            pos += n
+        flags = self.buf[inicio + 1]
+        self.registros.append(
+            (bytes.fromhex(id_bloco), inicio, pos - inicio, flags, claro)
+        )
+        self.tamanho = pos
+
+    def selar(
+        self, codificador: Codificador
+    ) -> tuple[str, list[bytes | memoryview], dict[str, Local]]:
+        """(pack id, parts to write, chunk id -> location); call reiniciar() after."""
+        claro = b"".join(REGISTRO.pack(*r) for r in self.registros)
+        trailer = codificador.codificar(claro, TIPO_TRAILER, sempre_tentar=True)
+        n_trailer = sum(len(p) for p in trailer)
+        partes = [
+            memoryview(self.buf)[: self.tamanho],
+            *trailer,
+            RODAPE.pack(n_trailer, MAGICA),
+        ]
+        # The trailer lists every chunk id (each a hash of its content), so its
+        # hash names the pack's content without hashing 16 MiB again.
+        h = blake3.blake3()
+        for p in partes[1:]:
+            h.update(p)
+        id_pacote = h.hexdigest()
+        locais = {
+            r[0].hex(): Local(id_pacote, r[1], r[2], r[3], r[4]) for r in self.registros
+        }
+        return id_pacote, partes, locais
+
+    def reiniciar(self) -> None:
+        self.registros = []
+        self.tamanho = 0
+
+
+def ler_trailer(
+    codificador: Codificador, id_pacote: str, dados_finais: bytes, tamanho_pacote: int
+) -> dict[str, Local]:
+    """Parse a pack's trailer given its last bytes (at least trailer + footer)."""
+    if len(dados_finais) < RODAPE.size:
+        raise ErroObjetoCorrompido(f"pacote {id_pacote}: truncado", id_pacote)
+    n_trailer, magica = RODAPE.unpack_from(
+        dados_finais, len(dados_finais) - RODAPE.size
+    )
+    if magica != MAGICA or n_trailer + RODAPE.size > tamanho_pacote:
+        raise ErroObjetoCorrompido(
+            f"pacote {id_pacote}: rodapé inválido (truncado ou corrompido)", id_pacote
+        )
+    fim = len(dados_finais) - RODAPE.size
+    if n_trailer > fim:
+        raise ValueError("dados_finais curto demais para o trailer")
+    claro = codificador.decodificar(
+        memoryview(dados_finais)[fim - n_trailer : fim],
+        TIPO_TRAILER,
+        nome=f"pacote {id_pacote} (trailer)",
+    )
+    if len(claro) % REGISTRO.size:
+        raise ErroObjetoCorrompido(f"pacote {id_pacote}: trailer malformado", id_pacote)
+    limite = tamanho_pacote - RODAPE.size - n_trailer
+    locais = {}
+    for i, deslocamento, tamanho, flags, n_claro in REGISTRO.iter_unpack(claro):
+        if deslocamento + tamanho > limite:
+            raise ErroObjetoCorrompido(
+                f"pacote {id_pacote}: trailer aponta para fora do pacote", id_pacote
+            )
+        locais[i.hex()] = Local(id_pacote, deslocamento, tamanho, flags, n_claro)
+    return locais

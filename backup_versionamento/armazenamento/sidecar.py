@@ -1,0 +1,288 @@
+"""Version sidecars: the typed record that is the truth about one version.
+
+Stored at `modelos/<modelo>/<versao>.json` as canonical JSON (sorted keys, no
+spaces, UTF-8): the same content always gives the same bytes, which is what a
+signature covers. A sidecar is checked on every read: its schema, its fields,
+that its entries add up to its size and hash, and that the model and version it
+names are the ones of the place it was read from (a sidecar copied over another
+is rejected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from ..erros import ErroIntegridade, ErroRepositorio
+from ..politica.versoes import Versao
+
+ESQUEMA_SIDECAR = 2
+ESQUEMAS_LIDOS = {1, 2}  # 1: written by format 1 repositories, same fields
+PREFIXO = "modelos/"
+SUFIXO = ".json"
+SUFIXO_FIXADA = ".fixada"
+TAMANHO_MAXIMO_NOME = 200
+_NOME_PROIBIDO = re.compile(r"[/\\\x00-\x1f\x7f]")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def validar_nome_modelo(nome: str) -> str:
+    """A model name becomes a key segment: refuse anything that could escape it."""
+    if (
+        not isinstance(nome, str)
+        or not nome
+        or nome in {".", ".."}
+        or _NOME_PROIBIDO.search(nome)
+        or nome.startswith(".")
+    ):
+        raise ErroRepositorio(
+            f"nome de modelo inválido: {nome!r}; use um nome de arquivo simples, sem "
+            "'/', sem caracteres de controle, sem começar com '.'"
+        )
+    if len(nome.encode("utf-8")) > TAMANHO_MAXIMO_NOME:
+        raise ErroRepositorio(
+            f"nome de modelo longo demais ({len(nome)} caracteres): use até "
+            f"{TAMANHO_MAXIMO_NOME} bytes (opção --nome)"
+        )
+    return nome
+
+
+def chave_sidecar(modelo: str, versao: str) -> str:
+    return f"{PREFIXO}{modelo}/{versao}{SUFIXO}"
+
+
+def chave_fixada(modelo: str, versao: str) -> str:
+    return f"{PREFIXO}{modelo}/{versao}{SUFIXO_FIXADA}"
+
+
+def caminho_entrada_seguro(caminho: str) -> PurePosixPath:
+    """Refuse absolute paths and '..' coming from a sidecar."""
+    p = PurePosixPath(caminho)
+    if (
+        not caminho
+        or p.is_absolute()
+        or ".." in p.parts
+        or "\\" in caminho
+        or "\x00" in caminho
+    ):
+        raise ErroIntegridade(f"metadado com caminho inseguro recusado: {caminho!r}")
+    return p
+
+
+def digest_diretorio(entradas: list[Entrada] | tuple[Entrada, ...]) -> str:
+    """One SHA-256 for a directory model: over sorted (kind, path, file sha256)."""
+    h = hashlib.sha256()
+    for e in sorted(entradas, key=lambda e: e.caminho):
+        h.update(f"{e.tipo}\t{e.caminho}\t{e.sha256}\n".encode())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Entrada:
+    """A file or folder of a model; files list their chunks in order."""
+
+    caminho: str
+    tipo: str  # "arquivo" | "diretorio"
+    modo: int
+    tamanho: int = 0
+    sha256: str = ""
+    blocos: tuple[tuple[str, int], ...] = ()
+    # The source file's stat when read: size, mtime_ns, inode, ctime_ns. Lets
+    # an unchanged model be recognised without reading it.
+    fonte: dict[str, int] | None = None
+
+    def como_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "caminho": self.caminho,
+            "tipo": self.tipo,
+            "modo": self.modo,
+        }
+        if self.tipo == "arquivo":
+            d.update(
+                tamanho=self.tamanho,
+                sha256=self.sha256,
+                blocos=[[i, n] for i, n in self.blocos],
+            )
+            if self.fonte is not None:
+                d["fonte"] = self.fonte
+        return d
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    modelo: str
+    versao: str
+    tipo: str  # "arquivo" | "diretorio"
+    entradas: tuple[Entrada, ...]
+    tamanho: int
+    sha256: str
+    criado_em: str
+    tamanho_armazenado: int = 0
+    tipo_mudanca: str = ""
+    incremento: str = ""
+    descricao: str = ""
+    usuario: str = ""
+    host: str = ""
+    origem: str = ""
+    versao_anterior: str | None = None
+    avisos: tuple[str, ...] = ()
+    metricas: dict[str, Any] = field(default_factory=dict)
+    validacao: dict[str, Any] | None = None
+    inspecao: dict[str, Any] | None = None
+    mudanca: dict[str, Any] | None = None
+    linhagem: dict[str, Any] | None = None
+    assinatura: dict[str, Any] | None = None
+    esquema: int = ESQUEMA_SIDECAR
+
+    # -- views ---------------------------------------------------------------------
+    def como_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["entradas"] = [e.como_dict() for e in self.entradas]
+        d["avisos"] = list(self.avisos)
+        return d
+
+    def bytes_canonicos(self) -> bytes:
+        """Stable bytes: what is stored, hashed and signed."""
+        return json.dumps(
+            self.como_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+    def blocos(self) -> list[tuple[str, int]]:
+        return [b for e in self.entradas for b in e.blocos]
+
+    def arquivos(self) -> list[Entrada]:
+        return [e for e in self.entradas if e.tipo == "arquivo"]
+
+    def resumo(self) -> dict[str, Any]:
+        """The public view of a version (what listar_versoes returns)."""
+        return {
+            "modelo": self.modelo,
+            "versao": self.versao,
+            "descricao": self.descricao,
+            "tipo_mudanca": self.tipo_mudanca,
+            "incremento": self.incremento,
+            "criado_em": self.criado_em,
+            "tamanho": self.tamanho,
+            "tamanho_armazenado": self.tamanho_armazenado,
+            "sha256": self.sha256,
+            "metricas": self.metricas or {},
+            "tipo": self.tipo,
+            "arquivos": len(self.arquivos()),
+            "usuario": self.usuario,
+            "host": self.host,
+            "origem": self.origem,
+            "versao_anterior": self.versao_anterior,
+            "validacao": self.validacao,
+            "mudanca": self.mudanca,
+            "linhagem": self.linhagem,
+        }
+
+    # -- parsing -------------------------------------------------------------------
+    @classmethod
+    def de_dict(cls, dados: Any, origem: str) -> Sidecar:
+        """Build and check; raise ErroIntegridade naming `origem`."""
+
+        def ruim(motivo: str) -> ErroIntegridade:
+            return ErroIntegridade(f"{origem}: metadado inválido ({motivo})")
+
+        if not isinstance(dados, dict):
+            raise ruim("não é um objeto JSON")
+        if dados.get("esquema") not in ESQUEMAS_LIDOS:
+            raise ruim(
+                f"esquema {dados.get('esquema')!r} desconhecido; esta versão lê os "
+                f"esquemas {sorted(ESQUEMAS_LIDOS)}"
+            )
+        for campo, tipo in (
+            ("modelo", str),
+            ("versao", str),
+            ("tipo", str),
+            ("entradas", list),
+            ("sha256", str),
+            ("tamanho", int),
+            ("criado_em", str),
+        ):
+            if not isinstance(dados.get(campo), tipo):
+                raise ruim(f"campo '{campo}' ausente ou com tipo errado")
+        if dados["tipo"] not in ("arquivo", "diretorio"):
+            raise ruim(f"tipo {dados['tipo']!r} desconhecido")
+        entradas = tuple(_entrada(e, ruim) for e in dados["entradas"])
+        total = sum(e.tamanho for e in entradas)
+        if total != dados["tamanho"]:
+            raise ruim("tamanho total difere da soma das entradas")
+        if dados["tipo"] == "arquivo":
+            if len(entradas) != 1 or entradas[0].tipo != "arquivo":
+                raise ruim("modelo-arquivo deve ter exatamente uma entrada de arquivo")
+            esperado = entradas[0].sha256
+        else:
+            esperado = digest_diretorio(entradas)
+        if dados["sha256"] != esperado:
+            raise ruim("SHA-256 do modelo não confere com as entradas (editado?)")
+        conhecidos = {f for f in cls.__dataclass_fields__}
+        extras = {k: v for k, v in dados.items() if k in conhecidos}
+        extras["entradas"] = entradas
+        extras["avisos"] = tuple(dados.get("avisos") or ())
+        extras["metricas"] = dados.get("metricas") or {}
+        try:
+            return cls(**extras)
+        except TypeError as e:
+            raise ruim(str(e)) from None
+
+    @classmethod
+    def ler(cls, bruto: bytes, *, modelo: str, versao: str, origem: str) -> Sidecar:
+        """Parse stored bytes and check that they belong where they were found."""
+        try:
+            dados = json.loads(bruto)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ErroIntegridade(
+                f"{origem}: metadado corrompido (JSON inválido: {e})"
+            ) from None
+        sc = cls.de_dict(dados, origem)
+        if sc.modelo != modelo or sc.versao != versao:
+            raise ErroIntegridade(
+                f"{origem}: o metadado diz ser {sc.modelo} {sc.versao}, mas está no "
+                f"lugar de {modelo} {versao} (copiado ou trocado); recusado"
+            )
+        Versao.ler(versao)
+        return sc
+
+
+def _entrada(e: Any, ruim: Any) -> Entrada:
+    if not isinstance(e, dict) or not isinstance(e.get("caminho"), str):
+        raise ruim("entrada sem caminho")
+    caminho_entrada_seguro(e["caminho"])
+    modo = e.get("modo", 0o644)
+    if not isinstance(modo, int):
+        raise ruim(f"entrada {e['caminho']!r} com modo inválido")
+    if e.get("tipo") == "diretorio":
+        return Entrada(e["caminho"], "diretorio", modo)
+    blocos = e.get("blocos")
+    if not isinstance(blocos, list) or not _SHA256.match(str(e.get("sha256", ""))):
+        raise ruim(f"entrada {e['caminho']!r} sem blocos ou sha256")
+    lista = []
+    for b in blocos:
+        if (
+            not isinstance(b, list)
+            or len(b) != 2
+            or not isinstance(b[0], str)
+            or not _SHA256.match(b[0])
+            or not isinstance(b[1], int)
+            or b[1] < 0
+        ):
+            raise ruim(f"entrada {e['caminho']!r} com bloco malformado")
+        lista.append((b[0], b[1]))
+    if sum(n for _, n in lista) != e.get("tamanho"):
+        raise ruim(f"entrada {e['caminho']!r}: soma dos blocos difere do tamanho")
+    fonte = e.get("fonte")
+    return Entrada(
+        e["caminho"],
+        "arquivo",
+        modo,
+        e["tamanho"],
+        e["sha256"],
+        tuple(lista),
+        fonte if isinstance(fonte, dict) else None,
+    )

@@ -1,0 +1,76 @@
+"""Opening per-machine SQLite caches: wait when busy, drop only when damaged.
+
+A cache is never the truth, so a damaged file (not a database, malformed) is
+deleted and rebuilt; a file that another process holds locked is waited for,
+never mistaken for damage.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from ..erros import ErroEspacoInsuficiente, ErroRepositorio
+
+log = logging.getLogger("SistemaBackup")
+
+_DANIFICADO = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+ESPERA_S = 120.0
+
+
+def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Connection:
+    """A WAL connection with `esquema` applied; a damaged file is rebuilt once."""
+    for tentativa in range(2):
+        try:
+            conn = sqlite3.connect(
+                arquivo,
+                timeout=ESPERA_S,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+                conn.executescript(esquema)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        except sqlite3.DatabaseError as e:
+            codigo = codigo_primario(e)
+            if codigo == sqlite3.SQLITE_FULL:
+                raise ErroEspacoInsuficiente(
+                    f"{arquivo}: disco cheio ao abrir o cache desta máquina; libere "
+                    "espaço (o cache pode ser apagado com segurança)"
+                ) from None
+            if tentativa or codigo not in _DANIFICADO:
+                raise ErroRepositorio(
+                    f"{arquivo}: cache desta máquina inacessível ({e}); ele pode ser "
+                    "apagado com segurança e será reconstruído"
+                ) from None
+            log.warning(
+                "Cache %s danificado; reconstruindo a partir do repositório", arquivo
+            )
+            for sufixo in ("", "-wal", "-shm"):
+                Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
+    raise AssertionError("inalcançável")
+
+
+def codigo_primario(e: sqlite3.Error) -> int | None:
+    """SQLite's primary result code (Python reports the extended one)."""
+    codigo = getattr(e, "sqlite_errorcode", None)
+    return None if codigo is None else codigo & 0xFF
+
+
+def erro_de_escrita(e: sqlite3.Error) -> bool:
+    """True for failures that only mean the cache could not be updated now."""
+    return codigo_primario(e) in {
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_CANTOPEN,
+    } or isinstance(e, sqlite3.OperationalError)

@@ -1,0 +1,1 @@
+"""The model on the file system: reading a source tree in, writing a restore out."""

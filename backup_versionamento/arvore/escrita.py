@@ -1,0 +1,156 @@
+"""Writing a stored version back to the file system, verified, then renamed.
+
+Each file is written under a temporary name inside the destination's folder,
+its size and SHA-256 checked against the sidecar, its mode applied, and only
+then renamed into place; a folder model is assembled in a temporary folder and
+renamed whole. Paths from a sidecar are re-checked (no absolute, no '..', no
+parent that is a symbolic link).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from ..armazenamento.backends.local import traduzir_erro_os
+from ..armazenamento.escrita_atomica import sincronizar_pasta
+from ..armazenamento.fluxo import Progresso, escrever_blocos
+from ..armazenamento.objetos import ArmazemObjetos
+from ..armazenamento.sidecar import Entrada, Sidecar, caminho_entrada_seguro
+from ..erros import ErroIntegridade, ErroRestauracao
+
+SUFIXO_TEMP = ".restaurando"
+
+
+def restaurar(
+    armazem: ArmazemObjetos,
+    sidecar: Sidecar,
+    destino: Path,
+    *,
+    sobrescrever: bool = False,
+    threads: int = 2,
+    progresso: Progresso | None = None,
+) -> Path:
+    """Rebuild a version at `destino` (inside it when it is a folder)."""
+    final = destino
+    if destino.is_dir():
+        final = destino / sidecar.modelo
+    if final.exists() or final.is_symlink():
+        if not sobrescrever:
+            raise ErroRestauracao(
+                f"{final}: já existe; escolha outro destino ou use --sobrescrever "
+                "(sobrescrever=True na API)"
+            )
+        if final.is_dir() != (sidecar.tipo == "diretorio") or final.is_symlink():
+            raise ErroRestauracao(
+                f"{final}: existe e é de outro tipo; não será substituído"
+            )
+    escritor = _Escritor(armazem, threads, progresso)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if sidecar.tipo == "arquivo":
+            escritor.arquivo(sidecar.entradas[0], final, sobrescrever)
+        else:
+            escritor.diretorio(sidecar, final, sobrescrever)
+    except OSError as e:
+        raise traduzir_erro_os(e, e.filename or str(final)) from e
+    return final
+
+
+class _Escritor:
+    def __init__(
+        self, armazem: ArmazemObjetos, threads: int, progresso: Progresso | None
+    ) -> None:
+        self.armazem = armazem
+        self.threads = threads
+        self.progresso = progresso
+
+    def entrada(self, ent: Entrada, fd: int) -> None:
+        tamanho, sha = escrever_blocos(
+            fd,
+            self.armazem,
+            list(ent.blocos),
+            threads=self.threads,
+            progresso=self.progresso,
+        )
+        if tamanho != ent.tamanho or sha != ent.sha256:
+            raise ErroIntegridade(
+                f"{ent.caminho}: SHA-256 do arquivo restaurado não confere "
+                "com o registrado; restauração abortada"
+            )
+        os.fchmod(fd, ent.modo & 0o777)
+        os.fsync(fd)
+
+    def arquivo(self, ent: Entrada, final: Path, sobrescrever: bool) -> None:
+        fd, temp = tempfile.mkstemp(
+            dir=final.parent, prefix=f".{final.name}.", suffix=SUFIXO_TEMP
+        )
+        try:
+            try:
+                self.entrada(ent, fd)
+            finally:
+                os.close(fd)
+            if sobrescrever:
+                os.replace(temp, final)
+            else:
+                try:
+                    os.link(temp, final)
+                except FileExistsError:
+                    raise ErroRestauracao(
+                        f"{final}: já existe; use --sobrescrever"
+                    ) from None
+                os.unlink(temp)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        sincronizar_pasta(final.parent)
+
+    def diretorio(self, sidecar: Sidecar, final: Path, sobrescrever: bool) -> None:
+        temp = Path(
+            tempfile.mkdtemp(
+                dir=final.parent, prefix=f".{final.name}.", suffix=SUFIXO_TEMP
+            )
+        )
+        try:
+            for ent in sidecar.entradas:
+                rel = caminho_entrada_seguro(ent.caminho)
+                alvo = temp.joinpath(*rel.parts)
+                _recusar_pais_link(temp, alvo)
+                if ent.tipo == "diretorio":
+                    alvo.mkdir(exist_ok=True)
+                    continue
+                alvo.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(
+                    alvo, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600
+                )
+                try:
+                    self.entrada(ent, fd)
+                finally:
+                    os.close(fd)
+            for ent in sidecar.entradas:
+                if ent.tipo == "diretorio":
+                    os.chmod(temp / ent.caminho, ent.modo & 0o777)
+            antigo = None
+            if final.exists() and sobrescrever:
+                antigo = final.with_name(f".{final.name}.antigo-{uuid.uuid4().hex[:8]}")
+                os.rename(final, antigo)
+            os.rename(temp, final)
+            if antigo:
+                shutil.rmtree(antigo)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        sincronizar_pasta(final.parent)
+
+
+def _recusar_pais_link(raiz: Path, alvo: Path) -> None:
+    atual = alvo.parent
+    while atual != raiz:
+        if atual.is_symlink():
+            raise ErroRestauracao(
+                f"{alvo}: pasta-pai é link simbólico; restauração recusada"
+            )
+        atual = atual.parent
