@@ -139,14 +139,14 @@ class BackendLocal:
                 raise self._ausente(chave, caminho)
             pedacos: list[bytes] = []
             pos, falta = inicio, tamanho
-            while falta and pos + falta <= st.st_size:
+            while falta and inicio + tamanho <= st.st_size:
                 pedaco = os.pread(fd, falta, pos)
                 if not pedaco:  # shrank under us
                     break
                 pedacos.append(pedaco)
                 pos += len(pedaco)
                 falta -= len(pedaco)
-            if falta:
+            if falta or inicio + tamanho > st.st_size:
                 raise ErroIntegridade(
                     f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
                     f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
@@ -242,8 +242,8 @@ class BackendLocal:
 
     def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
         # Walk only the folder the prefix names; its last part filters names.
-        pasta_chave, _, inicio_nome = prefixo.rpartition("/")
-        if pasta_chave:
+        pasta_chave, barra, inicio_nome = prefixo.rpartition("/")
+        if barra:
             try:
                 validar_chave(pasta_chave)
             except ValueError:
