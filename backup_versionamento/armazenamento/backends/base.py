@@ -32,6 +32,8 @@ class Backend(Protocol):
     `listar` yields every key starting with the string `prefixo`, at any depth,
     unordered, never a temp or partial object. `apagar` of an absent key is fine.
     Invalid keys raise ValueError (a programming error, see `validar_chave`).
+    Every method is safe to call from several threads at once (parallel pack
+    writers share one backend).
     """
 
     # Read-only properties so plain attributes and delegating properties both fit.

@@ -137,21 +137,22 @@ class BackendLocal:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise self._ausente(chave, caminho)
+            curto = ErroIntegridade(
+                f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
+                f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
+                "`inicializar_backup.py verificar`"
+            )
+            if inicio + tamanho > st.st_size:
+                raise curto
             pedacos: list[bytes] = []
             pos, falta = inicio, tamanho
-            while falta and pos + falta <= st.st_size:
+            while falta:
                 pedaco = os.pread(fd, falta, pos)
-                if not pedaco:  # shrank under us
-                    break
+                if not pedaco:  # truncated under us
+                    raise curto
                 pedacos.append(pedaco)
                 pos += len(pedaco)
                 falta -= len(pedaco)
-            if falta:
-                raise ErroIntegridade(
-                    f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
-                    f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
-                    "`inicializar_backup.py verificar`"
-                )
             return pedacos[0] if len(pedacos) == 1 else b"".join(pedacos)
         except OSError as e:
             raise traduzir_erro_os(e, caminho) from e
@@ -242,8 +243,8 @@ class BackendLocal:
 
     def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
         # Walk only the folder the prefix names; its last part filters names.
-        pasta_chave, _, inicio_nome = prefixo.rpartition("/")
-        if pasta_chave:
+        pasta_chave, barra, inicio_nome = prefixo.rpartition("/")
+        if barra:
             try:
                 validar_chave(pasta_chave)
             except ValueError:

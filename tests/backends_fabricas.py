@@ -1,0 +1,38 @@
+"""Backend factories for the contract suite (tests/test_backend_contrato.py).
+
+One entry per kind of backend; a new backend (S3) joins the whole suite by
+adding one factory here. A factory takes the test's tmp_path and is a context
+manager, so it can start and stop what the backend needs (a server, a bucket)
+or call pytest.skip when that is not available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+from backup_versionamento.armazenamento.backends import (
+    Backend,
+    BackendLocal,
+    BackendMemoria,
+)
+
+Fabrica = Callable[[Path], AbstractContextManager[Backend]]
+
+
+@contextmanager
+def _memoria(tmp_path: Path) -> Iterator[Backend]:
+    yield BackendMemoria()
+
+
+@contextmanager
+def _local(tmp_path: Path) -> Iterator[Backend]:
+    # The folder does not exist yet: the backend creates folders on demand.
+    yield BackendLocal(tmp_path / "repo")
+
+
+FABRICAS: dict[str, Fabrica] = {
+    "memoria": _memoria,
+    "local": _local,
+}
