@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .erros import ErroPermissao
+
 NOME_APP = "backup_versionamento"
 
 
@@ -30,5 +32,12 @@ def raiz_estado(configurada: str = "") -> Path:
 def pasta_estado(id_repositorio: str, configurada: str = "") -> Path:
     """This machine's state folder for one repository (created on demand)."""
     pasta = raiz_estado(configurada) / id_repositorio
-    pasta.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        pasta.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise ErroPermissao(
+            f"{pasta}: não foi possível criar a pasta de estado desta máquina "
+            f"({e.strerror}); aponte diretorios.estado (ou XDG_CACHE_HOME) para uma "
+            "pasta gravável"
+        ) from None
     return pasta

@@ -16,9 +16,16 @@ from typing import Any
 
 import pytest
 
+from backup_versionamento.armazenamento.backends.endereco import backend_para
+from backup_versionamento.armazenamento.repositorio import localizar_estado
 from backup_versionamento.erros import ErroBackup
 
 RAIZ = Path(__file__).resolve().parent.parent
+
+
+def estado_de(base: Path) -> Path | None:
+    """This machine's state folder of the repository at `base` (daemon files)."""
+    return localizar_estado(backend_para(base))
 
 
 @pytest.fixture(autouse=True)
@@ -195,9 +202,12 @@ class DaemonPrimeiroPlano:
         self.pid = json.loads(linha)["pid"]
 
     def estado(self) -> dict[str, Any]:
+        pasta = estado_de(self.base)
+        if pasta is None:
+            return {}
         try:
             dados: dict[str, Any] = json.loads(
-                (self.base / "daemon_estado.json").read_text()
+                (pasta / "daemon_estado.json").read_text()
             )
             return dados
         except (OSError, ValueError):

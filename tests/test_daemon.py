@@ -26,6 +26,7 @@ from .ajuda_automacao import (  # noqa: F401 - sem_threads_novas is an autouse f
     cli,
     escrever_config,
     esperar,
+    estado_de,
     sem_threads_novas,
     sha256,
     versoes,
@@ -101,7 +102,7 @@ def test_modelo_salvo_em_tres_etapas_vira_uma_versao_com_o_conteudo_final(
                 "rede_lotofacil.h5", "1.0.0", str(tmp_path / "restaurado") + os.sep
             )
         assert Path(restaurado).read_bytes() == final
-        estado = ler_estado_daemon(daemon.base)
+        estado = ler_estado_daemon(estado_de(daemon.base))
         assert estado["rodando"] and estado["pid"] == daemon.pid
         assert estado["ultimo_backup"]["modelo"] == "rede_lotofacil.h5"
         assert estado["ultimo_backup"]["versao"] == "1.0.0"
@@ -172,8 +173,8 @@ def test_sigterm_durante_backup_grande_sai_limpo_e_reinicio_termina(
     with open(grande, "rb") as f:
         assert lista[0]["sha256"] == hashlib.file_digest(f, "sha256").hexdigest()
     assert versoes(config, "b_pequeno.pkl") == []
-    assert not (daemon.base / NOME_PID).exists()
-    assert not ler_estado_daemon(daemon.base)["rodando"]
+    assert not (_pid(daemon.base)).exists()
+    assert not ler_estado_daemon(estado_de(daemon.base))["rodando"]
     with GerenciadorBackupVersionamento(config=config) as g:
         relatorio = g.verificar_integridade()
     assert relatorio["ok"] and relatorio["problemas"] == []
@@ -208,7 +209,7 @@ def test_falha_de_backup_e_registrada_e_o_daemon_segue(
         (pasta / "outro.pkl").write_bytes(b"x" * 1000)  # the watcher keeps working
         esperar(lambda: daemon.estado().get("falhas", 0) >= 2, mensagem="segunda falha")
         assert daemon.proc.poll() is None
-        estado = ler_estado_daemon(daemon.base)
+        estado = ler_estado_daemon(estado_de(daemon.base))
         assert estado["rodando"]
         assert estado["ultima_falha"]["caminho"] == str(pasta / "outro.pkl")
         assert "espaço em disco insuficiente" in estado["ultima_falha"]["erro"]
@@ -238,8 +239,8 @@ def test_iniciar_em_segundo_plano_recusa_segundo_e_para(
     assert r.returncode == 0, r.stderr
     pid = json.loads(r.stdout)["pid"]
     try:
-        assert (base / NOME_PID).read_text().strip() == str(pid)
-        estado = ler_estado_daemon(base)
+        assert (_pid(base)).read_text().strip() == str(pid)
+        estado = ler_estado_daemon(estado_de(base))
         assert estado["rodando"] and estado["pid"] == pid
         assert pid != os.getpid()
 
@@ -255,13 +256,19 @@ def test_iniciar_em_segundo_plano_recusa_segundo_e_para(
         parada = cli("parar", "--config", str(config))
     assert parada.returncode == 0, parada.stderr
     assert f"pid {pid}" in parada.stdout
-    assert not (base / NOME_PID).exists()
-    estado = ler_estado_daemon(base)
+    assert not (_pid(base)).exists()
+    estado = ler_estado_daemon(estado_de(base))
     assert not estado["rodando"] and estado["ultimo_backup"]["modelo"] == "inicial.pkl"
     esperar(lambda: not _vivo(pid), mensagem="processo do daemon encerrado")
     assert "Daemon parado" in ler_log(base)
     de_novo = cli("parar", "--config", str(config))
     assert de_novo.returncode == 14 and "nenhum daemon em execução" in de_novo.stderr
+
+
+def _pid(base: Path) -> Path:
+    pasta = estado_de(base)
+    assert pasta is not None, f"sem repositório em {base}"
+    return pasta / NOME_PID
 
 
 def _vivo(pid: int) -> bool:
@@ -278,15 +285,15 @@ def test_arquivo_pid_obsoleto_e_substituido(tmp_path: Path, pasta: Path) -> None
     daemon.proc.kill()
     daemon.proc.wait(10)
     daemon.fechar()
-    assert (base / NOME_PID).read_text().strip() == str(daemon.pid)
-    assert not ler_estado_daemon(base)["rodando"]
+    assert (_pid(base)).read_text().strip() == str(daemon.pid)
+    assert not ler_estado_daemon(estado_de(base))["rodando"]
 
     r = cli("iniciar", "--config", str(config), "--daemon", "--json")
     assert r.returncode == 0, r.stderr
     novo = json.loads(r.stdout)["pid"]
     try:
         assert novo != daemon.pid
-        assert (base / NOME_PID).read_text().strip() == str(novo)
+        assert (_pid(base)).read_text().strip() == str(novo)
         esperar(lambda: "Arquivo de PID obsoleto" in ler_log(base), mensagem="aviso")
     finally:
         assert cli("parar", "--config", str(config)).returncode == 0
@@ -300,12 +307,12 @@ def test_pid_reutilizado_ou_morto_nao_conta_como_daemon(
     with GerenciadorBackupVersionamento(config=config):
         pass  # the repository exists, as after any earlier run
     # A live process that is not our daemon (the PID was reused): no lock held.
-    (base / NOME_PID).write_text(f"{os.getpid()}\n")
-    assert not ler_estado_daemon(base)["rodando"]
-    (base / NOME_PID).write_text(f"{pid_morto()}\n")
+    (_pid(base)).write_text(f"{os.getpid()}\n")
+    assert not ler_estado_daemon(estado_de(base))["rodando"]
+    (_pid(base)).write_text(f"{pid_morto()}\n")
     r = cli("parar", "--config", str(config))
     assert r.returncode == 14 and "obsoleto" in r.stderr
-    assert not (base / NOME_PID).exists()
+    assert not (_pid(base)).exists()
 
 
 def test_nada_a_fazer_e_erro_do_daemon(tmp_path: Path, pasta: Path) -> None:
@@ -357,7 +364,7 @@ def test_daemon_em_processo_sem_tempo_real_varre_e_limpa(
             assert not [n for n in novas if "Observer" in n or "Emitter" in n]
             assert sorted(g.listar_modelos()) == ["a.pkl", "b.onnx"]
             assert len(g.listar_versoes("a.pkl")) == 2  # identical content: no third
-            estado = json.loads((g.base / "daemon_estado.json").read_text())
+            estado = json.loads((g.pasta_estado / "daemon_estado.json").read_text())
             assert estado["proxima_limpeza"] is not None
             assert estado["monitoramento_tempo_real"] is False
             # The daily cleanup job, run now instead of at 03:30.
@@ -365,7 +372,9 @@ def test_daemon_em_processo_sem_tempo_real_varre_e_limpa(
             assert [v["versao"] for v in g.listar_versoes("a.pkl")] == ["1.0.1"]
         finally:
             d.parar()
-    cache = json.loads((tmp_path / "repo" / "cache_varredura.json").read_text())
+    pasta_estado = estado_de(tmp_path / "repo")
+    assert pasta_estado is not None
+    cache = json.loads((pasta_estado / "cache_varredura.json").read_text())
     assert sorted(Path(c).name for c in cache["entradas"]) == ["a.pkl", "b.onnx"]
 
 

@@ -175,6 +175,7 @@ def test_arquivo_sem_permissao_de_leitura(tmp_path: Path) -> None:
             try:
                 os.setgid(65534)
                 os.setuid(65534)
+                os.environ["XDG_CACHE_HOME"] = str(pasta / "cache")
                 try:
                     GerenciadorBackupVersionamento(repo, {}).criar_backup(m, "patch")
                 except ErroPermissao as e:
@@ -183,7 +184,7 @@ def test_arquivo_sem_permissao_de_leitura(tmp_path: Path) -> None:
                 os._exit(codigo)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 5
-        assert not list((repo / "modelos").iterdir())
+        assert not list(repo.glob("modelos/*"))
     finally:
         subprocess.run(["rm", "-rf", str(pasta)], check=True)
 
@@ -223,7 +224,7 @@ def test_pasta_que_contem_o_repositorio_e_recusada(tmp_path: Path) -> None:
     repo = tmp_path / "projeto" / "backups"
     r = cli("backup", "--base", str(repo), "--modelo", str(tmp_path / "projeto"))
     assert r.returncode == 8 and "contém o próprio repositório" in r.stderr
-    assert not list((repo / "modelos").iterdir())
+    assert not list(repo.glob("modelos/*"))
 
 
 def test_verificar_modelo_inexistente(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.backends import BackendMemoria
 from backup_versionamento.armazenamento.trava import travar
 
 from .conftest import aleatorio, cli, cli_json, escrever
@@ -25,7 +26,6 @@ def _envelhecer(repo: Path, modelo: str, versao: str, dias: float) -> None:
     quando = AGORA - timedelta(days=dias)
     sc["criado_em"] = quando.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     arq.write_text(json.dumps(sc))
-    (repo / "indice.sqlite").unlink(missing_ok=True)  # the cache must see the edit
 
 
 def _historico(tmp_path: Path, repo: Path, idades: list[float]) -> dict[str, bytes]:
@@ -90,17 +90,42 @@ def test_limpeza_maximo_de_versoes_via_cli(tmp_path: Path) -> None:
     assert cli("verificar", "--completa", "--config", str(cfg)).returncode == 0
 
 
-def test_carencia_protege_blocos_recentes(tmp_path: Path) -> None:
+def test_repositorio_local_libera_na_hora(tmp_path: Path) -> None:
+    # A local repository's lock truly excludes writers: the grace period does
+    # not hold anything back.
     repo = tmp_path / "repo"
     _historico(tmp_path, repo, [300, 1])
     with GerenciadorBackupVersionamento(repo, {}) as g:  # default grace: 60 min
+        antes = g.status()["tamanho_armazenado"]
         r = g.limpeza(agora=AGORA)
         assert r["versoes_removidas"] == ["m.h5 1.0.0"]
-        assert r["objetos_removidos"] == 0 and r["objetos_em_carencia"] > 0
-    with GerenciadorBackupVersionamento(
-        repo, {"retencao": {"carencia_coleta_minutos": 0}}
-    ) as g:
-        assert g.limpeza(agora=AGORA)["objetos_removidos"] > 0
+        assert r["pacotes_em_carencia"] == 0
+        assert r["bytes_liberados"] > 0.9 * MiB
+        assert g.status()["tamanho_armazenado"] == antes - r["bytes_liberados"]
+
+
+def test_carencia_protege_pacotes_recentes_sem_trava_exclusiva(
+    tmp_path: Path,
+) -> None:
+    # An object store shared by machines: flock excludes nobody there, so young
+    # packs wait for the grace period, and the report says so.
+    memoria = BackendMemoria()
+    m = tmp_path / "m.h5"
+    with GerenciadorBackupVersionamento(tmp_path / "x", {}, backend=memoria) as g:
+        escrever(m, aleatorio(MiB, 1))
+        g.criar_backup(m, "retreino")
+        escrever(m, aleatorio(MiB, 2))
+        g.criar_backup(m, "retreino")
+        g.repo.remover_versao("m.h5", "1.0.0")
+        r = g.limpeza(agora=AGORA)
+        assert r["pacotes_removidos"] == 0 and r["pacotes_em_carencia"] > 0
+        assert r["bytes_liberados"] == 0
+        for info in list(memoria.listar("pacotes/")):
+            memoria.envelhecer(info.chave, 2 * 3600)
+        r = g.limpeza(agora=AGORA)
+        assert r["pacotes_removidos"] > 0 and r["bytes_liberados"] > 0.9 * MiB
+        dest = g.restaurar_backup("m.h5", "1.1.0", tmp_path / "r")
+        assert Path(dest).read_bytes() == aleatorio(MiB, 2)
 
 
 def test_backup_durante_limpeza_nao_perde_nada(tmp_path: Path) -> None:
@@ -132,10 +157,10 @@ def test_coleta_recusa_com_sidecar_ilegivel(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     _historico(tmp_path, repo, [300, 1])
     (repo / "modelos" / "m.h5" / "1.1.0.json").write_text("{quebrado")
-    antes = sorted(os.listdir(repo / "objetos"))
+    antes = sorted(repo.glob("pacotes/*/*"))
     r = cli("limpeza", "--base", str(repo))
     assert r.returncode == 9 and "Nada foi apagado" in r.stderr
-    assert sorted(os.listdir(repo / "objetos")) == antes
+    assert sorted(repo.glob("pacotes/*/*")) == antes
 
 
 def test_fixar_e_desafixar(tmp_path: Path) -> None:
@@ -181,7 +206,7 @@ def test_limpeza_em_outro_processo_durante_backup(tmp_path: Path) -> None:
     )
     # Wait until the child is writing chunks, then collect with no grace period.
     limite = time.monotonic() + 30
-    while time.monotonic() < limite and len(list(repo.rglob("objetos/*/*"))) < 20:
+    while time.monotonic() < limite and len(list(repo.glob("pacotes/*/*"))) < 2:
         time.sleep(0.02)
     with GerenciadorBackupVersionamento(
         repo, {"retencao": {"carencia_coleta_minutos": 0}}

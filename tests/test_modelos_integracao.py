@@ -139,7 +139,7 @@ def test_pickle_malicioso_nunca_executa(tmp_path: Path) -> None:
     )
     r = cli("backup", "--config", str(cfg), "--modelo", str(arq))
     assert r.returncode == 12 and "nada foi gravado" in r.stderr
-    assert not list((tmp_path / "repo2" / "modelos").iterdir())
+    assert not list((tmp_path / "repo2").glob("modelos/*"))
     from backup_versionamento import verificar_integridade
 
     assert not verificar_integridade(arq, tmp_path / "repo")["valido"]

@@ -141,7 +141,9 @@ def coletar(
     temporarios, bytes_temp = 0, 0
     limpar_temp = getattr(backend, "limpar_temporarios", None)
     if limpar_temp is not None:
-        temporarios, bytes_temp = limpar_temp(0 if exclusivo else carencia_s)
+        temporarios, bytes_temp = limpar_temp(
+            60.0 if exclusivo else max(60.0, carencia_s)
+        )
     objetos.atualizar_indice(forcar=True)
     return {
         "pacotes_removidos": len(apagar),

@@ -47,6 +47,12 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         action="store_true",
         help="cria versão nova mesmo sem mudança no conteúdo",
     )
+    p.add_argument(
+        "--forcar-leitura",
+        action="store_true",
+        help="lê o arquivo mesmo que tamanho, data e inode batam com a última versão "
+        "(por padrão um modelo inalterado é reconhecido sem ser lido)",
+    )
     p.set_defaults(executar=executar)
 
 
@@ -80,6 +86,7 @@ def executar(args: argparse.Namespace) -> int:
                 args.descricao,
                 metricas,
                 forcar=args.forcar,
+                forcar_leitura=args.forcar_leitura,
                 nome_modelo=args.nome,
                 progresso=progresso,
             )

@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -275,6 +276,31 @@ class BackendLocal:
                             yield InfoObjeto(base + nome, st.st_size, st.st_mtime)
                     except FileNotFoundError:
                         continue  # deleted while we walked
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Remove temp files left by crashed writers, older than `idade_s`.
+
+        Returns (files removed, bytes freed). Local only: object stores have no
+        half-written objects.
+        """
+        if self.somente_leitura:
+            return 0, 0
+        limite = time.time() - idade_s
+        n = total = 0
+        for pasta, _subs, nomes in os.walk(self._raiz):
+            for nome in nomes:
+                if not (nome.startswith(".") and nome.endswith(_SUFIXO_TEMP)):
+                    continue
+                caminho = os.path.join(pasta, nome)
+                try:
+                    st = os.stat(caminho)
+                    if st.st_mtime < limite:
+                        os.unlink(caminho)
+                        n += 1
+                        total += st.st_size
+                except FileNotFoundError:
+                    continue
+        return n, total
 
     def apagar(self, chave: str) -> None:
         caminho = self._caminho(chave)
