@@ -35,6 +35,7 @@ from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
+from .servicos.destino import preparar_pasta, resolver_destino
 from .validacao import (
     analisar_modelo,
     erro_de_validacao,
@@ -369,21 +370,47 @@ class GerenciadorBackupVersionamento:
         sobrescrever: bool = False,
         progresso: Progresso | None = None,
     ) -> str:
-        """Restore a version into `destino` (a folder, or the target path)."""
-        sidecar = self.obter_versao(modelo, versao)
-        alvo = Path(destino)
-        if str(destino).endswith(os.sep):
-            alvo.mkdir(parents=True, exist_ok=True)
-        final = self.repo.restaurar(
-            sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+        """Restore a version into `destino` (see `servicos.destino` for the rules)."""
+        return str(
+            self.restaurar_backup_detalhado(
+                modelo, versao, destino, sobrescrever=sobrescrever, progresso=progresso
+            )["caminho"]
         )
+
+    def restaurar_backup_detalhado(
+        self,
+        modelo: str | Path,
+        versao: str = ULTIMA,
+        destino: str | Path = ".",
+        *,
+        sobrescrever: bool = False,
+        progresso: Progresso | None = None,
+    ) -> dict[str, Any]:
+        """Like `restaurar_backup`, plus how the destination was read and why.
+
+        Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
+        """
+        try:
+            sidecar = self.obter_versao(modelo, versao)
+            r = resolver_destino(destino, sidecar["modelo"], sidecar["tipo"], self.base)
+            preparar_pasta(r.caminho)
+            # The storage puts a model inside an existing folder under its own name.
+            alvo = (
+                r.caminho.parent if r.caminho.name == sidecar["modelo"] else r.caminho
+            )
+            final = self.repo.restaurar(
+                sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+            )
+        except ErroBackup as e:
+            log.error("Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e)
+            raise
         log.info(
             "Backup restaurado: %s %s -> %s",
             sidecar["modelo"],
             sidecar["versao"],
             final,
         )
-        return str(final)
+        return {"caminho": str(final), "tratado_como": r.tratado_como, "motivo": r.motivo}
 
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(
