@@ -323,6 +323,12 @@ class GerenciadorBackupVersionamento:
         mb = 1024 * 1024
         if livre < esp["aviso_mb"] * mb:
             log.warning("Espaço em disco baixo: %dMB", livre // mb)
+            self._emitir(
+                "espaco_baixo",
+                base=str(self.base),
+                livre=livre,
+                aviso_mb=esp["aviso_mb"],
+            )
         reserva = esp["reserva_mb"] * mb
         # Without a previous version nothing can deduplicate: the whole size must fit.
         sem_base = self.repo.ultima_versao(modelo) is None
@@ -410,7 +416,11 @@ class GerenciadorBackupVersionamento:
             sidecar["versao"],
             final,
         )
-        return {"caminho": str(final), "tratado_como": r.tratado_como, "motivo": r.motivo}
+        return {
+            "caminho": str(final),
+            "tratado_como": r.tratado_como,
+            "motivo": r.motivo,
+        }
 
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(
@@ -628,6 +638,9 @@ class GerenciadorBackupVersionamento:
             else None,
             "ultimo_backup": ultimo,
             "espaco_livre": uso.free,
+            "espaco_baixo": uso.free
+            < self.config["espaco_disco"]["aviso_mb"] * 1024**2,
+            "aviso_espaco_mb": self.config["espaco_disco"]["aviso_mb"],
             "log": str(self.arquivo_log),
         }
 

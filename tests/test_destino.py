@@ -1,4 +1,4 @@
-"""Where a restore goes: folder or file name, refused places, clear errors (issue 12)."""
+"""Where a restore goes: folder or file name, refusals, clear errors (issue 12)."""
 
 from __future__ import annotations
 
@@ -70,9 +70,9 @@ def test_regras_de_destino(tmp_path: Path) -> None:
         r(str(tmp_path / "atalho" / "x") + "/")
     with pytest.raises(ErroRestauracao, match="contém o repositório"):
         resolver_destino(str(tmp_path), "proj", "diretorio", tmp_path / "proj" / "r")
-    with pytest.raises(ErroRestauracao, match="arq.bin: é um arquivo, não uma pasta"):
+    with pytest.raises(ErroRestauracao, match=r"arq\.bin: é um arquivo, não uma pasta"):
         r(str(tmp_path / "arq.bin" / "sub") + "/")
-    with pytest.raises(ErroRestauracao, match="arq.bin.*é um arquivo"):
+    with pytest.raises(ErroRestauracao, match=r"arq\.bin.*é um arquivo"):
         r(str(tmp_path / "arq.bin") + "/")
 
 

@@ -95,7 +95,9 @@ def test_sigterm_no_meio_do_backup_nao_deixa_temporarios(
     _, erro = proc.communicate(timeout=60)
     assert proc.returncode == 143, erro
     assert "Traceback" not in erro
-    assert not [p for p in repo.rglob("*") if ".tmp" in p.name or "restaurando" in p.name]
+    assert not [
+        p for p in repo.rglob("*") if ".tmp" in p.name or "restaurando" in p.name
+    ]
     assert not (repo / "modelos" / "novo.h5").exists() or not list(
         (repo / "modelos" / "novo.h5").glob("*.json")
     )

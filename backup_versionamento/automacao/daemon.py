@@ -129,6 +129,13 @@ class Daemon:
         if self.observador is not None:
             self.observador.iniciar()
         self.agendador.iniciar(varrer_agora=self.automatico)
+        if self.observador is None:
+            for pasta in self.diretorios_ausentes():
+                log.warning(
+                    "Pasta monitorada não existe: %s; será vista na próxima "
+                    "varredura depois de criada",
+                    pasta,
+                )
         self._salvar_estado()
         log.info(
             "Daemon iniciado (pid %d): monitorando %s",
@@ -154,6 +161,10 @@ class Daemon:
             self.estado["parado_em"] = agora_iso()
         self._salvar_estado()
         log.info("Daemon parado")
+
+    def diretorios_ausentes(self) -> list[Path]:
+        """Monitored folders that do not exist (they are watched once created)."""
+        return [d for d in self.diretorios if not d.is_dir()]
 
     # -- producers ----------------------------------------------------------------
     def _varrer(self) -> None:
@@ -227,6 +238,9 @@ class Daemon:
                 self.agendador.proxima_execucao(ETIQUETA_LIMPEZA)
             )
             self.estado["pendentes"] = len(self.fila.pendentes())
+            self.estado["diretorios_ausentes"] = [
+                str(d) for d in self.diretorios_ausentes()
+            ]
             self.estado["atualizado_em"] = agora_iso()
             try:
                 escrever_json_atomico(self.base / NOME_ESTADO, self.estado)
@@ -350,10 +364,26 @@ def _rodar(
     gerenciador: GerenciadorBackupVersionamento,
     pronto: Callable[[], None],
     parada: threading.Event,
+    notificar: Notificar | None = None,
 ) -> int:
-    """Run until asked to stop, then stop gracefully. Exit code 0."""
+    """Run until asked to stop, then stop gracefully. Exit code 0.
+
+    `notificar` (the foreground terminal) also hears the manager's low-disk warning.
+    """
+    if notificar is not None:
+        externo = notificar
+        gerenciador.inscrever(
+            lambda evento, dados: (
+                externo(evento, dados) if evento == "espaco_baixo" else None
+            )
+        )
     with _sinais(parada):
-        d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
+        d = Daemon(
+            gerenciador,
+            gerenciador.config,
+            notificar=notificar,
+            falhas_ja_registradas=True,
+        )
         try:
             d.iniciar()
             pronto()
@@ -369,8 +399,13 @@ def executar_primeiro_plano(
     *,
     pronto: Callable[[], None] | None = None,
     parada: threading.Event | None = None,
+    notificar: Notificar | None = None,
 ) -> int:
-    """`iniciar` without --daemon: same daemon, attached to the terminal."""
+    """`iniciar` without --daemon: same daemon, attached to the terminal.
+
+    `notificar(evento, dados)` hears backup_criado, backup_ignorado, backup_falhou
+    and espaco_baixo (the CLI prints them).
+    """
     _checar_config(cfg)
     # The manager first: it creates (or refuses) the repository folder that the
     # PID file then goes into.
@@ -381,7 +416,10 @@ def executar_primeiro_plano(
         try:
             trava.escrever()
             return _rodar(
-                gerenciador, pronto or (lambda: None), parada or threading.Event()
+                gerenciador,
+                pronto or (lambda: None),
+                parada or threading.Event(),
+                notificar,
             )
         finally:
             trava.liberar(remover=True)

@@ -43,6 +43,7 @@ def instalar_sigterm() -> Any:
         return None
     return signal.signal(signal.SIGTERM, _ao_sigterm)
 
+
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
     "status", "config", "limpeza", "fixar",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..automacao import ler_estado_daemon
@@ -39,7 +40,13 @@ def _texto(st: dict[str, Any]) -> str:
             if ultimo
             else "nenhum"
         ),
-        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}",
+        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}"
+        + (
+            f" (BAIXO: abaixo do aviso de {st['aviso_espaco_mb']} MB; libere espaço "
+            "ou rode `inicializar_backup.py limpeza`)"
+            if st.get("espaco_baixo")
+            else ""
+        ),
         f"Log:                {st['log']}",
         _texto_daemon(st["daemon"]),
     ]
@@ -70,4 +77,10 @@ def _texto_daemon(d: dict[str, Any]) -> str:
     pastas = d.get("diretorios_monitorados") or []
     if pastas:
         linhas.append(f"Pastas monitoradas: {', '.join(pastas)}")
+    for pasta in pastas:  # checked now: the state file may be older than a mkdir
+        if not Path(pasta).is_dir():
+            linhas.append(
+                f"Aviso:              pasta monitorada não existe: {pasta} "
+                "(monitorada assim que for criada)"
+            )
     return "\n".join(linhas)

@@ -48,7 +48,9 @@ def resolver_destino(
     """
     texto = os.fspath(destino)
     if not texto:
-        raise ErroRestauracao("destino vazio; use --destino PASTA (ex.: ./restauracao/)")
+        raise ErroRestauracao(
+            "destino vazio; use --destino PASTA (ex.: ./restauracao/)"
+        )
     alvo = Path(texto)
     extensao = Path(nome_modelo).suffix
     try:
@@ -168,5 +170,7 @@ def _ultima_escrita(caminho: Path) -> float:
         for atual, _, nomes in os.walk(caminho):
             for n in nomes:
                 with contextlib.suppress(OSError):
-                    mais_nova = max(mais_nova, os.lstat(os.path.join(atual, n)).st_mtime)
+                    mais_nova = max(
+                        mais_nova, os.lstat(os.path.join(atual, n)).st_mtime
+                    )
     return mais_nova
