@@ -46,10 +46,11 @@ class Terminal:
             text=True,
             cwd=config.parent,
         )  # fmt: skip
+        fluxos = ((self.proc.stdout, self.saida), (self.proc.stderr, self.erros))
         self._leitores = [
             threading.Thread(target=self._ler, args=(f, destino), daemon=True)
-            for f, destino in ((self.proc.stdout, self.saida), (self.proc.stderr, self.erros))
-        ]  # fmt: skip
+            for f, destino in fluxos
+        ]
         for t in self._leitores:
             t.start()
 
