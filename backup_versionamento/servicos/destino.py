@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from ..erros import ErroPermissao, ErroRestauracao, erro_de_os
+from ..erros import ErroBackup, ErroPermissao, ErroRestauracao, erro_de_os
 from ..registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)
@@ -81,7 +81,10 @@ def resolver_destino(
         _checar_fora_do_repositorio(r.caminho, base_repositorio, tipo)
         _checar_pasta_gravavel(r.caminho.parent)
     except OSError as e:  # e.g. a name too long, a symlink loop
-        raise erro_de_os(e, texto) from None
+        erro = erro_de_os(e, texto)
+        if type(erro) is ErroBackup:
+            erro = ErroRestauracao(f"{erro}; escolha outro --destino")
+        raise erro from None
     return r
 
 
