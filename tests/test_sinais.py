@@ -89,8 +89,15 @@ def test_sigterm_no_meio_do_backup_nao_deixa_temporarios(
         "backup", "--base", str(repo), "--config", str(config),
         "--modelo", str(novo), cwd=tmp_path,
     )  # fmt: skip
-    _esperar(lambda: len([p for p in repo.rglob("*") if p.is_file()]) > len(antes) + 3,
-             proc)  # fmt: skip
+
+    def escrevendo() -> bool:  # a new data file (format 1 object, format 2 pack)
+        return any(
+            p not in antes and p.relative_to(repo).parts[0] in ("objetos", "pacotes")
+            for p in repo.rglob("*")
+            if p.is_file()
+        )
+
+    _esperar(escrevendo, proc)
     proc.send_signal(signal.SIGTERM)
     _, erro = proc.communicate(timeout=60)
     assert proc.returncode == 143, erro
