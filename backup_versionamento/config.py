@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .erros import ErroConfiguracao
+from .erros import ErroConfiguracao, mensagem_os
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
 
@@ -383,7 +383,11 @@ def ler_arquivo(arquivo: Path) -> dict[str, Any]:
         )
     try:
         texto = arquivo.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise ErroConfiguracao(
+            f"{arquivo}: não foi possível ler ({mensagem_os(e)})"
+        ) from None
+    except UnicodeDecodeError as e:
         raise ErroConfiguracao(f"{arquivo}: não foi possível ler ({e})") from None
     try:
         dados = json.loads(texto)

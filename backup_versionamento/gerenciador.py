@@ -36,6 +36,7 @@ from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
+from .servicos.destino import preparar_pasta, resolver_destino
 from .validacao import (
     analisar_modelo,
     erro_de_validacao,
@@ -372,7 +373,7 @@ class GerenciadorBackupVersionamento:
             dir=self.pasta_estado, prefix=".inspecao-"
         ) as tmp:
             caminho = escrita.restaurar(
-                self.repo.objetos, sc, Path(tmp), threads=self.repo.threads
+                self.repo.objetos, sc, Path(tmp) / sc.modelo, threads=self.repo.threads
             )
             return inspecionar_modelo(caminho, **opcoes)
 
@@ -389,6 +390,12 @@ class GerenciadorBackupVersionamento:
         mb = 1024 * 1024
         if livre < esp["aviso_mb"] * mb:
             log.warning("Espaço em disco baixo: %dMB", livre // mb)
+            self._emitir(
+                "espaco_baixo",
+                base=str(self.base),
+                livre=livre,
+                aviso_mb=esp["aviso_mb"],
+            )
         reserva = esp["reserva_mb"] * mb
         # Without a previous version nothing can deduplicate: the whole size must fit.
         sem_base = self.repo.ultima_versao(modelo) is None
@@ -439,23 +446,49 @@ class GerenciadorBackupVersionamento:
         sobrescrever: bool = False,
         progresso: Progresso | None = None,
     ) -> str:
-        """Restore a version into `destino` (a folder, or the target path)."""
-        sidecar = self._sidecar(modelo, versao)
-        alvo = Path(destino)
-        if str(destino).endswith(os.sep):
-            alvo.mkdir(parents=True, exist_ok=True)
-        final = escrita.restaurar(
-            self.repo.objetos,
-            sidecar,
-            alvo,
-            sobrescrever=sobrescrever,
-            threads=self.repo.threads,
-            progresso=progresso,
+        """Restore a version into `destino` (see `servicos.destino` for the rules)."""
+        return str(
+            self.restaurar_backup_detalhado(
+                modelo, versao, destino, sobrescrever=sobrescrever, progresso=progresso
+            )["caminho"]
         )
+
+    def restaurar_backup_detalhado(
+        self,
+        modelo: str | Path,
+        versao: str = ULTIMA,
+        destino: str | Path = ".",
+        *,
+        sobrescrever: bool = False,
+        progresso: Progresso | None = None,
+    ) -> dict[str, Any]:
+        """Like `restaurar_backup`, plus how the destination was read and why.
+
+        Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
+        """
+        try:
+            sidecar = self._sidecar(modelo, versao)
+            r = resolver_destino(destino, sidecar.modelo, sidecar.tipo, self.base)
+            preparar_pasta(r.caminho)
+            final = escrita.restaurar(
+                self.repo.objetos,
+                sidecar,
+                r.caminho,
+                sobrescrever=sobrescrever,
+                threads=self.repo.threads,
+                progresso=progresso,
+            )
+        except ErroBackup as e:
+            log.error("Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e)
+            raise
         log.info(
             "Backup restaurado: %s %s -> %s", sidecar.modelo, sidecar.versao, final
         )
-        return str(final)
+        return {
+            "caminho": str(final),
+            "tratado_como": r.tratado_como,
+            "motivo": r.motivo,
+        }
 
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(
@@ -674,6 +707,9 @@ class GerenciadorBackupVersionamento:
             else None,
             "ultimo_backup": ultimo,
             "espaco_livre": uso.free,
+            "espaco_baixo": uso.free
+            < self.config["espaco_disco"]["aviso_mb"] * 1024**2,
+            "aviso_espaco_mb": self.config["espaco_disco"]["aviso_mb"],
             "log": str(self.arquivo_log),
         }
 

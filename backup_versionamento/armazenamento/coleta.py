@@ -55,9 +55,9 @@ def coletar(
     faltando = vivos - set(locais)
     if faltando:
         raise ErroIntegridade(
-            f"coleta de lixo cancelada: {len(faltando)} bloco(s) usados por versões não "
-            "estão em nenhum pacote; rode `inicializar_backup.py verificar`. Nada foi "
-            "apagado."
+            f"coleta de lixo cancelada: {len(faltando)} bloco(s) usados por versões "
+            "não estão em nenhum pacote; rode `inicializar_backup.py verificar`. "
+            "Nada foi apagado."
         )
     pacotes: dict[str, InfoObjeto] = {
         id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)

@@ -22,6 +22,7 @@ from ..armazenamento.objetos import ArmazemObjetos
 from ..armazenamento.sidecar import Entrada, Sidecar, caminho_entrada_seguro
 from ..erros import ErroIntegridade, ErroRestauracao
 
+# servicos.destino removes stale temps of killed restores by this suffix.
 SUFIXO_TEMP = ".restaurando"
 
 
@@ -34,10 +35,8 @@ def restaurar(
     threads: int = 2,
     progresso: Progresso | None = None,
 ) -> Path:
-    """Rebuild a version at `destino` (inside it when it is a folder)."""
+    """Rebuild a version at exactly `destino` (its final path)."""
     final = destino
-    if destino.is_dir():
-        final = destino / sidecar.modelo
     if final.exists() or final.is_symlink():
         if not sobrescrever:
             raise ErroRestauracao(

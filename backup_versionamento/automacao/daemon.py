@@ -135,6 +135,13 @@ class Daemon:
         if self.observador is not None:
             self.observador.iniciar()
         self.agendador.iniciar(varrer_agora=self.automatico)
+        if self.observador is None:
+            for pasta in self.diretorios_ausentes():
+                log.warning(
+                    "Pasta monitorada não existe: %s; será vista na próxima "
+                    "varredura depois de criada",
+                    pasta,
+                )
         self._salvar_estado()
         log.info(
             "Daemon iniciado (pid %d): monitorando %s",
@@ -160,6 +167,10 @@ class Daemon:
             self.estado["parado_em"] = agora_iso()
         self._salvar_estado()
         log.info("Daemon parado")
+
+    def diretorios_ausentes(self) -> list[Path]:
+        """Monitored folders that do not exist (they are watched once created)."""
+        return [d for d in self.diretorios if not d.is_dir()]
 
     # -- producers ----------------------------------------------------------------
     def _varrer(self) -> None:
@@ -233,6 +244,9 @@ class Daemon:
                 self.agendador.proxima_execucao(ETIQUETA_LIMPEZA)
             )
             self.estado["pendentes"] = len(self.fila.pendentes())
+            self.estado["diretorios_ausentes"] = [
+                str(d) for d in self.diretorios_ausentes()
+            ]
             self.estado["atualizado_em"] = agora_iso()
             try:
                 escrever_json_atomico(self.pasta_estado / NOME_ESTADO, self.estado)
@@ -368,10 +382,26 @@ def _rodar(
     gerenciador: GerenciadorBackupVersionamento,
     pronto: Callable[[], None],
     parada: threading.Event,
+    notificar: Notificar | None = None,
 ) -> int:
-    """Run until asked to stop, then stop gracefully. Exit code 0."""
+    """Run until asked to stop, then stop gracefully. Exit code 0.
+
+    `notificar` (the foreground terminal) also hears the manager's low-disk warning.
+    """
+    if notificar is not None:
+        externo = notificar
+        gerenciador.inscrever(
+            lambda evento, dados: (
+                externo(evento, dados) if evento == "espaco_baixo" else None
+            )
+        )
     with _sinais(parada):
-        d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
+        d = Daemon(
+            gerenciador,
+            gerenciador.config,
+            notificar=notificar,
+            falhas_ja_registradas=True,
+        )
         try:
             d.iniciar()
             pronto()
@@ -387,8 +417,13 @@ def executar_primeiro_plano(
     *,
     pronto: Callable[[], None] | None = None,
     parada: threading.Event | None = None,
+    notificar: Notificar | None = None,
 ) -> int:
-    """`iniciar` without --daemon: same daemon, attached to the terminal."""
+    """`iniciar` without --daemon: same daemon, attached to the terminal.
+
+    `notificar(evento, dados)` hears backup_criado, backup_ignorado, backup_falhou
+    and espaco_baixo (the CLI prints them).
+    """
     _checar_config(cfg)
     # The manager first: it creates (or refuses) the repository folder that the
     # PID file then goes into.
@@ -399,7 +434,10 @@ def executar_primeiro_plano(
         try:
             trava.escrever()
             return _rodar(
-                gerenciador, pronto or (lambda: None), parada or threading.Event()
+                gerenciador,
+                pronto or (lambda: None),
+                parada or threading.Event(),
+                notificar,
             )
         finally:
             trava.liberar(remover=True)

@@ -4,10 +4,15 @@ The repository's own folder is never watched, even when it lies inside a
 monitored folder: the folders on the way down to it get non-recursive watches and
 their other children recursive ones, so the chunks a backup writes raise no
 inotify event at all (and cannot loop back as new work).
+
+A monitored folder that does not exist yet is waited for: its nearest existing
+ancestor gets a non-recursive watch, and once the folder appears it is watched
+like the others and what is already inside it is looked at.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -95,7 +100,16 @@ class Observador:
         self._trava = threading.Lock()
         self._nao_recursivas: set[Path] = set()
         self._vigias: dict[tuple[Path, bool], ObservedWatch] = {}
+        # Missing monitored folder -> the ancestor watched while waiting for it.
+        self._aguardando: dict[Path, Path] = {}
+        self._vigias_espera: dict[Path, ObservedWatch] = {}
         self.eventos_recebidos = 0
+
+    @property
+    def aguardando(self) -> list[Path]:
+        """Monitored folders that do not exist (yet)."""
+        with self._trava:
+            return sorted(self._aguardando)
 
     @property
     def vigias(self) -> list[tuple[Path, bool]]:
@@ -103,14 +117,19 @@ class Observador:
             return sorted(self._vigias)
 
     def iniciar(self) -> None:
+        ausentes = []
         for raiz in self.diretorios:
             if not raiz.is_dir():
-                log.warning(
-                    "Monitoramento: diretório não encontrado, ignorado: %s", raiz
-                )
+                ausentes.append(raiz)
                 continue
             for pasta, recursiva in planejar_vigias(raiz, self.filtro.excluidos):
                 self._vigiar(pasta, recursiva)
+        for raiz in ausentes:
+            log.warning(
+                "Pasta monitorada não existe: %s; será monitorada assim que for criada",
+                raiz,
+            )
+            self._esperar(raiz)
         try:
             self._observador.start()
         except OSError as e:
@@ -123,7 +142,9 @@ class Observador:
             with self._trava:
                 self._vigias.clear()
                 self._nao_recursivas.clear()
+                self._vigias_espera.clear()
             return
+        self._conferir_aguardados()  # created between the check and the watch
         log.info(
             "Monitoramento em tempo real iniciado: %s",
             ", ".join(str(d) for d in self.diretorios),
@@ -144,6 +165,76 @@ class Observador:
             if not recursiva:
                 self._nao_recursivas.add(pasta)
 
+    def _esperar(self, raiz: Path) -> None:
+        """Watch the nearest existing ancestor of `raiz` for its creation."""
+        ancestral = raiz.parent
+        while not ancestral.is_dir() and ancestral != ancestral.parent:
+            ancestral = ancestral.parent
+        with self._trava:
+            self._aguardando[raiz] = ancestral
+            if ancestral in self._vigias_espera:
+                return
+            try:
+                vigia = self._observador.schedule(
+                    self._tratador, str(ancestral), recursive=False
+                )
+            except OSError as e:
+                log.warning(
+                    "Monitoramento: não foi possível observar %s (à espera de %s): "
+                    "%s; a pasta será vista na próxima varredura",
+                    ancestral,
+                    raiz,
+                    e,
+                )
+                return
+            self._vigias_espera[ancestral] = vigia
+
+    def _conferir_aguardados(self) -> None:
+        """Start watching awaited folders that now exist; wait closer for the rest."""
+        with self._trava:
+            aguardando = dict(self._aguardando)
+        for raiz, ancestral in aguardando.items():
+            # Each move of the wait closer re-checks: the folder (or a parent) may
+            # have been created before the new watch existed.
+            for _ in range(len(raiz.parts)):
+                if raiz.is_dir() or (
+                    ancestral.is_dir()
+                    and not any(
+                        a.is_dir() for a in raiz.parents if ancestral in a.parents
+                    )
+                ):
+                    break
+                self._esperar(raiz)
+                with self._trava:
+                    ancestral = self._aguardando.get(raiz, ancestral)
+            if raiz.is_dir():
+                with self._trava:
+                    self._aguardando.pop(raiz, None)
+                log.info("Pasta monitorada criada, agora monitorada: %s", raiz)
+                if not self.filtro.excluido(raiz):
+                    for sub, recursiva in planejar_vigias(raiz, self.filtro.excluidos):
+                        self._vigiar(sub, recursiva)
+                    self._avisar_conteudo(raiz)
+        self._soltar_esperas()
+
+    def _soltar_esperas(self) -> None:
+        with self._trava:
+            usados = set(self._aguardando.values())
+            soltar = [(a, v) for a, v in self._vigias_espera.items() if a not in usados]
+            for a, _ in soltar:
+                del self._vigias_espera[a]
+        for ancestral, vigia in soltar:
+            if (ancestral, False) in self._vigias or (ancestral, True) in self._vigias:
+                continue  # the same watch also serves a monitored folder
+            with contextlib.suppress(KeyError, OSError):
+                self._observador.unschedule(vigia)
+
+    def _avisar_conteudo(self, pasta: Path) -> None:
+        """Files written before the watch existed raised no event: look now."""
+        for atual, _, arquivos in os.walk(pasta):
+            for nome in arquivos:
+                self._avisar(Path(atual) / nome, escrita_aberta=None)
+
     def parar(self, tempo_limite: float | None = 5.0) -> None:
         if self._observador.is_alive():
             self._observador.stop()
@@ -151,6 +242,7 @@ class Observador:
         with self._trava:
             self._vigias.clear()
             self._nao_recursivas.clear()
+            self._vigias_espera.clear()
 
     # -- events --------------------------------------------------------------
     def _tratar(self, event: FileSystemEvent) -> None:
@@ -158,6 +250,11 @@ class Observador:
             return
         self.eventos_recebidos += 1
         origem = Path(os.fsdecode(event.src_path))
+        if isinstance(event, (DirCreatedEvent, DirMovedEvent)):
+            with self._trava:
+                aguardando = bool(self._aguardando)
+            if aguardando:
+                self._conferir_aguardados()
         if isinstance(event, DirCreatedEvent):
             self._pasta_criada(origem)
             return
@@ -206,10 +303,7 @@ class Observador:
         if precisa and not self.filtro.excluido(pasta):
             for sub, recursiva in planejar_vigias(pasta, self.filtro.excluidos):
                 self._vigiar(sub, recursiva)
-            # Files written before the watch existed raised no event: look now.
-            for atual, _, arquivos in os.walk(pasta):
-                for nome in arquivos:
-                    self._avisar(Path(atual) / nome, escrita_aberta=None)
+            self._avisar_conteudo(pasta)
         modelo = self.filtro.modelo_de(pasta, self.diretorios)
         if modelo is not None:
             self.estabilizador.alterado(modelo, escrita_aberta=None)

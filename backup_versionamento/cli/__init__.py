@@ -9,10 +9,40 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
-from ..erros import CODIGOS_SAIDA, ErroBackup
+from ..erros import CODIGOS_SAIDA, ErroBackup, erro_de_os
+
+# Exit codes of an interrupted command (documented in CODIGOS_SAIDA).
+SAIDA_CTRL_C = 130
+SAIDA_SIGTERM = 143
+
+
+class Encerrado(KeyboardInterrupt):
+    """SIGTERM raised as an exception, so every cleanup that Ctrl+C runs also runs."""
+
+
+def _ao_sigterm(_numero: int, _quadro: FrameType | None) -> None:
+    # A second SIGTERM during the cleanup ends the process at once.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Encerrado()
+
+
+def instalar_sigterm() -> Any:
+    """Make SIGTERM (timeout, systemd, CI) behave like Ctrl+C; returns the old handler.
+
+    Only the main thread may set handlers: elsewhere (an embedding program) nothing
+    changes and None is returned.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _ao_sigterm)
+
 
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
@@ -74,7 +104,12 @@ def criar_parser() -> argparse.ArgumentParser:
     )
     from .. import __version__
 
-    parser.add_argument("--versao", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--versao",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="mostra a versão e sai",
+    )
     sub = parser.add_subparsers(dest="subcomando", metavar="SUBCOMANDO", required=True)
     for nome in SUBCOMANDOS:
         modulo = importlib.import_module(f".{nome}", __name__)
@@ -86,6 +121,15 @@ def criar_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    anterior = instalar_sigterm()
+    try:
+        return _main(argv)
+    finally:
+        if anterior is not None:
+            signal.signal(signal.SIGTERM, anterior)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = criar_parser()
     args = parser.parse_args(argv)
     try:
@@ -93,15 +137,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ErroBackup as e:
         _erro(args, str(e), e.codigo_saida)
         return e.codigo_saida
+    except Encerrado:
+        _erro(
+            args,
+            "encerrado por SIGTERM; temporários removidos, nada foi perdido do que "
+            "já estava guardado",
+            SAIDA_SIGTERM,
+        )
+        return SAIDA_SIGTERM
     except KeyboardInterrupt:
         _erro(
             args,
             "interrompido pelo usuário; nada foi perdido do que já estava guardado",
-            130,
+            SAIDA_CTRL_C,
         )
-        return 130
+        return SAIDA_CTRL_C
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        # Last line of defence: an OS error that no layer translated.
+        erro = erro_de_os(e)
+        _erro(args, str(erro), erro.codigo_saida)
+        return erro.codigo_saida
 
 
 def _erro(args: argparse.Namespace, mensagem: str, codigo: int) -> None:

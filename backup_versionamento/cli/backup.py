@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,23 @@ def ler_metricas(caminho: str | None) -> dict[str, Any] | None:
     return dados
 
 
+def _avisar_espaco_baixo(evento: str, dados: dict[str, Any]) -> None:
+    if evento == "espaco_baixo":
+        print(
+            f"aviso: espaço em disco baixo em {dados['base']}: "
+            f"{tamanho_legivel(dados['livre'])} livres (aviso abaixo de "
+            f"{dados['aviso_mb']} MB; espaco_disco.aviso_mb)",
+            file=sys.stderr,
+        )
+
+
 def executar(args: argparse.Namespace) -> int:
     metricas = ler_metricas(args.metricas)
     origem = Path(args.modelo)
     checar_pedido(origem, args.tipo_mudanca)  # before the repository folder is created
     tamanho = origem.stat().st_size if origem.is_file() else 0
     with gerenciador(args, criar=True) as g:
+        g.inscrever(_avisar_espaco_baixo)
         with barra(tamanho, origem.name, args) as progresso:
             resultado = g.criar_backup_detalhado(
                 origem,

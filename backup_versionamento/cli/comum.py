@@ -8,9 +8,16 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from .. import config as configuracao
+from ..erros import ErroRepositorio
 from ..gerenciador import GerenciadorBackupVersionamento
+
+# Where people keep repositories besides the configured base: the CLI's default and
+# the folder of the spec's API example, GerenciadorBackupVersionamento("./backups").
+LUGARES_CONHECIDOS = ("backups_modelos", "backups")
 
 # Files smaller than this finish before a bar would help.
 LIMIAR_BARRA = 8 * 1024 * 1024
@@ -19,9 +26,36 @@ LIMIAR_BARRA = 8 * 1024 * 1024
 def gerenciador(
     args: argparse.Namespace, *, criar: bool = False
 ) -> GerenciadorBackupVersionamento:
-    return GerenciadorBackupVersionamento(
-        args.base, args.config, criar_repositorio=criar
+    try:
+        return GerenciadorBackupVersionamento(
+            args.base, args.config, criar_repositorio=criar
+        )
+    except ErroRepositorio as e:
+        dica = _dica_outro_repositorio(args)
+        if dica:
+            raise ErroRepositorio(f"{e}\n{dica}") from None
+        raise
+
+
+def _dica_outro_repositorio(args: argparse.Namespace) -> str | None:
+    """Where a repository is when the configured base has none but a known place has."""
+    base = Path(
+        configuracao.carregar(args.config, base=args.base)["diretorios"]["base"]
     )
+    if (base / "repositorio.json").exists():
+        return None  # there is one; the error is about something else
+    for nome in LUGARES_CONHECIDOS:
+        candidato = Path.cwd() / nome
+        if (
+            candidato.resolve() != base.resolve()
+            and (candidato / "repositorio.json").is_file()
+        ):
+            rel = f"./{nome}"
+            return (
+                f"Há um repositório em {candidato}: aponte para ele com --base {rel} "
+                f'ou com "diretorios": {{"base": "{rel}"}} no config_backup.json.'
+            )
+    return None
 
 
 def imprimir(args: argparse.Namespace, dados: Any, humano: Callable[[], str]) -> None:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from pathlib import Path
+from typing import Any
 
 from ..automacao.daemon import (
     carregar_config,
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
+from .comum import tamanho_legivel
+from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -35,6 +40,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 def executar(args: argparse.Namespace) -> int:
     cfg = carregar_config(args.config, args.base)
     base = cfg["diretorios"]["base"]
+    avisar_pastas_ausentes(cfg)
     if args.daemon:
         pid = iniciar_segundo_plano(cfg)
         if args.json:
@@ -60,4 +66,46 @@ def executar(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    return executar_primeiro_plano(cfg, pronto=pronto)
+    def notificar(evento: str, dados: dict[str, Any]) -> None:
+        linha = _linha_evento(evento, dados, args.json)
+        if linha:
+            erro = evento != "backup_criado" and not args.json
+            print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
+
+    return executar_primeiro_plano(cfg, pronto=pronto, notificar=notificar)
+
+
+def avisar_pastas_ausentes(cfg: dict[str, Any]) -> None:
+    """Say on the terminal which monitored folders do not exist (yet)."""
+    auto = cfg["backup_automatico"]
+    if not auto["habilitado"]:
+        return
+    for pasta in auto["diretorios_monitorados"]:
+        if not Path(pasta).is_dir():
+            print(
+                f"aviso: pasta monitorada não existe: {pasta}; será monitorada "
+                "assim que for criada",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _linha_evento(evento: str, dados: dict[str, Any], em_json: bool) -> str | None:
+    """One line per backup made, per failure and per low-disk warning."""
+    if evento not in ("backup_criado", "backup_falhou", "espaco_baixo"):
+        return None
+    if em_json:
+        return json.dumps({"evento": evento, **dados}, ensure_ascii=False, default=str)
+    quando = hora_local(dados.get("em")) if dados.get("em") else ""
+    if evento == "backup_criado":
+        return (
+            f"{quando}  backup criado: {dados['modelo']} -> {dados['versao']} "
+            f"({dados.get('origem')}: {dados.get('caminho')})"
+        )
+    if evento == "backup_falhou":
+        return f"{quando}  backup falhou: {dados.get('caminho')}: {dados.get('erro')}"
+    return (
+        f"aviso: espaço em disco baixo em {dados.get('base')}: "
+        f"{tamanho_legivel(dados.get('livre'))} livres (aviso abaixo de "
+        f"{dados.get('aviso_mb')} MB)"
+    )

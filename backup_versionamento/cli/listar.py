@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .comum import gerenciador, imprimir, tamanho_legivel
+from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -43,7 +44,7 @@ def executar(args: argparse.Namespace) -> int:
 
 def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
     linhas = [
-        f"{'VERSÃO':<10} {'CRIADA EM (UTC)':<20} {'TIPO':<12} {'TAMANHO':>10} "
+        f"{'VERSÃO':<10} {'CRIADA EM':<23} {'TIPO':<12} {'TAMANHO':>10} "
         f"{'NOVOS':>10}  DESCRIÇÃO"
     ]
     for v in versoes:
@@ -54,7 +55,7 @@ def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
         valid = v.get("validacao") or {}
         alerta = "" if valid.get("valido", True) else "  [validação falhou]"
         linhas.append(
-            f"{v['versao']:<9}{marca} {v['criado_em'][:19].replace('T', ' '):<20} "
+            f"{v['versao']:<9}{marca} {hora_local(v['criado_em']):<23} "
             f"{tipo:<12} {tamanho_legivel(v['tamanho']):>10} "
             f"{tamanho_legivel(v['tamanho_armazenado']):>10}  {v['descricao']}{alerta}"
         )
@@ -72,6 +73,6 @@ def _tabela_modelos(modelos: list[dict[str, Any]]) -> str:
         linhas.append(
             f"{m['modelo']:<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
             f"{tamanho_legivel(m['tamanho']):>10}  "
-            f"{m['atualizado_em'][:19].replace('T', ' ')}"
+            f"{hora_local(m['atualizado_em'])}"
         )
     return "\n".join(linhas)

@@ -20,7 +20,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     p.add_argument(
         "--destino",
         default=".",
-        help="pasta de destino (ou caminho final do arquivo); padrão: .",
+        help="pasta de destino (criada se não existir) ou, com a extensão do "
+        "modelo, o nome do arquivo restaurado; padrão: .",
     )
     p.add_argument(
         "--sobrescrever",
@@ -40,18 +41,21 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         info = g.obter_versao(args.modelo, args.versao)
         with barra(info["tamanho"], f"{info['modelo']} {info['versao']}", args) as prog:
-            caminho = g.restaurar_backup(
+            r = g.restaurar_backup_detalhado(
                 info["modelo"],
                 info["versao"],
                 args.destino,
                 sobrescrever=args.sobrescrever,
                 progresso=prog,
             )
+        caminho = r["caminho"]
         validacao = g.validar_arquivo(caminho) if args.validar else None
     dados = {
         "modelo": info["modelo"],
         "versao": info["versao"],
         "caminho": caminho,
+        "destino_tratado_como": r["tratado_como"],
+        "motivo_destino": r["motivo"],
         "sha256": info["sha256"],
         "tamanho": info["tamanho"],
         "validacao": validacao,
@@ -60,7 +64,8 @@ def executar(args: argparse.Namespace) -> int:
     def humano() -> str:
         texto = (
             f"Modelo restaurado em: {caminho} "
-            f"(versão {info['versao']}, SHA-256 conferido)"
+            f"(versão {info['versao']}, SHA-256 conferido)\n"
+            f"  destino tratado como {r['tratado_como']}: {r['motivo']}"
         )
         if validacao:
             texto += f"\nValidação: {'OK' if validacao['valido'] else 'FALHOU'}"

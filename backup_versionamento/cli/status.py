@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..automacao import ler_estado_daemon
 from .comum import gerenciador, imprimir, tamanho_legivel
+from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -34,11 +36,17 @@ def _texto(st: dict[str, Any]) -> str:
         "Último backup:      "
         + (
             f"{ultimo['modelo']} {ultimo['versao']} em "
-            f"{ultimo['criado_em'][:19].replace('T', ' ')} UTC"
+            f"{hora_local(ultimo['criado_em'])}"
             if ultimo
             else "nenhum"
         ),
-        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}",
+        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}"
+        + (
+            f" (BAIXO: abaixo do aviso de {st['aviso_espaco_mb']} MB; libere espaço "
+            "ou rode `inicializar_backup.py limpeza`)"
+            if st.get("espaco_baixo")
+            else ""
+        ),
         f"Log:                {st['log']}",
         _texto_daemon(st["daemon"]),
     ]
@@ -50,21 +58,29 @@ def _texto_daemon(d: dict[str, Any]) -> str:
         return "Daemon:             parado (inicie com `inicializar_backup.py iniciar`)"
     linhas = [
         f"Daemon:             rodando (pid {d.get('pid')}, desde "
-        f"{str(d.get('iniciado_em', '?'))[:19].replace('T', ' ')})"
+        f"{hora_local(d.get('iniciado_em'))})"
     ]
     if d.get("proxima_execucao"):
-        linhas.append(f"Próxima varredura:  {str(d['proxima_execucao'])[:19]}")
+        linhas.append(f"Próxima varredura:  {hora_local(d['proxima_execucao'])}")
     ultimo = d.get("ultimo_backup")
     if ultimo:
         linhas.append(
-            f"Último automático:  {ultimo.get('modelo')} {ultimo.get('versao')}"
+            f"Último automático:  {ultimo.get('modelo')} {ultimo.get('versao')} em "
+            f"{hora_local(ultimo.get('em'))}"
         )
     falha = d.get("ultima_falha")
     if falha:
         linhas.append(
-            f"Última falha:       {falha.get('erro')} ({d.get('falhas', 0)} no total)"
+            f"Última falha:       {falha.get('erro')} em {hora_local(falha.get('em'))} "
+            f"({d.get('falhas', 0)} no total)"
         )
     pastas = d.get("diretorios_monitorados") or []
     if pastas:
         linhas.append(f"Pastas monitoradas: {', '.join(pastas)}")
+    for pasta in pastas:  # checked now: the state file may be older than a mkdir
+        if not Path(pasta).is_dir():
+            linhas.append(
+                f"Aviso:              pasta monitorada não existe: {pasta} "
+                "(monitorada assim que for criada)"
+            )
     return "\n".join(linhas)
