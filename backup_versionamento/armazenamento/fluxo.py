@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,7 @@ from typing import BinaryIO
 from pyfastcdc import FastCDC
 
 from .objetos import ArmazemObjetos, SessaoEscrita
+from .pacote import Local
 
 # FastCDC parameters of new repositories (each repository records its own in
 # repositorio.json). pyfastcdc's real average is avg + min, ~320 KiB here: small
@@ -64,6 +66,17 @@ class GravadorBlocos:
         for _ in range(n_buffers):
             self._livres.put(bytearray(maximo))
         self._n_buffers = n_buffers
+        # A buffer goes back to the pool when both its worker and the file's
+        # SHA-256 thread are done with it.
+        self._usos: dict[int, int] = {}
+        self._trava_usos = threading.Lock()
+
+    def _liberar(self, buf: bytearray) -> None:
+        with self._trava_usos:
+            self._usos[id(buf)] -= 1
+            livre = self._usos[id(buf)] == 0
+        if livre:
+            self._livres.put(buf)
 
     def _processar(self, buf: bytearray, n: int) -> tuple[str, int]:
         try:
@@ -72,7 +85,7 @@ class GravadorBlocos:
             escritos = self.sessao.gravar(id_bloco, vista)
             return id_bloco, escritos
         finally:
-            self._livres.put(buf)
+            self._liberar(buf)
 
     def gravar_arquivo(
         self, arquivo: BinaryIO, progresso: Progresso | None = None
@@ -86,13 +99,26 @@ class GravadorBlocos:
             res.blocos.append((id_bloco, n))
             res.bytes_novos += escritos
 
+        # The whole file's SHA-256 is sequential: its own thread keeps it off the
+        # thread that reads and cuts (hashlib releases the GIL).
+        para_hash: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+
+        def calcular_hash() -> None:
+            while (item := para_hash.get()) is not None:
+                sha.update(memoryview(item[0])[: item[1]])
+                self._liberar(item[0])
+
+        hasher = threading.Thread(target=calcular_hash, name="bloco-sha256")
+        hasher.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
                 for bloco in self.cdc.cut_stream(arquivo):
                     n = bloco.length
                     buf = self._livres.get()  # blocks: back-pressure
                     buf[:n] = bloco.data
-                    sha.update(memoryview(buf)[:n])
+                    with self._trava_usos:
+                        self._usos[id(buf)] = 2
+                    para_hash.put((buf, n))
                     pendentes.append((pool.submit(self._processar, buf, n), n))
                     res.tamanho += n
                     while pendentes and (
@@ -107,8 +133,36 @@ class GravadorBlocos:
                 for fut, _ in pendentes:
                     fut.cancel()
                 raise
+            finally:
+                para_hash.put(None)
+                hasher.join()
         res.sha256 = sha.hexdigest()
         return res
+
+
+# Chunks stored back to back in one pack are fetched with one read of at most this.
+TRECHO_MAXIMO = 8 << 20
+
+
+def _trechos(
+    armazem: ArmazemObjetos, blocos: list[tuple[str, int]]
+) -> Iterator[tuple[list[tuple[str, int]], list[Local]]]:
+    """Group a chunk list into runs that are contiguous in one pack."""
+    run: list[tuple[str, int]] = []
+    locs: list[Local] = []
+    for id_bloco, n in blocos:
+        loc = armazem.localizar(id_bloco)
+        if locs and (
+            loc.pacote != locs[-1].pacote
+            or loc.deslocamento != locs[-1].deslocamento + locs[-1].tamanho
+            or loc.deslocamento + loc.tamanho - locs[0].deslocamento > TRECHO_MAXIMO
+        ):
+            yield run, locs
+            run, locs = [], []
+        run.append((id_bloco, n))
+        locs.append(loc)
+    if run:
+        yield run, locs
 
 
 def ler_blocos(
@@ -116,25 +170,25 @@ def ler_blocos(
     blocos: list[tuple[str, int]],
     *,
     threads: int = 2,
-    janela: int = 8,
+    janela: int = 4,
 ) -> Iterator[bytes | memoryview]:
-    """Yield verified chunk contents in order, prefetching a few ahead."""
+    """Yield verified chunk contents in order, prefetching a few runs ahead."""
     if not blocos:
         return
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="leitura") as pool:
-        fila: deque[Future[bytes | memoryview]] = deque()
-        proximos = iter(blocos)
+        fila: deque[Future[list[bytes | memoryview]]] = deque()
+        proximos = _trechos(armazem, blocos)
         try:
-            for id_bloco, n in proximos:
-                fila.append(pool.submit(armazem.ler, id_bloco, n))
+            for run, locs in proximos:
+                fila.append(pool.submit(armazem.ler_trecho, run, locs))
                 if len(fila) >= janela:
                     break
             while fila:
                 dados = fila.popleft().result()
-                for id_bloco, n in proximos:
-                    fila.append(pool.submit(armazem.ler, id_bloco, n))
+                for run, locs in proximos:
+                    fila.append(pool.submit(armazem.ler_trecho, run, locs))
                     break
-                yield dados
+                yield from dados
         finally:
             for fut in fila:
                 fut.cancel()
@@ -148,18 +202,43 @@ def escrever_blocos(
     threads: int = 2,
     progresso: Progresso | None = None,
 ) -> tuple[int, str]:
-    """Write a chunk list to an open fd; return (size, sha256) of what was written."""
+    """Write a chunk list to an open fd; return (size, sha256) of what was written.
+
+    SHA-256 runs here while a writer thread does the write(2) calls: both release
+    the GIL, so hashing and writing overlap.
+    """
     sha = hashlib.sha256()
     total = 0
-    for dados in ler_blocos(armazem, blocos, threads=threads):
-        vista = memoryview(dados)
-        sha.update(vista)
-        while vista:
-            escritos = os.write(fd, vista)
-            vista = vista[escritos:]
-        total += len(dados)
-        if progresso:
-            progresso(len(dados))
+    fila: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=32)
+    erro: list[BaseException] = []
+
+    def escritor() -> None:
+        try:
+            while (dados := fila.get()) is not None:
+                vista = memoryview(dados)
+                while vista:
+                    vista = vista[os.write(fd, vista) :]
+        except BaseException as e:  # reported to the caller below
+            erro.append(e)
+            while fila.get() is not None:  # drain so the producer never blocks
+                pass
+
+    t = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
+    t.start()
+    try:
+        for dados in ler_blocos(armazem, blocos, threads=threads):
+            sha.update(dados)
+            fila.put(dados)
+            total += len(dados)
+            if erro:
+                break
+            if progresso:
+                progresso(len(dados))
+    finally:
+        fila.put(None)
+        t.join()
+    if erro:
+        raise erro[0]
     return total, sha.hexdigest()
 
 

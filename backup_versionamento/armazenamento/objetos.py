@@ -120,6 +120,36 @@ class ArmazemObjetos:
             )
         return dados
 
+    def ler_trecho(
+        self, blocos: list[tuple[str, int]], locais: list[Local]
+    ) -> list[bytes | memoryview]:
+        """Read chunks stored back to back in one pack with a single range read.
+
+        Falls back to chunk by chunk (which refreshes a stale index) on a fault.
+        """
+        inicio = locais[0].deslocamento
+        fim = locais[-1].deslocamento + locais[-1].tamanho
+        try:
+            bruto = memoryview(
+                self.backend.ler_intervalo(
+                    chave_pacote(locais[0].pacote), inicio, fim - inicio
+                )
+            )
+        except ErroIntegridade:
+            return [self.ler(i, n) for i, n in blocos]
+        saida: list[bytes | memoryview] = []
+        for (id_bloco, n), loc in zip(blocos, locais, strict=True):
+            pos = loc.deslocamento - inicio
+            dados = self.codificador.decodificar_bloco(
+                id_bloco, bruto[pos : pos + loc.tamanho]
+            )
+            if len(dados) != n:
+                raise ErroObjetoCorrompido(
+                    f"bloco {id_bloco}: tamanho não confere com o registrado", id_bloco
+                )
+            saida.append(dados)
+        return saida
+
     # -- recovery ------------------------------------------------------------------
     def ler_trailer(self, id_pacote: str, tamanho: int) -> dict[str, Local]:
         n = min(tamanho, _FIM_PACOTE)

@@ -189,7 +189,15 @@ class Repositorio:
         estranhos = {
             info.chave.split("/", 1)[0]
             for info, _ in zip(backend.listar(""), range(1000), strict=False)
-        } - {"logs", "modelos", "pacotes", "indices", "travas", "relatorios"}
+        } - {
+            CHAVE_CABECALHO,  # another process created it meanwhile: fine
+            "logs",
+            "modelos",
+            "pacotes",
+            "indices",
+            "travas",
+            "relatorios",
+        }
         if estranhos:
             raise ErroRepositorio(
                 f"{backend.descrever()}: a pasta não está vazia e não é um repositório "
