@@ -30,6 +30,8 @@ from .erros import (
     ErroVersaoNaoEncontrada,
 )
 from .estado import pasta_estado
+from .eventos import BarramentoEventos
+from .integracoes import Integracoes
 from .linhagem import coletar_linhagem
 from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
@@ -45,6 +47,8 @@ from .validacao import (
 log = logging.getLogger(registro.NOME_LOGGER)
 Ouvinte = Callable[[str, dict[str, Any]], None]
 
+# An event carries the first problems of a failed check; the report has them all.
+MAXIMO_PROBLEMAS_EVENTO = 50
 # How long a backup waits for another process holding the same model's lock.
 ESPERA_TRAVA_S = 600.0
 
@@ -86,10 +90,20 @@ class GerenciadorBackupVersionamento:
         self.arquivo_log = registro.configurar(
             self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
         )
-        self._ouvintes: list[Ouvinte] = []
+        # One bus for every event; the journal and the integrations subscribe.
+        self.eventos = BarramentoEventos()
+        self.integracoes = Integracoes(
+            self.config,
+            self.eventos,
+            pasta_estado=self.pasta_estado,
+            pasta_logs=self.pasta_logs,
+            ler_sidecar=self.obter_versao,
+        )
 
     # -- lifecycle and events ----------------------------------------------------
     def fechar(self) -> None:
+        self.eventos.fechar()  # deliver what was emitted, then stop subscribers
+        self.integracoes.fechar()
         self.repo.fechar()
         registro.remover_handlers(self.pasta_logs)
 
@@ -100,15 +114,15 @@ class GerenciadorBackupVersionamento:
         self.fechar()
 
     def inscrever(self, ouvinte: Ouvinte) -> None:
-        """Call `ouvinte(evento, dados)` on backup_criado, backup_falhou, ..."""
-        self._ouvintes.append(ouvinte)
+        """Call `ouvinte(nome, dados)` for every event (docs/EVENTOS.md).
 
-    def _emitir(self, evento: str, **dados: Any) -> None:
-        for ouvinte in self._ouvintes:
-            try:
-                ouvinte(evento, dados)
-            except Exception:  # a listener must never break a backup
-                log.exception("Ouvinte do evento %s falhou", evento)
+        It runs on its own thread: it never slows or breaks an action, and it
+        sees each event shortly after it happens, not during the call.
+        """
+        self.eventos.inscrever(
+            lambda ev: ouvinte(ev.nome, ev.dados),
+            nome=getattr(ouvinte, "__name__", "ouvinte"),
+        )
 
     # -- backup ------------------------------------------------------------------
     def criar_backup(
@@ -149,22 +163,39 @@ class GerenciadorBackupVersionamento:
         forcar: bool = False,
         nome_modelo: str | None = None,
         progresso: Progresso | None = None,
+        origem_pedido: str = "api",
     ) -> dict[str, Any]:
         """Like `criar_backup`, but also say whether this call created the version.
 
         Returns {"modelo", "versao", "nova_versao"}: another process may publish
         the same content at the same moment, so only this call knows.
+        `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
+        events.
         """
         origem = Path(caminho)
         modelo = nome_modelo or nome_do_modelo(origem)
+        quem = {
+            "modelo": modelo,
+            "caminho": os.path.abspath(origem),
+            "origem": origem_pedido,
+        }
+        self.eventos.emitir("backup_iniciado", **quem)
         try:
             versao, nova = self._criar_backup(
-                origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
+                origem,
+                modelo,
+                tipo_mudanca,
+                descricao,
+                metricas,
+                forcar,
+                progresso,
+                quem,
             )
-        except ErroBackup as e:
-            log.error("Backup falhou: %s", e)
-            self._emitir(
-                "backup_falhou", modelo=modelo, caminho=str(origem), erro=str(e)
+        except Exception as e:
+            if isinstance(e, ErroBackup):
+                log.error("Backup falhou: %s", e)
+            self.eventos.emitir(
+                "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
             )
             raise
         return {"modelo": modelo, "versao": versao, "nova_versao": nova}
@@ -178,6 +209,7 @@ class GerenciadorBackupVersionamento:
         metricas: dict[str, Any] | None,
         forcar: bool,
         progresso: Progresso | None,
+        quem: dict[str, Any],
     ) -> tuple[str, bool]:
         incremento = incremento_de(tipo_mudanca)
         validar_nome_modelo(modelo)
@@ -212,8 +244,8 @@ class GerenciadorBackupVersionamento:
                         modelo,
                         ultima["versao"],
                     )
-                    self._emitir(
-                        "backup_ignorado", modelo=modelo, versao=ultima["versao"]
+                    self.eventos.emitir(
+                        "backup_ignorado", **quem, versao=ultima["versao"]
                     )
                     return str(ultima["versao"]), False
                 atual = self.repo.ultima_versao(modelo)
@@ -269,13 +301,17 @@ class GerenciadorBackupVersionamento:
             conteudo["tamanho"],
             conteudo["tamanho_armazenado"],
         )
-        self._emitir(
+        self.eventos.emitir(
             "backup_criado",
-            modelo=modelo,
+            **quem,
             versao=nova,
-            caminho=str(origem),
+            versao_anterior=sidecar["versao_anterior"],
+            tipo_mudanca=tipo_mudanca,
+            incremento=sidecar["incremento"],
+            descricao=descricao,
             tamanho=conteudo["tamanho"],
             tamanho_armazenado=conteudo["tamanho_armazenado"],
+            sha256=conteudo["sha256"],
         )
         return nova, True
 
@@ -370,12 +406,31 @@ class GerenciadorBackupVersionamento:
         progresso: Progresso | None = None,
     ) -> str:
         """Restore a version into `destino` (a folder, or the target path)."""
-        sidecar = self.obter_versao(modelo, versao)
-        alvo = Path(destino)
-        if str(destino).endswith(os.sep):
-            alvo.mkdir(parents=True, exist_ok=True)
-        final = self.repo.restaurar(
-            sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+        try:
+            sidecar = self.obter_versao(modelo, versao)
+            alvo = Path(destino)
+            if str(destino).endswith(os.sep):
+                alvo.mkdir(parents=True, exist_ok=True)
+            final = self.repo.restaurar(
+                sidecar, alvo, sobrescrever=sobrescrever, progresso=progresso
+            )
+        except Exception as e:
+            self.eventos.emitir(
+                "restauracao_falhou",
+                modelo=_nome(modelo),
+                versao=versao,
+                destino=os.path.abspath(destino),
+                erro=str(e),
+                tipo_erro=type(e).__name__,
+            )
+            raise
+        self.eventos.emitir(
+            "restauracao_concluida",
+            modelo=sidecar["modelo"],
+            versao=sidecar["versao"],
+            destino=str(final),
+            tamanho=sidecar["tamanho"],
+            sha256=sidecar["sha256"],
         )
         log.info(
             "Backup restaurado: %s %s -> %s",
@@ -407,7 +462,14 @@ class GerenciadorBackupVersionamento:
             for v in self.repo.versoes(m)
             if v.get("validacao") and not v["validacao"].get("valido", True)
         ]
+        resumo = {
+            "modelo": modelo,
+            "completa": completa,
+            "versoes_verificadas": rel["versoes_verificadas"],
+            "objetos_verificados": rel["objetos_verificados"],
+        }
         if rel["ok"]:
+            self.eventos.emitir("verificacao_concluida", **resumo)
             log.info(
                 "Verificação de integridade concluída: %d versões, %d objetos, sem "
                 "problemas",
@@ -420,7 +482,13 @@ class GerenciadorBackupVersionamento:
                 len(rel["problemas"]),
                 "; ".join(rel["versoes_com_problema"]),
             )
-            self._emitir("integridade_falhou", problemas=rel["problemas"])
+            self.eventos.emitir(
+                "verificacao_falhou",
+                **resumo,
+                versoes_com_problema=rel["versoes_com_problema"],
+                problemas=rel["problemas"][:MAXIMO_PROBLEMAS_EVENTO],
+                total_problemas=len(rel["problemas"]),
+            )
         return rel
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
@@ -516,6 +584,11 @@ class GerenciadorBackupVersionamento:
         v = self.resolver_versao(modelo, versao)
         self.repo.fixar(_nome(modelo), v, fixa)
         log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
+        self.eventos.emitir(
+            "versao_fixada" if fixa else "versao_desafixada",
+            modelo=_nome(modelo),
+            versao=v,
+        )
         return v
 
     def limpeza(
@@ -556,7 +629,7 @@ class GerenciadorBackupVersionamento:
                 log.info(
                     "Versão removida: %s %s (%s)", m, d.versao, "; ".join(d.motivos)
                 )
-                self._emitir(
+                self.eventos.emitir(
                     "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
                 )
             coleta = coletar(self.repo, carencia)
@@ -568,7 +641,13 @@ class GerenciadorBackupVersionamento:
             coleta["objetos_removidos"],
             coleta["bytes_liberados"],
         )
-        self._emitir("limpeza_concluida", **coleta, versoes_removidas=len(remover))
+        self.eventos.emitir(
+            "limpeza_concluida",
+            **coleta,
+            modelo=modelo,
+            versoes_removidas=len(remover),
+            versoes_mantidas=saida["versoes_mantidas"],
+        )
         return saida
 
     aplicar_retencao = limpeza
@@ -602,6 +681,7 @@ class GerenciadorBackupVersionamento:
             "ultimo_backup": ultimo,
             "espaco_livre": uso.free,
             "log": str(self.arquivo_log),
+            "integracoes": self.integracoes.status(),
         }
 
 

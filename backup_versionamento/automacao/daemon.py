@@ -26,19 +26,20 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from .. import erros
 from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
-from ..gerenciador import GerenciadorBackupVersionamento, nome_do_modelo
+from ..eventos import BarramentoEventos, Evento, Inscricao, agora_iso
+from ..gerenciador import GerenciadorBackupVersionamento
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
 from .agendador import ETIQUETA_LIMPEZA, Agendador
 from .arquivo_pid import ArquivoPid, ler_pid, processo_vivo, trava_ocupada
 from .estabilizador import Estabilizador
-from .fila import FilaBackup, Gerenciador, Notificar, agora_iso
+from .fila import ORIGENS, FilaBackup, Gerenciador
 from .filtro import FiltroModelos
 from .observador import Observador
 from .varredura import Varredura
@@ -48,6 +49,17 @@ log = logging.getLogger(NOME_LOGGER)
 NOME_ESTADO = "daemon_estado.json"
 NOME_PID = "daemon.pid"
 ESPERA_INICIO_S = 120.0
+# The backup events the daemon's state follows (from its own queue's requests).
+EVENTOS_BACKUP = {
+    "backup_iniciado",
+    "backup_criado",
+    "backup_ignorado",
+    "backup_falhou",
+}
+
+
+class GerenciadorDaemon(Gerenciador, Protocol):
+    eventos: BarramentoEventos
 
 
 def _iso_local(momento: datetime | None) -> str | None:
@@ -62,16 +74,17 @@ class Daemon:
 
     def __init__(
         self,
-        gerenciador: Gerenciador,
+        gerenciador: GerenciadorDaemon,
         config: dict[str, Any],
         *,
-        notificar: Notificar | None = None,
         falhas_ja_registradas: bool = False,
     ) -> None:
         self.config = config
         self.base = Path(config["diretorios"]["base"])
         auto = config["backup_automatico"]
-        self.notificar_externo = notificar
+        # The daemon follows the manager's bus; it is no channel of its own.
+        self.eventos = gerenciador.eventos
+        self._inscricao: Inscricao | None = None
         self.diretorios = [Path(d) for d in auto["diretorios_monitorados"]]
         self.filtro = FiltroModelos.da_config(config)
         self.cache = modulo_cache.CacheVarredura(self.base / modulo_cache.NOME_ARQUIVO)
@@ -80,9 +93,7 @@ class Daemon:
         self.fila = FilaBackup(
             gerenciador,
             tipo_mudanca=auto["tipo_mudanca"],
-            notificar=self._notificar,
             cache=self.cache,
-            nome_modelo=nome_do_modelo,
             falhas_ja_registradas=falhas_ja_registradas,
             # A sweep cannot see that a file is open for writing; the watcher can.
             adiar=self.estabilizador.pendente,
@@ -124,12 +135,22 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------
     def iniciar(self) -> None:
         self.estado["iniciado_em"] = agora_iso()
+        self._inscricao = self.eventos.inscrever(
+            self._ao_evento, EVENTOS_BACKUP, nome="daemon"
+        )
         self.fila.iniciar()
         self.estabilizador.iniciar()
         if self.observador is not None:
             self.observador.iniciar()
         self.agendador.iniciar(varrer_agora=self.automatico)
         self._salvar_estado()
+        self.eventos.emitir(
+            "daemon_iniciado",
+            pid=os.getpid(),
+            diretorios_monitorados=self.estado["diretorios_monitorados"],
+            monitoramento_tempo_real=self.observador is not None,
+            backup_automatico=self.automatico,
+        )
         log.info(
             "Daemon iniciado (pid %d): monitorando %s",
             os.getpid(),
@@ -144,6 +165,9 @@ class Daemon:
         self.estabilizador.parar()
         self.agendador.parar()
         self.fila.parar()
+        if self._inscricao is not None:  # the state sees every backup that ran
+            self.eventos.cancelar(self._inscricao)
+            self._inscricao = None
         try:
             self.cache.salvar()
         except OSError as e:
@@ -153,6 +177,12 @@ class Daemon:
             self.estado["proxima_execucao"] = None
             self.estado["parado_em"] = agora_iso()
         self._salvar_estado()
+        self.eventos.emitir(
+            "daemon_parado",
+            pid=os.getpid(),
+            backups_criados=self.estado["backups_criados"],
+            falhas=self.estado["falhas"],
+        )
         log.info("Daemon parado")
 
     # -- producers ----------------------------------------------------------------
@@ -186,13 +216,17 @@ class Daemon:
         return self.fila.enfileirar(caminho, "manual")
 
     # -- state ----------------------------------------------------------------------
-    def _notificar(self, evento: str, dados: dict[str, Any]) -> None:
+    def _ao_evento(self, ev: Evento) -> None:
+        """Bus subscriber: the state follows the backups of this daemon's queue."""
+        evento, dados, em = ev.nome, ev.dados, ev.momento
+        if dados.get("origem") not in ORIGENS:
+            return  # an API call in this process, not one of our requests
         with self._trava_estado:
             if evento == "backup_iniciado":
                 self.estado["backup_em_andamento"] = {
                     "caminho": dados["caminho"],
                     "origem": dados["origem"],
-                    "desde": dados["em"],
+                    "desde": em,
                 }
             elif evento == "backup_ignorado":
                 self.estado["backup_em_andamento"] = None
@@ -202,7 +236,7 @@ class Daemon:
                 self.estado["ultimo_backup"] = {
                     "modelo": dados["modelo"],
                     "versao": dados["versao"],
-                    "em": dados["em"],
+                    "em": em,
                 }
             elif evento == "backup_falhou":
                 self.estado["backup_em_andamento"] = None
@@ -210,11 +244,9 @@ class Daemon:
                 self.estado["ultima_falha"] = {
                     "caminho": dados["caminho"],
                     "erro": dados["erro"],
-                    "em": dados["em"],
+                    "em": em,
                 }
         self._salvar_estado()
-        if self.notificar_externo is not None and evento != "backup_iniciado":
-            self.notificar_externo(evento, dados)
 
     def _salvar_estado(self) -> None:
         with self._trava_estado:

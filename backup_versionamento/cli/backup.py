@@ -82,6 +82,7 @@ def executar(args: argparse.Namespace) -> int:
                 forcar=args.forcar,
                 nome_modelo=args.nome,
                 progresso=progresso,
+                origem_pedido="cli",
             )
         versao, nova = resultado["versao"], resultado["nova_versao"]
         info = g.obter_versao(resultado["modelo"], versao)
