@@ -291,6 +291,7 @@ def registrar_versao(
         )
         if codigo == 0:
             break
+        log.debug("Integração git: %s mudou durante o registro; nova tentativa", ref)
         time.sleep(random.uniform(0.01, 0.05) * (tentativa + 1))
     else:
         raise FalhaGit(

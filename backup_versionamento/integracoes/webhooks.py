@@ -181,7 +181,13 @@ class Webhooks:
 
     # -- sender --------------------------------------------------------------------
     def iniciar(self) -> None:
-        self.pasta.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.pasta.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            log.warning(
+                "Webhooks desligados: não foi possível criar %s: %s", self.pasta, e
+            )
+            return
         self._parar.clear()
         self._thread = threading.Thread(
             target=self._laco, name="webhook-envio", daemon=True
