@@ -138,19 +138,19 @@ class Daemon:
         self._inscricao = self.eventos.inscrever(
             self._ao_evento, EVENTOS_BACKUP, nome="daemon"
         )
-        self.fila.iniciar()
-        self.estabilizador.iniciar()
-        if self.observador is not None:
-            self.observador.iniciar()
-        self.agendador.iniciar(varrer_agora=self.automatico)
-        self._salvar_estado()
-        self.eventos.emitir(
+        self.eventos.emitir(  # before any producer can start a backup
             "daemon_iniciado",
             pid=os.getpid(),
             diretorios_monitorados=self.estado["diretorios_monitorados"],
             monitoramento_tempo_real=self.observador is not None,
             backup_automatico=self.automatico,
         )
+        self.fila.iniciar()
+        self.estabilizador.iniciar()
+        if self.observador is not None:
+            self.observador.iniciar()
+        self.agendador.iniciar(varrer_agora=self.automatico)
+        self._salvar_estado()
         log.info(
             "Daemon iniciado (pid %d): monitorando %s",
             os.getpid(),
