@@ -60,8 +60,9 @@ def _quando(registro: dict[str, Any] | None) -> str:
 
 def _recente(saude: dict[str, Any]) -> bool:
     """Whether the last error happened after the last success."""
-    erro, ok = saude.get("ultimo_erro"), saude.get("ultimo_sucesso")
-    return bool(erro) and (not ok or str(erro.get("em")) > str(ok.get("em")))
+    erro = saude.get("ultimo_erro") or {}
+    ok = saude.get("ultimo_sucesso") or {}
+    return bool(erro) and str(erro.get("em")) > str(ok.get("em", ""))
 
 
 def _texto_integracoes(integracoes: dict[str, Any]) -> list[str]:
