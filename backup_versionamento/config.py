@@ -272,6 +272,14 @@ def _endpoints(v: list[Any]) -> str | None:
 def _webhook(v: dict[str, Any]) -> str | None:
     if v["habilitado"] and not v["url"] and not v["endpoints"]:
         return "habilitado, mas sem destino: defina url ou endpoints"
+    urls = [v["url"]] if v["url"] else []
+    urls += [e.get("url") for e in v["endpoints"] if isinstance(e, dict)]
+    repetidas = sorted({u for u in urls if isinstance(u, str) and urls.count(u) > 1})
+    if repetidas:
+        return (
+            f"URL repetida {repetidas}: cada destino aparece uma vez (junte os "
+            "eventos numa lista só)"
+        )
     return None
 
 

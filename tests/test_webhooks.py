@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
@@ -146,6 +148,7 @@ def test_eventos_assinados_para_cada_destino(
             g.criar_backup(tmp_path / "sumiu.pkl", "patch")
         g.verificar_integridade()
         esperar(lambda: len(receptor.pedidos) == 4, mensagem="4 entregas")
+        assert g.eventos.esvaziar(10)
         esperar(lambda: g.status()["integracoes"]["webhook"]["pendentes"] == 0)
         st = g.status()["integracoes"]["webhook"]
     principal = receptor.de("/principal")
@@ -203,6 +206,7 @@ def test_receptor_lento_nao_atrasa_o_backup(tmp_path: Path, receptor: Receptor) 
         inicio = time.monotonic()
         g.criar_backup(escrever(tmp_path / "m.pkl", b"durante"), "patch")
         assert time.monotonic() - inicio < 0.5  # even while a POST hangs
+        assert g.eventos.esvaziar(10)
         esperar(
             lambda: g.status()["integracoes"]["webhook"]["pendentes"] == 0,
             tempo_limite=30,
@@ -225,6 +229,7 @@ def test_500_depois_200_respeita_retry_after(
         g.criar_backup(modelo, "patch")
         assert time.monotonic() - inicio < 0.5
         esperar(lambda: len(receptor.pedidos) == 3, tempo_limite=20)
+        assert g.eventos.esvaziar(10)
         esperar(lambda: g.status()["integracoes"]["webhook"]["pendentes"] == 0)
         st = g.status()["integracoes"]["webhook"]
     p = receptor.pedidos
@@ -337,6 +342,10 @@ def test_entrega_pendente_sai_no_proximo_processo_com_o_mesmo_id(
         ({"endpoints": [{"eventos": []}]}, "item 0.url: obrigatória"),
         ({"endpoints": ["http://a"]}, "item 0: esperado objeto"),
         ({"eventos": ["integridade_falhou"]}, "eventos desconhecidos"),
+        (
+            {"url": "http://a/", "endpoints": [{"url": "http://a/"}]},
+            "integracao.webhook: URL repetida ['http://a/']",
+        ),
     ],
 )
 def test_configuracao_invalida(
@@ -348,3 +357,52 @@ def test_configuracao_invalida(
         GerenciadorBackupVersionamento(config=cfg)
     assert mensagem in str(e.value)
     assert not (tmp_path / "repo").exists()
+
+
+def test_o_receptor_da_documentacao_confere_a_assinatura(tmp_path: Path) -> None:
+    """The ten-line receiver of docs/EVENTOS.md, run as written (port changed)."""
+    texto = (RAIZ / "docs" / "EVENTOS.md").read_text(encoding="utf-8")
+    codigo = texto.split("<!-- receptor")[1].split("```python\n")[1].split("```")[0]
+    porta = porta_livre()
+    codigo = codigo.replace("8000", str(porta))
+    chave = re.search(r'b64decode\("([^"]+)"\)', codigo)
+    assert chave is not None
+    proc = subprocess.Popen(
+        [sys.executable, "-c", codigo],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{porta}/"
+        esperar(lambda: _aceita(porta), mensagem="receptor da documentação no ar")
+        falsa = httpx.post(
+            url,
+            content=b'{"evento": "backup_criado"}',
+            headers={
+                "webhook-id": "msg_x",
+                "webhook-timestamp": str(int(time.time())),
+                "webhook-signature": "v1,AAAA",
+            },
+        )
+        assert falsa.status_code == 401
+        cfg = config(tmp_path, url=url, segredo="whsec_" + chave.group(1))
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            g.criar_backup(escrever(tmp_path / "m.pkl", b"um"), "patch")
+            assert g.eventos.esvaziar(10)
+            esperar(lambda: g.status()["integracoes"]["webhook"]["pendentes"] == 0)
+            st = g.status()["integracoes"]["webhook"]
+        assert "HTTP 200" in st["ultimo_sucesso"]["mensagem"]
+        assert st["ultimo_erro"] is None
+    finally:
+        proc.terminate()
+        saida, _ = proc.communicate(timeout=10)
+    assert saida.startswith("backup_criado msg_")
+
+
+def _aceita(porta: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", porta), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
