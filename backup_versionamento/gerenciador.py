@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import logging
 import os
@@ -120,7 +121,7 @@ class GerenciadorBackupVersionamento:
         sees each event shortly after it happens, not during the call.
         """
         self.eventos.inscrever(
-            lambda ev: ouvinte(ev.nome, ev.dados),
+            lambda ev: ouvinte(ev.nome, copy.deepcopy(ev.dados)),  # its own copy
             nome=getattr(ouvinte, "__name__", "ouvinte"),
         )
 

@@ -215,6 +215,28 @@ def test_receptor_lento_nao_atrasa_o_backup(tmp_path: Path, receptor: Receptor) 
     assert len(receptor.pedidos) == 4
 
 
+def test_receptor_mais_lento_que_o_tempo_limite_e_tentado_de_novo(
+    tmp_path: Path, receptor: Receptor
+) -> None:
+    receptor.respostas = [(200, {}, 1.5)]  # answers after the 0.5 s timeout
+    cfg = config(tmp_path, url=receptor.url("/lento"), tempo_limite_segundos=0.5)
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        g.criar_backup(escrever(tmp_path / "m.pkl", b"um"), "patch")
+        assert g.eventos.esvaziar(10)
+        esperar(
+            lambda: g.status()["integracoes"]["webhook"]["pendentes"] == 0,
+            tempo_limite=20,
+        )
+        st = g.status()["integracoes"]["webhook"]
+    assert "ReadTimeout" in st["ultimo_erro"]["mensagem"]
+    assert "tentativa 1 de 8" in st["ultimo_erro"]["mensagem"]
+    assert len(receptor.pedidos) == 2
+    ids = {p["cabecalhos"]["webhook-id"] for p in receptor.pedidos}
+    assert len(ids) == 1
+    # the retry waited the backoff (2 s with jitter: 1 to 2 s) after the timeout
+    assert receptor.pedidos[1]["em"] - receptor.pedidos[0]["em"] >= 1.4
+
+
 def test_500_depois_200_respeita_retry_after(
     tmp_path: Path, receptor: Receptor
 ) -> None:
