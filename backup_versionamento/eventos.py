@@ -178,7 +178,7 @@ class Inscricao:
         thread.join(max(0.0, prazo - time.monotonic()))
         if thread.is_alive():
             log.warning(
-                "Ouvinte %s não terminou em %.0f s; eventos ainda na fila dele "
+                "Ouvinte %s não terminou em %.1f s; eventos ainda na fila dele "
                 "foram abandonados",
                 self.nome,
                 tempo_limite,
