@@ -275,10 +275,11 @@ class Webhooks:
             erro = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         else:
             if 200 <= resposta.status_code < 300:
+                log.info("Webhook entregue: %s (HTTP %d)", pedido, resposta.status_code)
+                # Health first: whoever sees the queue empty also sees the success.
+                self.saude.sucesso(f"{pedido} (HTTP {resposta.status_code})")
                 with contextlib.suppress(FileNotFoundError):
                     caminho.unlink()
-                log.info("Webhook entregue: %s (HTTP %d)", pedido, resposta.status_code)
-                self.saude.sucesso(f"{pedido} (HTTP {resposta.status_code})")
                 return
             erro = f"HTTP {resposta.status_code}"
             espera = espera_retry_after(resposta.headers.get("retry-after"))
