@@ -8,14 +8,18 @@ key's full path, all at once, and nothing runs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .erros import ErroConfiguracao, mensagem_os
+from .eventos import EVENTOS
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
 
@@ -70,7 +74,14 @@ PADRAO: dict[str, Any] = {
     },
     "espaco_disco": {"aviso_mb": 1024, "reserva_mb": 100},
     "integracao": {
-        "git": {"habilitada": False, "auto_commit": True, "branch_backups": "backups"},
+        "git": {
+            "habilitada": False,
+            "auto_commit": True,
+            "branch_backups": "backups",
+            # "" = the git repository that holds each model.
+            "repositorio": "",
+            "tag_por_versao": False,
+        },
         "cloud_storage": {
             "habilitado": False,
             "provedor": "aws_s3",
@@ -83,6 +94,11 @@ PADRAO: dict[str, Any] = {
             "habilitado": False,
             "url": "",
             "eventos": ["backup_criado", "backup_falhou"],
+            "segredo": "",
+            "tempo_limite_segundos": 10.0,
+            "tentativas": 8,
+            # More endpoints: [{"url": ..., "eventos": [...], "segredo": ...}].
+            "endpoints": [],
         },
     },
     "seguranca": {
@@ -125,14 +141,8 @@ _TIPOS_MUDANCA = {
     "auto",
 }
 _BUCKETS_TEMPO = {"todas", "diarias", "semanais", "mensais", "nenhuma"}
-_EVENTOS = {
-    "backup_criado",
-    "backup_falhou",
-    "backup_ignorado",
-    "versao_removida",
-    "limpeza_concluida",
-    "integridade_falhou",
-}
+_CHAVES_ENDPOINT = {"url", "eventos", "segredo"}
+_REF_GIT_PROIBIDA = re.compile(r"(^[./-])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(//)")
 
 
 def _positivo(v: Any) -> str | None:
@@ -181,12 +191,96 @@ def _um_de(opcoes: set[str]) -> Callable[[Any], str | None]:
 
 
 def _eventos(v: list[Any]) -> str | None:
-    ruins = [e for e in v if e not in _EVENTOS]
+    ruins = [e for e in v if e not in EVENTOS]
     return (
-        f"eventos desconhecidos {ruins}; use: {', '.join(sorted(_EVENTOS))}"
+        f"eventos desconhecidos {ruins}; use: {', '.join(sorted(EVENTOS))}"
         if ruins
         else None
     )
+
+
+def nome_ref_git_valido(nome: str) -> bool:
+    """Whether `nome` can be a git branch or tag name (git check-ref-format)."""
+    return bool(nome) and not (
+        _REF_GIT_PROIBIDA.search(nome)
+        or nome.endswith((".", "/", ".lock"))
+        or nome == "@"
+        or "/." in nome
+        or ".lock/" in nome
+    )
+
+
+def _branch(v: str) -> str | None:
+    return (
+        None
+        if nome_ref_git_valido(v)
+        else f"'{v}' não é um nome de branch válido no git (sem espaços, '..', "
+        "'~', '^', ':', nem começar com '-' ou '.')"
+    )
+
+
+def _url(v: str) -> str | None:
+    if not v:
+        return None
+    partes = urlsplit(v)
+    if partes.scheme not in ("http", "https") or not partes.hostname:
+        return f"'{v}' não é uma URL http:// ou https://"
+    return None
+
+
+def _segredo(v: str) -> str | None:
+    if not v.startswith("whsec_"):
+        return None
+    try:
+        base64.b64decode(v[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError):
+        return "começa com 'whsec_', mas o resto não é base64 válido"
+    return None
+
+
+def _endpoints(v: list[Any]) -> str | None:
+    problemas = []
+    for i, item in enumerate(v):
+        onde = f"item {i}"
+        if not isinstance(item, dict):
+            problemas.append(f"{onde}: esperado objeto {{url, eventos, segredo}}")
+            continue
+        desconhecidas = sorted(set(item) - _CHAVES_ENDPOINT)
+        if desconhecidas:
+            problemas.append(
+                f"{onde}: chaves desconhecidas {desconhecidas} (válidas: "
+                f"{', '.join(sorted(_CHAVES_ENDPOINT))})"
+            )
+        url = item.get("url")
+        if not isinstance(url, str) or not url:
+            problemas.append(f"{onde}.url: obrigatória (texto http:// ou https://)")
+        elif msg := _url(url):
+            problemas.append(f"{onde}.url: {msg}")
+        eventos = item.get("eventos", [])
+        if not isinstance(eventos, list):
+            problemas.append(f"{onde}.eventos: esperado lista")
+        elif msg := _eventos(eventos):
+            problemas.append(f"{onde}.eventos: {msg}")
+        segredo = item.get("segredo", "")
+        if not isinstance(segredo, str):
+            problemas.append(f"{onde}.segredo: esperado texto")
+        elif msg := _segredo(segredo):
+            problemas.append(f"{onde}.segredo: {msg}")
+    return "; ".join(problemas) or None
+
+
+def _webhook(v: dict[str, Any]) -> str | None:
+    if v["habilitado"] and not v["url"] and not v["endpoints"]:
+        return "habilitado, mas sem destino: defina url ou endpoints"
+    urls = [v["url"]] if v["url"] else []
+    urls += [e.get("url") for e in v["endpoints"] if isinstance(e, dict)]
+    repetidas = sorted({u for u in urls if isinstance(u, str) and urls.count(u) > 1})
+    if repetidas:
+        return (
+            f"URL repetida {repetidas}: cada destino aparece uma vez (junte os "
+            "eventos numa lista só)"
+        )
+    return None
 
 
 def _faixa(minimo: float, maximo: float) -> Callable[[Any], str | None]:
@@ -225,7 +319,14 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "espaco_disco.aviso_mb": _nao_negativo,
     "espaco_disco.reserva_mb": _nao_negativo,
     "integracao.cloud_storage.provedor": _um_de({"aws_s3", "s3"}),
+    "integracao.git.branch_backups": _branch,
+    "integracao.webhook": _webhook,
+    "integracao.webhook.url": _url,
     "integracao.webhook.eventos": _eventos,
+    "integracao.webhook.segredo": _segredo,
+    "integracao.webhook.tempo_limite_segundos": _positivo,
+    "integracao.webhook.tentativas": _faixa(1, 100),
+    "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
     "seguranca.controle_acesso.usuarios_autorizados": _lista_de_texto,
     "performance.threads_backup": _faixa(1, 64),
@@ -238,9 +339,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
 # Features the spec names that later work will deliver: enabling them now is a
 # clear error instead of a silent no-op.
 _AINDA_NAO_SUPORTADO = {
-    "integracao.git.habilitada": "integração com git",
     "integracao.cloud_storage.habilitado": "armazenamento em nuvem (S3)",
-    "integracao.webhook.habilitado": "webhooks",
     "seguranca.criptografia.habilitada": "criptografia",
     "seguranca.controle_acesso.habilitado": "controle de acesso",
     "seguranca.assinatura.habilitada": "assinatura digital",
@@ -342,6 +441,9 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     ba["diretorios_monitorados"] = [absoluto(p) for p in ba["diretorios_monitorados"]]
     cripto = cfg["seguranca"]["criptografia"]
     cripto["chave_arquivo"] = absoluto(cripto["chave_arquivo"])
+    git = cfg["integracao"]["git"]
+    if git["repositorio"]:
+        git["repositorio"] = absoluto(git["repositorio"])
 
 
 def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import logging
 import os
@@ -31,6 +32,8 @@ from .erros import (
     ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
+from .eventos import BarramentoEventos
+from .integracoes import Integracoes
 from .linhagem import coletar_linhagem
 from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
@@ -47,6 +50,8 @@ from .validacao import (
 log = logging.getLogger(registro.NOME_LOGGER)
 Ouvinte = Callable[[str, dict[str, Any]], None]
 
+# An event carries the first problems of a failed check; the report has them all.
+MAXIMO_PROBLEMAS_EVENTO = 50
 # How long a backup waits for another process holding the same model's lock.
 ESPERA_TRAVA_S = 600.0
 
@@ -94,10 +99,20 @@ class GerenciadorBackupVersionamento:
         self.arquivo_log = registro.configurar(
             self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
         )
-        self._ouvintes: list[Ouvinte] = []
+        # One bus for every event; the journal and the integrations subscribe.
+        self.eventos = BarramentoEventos()
+        self.integracoes = Integracoes(
+            self.config,
+            self.eventos,
+            pasta_estado=self.pasta_estado,
+            pasta_logs=self.pasta_logs,
+            ler_sidecar=self.obter_versao,
+        )
 
     # -- lifecycle and events ----------------------------------------------------
     def fechar(self) -> None:
+        self.eventos.fechar()  # deliver what was emitted, then stop subscribers
+        self.integracoes.fechar()
         self.repo.fechar()
         registro.remover_handlers(self.pasta_logs)
 
@@ -108,15 +123,15 @@ class GerenciadorBackupVersionamento:
         self.fechar()
 
     def inscrever(self, ouvinte: Ouvinte) -> None:
-        """Call `ouvinte(evento, dados)` on backup_criado, backup_falhou, ..."""
-        self._ouvintes.append(ouvinte)
+        """Call `ouvinte(nome, dados)` for every event (docs/EVENTOS.md).
 
-    def _emitir(self, evento: str, **dados: Any) -> None:
-        for ouvinte in self._ouvintes:
-            try:
-                ouvinte(evento, dados)
-            except Exception:  # a listener must never break a backup
-                log.exception("Ouvinte do evento %s falhou", evento)
+        It runs on its own thread: it never slows or breaks an action, and it
+        sees each event shortly after it happens, not during the call.
+        """
+        self.eventos.inscrever(
+            lambda ev: ouvinte(ev.nome, copy.deepcopy(ev.dados)),  # its own copy
+            nome=getattr(ouvinte, "__name__", "ouvinte"),
+        )
 
     # -- backup ------------------------------------------------------------------
     def criar_backup(
@@ -160,14 +175,23 @@ class GerenciadorBackupVersionamento:
         forcar_leitura: bool = False,
         nome_modelo: str | None = None,
         progresso: Progresso | None = None,
+        origem_pedido: str = "api",
     ) -> dict[str, Any]:
         """Like `criar_backup`, but also say whether this call created the version.
 
         Returns {"modelo", "versao", "nova_versao"}: another process may publish
         the same content at the same moment, so only this call knows.
+        `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
+        events.
         """
         origem = Path(caminho)
         modelo = nome_modelo or nome_do_modelo(origem)
+        quem = {
+            "modelo": modelo,
+            "caminho": os.path.abspath(origem),
+            "origem": origem_pedido,
+        }
+        self.eventos.emitir("backup_iniciado", **quem)
         try:
             versao, nova = self._criar_backup(
                 origem,
@@ -178,11 +202,13 @@ class GerenciadorBackupVersionamento:
                 forcar,
                 forcar_leitura,
                 progresso,
+                quem,
             )
-        except ErroBackup as e:
-            log.error("Backup falhou: %s", e)
-            self._emitir(
-                "backup_falhou", modelo=modelo, caminho=str(origem), erro=str(e)
+        except Exception as e:
+            if isinstance(e, ErroBackup):
+                log.error("Backup falhou: %s", e)
+            self.eventos.emitir(
+                "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
             )
             raise
         return {"modelo": modelo, "versao": versao, "nova_versao": nova}
@@ -197,6 +223,7 @@ class GerenciadorBackupVersionamento:
         forcar: bool,
         forcar_leitura: bool,
         progresso: Progresso | None,
+        quem: dict[str, Any],
     ) -> tuple[str, bool]:
         incremento = incremento_de(tipo_mudanca)
         validar_nome_modelo(modelo)
@@ -211,7 +238,7 @@ class GerenciadorBackupVersionamento:
             igual = self._versao_inalterada(origem, modelo)
             if igual:
                 log.info("Backup sem mudanças: %s já está em %s", modelo, igual)
-                self._emitir("backup_ignorado", modelo=modelo, versao=igual)
+                self.eventos.emitir("backup_ignorado", **quem, versao=igual)
                 return igual, False
         validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
         self._checar_espaco(tamanho_origem, modelo)
@@ -237,8 +264,8 @@ class GerenciadorBackupVersionamento:
                         modelo,
                         ultima["versao"],
                     )
-                    self._emitir(
-                        "backup_ignorado", modelo=modelo, versao=ultima["versao"]
+                    self.eventos.emitir(
+                        "backup_ignorado", **quem, versao=ultima["versao"]
                     )
                     return str(ultima["versao"]), False
                 atual = self.repo.ultima_versao(modelo)
@@ -298,13 +325,17 @@ class GerenciadorBackupVersionamento:
             conteudo.tamanho,
             conteudo.tamanho_armazenado,
         )
-        self._emitir(
+        self.eventos.emitir(
             "backup_criado",
-            modelo=modelo,
+            **quem,
             versao=nova,
-            caminho=str(origem),
+            versao_anterior=sidecar.versao_anterior,
+            tipo_mudanca=tipo_mudanca,
+            incremento=sidecar.incremento,
+            descricao=descricao,
             tamanho=conteudo.tamanho,
             tamanho_armazenado=conteudo.tamanho_armazenado,
+            sha256=conteudo.sha256,
         )
         return nova, True
 
@@ -390,7 +421,7 @@ class GerenciadorBackupVersionamento:
         mb = 1024 * 1024
         if livre < esp["aviso_mb"] * mb:
             log.warning("Espaço em disco baixo: %dMB", livre // mb)
-            self._emitir(
+            self.eventos.emitir(
                 "espaco_baixo",
                 base=str(self.base),
                 livre=livre,
@@ -478,11 +509,30 @@ class GerenciadorBackupVersionamento:
                 threads=self.repo.threads,
                 progresso=progresso,
             )
-        except ErroBackup as e:
-            log.error("Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e)
+        except Exception as e:
+            if isinstance(e, ErroBackup):
+                log.error(
+                    "Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e
+                )
+            self.eventos.emitir(
+                "restauracao_falhou",
+                modelo=_nome(modelo),
+                versao=versao,
+                destino=os.path.abspath(destino),
+                erro=str(e),
+                tipo_erro=type(e).__name__,
+            )
             raise
         log.info(
             "Backup restaurado: %s %s -> %s", sidecar.modelo, sidecar.versao, final
+        )
+        self.eventos.emitir(
+            "restauracao_concluida",
+            modelo=sidecar.modelo,
+            versao=sidecar.versao,
+            destino=str(final),
+            tamanho=sidecar.tamanho,
+            sha256=sidecar.sha256,
         )
         return {
             "caminho": str(final),
@@ -512,7 +562,14 @@ class GerenciadorBackupVersionamento:
             for v in self.repo.versoes(m)
             if v.get("validacao") and not v["validacao"].get("valido", True)
         ]
+        resumo = {
+            "modelo": modelo,
+            "completa": completa,
+            "versoes_verificadas": rel["versoes_verificadas"],
+            "objetos_verificados": rel["objetos_verificados"],
+        }
         if rel["ok"]:
+            self.eventos.emitir("verificacao_concluida", **resumo)
             log.info(
                 "Verificação de integridade concluída: %d versões, %d objetos, sem "
                 "problemas",
@@ -525,7 +582,13 @@ class GerenciadorBackupVersionamento:
                 len(rel["problemas"]),
                 "; ".join(rel["versoes_com_problema"]),
             )
-            self._emitir("integridade_falhou", problemas=rel["problemas"])
+            self.eventos.emitir(
+                "verificacao_falhou",
+                **resumo,
+                versoes_com_problema=rel["versoes_com_problema"],
+                problemas=rel["problemas"][:MAXIMO_PROBLEMAS_EVENTO],
+                total_problemas=len(rel["problemas"]),
+            )
         return rel
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
@@ -621,6 +684,11 @@ class GerenciadorBackupVersionamento:
         v = self.resolver_versao(modelo, versao)
         self.repo.fixar(_nome(modelo), v, fixa)
         log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
+        self.eventos.emitir(
+            "versao_fixada" if fixa else "versao_desafixada",
+            modelo=_nome(modelo),
+            versao=v,
+        )
         return v
 
     def limpeza(
@@ -661,7 +729,7 @@ class GerenciadorBackupVersionamento:
                 log.info(
                     "Versão removida: %s %s (%s)", m, d.versao, "; ".join(d.motivos)
                 )
-                self._emitir(
+                self.eventos.emitir(
                     "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
                 )
             coleta = coletar(self.repo, carencia)
@@ -674,7 +742,13 @@ class GerenciadorBackupVersionamento:
             coleta["pacotes_reempacotados"],
             coleta["bytes_liberados"],
         )
-        self._emitir("limpeza_concluida", **coleta, versoes_removidas=len(remover))
+        self.eventos.emitir(
+            "limpeza_concluida",
+            **coleta,
+            modelo=modelo,
+            versoes_removidas=len(remover),
+            versoes_mantidas=saida["versoes_mantidas"],
+        )
         return saida
 
     aplicar_retencao = limpeza
@@ -711,6 +785,7 @@ class GerenciadorBackupVersionamento:
             < self.config["espaco_disco"]["aviso_mb"] * 1024**2,
             "aviso_espaco_mb": self.config["espaco_disco"]["aviso_mb"],
             "log": str(self.arquivo_log),
+            "integracoes": self.integracoes.status(),
         }
 
 

@@ -89,7 +89,12 @@ class GerenciadorFalso:
         self._liberado.set()
 
     def criar_backup_detalhado(
-        self, caminho: str, tipo_mudanca: str = "patch", descricao: str = ""
+        self,
+        caminho: str,
+        tipo_mudanca: str = "patch",
+        descricao: str = "",
+        *,
+        origem_pedido: str = "api",
     ) -> dict[str, Any]:
         with self._trava:
             self.chamadas.append(
@@ -97,6 +102,7 @@ class GerenciadorFalso:
                     "caminho": caminho,
                     "tipo_mudanca": tipo_mudanca,
                     "descricao": descricao,
+                    "origem": origem_pedido,
                 }
             )
             n = len(self.chamadas)

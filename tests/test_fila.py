@@ -21,33 +21,18 @@ from .ajuda_automacao import (  # noqa: F401 - sem_threads_novas is an autouse f
 )
 
 
-class Eventos:
-    def __init__(self) -> None:
-        self.lista: list[tuple[str, dict[str, Any]]] = []
-        self._trava = threading.Lock()
-
-    def __call__(self, evento: str, dados: dict[str, Any]) -> None:
-        with self._trava:
-            self.lista.append((evento, dados))
-
-    def de(self, tipo: str) -> list[dict[str, Any]]:
-        with self._trava:
-            return [d for e, d in self.lista if e == tipo]
-
-
 @pytest.fixture
 def fila_e_falso() -> Any:
     falso = GerenciadorFalso()
-    eventos = Eventos()
-    fila = FilaBackup(falso, tipo_mudanca="retreino", notificar=eventos)
+    fila = FilaBackup(falso, tipo_mudanca="retreino")
     fila.iniciar()
-    yield fila, falso, eventos
+    yield fila, falso
     falso.liberar()
     fila.parar(10)
 
 
 def test_pedidos_repetidos_se_fundem_enquanto_esperam(fila_e_falso: Any) -> None:
-    fila, falso, _ = fila_e_falso
+    fila, falso = fila_e_falso
     falso.bloquear()
     a, b, c = Path("/m/a.h5"), Path("/m/b.h5"), Path("/m/c.h5")
     assert fila.enfileirar(a, "agendado")
@@ -65,7 +50,7 @@ def test_pedidos_repetidos_se_fundem_enquanto_esperam(fila_e_falso: Any) -> None
 
 def test_caminho_em_andamento_pode_ser_pedido_de_novo(fila_e_falso: Any) -> None:
     """The file may change while its backup runs: that request must not be lost."""
-    fila, falso, _ = fila_e_falso
+    fila, falso = fila_e_falso
     falso.bloquear()
     a = Path("/m/a.h5")
     assert fila.enfileirar(a, "monitoramento")
@@ -77,34 +62,30 @@ def test_caminho_em_andamento_pode_ser_pedido_de_novo(fila_e_falso: Any) -> None
 
 
 def test_parametros_do_backup_automatico(fila_e_falso: Any) -> None:
-    fila, falso, eventos = fila_e_falso
+    fila, falso = fila_e_falso
     fila.enfileirar(Path("/m/a.h5"), "agendado")
     fila.enfileirar(Path("/m/b.h5"), "monitoramento")
     assert fila.aguardar_ociosa(10)
-    assert [(c["tipo_mudanca"], c["descricao"]) for c in falso.chamadas] == [
-        ("retreino", "backup automático (agendado)"),
-        ("retreino", "backup automático (monitoramento)"),
+    # The origin goes to the manager, which puts it in its events.
+    assert [
+        (c["tipo_mudanca"], c["descricao"], c["origem"]) for c in falso.chamadas
+    ] == [
+        ("retreino", "backup automático (agendado)", "agendado"),
+        ("retreino", "backup automático (monitoramento)", "monitoramento"),
     ]
-    criados = eventos.de("backup_criado")
-    assert [(d["modelo"], d["versao"], d["origem"]) for d in criados] == [
-        ("a.h5", "1.1.0", "agendado"),
-        ("b.h5", "1.2.0", "monitoramento"),
-    ]
-    assert all(d["em"].endswith("Z") for d in criados)
     with pytest.raises(ValueError):
         fila.enfileirar(Path("/m/c.h5"), "desconhecida")
-    # Content already stored: the facade made no version, so no "backup_criado".
+    # Content already stored: still a completed request.
     falso.inalterados.add("/m/a.h5")
     fila.enfileirar(Path("/m/a.h5"), "agendado")
     assert fila.aguardar_ociosa(10)
-    assert [d["modelo"] for d in eventos.de("backup_ignorado")] == ["a.h5"]
-    assert len(eventos.de("backup_criado")) == 2
+    assert fila.concluidos == 3 and fila.falhas == 0
 
 
 def test_falha_e_registrada_contada_notificada_e_a_fila_segue(
     fila_e_falso: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fila, falso, eventos = fila_e_falso
+    fila, falso = fila_e_falso
     falso.falhas["/m/ruim.h5"] = ErroDeTeste("repositório indisponível")
     falso.falhas["/m/io.h5"] = OSError(5, "Input/output error")
     falso.falhas["/m/bug.h5"] = RuntimeError("bug")
@@ -113,11 +94,7 @@ def test_falha_e_registrada_contada_notificada_e_a_fila_segue(
             fila.enfileirar(Path("/m") / nome, "agendado")
         assert fila.aguardar_ociosa(10)
     assert fila.falhas == 3 and fila.concluidos == 1
-    falhou = eventos.de("backup_falhou")
-    assert [d["caminho"] for d in falhou] == ["/m/ruim.h5", "/m/io.h5", "/m/bug.h5"]
-    assert "repositório indisponível" in falhou[0]["erro"]
-    assert falhou[0]["tipo_erro"] == "ErroDeTeste"
-    assert [d["caminho"] for d in eventos.de("backup_criado")] == ["/m/bom.h5"]
+    assert falso.caminhos == ["/m/ruim.h5", "/m/io.h5", "/m/bug.h5", "/m/bom.h5"]
     erros = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert (
         sum(r.getMessage().startswith("Backup falhou: /m/ruim.h5") for r in erros) == 1
@@ -148,27 +125,10 @@ def test_falha_ja_registrada_pelo_gerenciador_nao_duplica_o_log(
     assert fila.falhas == 2
 
 
-def test_notificador_com_erro_nao_derruba_a_fila() -> None:
-    falso = GerenciadorFalso()
-
-    def notificar(evento: str, dados: dict[str, Any]) -> None:
-        raise RuntimeError("webhook fora do ar")
-
-    fila = FilaBackup(falso, notificar=notificar)
-    fila.iniciar()
-    try:
-        fila.enfileirar(Path("/m/a.h5"))
-        fila.enfileirar(Path("/m/b.h5"))
-        assert fila.aguardar_ociosa(10)
-    finally:
-        fila.parar(10)
-    assert fila.concluidos == 2
-
-
 def test_parada_conclui_o_backup_em_andamento_e_descarta_o_resto(
     fila_e_falso: Any,
 ) -> None:
-    fila, falso, eventos = fila_e_falso
+    fila, falso = fila_e_falso
     falso.bloquear()
     fila.enfileirar(Path("/m/grande.h5"), "agendado")
     assert falso.iniciou.wait(5)
@@ -185,7 +145,7 @@ def test_parada_conclui_o_backup_em_andamento_e_descarta_o_resto(
     parada.join(10)
     assert resultado == [3]
     assert falso.caminhos == ["/m/grande.h5"]
-    assert [d["caminho"] for d in eventos.de("backup_criado")] == ["/m/grande.h5"]
+    assert fila.concluidos == 1
     assert fila.descartados == 3
 
 

@@ -409,10 +409,14 @@ def test_eventos_para_quem_se_inscreve(
     assert gerenciador.criar_backup(m, "patch") == "1.0.0"
     with pytest.raises(ErroArquivoNaoEncontrado):
         gerenciador.criar_backup(tmp_path / "sumiu.pkl", "patch")
+    assert gerenciador.eventos.esvaziar(10)  # subscribers run on their own threads
     assert [nome for nome, _ in eventos] == [
+        "backup_iniciado",
         "backup_criado",
+        "backup_iniciado",
         "backup_ignorado",
+        "backup_iniciado",
         "backup_falhou",
     ]
-    assert eventos[0][1]["versao"] == "1.0.0" and eventos[0][1]["modelo"] == "m.pkl"
-    assert "sumiu.pkl" in eventos[2][1]["erro"]
+    assert eventos[1][1]["versao"] == "1.0.0" and eventos[1][1]["modelo"] == "m.pkl"
+    assert "sumiu.pkl" in eventos[5][1]["erro"]

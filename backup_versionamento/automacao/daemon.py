@@ -27,7 +27,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from .. import erros
 from ..armazenamento.backends.endereco import backend_para
@@ -35,13 +35,14 @@ from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..armazenamento.repositorio import localizar_estado
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
-from ..gerenciador import GerenciadorBackupVersionamento, nome_do_modelo
+from ..eventos import BarramentoEventos, Evento, Inscricao, agora_iso
+from ..gerenciador import GerenciadorBackupVersionamento
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
 from .agendador import ETIQUETA_LIMPEZA, Agendador
 from .arquivo_pid import ArquivoPid, ler_pid, processo_vivo, trava_ocupada
 from .estabilizador import Estabilizador
-from .fila import FilaBackup, Gerenciador, Notificar, agora_iso
+from .fila import ORIGENS, FilaBackup, Gerenciador
 from .filtro import FiltroModelos
 from .observador import Observador
 from .varredura import Varredura
@@ -51,6 +52,17 @@ log = logging.getLogger(NOME_LOGGER)
 NOME_ESTADO = "daemon_estado.json"
 NOME_PID = "daemon.pid"
 ESPERA_INICIO_S = 120.0
+# The backup events the daemon's state follows (from its own queue's requests).
+EVENTOS_BACKUP = {
+    "backup_iniciado",
+    "backup_criado",
+    "backup_ignorado",
+    "backup_falhou",
+}
+
+
+class GerenciadorDaemon(Gerenciador, Protocol):
+    eventos: BarramentoEventos
 
 
 def _iso_local(momento: datetime | None) -> str | None:
@@ -65,17 +77,18 @@ class Daemon:
 
     def __init__(
         self,
-        gerenciador: Gerenciador,
+        gerenciador: GerenciadorDaemon,
         config: dict[str, Any],
         *,
-        notificar: Notificar | None = None,
         falhas_ja_registradas: bool = False,
     ) -> None:
         self.config = config
         self.base = Path(config["diretorios"]["base"])
         self.pasta_estado = Path(gerenciador.pasta_estado)
         auto = config["backup_automatico"]
-        self.notificar_externo = notificar
+        # The daemon follows the manager's bus; it is no channel of its own.
+        self.eventos = gerenciador.eventos
+        self._inscricao: Inscricao | None = None
         self.diretorios = [Path(d) for d in auto["diretorios_monitorados"]]
         self.filtro = FiltroModelos.da_config(config)
         self.cache = modulo_cache.CacheVarredura(
@@ -86,9 +99,7 @@ class Daemon:
         self.fila = FilaBackup(
             gerenciador,
             tipo_mudanca=auto["tipo_mudanca"],
-            notificar=self._notificar,
             cache=self.cache,
-            nome_modelo=nome_do_modelo,
             falhas_ja_registradas=falhas_ja_registradas,
             # A sweep cannot see that a file is open for writing; the watcher can.
             adiar=self.estabilizador.pendente,
@@ -130,6 +141,16 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------
     def iniciar(self) -> None:
         self.estado["iniciado_em"] = agora_iso()
+        self._inscricao = self.eventos.inscrever(
+            self._ao_evento, EVENTOS_BACKUP, nome="daemon"
+        )
+        self.eventos.emitir(  # before any producer can start a backup
+            "daemon_iniciado",
+            pid=os.getpid(),
+            diretorios_monitorados=self.estado["diretorios_monitorados"],
+            monitoramento_tempo_real=self.observador is not None,
+            backup_automatico=self.automatico,
+        )
         self.fila.iniciar()
         self.estabilizador.iniciar()
         if self.observador is not None:
@@ -157,6 +178,9 @@ class Daemon:
         self.estabilizador.parar()
         self.agendador.parar()
         self.fila.parar()
+        if self._inscricao is not None:  # the state sees every backup that ran
+            self.eventos.cancelar(self._inscricao)
+            self._inscricao = None
         try:
             self.cache.salvar()
         except OSError as e:
@@ -166,6 +190,12 @@ class Daemon:
             self.estado["proxima_execucao"] = None
             self.estado["parado_em"] = agora_iso()
         self._salvar_estado()
+        self.eventos.emitir(
+            "daemon_parado",
+            pid=os.getpid(),
+            backups_criados=self.estado["backups_criados"],
+            falhas=self.estado["falhas"],
+        )
         log.info("Daemon parado")
 
     def diretorios_ausentes(self) -> list[Path]:
@@ -203,13 +233,17 @@ class Daemon:
         return self.fila.enfileirar(caminho, "manual")
 
     # -- state ----------------------------------------------------------------------
-    def _notificar(self, evento: str, dados: dict[str, Any]) -> None:
+    def _ao_evento(self, ev: Evento) -> None:
+        """Bus subscriber: the state follows the backups of this daemon's queue."""
+        evento, dados, em = ev.nome, ev.dados, ev.momento
+        if dados.get("origem") not in ORIGENS:
+            return  # an API call in this process, not one of our requests
         with self._trava_estado:
             if evento == "backup_iniciado":
                 self.estado["backup_em_andamento"] = {
                     "caminho": dados["caminho"],
                     "origem": dados["origem"],
-                    "desde": dados["em"],
+                    "desde": em,
                 }
             elif evento == "backup_ignorado":
                 self.estado["backup_em_andamento"] = None
@@ -219,7 +253,7 @@ class Daemon:
                 self.estado["ultimo_backup"] = {
                     "modelo": dados["modelo"],
                     "versao": dados["versao"],
-                    "em": dados["em"],
+                    "em": em,
                 }
             elif evento == "backup_falhou":
                 self.estado["backup_em_andamento"] = None
@@ -227,11 +261,9 @@ class Daemon:
                 self.estado["ultima_falha"] = {
                     "caminho": dados["caminho"],
                     "erro": dados["erro"],
-                    "em": dados["em"],
+                    "em": em,
                 }
         self._salvar_estado()
-        if self.notificar_externo is not None and evento != "backup_iniciado":
-            self.notificar_externo(evento, dados)
 
     def _salvar_estado(self) -> None:
         with self._trava_estado:
@@ -378,6 +410,11 @@ def _abrir_gerenciador(cfg: dict[str, Any]) -> GerenciadorBackupVersionamento:
     return GerenciadorBackupVersionamento(config=cfg)
 
 
+# What the foreground daemon prints: each backup, each failure, low disk.
+_PARA_O_TERMINAL = {"backup_criado", "backup_ignorado", "backup_falhou", "espaco_baixo"}
+Notificar = Callable[[str, dict[str, Any]], None]
+
+
 def _rodar(
     gerenciador: GerenciadorBackupVersionamento,
     pronto: Callable[[], None],
@@ -386,22 +423,17 @@ def _rodar(
 ) -> int:
     """Run until asked to stop, then stop gracefully. Exit code 0.
 
-    `notificar` (the foreground terminal) also hears the manager's low-disk warning.
+    `notificar` (the foreground terminal) hears backups, failures and low disk.
     """
     if notificar is not None:
         externo = notificar
         gerenciador.inscrever(
             lambda evento, dados: (
-                externo(evento, dados) if evento == "espaco_baixo" else None
+                externo(evento, dados) if evento in _PARA_O_TERMINAL else None
             )
         )
     with _sinais(parada):
-        d = Daemon(
-            gerenciador,
-            gerenciador.config,
-            notificar=notificar,
-            falhas_ja_registradas=True,
-        )
+        d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
         try:
             d.iniciar()
             pronto()

@@ -2,8 +2,10 @@
 
 One worker thread, so two backups never compete for the disk; a request for a
 path already waiting is merged into it; a failed backup is logged, counted and
-reported, and the queue goes on. Stopping finishes the backup in progress and
-drops the rest: the next sweep finds them again from the stat cache.
+counted, and the queue goes on. Stopping finishes the backup in progress and
+drops the rest: the next sweep finds them again from the stat cache. The queue
+emits nothing itself: the manager puts every backup on the event bus, with the
+request's origin.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +24,6 @@ from ..registro import NOME_LOGGER
 from .cache import CacheVarredura, assinatura
 
 log = logging.getLogger(NOME_LOGGER)
-
-Notificar = Callable[[str, dict[str, Any]], None]
 
 ORIGENS = ("agendado", "monitoramento", "manual")
 
@@ -37,12 +36,9 @@ class Gerenciador(Protocol):
         caminho: str,
         tipo_mudanca: str = ...,
         descricao: str = ...,
+        *,
+        origem_pedido: str = ...,
     ) -> dict[str, Any]: ...
-
-
-def agora_iso() -> str:
-    """UTC timestamp in the repository's format (ISO 8601 with 'Z')."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -60,9 +56,7 @@ class FilaBackup:
         gerenciador: Gerenciador,
         *,
         tipo_mudanca: str = "retreino",
-        notificar: Notificar | None = None,
         cache: CacheVarredura | None = None,
-        nome_modelo: Callable[[Path], str] | None = None,
         falhas_ja_registradas: bool = False,
         adiar: Callable[[Path], bool] | None = None,
     ) -> None:
@@ -74,9 +68,7 @@ class FilaBackup:
         self.adiar = adiar
         self.gerenciador = gerenciador
         self.tipo_mudanca = tipo_mudanca
-        self.notificar = notificar
         self.cache = cache
-        self.nome_modelo = nome_modelo or (lambda p: p.name)
         self._itens: deque[Pedido] = deque()
         self._pendentes: set[Path] = set()
         self._cond = threading.Condition()
@@ -141,15 +133,12 @@ class FilaBackup:
         """Run one backup; never raises (a failure is data, not a crash)."""
         caminho = pedido.caminho
         antes = assinatura(caminho)
-        self._avisar(
-            "backup_iniciado",
-            {"caminho": str(caminho), "origem": pedido.origem, "em": agora_iso()},
-        )
         try:
             resultado = self.gerenciador.criar_backup_detalhado(
                 str(caminho),
                 tipo_mudanca=self.tipo_mudanca,
                 descricao=f"backup automático ({pedido.origem})",
+                origem_pedido=pedido.origem,
             )
         except (ErroBackup, OSError) as e:
             self._falhou(pedido, e)
@@ -177,16 +166,6 @@ class FilaBackup:
             versao,
             "" if nova else " (sem mudanças)",
         )
-        self._avisar(
-            "backup_criado" if nova else "backup_ignorado",
-            {
-                "caminho": str(caminho),
-                "modelo": self.nome_modelo(caminho),
-                "versao": versao,
-                "origem": pedido.origem,
-                "em": agora_iso(),
-            },
-        )
         return versao
 
     def _falhou(self, pedido: Pedido, erro: BaseException) -> None:
@@ -200,25 +179,6 @@ class FilaBackup:
             )
         else:
             log.error("Backup falhou: %s: %s", pedido.caminho, erro)
-        self._avisar(
-            "backup_falhou",
-            {
-                "caminho": str(pedido.caminho),
-                "modelo": self.nome_modelo(pedido.caminho),
-                "erro": str(erro),
-                "tipo_erro": type(erro).__name__,
-                "origem": pedido.origem,
-                "em": agora_iso(),
-            },
-        )
-
-    def _avisar(self, evento: str, dados: dict[str, Any]) -> None:
-        if self.notificar is None:
-            return
-        try:
-            self.notificar(evento, dados)
-        except Exception:
-            log.exception("Falha ao notificar o evento %s", evento)
 
     # -- waiting and stopping ------------------------------------------------
     def aguardar_ociosa(self, tempo_limite: float | None = None) -> bool:

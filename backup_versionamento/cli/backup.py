@@ -101,6 +101,7 @@ def executar(args: argparse.Namespace) -> int:
                 forcar_leitura=args.forcar_leitura,
                 nome_modelo=args.nome,
                 progresso=progresso,
+                origem_pedido="cli",
             )
         versao, nova = resultado["versao"], resultado["nova_versao"]
         info = g.obter_versao(resultado["modelo"], versao)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..automacao import ler_estado_daemon
+from ..eventos import ler_momento
 from .comum import gerenciador, imprimir, tamanho_legivel
 from .formato import hora_local
 
@@ -49,8 +50,51 @@ def _texto(st: dict[str, Any]) -> str:
         ),
         f"Log:                {st['log']}",
         _texto_daemon(st["daemon"]),
+        *_texto_integracoes(st.get("integracoes") or {}),
     ]
     return "\n".join(linhas)
+
+
+def _quando(registro: dict[str, Any] | None) -> str:
+    """'<local time with zone>: <message>' of a health record."""
+    if not registro:
+        return "nenhum"
+    try:
+        em = ler_momento(registro["em"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (KeyError, ValueError):
+        em = "?"
+    return f"{em}: {registro.get('mensagem', '')}"
+
+
+def _recente(saude: dict[str, Any]) -> bool:
+    """Whether the last error happened after the last success."""
+    erro = saude.get("ultimo_erro") or {}
+    ok = saude.get("ultimo_sucesso") or {}
+    return bool(erro) and str(erro.get("em")) > str(ok.get("em", ""))
+
+
+def _texto_integracoes(integracoes: dict[str, Any]) -> list[str]:
+    linhas = []
+    git = integracoes.get("git")
+    if git is not None:
+        estado = "AVISO" if _recente(git) else "ok"
+        linhas += [
+            f"Integração git:     {estado}, branch {git['branch']}"
+            + (f" em {git['repositorio']}" if git.get("repositorio") else ""),
+            f"  último sucesso:   {_quando(git.get('ultimo_sucesso'))}",
+            f"  último erro:      {_quando(git.get('ultimo_erro'))}",
+        ]
+    web = integracoes.get("webhook")
+    if web is not None:
+        estado = "AVISO" if _recente(web) or web["falhas_definitivas"] else "ok"
+        linhas += [
+            f"Webhooks:           {estado}, {len(web['destinos'])} destino(s), "
+            f"{web['pendentes']} entrega(s) pendente(s), "
+            f"{web['falhas_definitivas']} desistência(s)",
+            f"  último sucesso:   {_quando(web.get('ultimo_sucesso'))}",
+            f"  último erro:      {_quando(web.get('ultimo_erro'))}",
+        ]
+    return linhas
 
 
 def _texto_daemon(d: dict[str, Any]) -> str:

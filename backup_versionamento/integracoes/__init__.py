@@ -1,0 +1,78 @@
+"""Integrations: subscribers of the event bus, never called by the engine.
+
+atividade  the activity journal, logs/atividade.jsonl (always on)
+git        each new version's metadata committed to a branch (integracao.git)
+webhooks   signed POSTs from a queue on disk (integracao.webhook)
+saude      last success / last error of each integration, for `status`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..eventos import BarramentoEventos
+from .atividade import DiarioAtividade, ler_atividade
+from .git import IntegracaoGit
+from .saude import Saude
+from .webhooks import Webhooks, url_segura
+
+__all__ = ["Integracoes", "ler_atividade"]
+
+
+class Integracoes:
+    """Wire the configured integrations to a manager's bus; report their health."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        eventos: BarramentoEventos,
+        *,
+        pasta_estado: Path,
+        pasta_logs: Path,
+        ler_sidecar: Callable[[str, str], dict[str, Any]],
+    ) -> None:
+        cfg = config["integracao"]
+        self.config_git = cfg["git"]
+        eventos.inscrever(DiarioAtividade(pasta_logs), nome="atividade")
+        self.saude_git = Saude(pasta_estado, "git")
+        self.saude_webhook = Saude(pasta_estado, "webhook")
+        self.git: IntegracaoGit | None = None
+        self.webhooks: Webhooks | None = None
+        if cfg["git"]["habilitada"]:
+            self.git = IntegracaoGit(cfg["git"], ler_sidecar, self.saude_git)
+            eventos.inscrever(self.git, {"backup_criado"}, nome="git")
+        if cfg["webhook"]["habilitado"]:
+            self.webhooks = Webhooks(cfg["webhook"], pasta_estado, self.saude_webhook)
+            nomes = set().union(*(d.eventos for d in self.webhooks.destinos))
+            eventos.inscrever(self.webhooks, nomes, nome="webhook")
+            self.webhooks.iniciar()
+
+    def fechar(self) -> None:
+        """Stop the webhook sender (pending deliveries stay on disk)."""
+        if self.webhooks is not None:
+            self.webhooks.parar()
+
+    def status(self) -> dict[str, Any]:
+        """Health of each enabled integration (shared by every process)."""
+        saida: dict[str, Any] = {}
+        if self.git is not None:
+            saude = self.saude_git.ler()
+            saida["git"] = {
+                "branch": self.config_git["branch_backups"],
+                "repositorio": self.config_git["repositorio"] or None,
+                "ultimo_sucesso": saude.get("ultimo_sucesso"),
+                "ultimo_erro": saude.get("ultimo_erro"),
+                "erros": saude.get("erros", 0),
+            }
+        if self.webhooks is not None:
+            saude = self.saude_webhook.ler()
+            saida["webhook"] = {
+                "destinos": [url_segura(d.url) for d in self.webhooks.destinos],
+                "pendentes": self.webhooks.pendentes(),
+                "falhas_definitivas": self.webhooks.falhas_definitivas(),
+                "ultimo_sucesso": saude.get("ultimo_sucesso"),
+                "ultimo_erro": saude.get("ultimo_erro"),
+            }
+        return saida
