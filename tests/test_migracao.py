@@ -23,8 +23,14 @@ from typing import Any
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.backends import (
+    BackendComFalhas,
+    BackendLocal,
+    Partes,
+)
+from backup_versionamento.armazenamento.backends.base import como_vistas
 from backup_versionamento.armazenamento.migracao import migrar_repositorio
-from backup_versionamento.erros import ErroRepositorio, ErroTrava
+from backup_versionamento.erros import ErroIntegridade, ErroRepositorio, ErroTrava
 
 from .conftest import RAIZ, arvore_arquivos, cli
 
@@ -278,6 +284,37 @@ def test_objeto_corrompido_no_formato_1_e_relatado_e_pulado(v1: Path) -> None:
         original = v1 / "originais" / "pesos.bin" / "1.0.0" / "pesos.bin"
         dest = g.restaurar_backup("pesos.bin", "1.0.0", v1 / "r.bin")
         assert Path(dest).read_bytes() == original.read_bytes()
+
+
+class _PrimeiroPacoteEstragado(BackendComFalhas):
+    """Silently flips one byte of the first pack written (bad disk, bad RAM)."""
+
+    estragado: str | None = None
+
+    def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
+        if chave.startswith("pacotes/") and self.estragado is None:
+            self.estragado = chave
+            dados = bytearray(b"".join(como_vistas(partes)))
+            dados[100] ^= 0xFF
+            partes = bytes(dados)
+        return super().gravar(chave, partes, exclusivo=exclusivo)
+
+
+def test_pacote_novo_com_defeito_nada_e_apagado_e_a_nova_execucao_termina(
+    v1: Path,
+) -> None:
+    base = v1 / "repositorio_v1"
+    antes = arvore_arquivos(base / "objetos")
+    b = _PrimeiroPacoteEstragado(BackendLocal(base))
+    with pytest.raises(ErroIntegridade, match="não conferem nos pacotes novos"):
+        migrar_repositorio(base, {}, backend=b)
+    assert _cabecalho(base)["formato"] == 1
+    assert arvore_arquivos(base / "objetos") == antes
+    assert b.estragado is not None and not (base / b.estragado).exists()
+    assert not list((base / "indices").iterdir())
+    rel = migrar_repositorio(base, {})
+    assert 0 < rel["objetos_migrados"] < 11  # only the dropped pack's chunks
+    _conferir_migrado(v1)
 
 
 def test_recusa_com_daemon_antigo_rodando_e_sem_repositorio(v1: Path) -> None:

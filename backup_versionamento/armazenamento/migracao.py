@@ -51,6 +51,8 @@ from ..estado import pasta_estado
 from ..politica.versoes import e_versao
 from .backends import Backend
 from .backends.endereco import backend_para, e_local
+from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
+from .pacote import chave_pacote
 from .repositorio import (
     CHAVE_CABECALHO,
     FORMATO_REPOSITORIO,
@@ -453,22 +455,44 @@ class _Migracao:
             elif p["tipo"] == "objeto":
                 ruins.setdefault(p["objeto"], set()).add(f"{p['modelo']} {p['versao']}")
         ausentes = set()
+        defeituosos: dict[str, str] = {}  # chunk id -> its new pack
         for id_bloco in ruins:
             if id_bloco in self.corrompidos:
                 continue
             if self.backend.existe(f"{PREFIXO_V1}{id_bloco[:2]}/{id_bloco}"):
-                raise ErroIntegridade(
-                    f"migração interrompida: o bloco {id_bloco}, usado por "
-                    f"{', '.join(sorted(ruins[id_bloco]))}, não confere no pacote "
-                    "novo; nada foi apagado e o repositório segue no formato 1. "
-                    "Confira o disco e rode `migrar` de novo."
-                )
-            ausentes.add(id_bloco)  # missing already in format 1: nothing to lose
+                loc = self.repo.indice_blocos.local(id_bloco)
+                defeituosos[id_bloco] = loc.pacote if loc else ""
+            else:
+                ausentes.add(id_bloco)  # missing already in format 1: nothing to lose
+        if defeituosos:
+            self._descartar_pacotes({p for p in defeituosos.values() if p})
+            exemplo = next(iter(defeituosos))
+            raise ErroIntegridade(
+                f"migração interrompida: {len(defeituosos)} bloco(s) não conferem "
+                f"nos pacotes novos (ex.: {exemplo}, usado por "
+                f"{', '.join(sorted(ruins[exemplo]))}). Nada foi apagado: o "
+                "repositório segue no formato 1 e os pacotes com defeito foram "
+                "descartados. Confira o disco e rode `migrar` de novo."
+            )
         self._anotar_versoes_danificadas(ruins, ausentes)
         log.info(
             "Migração: %d versões conferidas nos pacotes novos",
             rel["versoes_verificadas"],
         )
+
+    def _descartar_pacotes(self, pacotes: set[str]) -> None:
+        """Drop new packs that failed the check, and every fragment.
+
+        Before the commit point no version uses a pack, so this loses nothing;
+        the next run rebuilds the index of the good packs from their trailers
+        (a fragment that vanished empties the per-machine index) and migrates
+        the dropped chunks again.
+        """
+        for id_pacote in sorted(pacotes):
+            log.error("Migração: pacote novo com defeito descartado: %s", id_pacote)
+            self.backend.apagar(chave_pacote(id_pacote))
+        for info in self.backend.listar(PREFIXO_FRAGMENTOS):
+            self.backend.apagar(info.chave)
 
     def _anotar_versoes_danificadas(
         self, ruins: dict[str, set[str]], ausentes: set[str]

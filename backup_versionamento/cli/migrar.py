@@ -49,9 +49,12 @@ def executar(args: argparse.Namespace) -> int:
     pasta_logs = Path(base) / "logs" if e_local(base) and Path(base).is_dir() else None
     if pasta_logs is not None:
         dev = cfg["desenvolvimento"]
-        registro.configurar(
-            pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
-        )
+        try:
+            registro.configurar(
+                pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
+            )
+        except OSError:  # read-only: migrar itself says why it cannot run
+            pasta_logs = None
     try:
         with _barras(args) as progresso:
             rel = migrar_repositorio(args.base, args.config, progresso)
