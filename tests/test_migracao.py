@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -331,3 +332,27 @@ def test_recusa_com_daemon_antigo_rodando_e_sem_repositorio(v1: Path) -> None:
     with pytest.raises(ErroRepositorio, match="não encontrado"):
         migrar_repositorio(v1 / "vazio", {})
     assert not (v1 / "vazio").exists()
+
+
+def test_sem_espaco_para_os_pacotes_recusa_antes_de_gravar(v1: Path) -> None:
+    """A real small tmpfs: old objects and new packs must fit at once."""
+    ponto = v1 / "disco"
+    ponto.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1400k", "tmpfs", str(ponto)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, f"mount tmpfs falhou (precisa de root): {r.stderr}"
+    try:
+        base = ponto / "repositorio_v1"
+        shutil.copytree(v1 / "repositorio_v1", base)
+        objetos = sum(p.stat().st_size for p in (base / "objetos").rglob("*"))
+        assert shutil.disk_usage(ponto).free < objetos  # the premise
+        r2 = cli("migrar", "--base", str(base))
+        assert r2.returncode == 10, r2.stderr
+        assert "espaço insuficiente para migrar" in r2.stderr
+        assert _cabecalho(base)["formato"] == 1
+        assert not (base / "pacotes").exists()
+    finally:
+        subprocess.run(["umount", "-l", str(ponto)], check=True)

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ import zstandard
 from .. import config as configuracao
 from ..erros import (
     ErroBackup,
+    ErroEspacoInsuficiente,
     ErroIntegridade,
     ErroNaoSuportado,
     ErroObjetoCorrompido,
@@ -383,6 +385,7 @@ class _Migracao:
             total,
             self.rel["objetos_ja_migrados"],
         )
+        self._exigir_espaco(total)
         lote: list[tuple[str, str, int]] = []
         soma = 0
         with ThreadPoolExecutor(
@@ -398,6 +401,21 @@ class _Migracao:
                     lote, soma = [], 0
             if lote:
                 self._migrar_lote(pool, lote, total)
+
+    def _exigir_espaco(self, necessario: int) -> None:
+        """Packs are written before the old objects go: both must fit at once."""
+        if self.local is None or not necessario:
+            return
+        livre = shutil.disk_usage(self.local).free
+        if necessario > livre:
+            mb = 1 << 20
+            raise ErroEspacoInsuficiente(
+                f"{self.local}: espaço insuficiente para migrar: os blocos são "
+                "copiados para pacotes antes de os objetos antigos serem apagados, "
+                f"então são precisos ~{necessario // mb + 1} MB livres e há "
+                f"{livre // mb} MB. Libere espaço e rode `migrar` de novo (nada foi "
+                "perdido)."
+            )
 
     def _migrar_lote(
         self, pool: ThreadPoolExecutor, lote: list[tuple[str, str, int]], total: int
