@@ -29,16 +29,23 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         "migrar",
         parents=[comum],
         help="converte um repositório do formato 1 para o formato 2",
-        description="Converte no lugar um repositório do formato 1 (um arquivo "
-        "por bloco) para o formato 2 (pacotes). Pode ser interrompido a "
-        "qualquer momento: o repositório continua abrindo e restaurando todas "
-        "as versões, e rodar `migrar` de novo termina o trabalho. Versões, "
-        "descrições, métricas, relatórios de validação e fixações são "
-        "mantidos. Num repositório que já está no formato 2 não faz nada "
-        "(código 0). Códigos: 0 concluída (ou nada a fazer), 5 repositório "
-        "somente leitura, 8 não é um repositório ou formato desconhecido, "
-        "9 conferência falhou antes de apagar (nada foi apagado), 10 disco "
-        "cheio, 11 outro processo usa o repositório.",
+        description=(
+            "Converte no lugar um repositório do formato 1 (um arquivo por bloco)\n"
+            "para o formato 2 (pacotes). Pode ser interrompido a qualquer momento:\n"
+            "o repositório continua abrindo e restaurando todas as versões, e rodar\n"
+            "`migrar` de novo termina o trabalho. Versões, descrições, métricas,\n"
+            "relatórios de validação e fixações são mantidos. Num repositório que\n"
+            "já está no formato 2 não faz nada.\n\n"
+            "O que cada código significa aqui:\n"
+            "  0  concluída, ou nada a fazer (objetos que já estavam corrompidos no\n"
+            "     formato 1 saem como AVISO, com as versões afetadas)\n"
+            "  5  repositório somente leitura\n"
+            "  8  não é um repositório, ou formato desconhecido\n"
+            "  9  a conferência falhou antes de apagar (nada foi apagado)\n"
+            " 10  espaço insuficiente para os pacotes novos\n"
+            " 11  outro processo usa o repositório (ou o daemon antigo roda)\n"
+            "130  interrompida (rode `migrar` de novo para continuar)"
+        ),
     )
     p.set_defaults(executar=executar)
 
