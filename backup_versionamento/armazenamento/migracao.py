@@ -441,6 +441,7 @@ class _Migracao:
                 self._avancar("migrando", tamanho, total)
             sessao.concluir()
         except BaseException:
+            pool.shutdown(cancel_futures=True)  # Ctrl+C: don't finish the batch
             sessao.abortar()
             raise
         self.rel["pacotes_criados"] += len(sessao.pacotes_gravados)
