@@ -31,7 +31,12 @@ from backup_versionamento.armazenamento.backends import (
 )
 from backup_versionamento.armazenamento.backends.base import como_vistas
 from backup_versionamento.armazenamento.migracao import migrar_repositorio
-from backup_versionamento.erros import ErroIntegridade, ErroRepositorio, ErroTrava
+from backup_versionamento.erros import (
+    ErroIntegridade,
+    ErroPermissao,
+    ErroRepositorio,
+    ErroTrava,
+)
 
 from .conftest import RAIZ, arvore_arquivos, cli
 
@@ -272,7 +277,17 @@ def test_objeto_corrompido_no_formato_1_e_relatado_e_pulado(v1: Path) -> None:
     temporario = objeto.with_name(f"{so_dela}.4242.777.tmp")  # a killed v1 write
     temporario.write_bytes(b"parcial")
 
-    rel = migrar_repositorio(base, {})
+    passos: dict[str, list[tuple[int, int]]] = {}
+    rel = migrar_repositorio(
+        base,
+        {},
+        lambda etapa, n, total: passos.setdefault(etapa, []).append((n, total)),
+    )
+    assert list(passos) == ["migrando", "conferindo", "convertendo", "apagando"]
+    for etapa, chamadas in passos.items():
+        assert sum(n for n, _ in chamadas) <= chamadas[0][1], etapa
+    assert sum(n for n, _ in passos["migrando"]) == passos["migrando"][0][1]
+    assert len(passos["convertendo"]) == 8 and len(passos["apagando"]) == 12
     assert [o["objeto"] for o in rel["objetos_corrompidos"]] == [so_dela]
     assert rel["objetos_corrompidos"][0]["versoes"] == ["pesos.bin 1.0.1"]
     assert rel["versoes_danificadas"] == ["pesos.bin 1.0.1"]
@@ -318,7 +333,7 @@ def test_pacote_novo_com_defeito_nada_e_apagado_e_a_nova_execucao_termina(
     _conferir_migrado(v1)
 
 
-def test_recusa_com_daemon_antigo_rodando_e_sem_repositorio(v1: Path) -> None:
+def test_recusa_daemon_antigo_somente_leitura_e_sem_repositorio(v1: Path) -> None:
     base = v1 / "repositorio_v1"
     fd = os.open(base / "daemon.pid", os.O_RDWR)
     try:
@@ -329,6 +344,9 @@ def test_recusa_com_daemon_antigo_rodando_e_sem_repositorio(v1: Path) -> None:
         os.close(fd)
     assert _cabecalho(base)["formato"] == 1
     assert not (base / "pacotes").exists()
+    so_leitura = BackendLocal(base, somente_leitura=True)
+    with pytest.raises(ErroPermissao, match="somente leitura"):
+        migrar_repositorio(base, {}, backend=so_leitura)
     with pytest.raises(ErroRepositorio, match="não encontrado"):
         migrar_repositorio(v1 / "vazio", {})
     assert not (v1 / "vazio").exists()
