@@ -181,6 +181,13 @@ class Repositorio:
             raise ErroRepositorio(
                 f"{backend.descrever()}/{CHAVE_CABECALHO}: id do repositório inválido"
             )
+        if cab.get("migracao_pendente"):  # usable; the old objects still take space
+            log.warning(
+                "%s: migração do formato 1 interrompida; termine-a com "
+                "`inicializar_backup.py migrar --base %s`",
+                backend.descrever(),
+                backend.descrever(),
+            )
         return cls(backend, cab, **opcoes)
 
     @staticmethod

@@ -46,7 +46,7 @@ def instalar_sigterm() -> Any:
 
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
-    "status", "config", "limpeza", "fixar",
+    "status", "config", "limpeza", "fixar", "migrar",
 ]  # fmt: skip
 
 # argparse looks its messages up through the module-level gettext `_` when it
@@ -98,7 +98,9 @@ def criar_parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="inicializar_backup.py",
-        description="Backup e versionamento semântico dos modelos de ML do Lotofácil.",
+        description="Backup e versionamento semântico dos modelos de ML do "
+        "Lotofácil.\nRepositório criado por uma versão anterior (formato 1)? "
+        "Converta-o uma vez com `migrar`.",
         epilog=_EPILOGO,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
