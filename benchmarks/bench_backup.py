@@ -42,6 +42,7 @@ INICIO_REGIOES = (0.15, 0.40, 0.65, 0.88)  # fractions of the file
 TAMANHO_INSERCAO = 4096
 POSICAO_INSERCAO = 1_000_003  # near the start and deliberately unaligned
 LIMITE_RSS = 300 * 10**6
+FATOR_META = 3  # throughput goal: three times restic's, in the same run
 MB = 10**6
 SENHA_RESTIC = "benchmark"  # restic cannot run without one (it always encrypts)
 RELOGIO = "/usr/bin/time"  # GNU time: peak RSS and CPU of each child
@@ -271,6 +272,10 @@ class EsteProjeto(Ferramenta):
     def iniciar(self) -> None:
         pass  # the first backup creates the repository
 
+    def _env(self) -> dict[str, str]:
+        # This machine's caches in the round's scratch folder (like restic's).
+        return {**os.environ, "XDG_CACHE_HOME": str(self.trabalho / "cache-projeto")}
+
     def backup(self, origem: Path, rotulo: str) -> Execucao:
         # cwd = the scratch folder, so no ./config_backup.json is picked up.
         return medir(
@@ -287,6 +292,7 @@ class EsteProjeto(Ferramenta):
                 )
             ],
             cwd=self.trabalho,
+            env=self._env(),
         )
 
     def restaurar(self, destino: Path) -> tuple[Execucao, Path]:
@@ -306,6 +312,7 @@ class EsteProjeto(Ferramenta):
                 )
             ],
             cwd=self.trabalho,
+            env=self._env(),
         )
         return execucao, destino / NOME_ARQUIVO
 
@@ -472,6 +479,7 @@ class Rodada:
     pico_rss: int
     sha_ok: bool
     cpu_v1: float  # CPU seconds of the v1 backup
+    arquivos: int  # files the repository holds after the v1 backup
 
 
 def trocar_entrada(origem: Path, arquivo: Path) -> None:
@@ -495,6 +503,7 @@ def rodar_ferramenta(
         inicial = tamanho_pasta(f.repo)
         v1 = f.backup(origem, "v1")
         depois_v1 = tamanho_pasta(f.repo)
+        arquivos = sum(len(nomes) for _r, _s, nomes in os.walk(f.repo))
         if depois_v1 <= inicial:
             raise ErroMedicao(f"{f.nome}: o backup da v1 não gravou nada")
         trocar_entrada(entradas.v2, origem)
@@ -514,6 +523,7 @@ def rodar_ferramenta(
             max(v1.pico_rss, v2.pico_rss, restauracao.pico_rss),
             sha_ok,
             v1.cpu,
+            arquivos,
         )
     finally:
         shutil.rmtree(trabalho, ignore_errors=True)
@@ -547,6 +557,10 @@ class Resultado:
     @property
     def cpu_v1(self) -> float:
         return self._mediana("cpu_v1")
+
+    @property
+    def arquivos(self) -> float:
+        return self._mediana("arquivos")
 
     @property
     def bytes_v2(self) -> float:
@@ -621,19 +635,19 @@ def formatar_tabela(resultados: list[Resultado]) -> str:
     linhas = [
         "| Ferramenta | Backup v1 (MB/s) | Backup v2 (MB/s) | Bytes adicionados "
         "pela v2 | Restauração v2 (MB/s) | Pico RSS (MB) | CPU backup v1 (s) "
-        "| SHA-256 |",
-        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+        "| Arquivos no repositório | SHA-256 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for r in resultados:
         if not r.valido:
-            linhas.append(f"| {r.nome} | falhou | | | | | | |")
+            linhas.append(f"| {r.nome} | falhou | | | | | | | |")
             continue
         fracao = r.bytes_v2 / r.entradas.tamanho_v2
         linhas.append(
             f"| {r.nome} | {r.vazao_backup_v1:.0f} | {r.vazao_backup_v2:.0f} "
             f"| {r.bytes_v2 / MB:.1f} MB ({fracao:.1%}) "
             f"| {r.vazao_restauracao:.0f} | {r.pico_rss / MB:.0f} | {r.cpu_v1:.2f} "
-            f"| {'ok' if r.sha_ok else 'DIFERENTE'} |"
+            f"| {r.arquivos:.0f} | {'ok' if r.sha_ok else 'DIFERENTE'} |"
         )
     return "\n".join(linhas)
 
@@ -677,16 +691,16 @@ def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
     r = restic
     return [
         _meta(
-            "vazão de backup (v1) ≥ restic",
+            f"vazão de backup (v1) ≥ {FATOR_META}× restic",
             f"{p.vazao_backup_v1:.0f} MB/s",
-            f"{r.vazao_backup_v1:.0f} MB/s",
-            p.vazao_backup_v1 >= r.vazao_backup_v1,
+            f"{FATOR_META} × {r.vazao_backup_v1:.0f} MB/s",
+            p.vazao_backup_v1 >= FATOR_META * r.vazao_backup_v1,
         ),
         _meta(
-            "vazão de restauração ≥ restic",
+            f"vazão de restauração ≥ {FATOR_META}× restic",
             f"{p.vazao_restauracao:.0f} MB/s",
-            f"{r.vazao_restauracao:.0f} MB/s",
-            p.vazao_restauracao >= r.vazao_restauracao,
+            f"{FATOR_META} × {r.vazao_restauracao:.0f} MB/s",
+            p.vazao_restauracao >= FATOR_META * r.vazao_restauracao,
         ),
         _meta(
             "bytes adicionados pela v2 ≤ restic",
@@ -707,6 +721,9 @@ NOTAS = [
     "(inclui a partida do processo); mediana das repetições",
     "bytes adicionados pela v2 = crescimento da pasta do repositório (soma dos "
     "tamanhos dos arquivos: dados, índices, metadados)",
+    "arquivos no repositório = quantos arquivos a pasta do repositório tem depois do "
+    "backup da v1 (este projeto: pacotes de ~16 MiB, fragmento, sidecar, cabeçalho, "
+    "log; o estado desta máquina fica fora, em $XDG_CACHE_HOME)",
     "pico RSS = máximo residente de cada processo medido pelo /usr/bin/time (o "
     "wait4 do próprio Python contaria o RSS do pai herdado no fork), somado nos "
     "processos de um pipeline; "

@@ -258,7 +258,7 @@ def test_daemon_segue_o_barramento_e_emite_inicio_e_parada(tmp_path: Path) -> No
         finally:
             d.parar()
         # the state was updated from the bus before parar() returned
-        estado = json.loads((g.base / "daemon_estado.json").read_text())
+        estado = json.loads((g.pasta_estado / "daemon_estado.json").read_text())
         pasta_logs = g.pasta_logs
     assert estado["ultimo_backup"]["modelo"] == "a.pkl"
     assert estado["backups_criados"] == 1 and estado["backup_em_andamento"] is None

@@ -97,8 +97,8 @@ def _conferir_restauracao(v1: Path, g: GerenciadorBackupVersionamento) -> None:
     raiz = Path(tempfile.mkdtemp(dir=v1, prefix="restaurado"))
     for modelo, versoes in esperado.items():
         for versao, info in versoes.items():
-            destino = raiz / modelo / versao / modelo
-            g.restaurar_backup(modelo, versao, destino)
+            destino = Path(g.restaurar_backup(modelo, versao, raiz / modelo / versao))
+            assert destino == raiz / modelo / versao / modelo
             original = v1 / "originais" / modelo / versao / modelo
             if original.is_dir():
                 assert arvore_arquivos(destino) == arvore_arquivos(original)

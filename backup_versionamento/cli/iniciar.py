@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +54,40 @@ def executar(args: argparse.Namespace) -> int:
             )
         return 0
 
+    # The "running" line comes first (scripts read it); events of the first
+    # sweep, which runs before it, wait and follow it.
+    trava = threading.Lock()
+    adiadas: list[tuple[str, bool]] = []
+    ja_pronto = False
+
     def pronto() -> None:
-        if args.json:
-            print(
-                json.dumps({"pid": os.getpid(), "base": base}, ensure_ascii=False),
-                flush=True,
-            )
-        else:
-            print(
-                f"Backup automático em execução (repositório {base}); Ctrl+C para "
-                "parar.",
-                flush=True,
-            )
+        nonlocal ja_pronto
+        with trava:
+            if args.json:
+                print(
+                    json.dumps({"pid": os.getpid(), "base": base}, ensure_ascii=False),
+                    flush=True,
+                )
+            else:
+                print(
+                    f"Backup automático em execução (repositório {base}); Ctrl+C "
+                    "para parar.",
+                    flush=True,
+                )
+            ja_pronto = True
+            for linha, erro in adiadas:
+                print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
+            adiadas.clear()
 
     def notificar(evento: str, dados: dict[str, Any]) -> None:
         linha = _linha_evento(evento, dados, args.json)
         if linha:
             erro = evento != "backup_criado" and not args.json
-            print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
+            with trava:
+                if not ja_pronto:
+                    adiadas.append((linha, erro))
+                    return
+                print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
 
     return executar_primeiro_plano(cfg, pronto=pronto, notificar=notificar)
 
