@@ -56,12 +56,34 @@ METRICAS_CONHECIDAS: dict[str, str] = {
 }
 
 
-def _numero_finito(valor: Any) -> bool:
-    return (
-        isinstance(valor, numbers.Real)
-        and not isinstance(valor, bool)
-        and math.isfinite(float(valor))
-    )
+# Custom integer metrics stay exact in JSON readers that use doubles (and in
+# SQLite's 64-bit integers); anything larger is surely a mistake.
+MAIOR_INTEIRO = 2**53 - 1
+
+
+def _mostrar(valor: Any) -> str:
+    """A value for a message; a huge int is described, not printed."""
+    if isinstance(valor, numbers.Integral) and abs(int(valor)) > 10**15:
+        return f"um inteiro de {len(str(abs(int(valor))))} dígitos"
+    return repr(valor)
+
+
+def _problema_numero(valor: Any) -> str | None:
+    """Why `valor` is not a usable metric value, or None. No float() of a huge int."""
+    if isinstance(valor, bool) or not isinstance(valor, numbers.Real):
+        return f"valor {_mostrar(valor)} não é um número finito"
+    if isinstance(valor, numbers.Integral):
+        if abs(int(valor)) > MAIOR_INTEIRO:
+            return (
+                f"valor {_mostrar(valor)} fora da faixa de inteiros aceita "
+                f"(±{MAIOR_INTEIRO})"
+            )
+        return None
+    try:
+        finito = math.isfinite(float(valor))
+    except (OverflowError, ValueError):
+        finito = False
+    return None if finito else f"valor {_mostrar(valor)} não é um número finito"
 
 
 def validar_metricas(metricas: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -83,10 +105,9 @@ def validar_metricas(metricas: Mapping[str, Any] | None) -> dict[str, Any]:
             raise ErroValidacao(
                 f"nome de métrica inválido: {nome!r} (use um texto não vazio)"
             )
-        if not _numero_finito(valor):
-            raise ErroValidacao(
-                f"métrica '{nome}': valor {valor!r} não é um número finito"
-            )
+        problema = _problema_numero(valor)
+        if problema:
+            raise ErroValidacao(f"métrica '{nome}': {problema}")
         if nome in METRICAS_CONHECIDAS:
             convertido = float(valor)
             if not 0.0 <= convertido <= 1.0:

@@ -51,6 +51,17 @@ def plural(n: int, singular: str, plural_: str | None = None) -> str:
     return f"{n} {forma}"
 
 
+def tamanho_legivel(n: int | float | None) -> str:
+    """Bytes for a person: "512 B", "1.5 MB"; "-" when unknown."""
+    if n is None:
+        return "-"
+    for unidade in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unidade == "TB":
+            return f"{n:.0f} {unidade}" if unidade == "B" else f"{n:.1f} {unidade}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
 _MENSAGENS_JSON = (
     ("Expecting value", "esperado um valor (número, texto, lista ou objeto)"),
     (
@@ -81,6 +92,8 @@ def decodificar_json(texto: str) -> Any:
     NaN and Infinity (which Python's json accepts) are refused: no key or metric
     can use them, and saying so here names the line.
     """
+    if not texto.strip():
+        raise ValueError("o arquivo está vazio; esperado um objeto JSON ({...})")
     try:
         return json.loads(texto, parse_constant=_constante_proibida)
     except json.JSONDecodeError as e:

@@ -98,7 +98,7 @@ def test_carencia_enorme_nao_quebra_limpeza(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("texto", "trecho"),
     [
-        ("", "linha 1, coluna 1: esperado um valor"),
+        ("", "vazio"),
         ('{"diretorios": }', "linha 1, coluna 16: esperado um valor"),
         ('{"diretorios": {"base": "x",}}', "entre aspas duplas"),
         ('{"diretorios" {}}', "esperado ':'"),

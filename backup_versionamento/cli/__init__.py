@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from ..erros import CODIGOS_SAIDA, ErroBackup
+from ..texto import seguro
 
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
@@ -107,7 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _erro(args: argparse.Namespace, mensagem: str, codigo: int) -> None:
     if getattr(args, "json", False):
         print(json.dumps({"erro": mensagem, "codigo": codigo}, ensure_ascii=False))
-    print(f"erro: {mensagem}", file=sys.stderr)
+    # Line by line: the message's own line breaks stay, control characters that
+    # came from a user string (a path, a name) are shown escaped.
+    linhas = "\n".join(seguro(linha) for linha in mensagem.split("\n"))
+    print(f"erro: {linhas}", file=sys.stderr)
 
 
 def executar_console() -> None:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..gerenciador import GerenciadorBackupVersionamento
+from ..texto import tamanho_legivel as tamanho_legivel  # used by the subcommands
 
 # Files smaller than this finish before a bar would help.
 LIMIAR_BARRA = 8 * 1024 * 1024
@@ -64,13 +65,3 @@ def barra(
         nrows=tela.lines or 24,
     ) as t:
         yield t.update
-
-
-def tamanho_legivel(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    for unidade in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unidade == "TB":
-            return f"{n:.0f} {unidade}" if unidade == "B" else f"{n:.1f} {unidade}"
-        n /= 1024
-    return f"{n:.1f} TB"

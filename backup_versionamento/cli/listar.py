@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..texto import seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
 
@@ -50,13 +51,15 @@ def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
         tipo = v["tipo_mudanca"]
         if v.get("mudanca"):  # auto: show what it was deduced to be
             tipo = f"{tipo}→{v['mudanca']['incremento']}"
+        tipo = seguro(tipo)
         marca = "*" if v.get("fixada") else " "
         valid = v.get("validacao") or {}
         alerta = "" if valid.get("valido", True) else "  [validação falhou]"
         linhas.append(
             f"{v['versao']:<9}{marca} {v['criado_em'][:19].replace('T', ' '):<20} "
             f"{tipo:<12} {tamanho_legivel(v['tamanho']):>10} "
-            f"{tamanho_legivel(v['tamanho_armazenado']):>10}  {v['descricao']}{alerta}"
+            f"{tamanho_legivel(v['tamanho_armazenado']):>10}  "
+            f"{seguro(v['descricao'])}{alerta}"
         )
     linhas.append("(* = fixada)" if any(v.get("fixada") for v in versoes) else "")
     return "\n".join(linhas).rstrip()
@@ -70,7 +73,7 @@ def _tabela_modelos(modelos: list[dict[str, Any]]) -> str:
     ]
     for m in modelos:
         linhas.append(
-            f"{m['modelo']:<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
+            f"{seguro(m['modelo']):<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
             f"{tamanho_legivel(m['tamanho']):>10}  "
             f"{m['atualizado_em'][:19].replace('T', ' ')}"
         )

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..automacao import ler_estado_daemon
+from ..texto import seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
 
@@ -26,20 +27,20 @@ def _texto(st: dict[str, Any]) -> str:
     ultimo = st["ultimo_backup"]
     razao = st["razao_economia"]
     linhas = [
-        f"Repositório:        {st['base']} (formato {st['formato']})",
+        f"Repositório:        {seguro(st['base'])} (formato {st['formato']})",
         f"Modelos / versões:  {st['modelos']} / {st['versoes']}",
         f"Tamanho lógico:     {tamanho_legivel(st['tamanho_logico'])}",
         f"Armazenado:         {tamanho_legivel(st['tamanho_armazenado'])} em "
         f"{st['objetos']} objetos" + (f" (economia {razao}x)" if razao else ""),
         "Último backup:      "
         + (
-            f"{ultimo['modelo']} {ultimo['versao']} em "
+            f"{seguro(ultimo['modelo'])} {ultimo['versao']} em "
             f"{ultimo['criado_em'][:19].replace('T', ' ')} UTC"
             if ultimo
             else "nenhum"
         ),
         f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}",
-        f"Log:                {st['log']}",
+        f"Log:                {seguro(st['log'])}",
         _texto_daemon(st["daemon"]),
     ]
     return "\n".join(linhas)
@@ -57,14 +58,16 @@ def _texto_daemon(d: dict[str, Any]) -> str:
     ultimo = d.get("ultimo_backup")
     if ultimo:
         linhas.append(
-            f"Último automático:  {ultimo.get('modelo')} {ultimo.get('versao')}"
+            f"Último automático:  {seguro(ultimo.get('modelo'))} "
+            f"{seguro(ultimo.get('versao'))}"
         )
     falha = d.get("ultima_falha")
     if falha:
         linhas.append(
-            f"Última falha:       {falha.get('erro')} ({d.get('falhas', 0)} no total)"
+            f"Última falha:       {seguro(falha.get('erro'))} "
+            f"({d.get('falhas', 0)} no total)"
         )
     pastas = d.get("diretorios_monitorados") or []
     if pastas:
-        linhas.append(f"Pastas monitoradas: {', '.join(pastas)}")
+        linhas.append(f"Pastas monitoradas: {', '.join(seguro(p) for p in pastas)}")
     return "\n".join(linhas)
