@@ -707,9 +707,11 @@ def checar_pedido(
     descricao: str = "",
 ) -> None:
     """Validate a backup request before anything is created on disk."""
-    _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
+    _exigir(caminho, (str, os.PathLike), "caminho", "um caminho (texto ou Path)")
+    _exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
     incremento_de(tipo_mudanca)
-    _checar_origem(Path(caminho))
+    _checar_origem(Path(caminho))  # a missing file is the first thing to say
+    _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
 
 
 def _exigir(valor: Any, tipos: type | tuple[type, ...], nome: str, oque: str) -> None:
