@@ -21,6 +21,7 @@ import lzma
 import pickle
 import re
 import struct
+import sys
 import time
 import zipfile
 import zlib
@@ -29,6 +30,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar, TypeAlias
+
+# The scan subclasses CPython's pure-Python unpickler, which is private API.
+# Fail here, clearly, on a Python whose pickle module lacks a piece of it, rather
+# than deep inside a scan (docs/VALIDACAO.md: why we keep it; pyproject.toml
+# states the Python versions CI tests).
+_PECAS_PRIVADAS = (
+    "_Unpickler",
+    "_Unpickler.dispatch",
+    "_Unpickler.load_build",
+    "_Unframer",
+    "_Stop",
+)
+
+
+def _checar_pickle_privado() -> None:
+    faltam = []
+    for peca in _PECAS_PRIVADAS:
+        alvo: Any = pickle
+        for parte in peca.split("."):
+            alvo = getattr(alvo, parte, None)
+        if alvo is None:
+            faltam.append(f"pickle.{peca}")
+    if faltam:
+        raise ImportError(
+            "a varredura de pickles (validacao/pickle_seguro.py) depende de partes "
+            f"internas do módulo pickle que este Python ({sys.version.split()[0]}, "
+            f"{sys.implementation.name}) não tem: {', '.join(faltam)}. Use o CPython "
+            "que o projeto suporta (requires-python no pyproject.toml) e veja "
+            "docs/VALIDACAO.md"
+        )
+
+
+_checar_pickle_privado()
 
 PERMITIDO = "permitido"
 PERIGOSO = "perigoso"
