@@ -163,11 +163,13 @@ class GerenciadorBackupVersionamento:
         Returns {"modelo", "versao", "nova_versao"}: another process may publish
         the same content at the same moment, so only this call knows.
         """
-        _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
-        _exigir(forcar, bool, "forcar", "verdadeiro ou falso")
+        _exigir(caminho, (str, os.PathLike), "caminho", "um caminho (texto ou Path)")
         origem = Path(caminho)
-        modelo = nome_modelo or nome_do_modelo(origem)
+        modelo = nome_modelo if isinstance(nome_modelo, str) else ""
+        modelo = modelo or nome_do_modelo(origem)
         try:
+            _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
+            _exigir(forcar, bool, "forcar", "verdadeiro ou falso")
             versao, nova = self._criar_backup(
                 origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
             )

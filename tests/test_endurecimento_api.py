@@ -171,3 +171,17 @@ def test_metricas_validas_chegam_ao_repositorio(tmp_path: Path) -> None:
             "acertos_11": 1.0,
             "epocas": 30,
         }
+
+
+def test_argumento_recusado_emite_backup_falhou(
+    gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
+) -> None:
+    """The daemon and integrations hear about a refused backup too."""
+    modelo = escrever(tmp_path / "modelo.bin", aleatorio(2048))
+    eventos: list[tuple[str, dict[str, Any]]] = []
+    gerenciador.inscrever(lambda evento, dados: eventos.append((evento, dados)))
+    with pytest.raises(ErroArgumento):
+        gerenciador.criar_backup(modelo, descricao="x" * 5000)
+    assert [e for e, _ in eventos] == ["backup_falhou"]
+    assert eventos[0][1]["modelo"] == "modelo.bin"
+    assert "limite" in eventos[0][1]["erro"]

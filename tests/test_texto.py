@@ -142,6 +142,13 @@ def test_plurais_na_saida(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "1 versão, 1 objeto," in r.stdout
     assert "versões" not in r.stdout and "objetos" not in r.stdout
+    r = cli("status", "--base", str(repo))
+    assert r.returncode == 0, r.stderr
+    assert " em 1 objeto" in r.stdout and "1 objetos" not in r.stdout
+    r = cli("limpeza", "--base", str(repo), "--simular")
+    assert r.returncode == 0, r.stderr
+    assert "0 versões seriam removidas, 1 mantida." in r.stdout
+    assert "versão(ões)" not in r.stdout
 
 
 def test_comparar_legivel(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..automacao import ler_estado_daemon
-from ..texto import seguro
+from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
 
@@ -31,7 +31,8 @@ def _texto(st: dict[str, Any]) -> str:
         f"Modelos / versões:  {st['modelos']} / {st['versoes']}",
         f"Tamanho lógico:     {tamanho_legivel(st['tamanho_logico'])}",
         f"Armazenado:         {tamanho_legivel(st['tamanho_armazenado'])} em "
-        f"{st['objetos']} objetos" + (f" (economia {razao}x)" if razao else ""),
+        f"{plural(st['objetos'], 'objeto')}"
+        + (f" (economia {razao}x)" if razao else ""),
         "Último backup:      "
         + (
             f"{seguro(ultimo['modelo'])} {ultimo['versao']} em "
