@@ -11,6 +11,7 @@ from ..automacao.daemon import (
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
+from ..texto import seguro
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -41,9 +42,10 @@ def executar(args: argparse.Namespace) -> int:
             print(json.dumps({"pid": pid, "base": base}, ensure_ascii=False))
         else:
             print(
-                f"Daemon iniciado em segundo plano (pid {pid}); repositório {base}.\n"
+                f"Daemon iniciado em segundo plano (pid {pid}); repositório "
+                f"{seguro(base)}.\n"
                 f"Pare com: inicializar_backup.py parar"
-                + (f" --config {args.config}" if args.config else "")
+                + (f" --config {seguro(args.config)}" if args.config else "")
             )
         return 0
 
@@ -55,8 +57,8 @@ def executar(args: argparse.Namespace) -> int:
             )
         else:
             print(
-                f"Backup automático em execução (repositório {base}); Ctrl+C para "
-                "parar.",
+                f"Backup automático em execução (repositório {seguro(base)}); "
+                "Ctrl+C para parar.",
                 flush=True,
             )
 
