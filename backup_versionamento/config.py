@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .erros import ErroConfiguracao
-from .texto import decodificar_json
+from .texto import decodificar_json, inteiro_enorme
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
 
@@ -137,13 +137,6 @@ _EVENTOS = {
 }
 
 
-def _mostrar_numero(v: Any) -> str:
-    """A received number for a message; a huge int is described, not printed."""
-    if isinstance(v, int) and abs(v) >= 10**15:
-        return f"um número de {len(str(abs(v)))} dígitos"
-    return f"{v}"
-
-
 def _faixa(
     minimo: float, maximo: float, *, acima_de_zero: bool = False
 ) -> Callable[[Any], str | None]:
@@ -156,7 +149,7 @@ def _faixa(
     def regra(v: Any) -> str | None:
         if isinstance(v, float) and not math.isfinite(v):
             return f"{v} não é um número finito"
-        recebido = f"(recebido {_mostrar_numero(v)})"
+        recebido = f"(recebido {inteiro_enorme(v) or v})"
         if acima_de_zero and not v > 0:
             return f"deve ser maior que zero {recebido}"
         if v < minimo:

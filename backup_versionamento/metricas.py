@@ -41,6 +41,7 @@ from .estatistica import (
     poder,
     valor_critico,
 )
+from .texto import inteiro_enorme
 
 NUMEROS_CARTELA = 25
 NUMEROS_SORTEIO = 15
@@ -71,8 +72,8 @@ MAIOR_INTEIRO = 2**53 - 1
 
 def _mostrar(valor: Any) -> str:
     """A value for a message; a huge int is described, not printed."""
-    if isinstance(valor, numbers.Integral) and abs(int(valor)) > 10**15:
-        return f"um inteiro de {len(str(abs(int(valor))))} dígitos"
+    if isinstance(valor, numbers.Integral) and not isinstance(valor, bool):
+        return inteiro_enorme(int(valor)) or repr(valor)
     return repr(valor)
 
 

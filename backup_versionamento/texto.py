@@ -45,6 +45,17 @@ def seguro(valor: object) -> str:
     return "".join(_escapar(c) if _SUSPEITO.match(c) else c for c in texto)
 
 
+def inteiro_enorme(valor: object) -> str | None:
+    """ "um inteiro de 401 dígitos" for an int too long to print in a message, else
+    None. Never raises (CPython refuses str() of ints past 4300 digits)."""
+    if isinstance(valor, bool) or not isinstance(valor, int) or abs(valor) < 10**15:
+        return None
+    try:
+        return f"um inteiro de {len(str(abs(valor)))} dígitos"
+    except ValueError:
+        return "um inteiro de milhares de dígitos"
+
+
 def plural(n: int, singular: str, plural_: str | None = None) -> str:
     """`n` with the noun that agrees: "1 objeto", "2 objetos", "0 versões"."""
     forma = singular if n == 1 else (plural_ if plural_ is not None else singular + "s")

@@ -185,3 +185,8 @@ def test_argumento_recusado_emite_backup_falhou(
     assert [e for e, _ in eventos] == ["backup_falhou"]
     assert eventos[0][1]["modelo"] == "modelo.bin"
     assert "limite" in eventos[0][1]["erro"]
+
+
+def test_metrica_com_inteiro_alem_do_limite_de_conversao() -> None:
+    with pytest.raises(ErroValidacao, match="milhares de dígitos"):
+        validar_metricas({"epocas": 10**5000})

@@ -181,3 +181,10 @@ def test_globais_permitidos_perigoso_na_cli(tmp_path: Path) -> None:
     r = cli("config", "--validar", "--config", str(arq))
     assert r.returncode == 3
     assert "validacao.globais_permitidos" in r.stderr and "'os.system'" in r.stderr
+
+
+def test_inteiro_alem_do_limite_de_conversao_na_api() -> None:
+    """A dict from Python may hold ints that str() refuses (> 4300 digits)."""
+    with pytest.raises(ErroConfiguracao) as e:
+        config.validar({"retencao": {"carencia_coleta_minutos": 10**5000}})
+    assert "milhares de dígitos" in str(e.value)
