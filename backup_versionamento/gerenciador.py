@@ -15,6 +15,7 @@ from typing import Any
 
 from . import config as configuracao
 from . import registro
+from .argumentos import CAMINHO, checar_backup, exigir
 from .armazenamento.backend import traduzir_erro_os
 from .armazenamento.coleta import coletar
 from .armazenamento.fluxo import Progresso, sha256_arquivo
@@ -22,7 +23,6 @@ from .armazenamento.metadados import ESQUEMA_SIDECAR, validar_nome_modelo
 from .armazenamento.repositorio import Repositorio, agora_iso
 from .armazenamento.trava import travar
 from .erros import (
-    ErroArgumento,
     ErroArquivoNaoEncontrado,
     ErroBackup,
     ErroEspacoInsuficiente,
@@ -36,7 +36,7 @@ from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
-from .texto import plural, seguro, tamanho_legivel
+from .texto import plural, tamanho_legivel
 from .validacao import (
     analisar_modelo,
     erro_de_validacao,
@@ -49,12 +49,6 @@ Ouvinte = Callable[[str, dict[str, Any]], None]
 
 # How long a backup waits for another process holding the same model's lock.
 ESPERA_TRAVA_S = 600.0
-# A version's description is a sentence or a short changelog, never a file: it is
-# stored in every sidecar and printed by `listar`.
-LIMITE_DESCRICAO = 2000
-# A model name becomes a folder name (255 bytes at most) and a lock file name
-# with a prefix and a suffix: leave room for them.
-LIMITE_NOME_MODELO = 200
 
 
 class GerenciadorBackupVersionamento:
@@ -163,13 +157,13 @@ class GerenciadorBackupVersionamento:
         Returns {"modelo", "versao", "nova_versao"}: another process may publish
         the same content at the same moment, so only this call knows.
         """
-        _exigir(caminho, (str, os.PathLike), "caminho", "um caminho (texto ou Path)")
+        exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
         origem = Path(caminho)
         modelo = nome_modelo if isinstance(nome_modelo, str) else ""
         modelo = modelo or nome_do_modelo(origem)
         try:
-            _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
-            _exigir(forcar, bool, "forcar", "verdadeiro ou falso")
+            checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, modelo)
+            exigir(forcar, bool, "forcar", "verdadeiro ou falso")
             versao, nova = self._criar_backup(
                 origem, modelo, tipo_mudanca, descricao, metricas, forcar, progresso
             )
@@ -362,7 +356,7 @@ class GerenciadorBackupVersionamento:
         return versoes
 
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
-        _exigir(versao, str, "versao", "um texto como '1.2.3' ou 'ultima'")
+        exigir(versao, str, "versao", "um texto como '1.2.3' ou 'ultima'")
         if versao in (ULTIMA, "última", "latest"):
             versoes = self.listar_versoes(modelo)
             return str(versoes[-1]["versao"])
@@ -384,8 +378,8 @@ class GerenciadorBackupVersionamento:
         progresso: Progresso | None = None,
     ) -> str:
         """Restore a version into `destino` (a folder, or the target path)."""
-        _exigir(destino, (str, os.PathLike), "destino", "um caminho (texto ou Path)")
-        _exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
+        exigir(destino, CAMINHO, "destino", "um caminho (texto ou Path)")
+        exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
         sidecar = self.obter_versao(modelo, versao)
         alvo = Path(destino)
         if str(destino).endswith(os.sep):
@@ -687,7 +681,7 @@ def nome_do_modelo(caminho: str | Path) -> str:
 
 
 def _nome(modelo: str | Path) -> str:
-    _exigir(modelo, (str, os.PathLike), "modelo", "o nome do modelo (texto)")
+    exigir(modelo, CAMINHO, "modelo", "o nome do modelo (texto)")
     return (
         Path(modelo).name
         if isinstance(modelo, Path) or "/" in str(modelo)
@@ -709,52 +703,14 @@ def checar_pedido(
     descricao: str = "",
 ) -> None:
     """Validate a backup request before anything is created on disk."""
-    _exigir(caminho, (str, os.PathLike), "caminho", "um caminho (texto ou Path)")
-    _exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
+    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
     incremento_de(tipo_mudanca)
     _checar_origem(Path(caminho))  # a missing file is the first thing to say
-    _checar_argumentos_backup(caminho, tipo_mudanca, descricao, nome_modelo)
-
-
-def _exigir(valor: Any, tipos: type | tuple[type, ...], nome: str, oque: str) -> None:
-    """Refuse an API argument of the wrong type with the project's own error."""
-    tupla = tipos if isinstance(tipos, tuple) else (tipos,)
-    if not isinstance(valor, tupla) or (isinstance(valor, bool) and bool not in tupla):
-        mostrado = seguro(repr(valor))
-        if len(mostrado) > 60:
-            mostrado = mostrado[:57] + "..."
-        raise ErroArgumento(
-            f"argumento {nome}: esperado {oque}, recebido {type(valor).__name__} "
-            f"{mostrado}"
-        )
-
-
-def _checar_argumentos_backup(
-    caminho: Any, tipo_mudanca: Any, descricao: Any, nome_modelo: Any
-) -> None:
-    _exigir(caminho, (str, os.PathLike), "caminho", "um caminho (texto ou Path)")
-    _exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
-    _exigir(descricao, str, "descricao", "um texto")
-    _exigir(nome_modelo, (str, type(None)), "nome_modelo", "um texto ou None")
-    if len(descricao) > LIMITE_DESCRICAO:
-        raise ErroArgumento(
-            f"descrição com {len(descricao)} caracteres; o limite é "
-            f"{LIMITE_DESCRICAO}. Resuma o que mudou (detalhes longos cabem num "
-            "arquivo ao lado do modelo)"
-        )
-    nome = nome_modelo or nome_do_modelo(caminho)
-    if len(nome.encode("utf-8", "surrogateescape")) > LIMITE_NOME_MODELO:
-        raise ErroArgumento(
-            f"nome do modelo longo demais ({len(nome)} caracteres, "
-            f"{len(nome.encode('utf-8', 'surrogateescape'))} bytes; o limite é "
-            f"{LIMITE_NOME_MODELO} bytes): {seguro(nome[:40])}...; escolha um nome "
-            "mais curto com --nome (nome_modelo= na API)"
-        )
-    if seguro(nome) != nome:
-        raise ErroArgumento(
-            f"nome do modelo com caractere de controle ou invisível: {seguro(nome)}; "
-            "escolha outro com --nome (nome_modelo= na API)"
-        )
+    nome = nome_modelo if isinstance(nome_modelo, str) else ""
+    checar_backup(
+        caminho, tipo_mudanca, descricao, nome_modelo, nome or nome_do_modelo(caminho)
+    )
 
 
 def _checar_origem(origem: Path) -> int:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.argumentos import LIMITE_NOME_MODELO
 from backup_versionamento.erros import (
     ErroArgumento,
     ErroEspacoInsuficiente,
     ErroValidacao,
 )
-from backup_versionamento.gerenciador import LIMITE_NOME_MODELO
 from backup_versionamento.metricas import MAIOR_INTEIRO, validar_metricas
 
 from .conftest import aleatorio, cli, escrever

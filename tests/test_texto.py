@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento, registro
+from backup_versionamento.argumentos import LIMITE_DESCRICAO
 from backup_versionamento.erros import ErroArgumento
-from backup_versionamento.gerenciador import LIMITE_DESCRICAO
 from backup_versionamento.texto import decodificar_json, plural, seguro
 
 from .conftest import aleatorio, arvore_arquivos, cli, escrever
