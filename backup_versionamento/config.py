@@ -12,6 +12,7 @@ import base64
 import binascii
 import copy
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .erros import ErroConfiguracao, mensagem_os
 from .eventos import EVENTOS
+from .texto import decodificar_json, inteiro_enorme
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
 
@@ -145,12 +147,39 @@ _CHAVES_ENDPOINT = {"url", "eventos", "segredo"}
 _REF_GIT_PROIBIDA = re.compile(r"(^[./-])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(//)")
 
 
-def _positivo(v: Any) -> str | None:
-    return None if v > 0 else "deve ser maior que zero"
+def _faixa(
+    minimo: float, maximo: float, *, acima_de_zero: bool = False
+) -> Callable[[Any], str | None]:
+    """A number in [minimo, maximo] (or in (0, maximo] with `acima_de_zero`).
+
+    Checked before any arithmetic touches the value: JSON ints have no size
+    limit and NaN/Infinity parse as floats.
+    """
+
+    def regra(v: Any) -> str | None:
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{v} não é um número finito"
+        recebido = f"(recebido {inteiro_enorme(v) or v})"
+        if acima_de_zero and not v > 0:
+            return f"deve ser maior que zero {recebido}"
+        if v < minimo:
+            return (
+                f"não pode ser negativo {recebido}"
+                if minimo == 0
+                else f"deve estar entre {minimo} e {maximo} {recebido}"
+            )
+        if v > maximo:
+            return f"deve ser no máximo {maximo} {recebido}"
+        return None
+
+    return regra
 
 
-def _nao_negativo(v: Any) -> str | None:
-    return None if v >= 0 else "não pode ser negativo"
+# Generic bounds for rules that only state a sign: large enough for any real use,
+# small enough that no later arithmetic (seconds -> datetime, MB -> bytes) breaks.
+_TETO_GENERICO = 10**9
+_positivo = _faixa(0, _TETO_GENERICO, acima_de_zero=True)
+_nao_negativo = _faixa(0, _TETO_GENERICO)
 
 
 def _horarios(v: list[Any]) -> str | None:
@@ -283,13 +312,24 @@ def _webhook(v: dict[str, Any]) -> str | None:
     return None
 
 
-def _faixa(minimo: float, maximo: float) -> Callable[[Any], str | None]:
-    def regra(v: Any) -> str | None:
-        return (
-            None if minimo <= v <= maximo else f"deve estar entre {minimo} e {maximo}"
-        )
+def _globais_permitidos(v: list[Any]) -> str | None:
+    if not all(isinstance(x, str) for x in v):
+        return "deve ser uma lista de textos"
+    if not v:
+        return None
+    # The deny list lives with the pickle scanner, the one place that knows what
+    # is dangerous (the sandboxed child loads that file by path, so it must stay
+    # self-contained); imported here, lazily, only when the key is used.
+    from .validacao.pickle_seguro import motivo_global_recusado
 
-    return regra
+    ruins = [f"{x!r} ({m})" for x in v if (m := motivo_global_recusado(x))]
+    if ruins:
+        return (
+            f"recusado: {'; '.join(ruins)}. Esta lista só libera classes de dados "
+            "(ex.: 'meu_pacote.modelos.MinhaClasse' ou 'meu_pacote.modelos.*'); "
+            "remova esses itens"
+        )
+    return None
 
 
 def _nao_vazio(v: str) -> str | None:
@@ -298,26 +338,28 @@ def _nao_vazio(v: str) -> str | None:
 
 _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "diretorios.base": _nao_vazio,
-    "backup_automatico.intervalo_horas": _positivo,
+    "backup_automatico.intervalo_horas": _faixa(1, 24 * 366),
     "backup_automatico.horarios_execucao": _horarios,
     "backup_automatico.diretorios_monitorados": _lista_de_texto,
     "backup_automatico.extensoes_monitoradas": _extensoes,
     "backup_automatico.ignorar_arquivos": _lista_de_texto,
-    "backup_automatico.periodo_silencio_segundos": _nao_negativo,
+    "backup_automatico.periodo_silencio_segundos": _faixa(0, 3600),
     "backup_automatico.tipo_mudanca": _um_de(_TIPOS_MUDANCA),
     "backup_automatico.horario_limpeza": _horario,
     "retencao.por_tempo.ultimos_7_dias": _um_de(_BUCKETS_TEMPO),
     "retencao.por_tempo.ultimos_30_dias": _um_de(_BUCKETS_TEMPO),
     "retencao.por_tempo.ultimos_90_dias": _um_de(_BUCKETS_TEMPO),
-    "retencao.por_quantidade.maximo_versoes_por_modelo": _positivo,
-    "retencao.manter_melhores.quantidade": _nao_negativo,
-    "retencao.carencia_coleta_minutos": _nao_negativo,
+    "retencao.por_quantidade.maximo_versoes_por_modelo": _faixa(
+        1, 1_000_000, acima_de_zero=True
+    ),
+    "retencao.manter_melhores.quantidade": _faixa(0, 1_000_000),
+    "retencao.carencia_coleta_minutos": _faixa(0, 60 * 24 * 366),
     "validacao.modo": _um_de({"bloquear", "avisar", "desligado"}),
-    "validacao.tempo_limite_segundos": _positivo,
-    "validacao.memoria_limite_mb": _positivo,
-    "validacao.globais_permitidos": _lista_de_texto,
-    "espaco_disco.aviso_mb": _nao_negativo,
-    "espaco_disco.reserva_mb": _nao_negativo,
+    "validacao.tempo_limite_segundos": _faixa(1, 24 * 3600),
+    "validacao.memoria_limite_mb": _faixa(64, 1024 * 1024),
+    "validacao.globais_permitidos": _globais_permitidos,
+    "espaco_disco.aviso_mb": _faixa(0, 1024**3),
+    "espaco_disco.reserva_mb": _faixa(0, 1024**3),
     "integracao.cloud_storage.provedor": _um_de({"aws_s3", "s3"}),
     "integracao.git.branch_backups": _branch,
     "integracao.webhook": _webhook,
@@ -492,11 +534,9 @@ def ler_arquivo(arquivo: Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         raise ErroConfiguracao(f"{arquivo}: não foi possível ler ({e})") from None
     try:
-        dados = json.loads(texto)
-    except json.JSONDecodeError as e:
-        raise ErroConfiguracao(
-            f"{arquivo}: JSON inválido na linha {e.lineno}, coluna {e.colno}: {e.msg}"
-        ) from None
+        dados = decodificar_json(texto)
+    except ValueError as e:
+        raise ErroConfiguracao(f"{arquivo}: {e}") from None
     if not isinstance(dados, dict):
         raise ErroConfiguracao(
             f"{arquivo}: o conteúdo deve ser um objeto JSON ({{...}})"

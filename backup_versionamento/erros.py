@@ -1,6 +1,7 @@
 """Error hierarchy: one root, each class carries its exit code.
 
     ErroBackup (1)
+    ├── ErroArgumento (2)
     ├── ErroConfiguracao (3)
     ├── ErroArquivoNaoEncontrado (4)
     ├── ErroPermissao (5)
@@ -38,6 +39,12 @@ class ErroBackup(Exception):
 
     def __str__(self) -> str:
         return self.mensagem
+
+
+class ErroArgumento(ErroBackup):
+    """A call with a wrong type or an out-of-range value (API or CLI)."""
+
+    codigo_saida = 2
 
 
 class ErroConfiguracao(ErroBackup):
@@ -117,7 +124,7 @@ class ErroNaoSuportado(ErroBackup):
 CODIGOS_SAIDA: dict[int, str] = {
     0: "sucesso",
     1: "erro interno inesperado",
-    2: "uso incorreto da linha de comando",
+    2: "uso incorreto da linha de comando ou da API (argumento inválido)",
     3: "configuração inválida",
     4: "arquivo ou pasta não encontrado",
     5: "permissão negada",

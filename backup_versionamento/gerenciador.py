@@ -16,6 +16,7 @@ from typing import Any
 
 from . import config as configuracao
 from . import registro
+from .argumentos import CAMINHO, checar_backup, exigir
 from .armazenamento.backends import Backend, traduzir_erro_os
 from .armazenamento.backends.endereco import backend_para, e_local
 from .armazenamento.coleta import coletar
@@ -40,6 +41,7 @@ from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
 from .servicos.destino import preparar_pasta, resolver_destino
+from .texto import plural, tamanho_legivel
 from .validacao import (
     analisar_modelo,
     erro_de_validacao,
@@ -184,8 +186,10 @@ class GerenciadorBackupVersionamento:
         `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
         events.
         """
+        exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
         origem = Path(caminho)
-        modelo = nome_modelo or nome_do_modelo(origem)
+        modelo = nome_modelo if isinstance(nome_modelo, str) else ""
+        modelo = modelo or nome_do_modelo(origem)
         quem = {
             "modelo": modelo,
             "caminho": os.path.abspath(origem),
@@ -193,6 +197,8 @@ class GerenciadorBackupVersionamento:
         }
         self.eventos.emitir("backup_iniciado", **quem)
         try:
+            checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, modelo)
+            exigir(forcar, bool, "forcar", "verdadeiro ou falso")
             versao, nova = self._criar_backup(
                 origem,
                 modelo,
@@ -433,8 +439,9 @@ class GerenciadorBackupVersionamento:
         if livre < reserva or (sem_base and necessario > livre - reserva):
             raise ErroEspacoInsuficiente(
                 f"{self.base}: espaço em disco insuficiente para o backup de {modelo} "
-                f"({necessario // mb} MB; livres {livre // mb} MB, reserva "
-                f"{esp['reserva_mb']} MB). Libere espaço ou rode "
+                f"(precisa de {tamanho_legivel(necessario)}; livres "
+                f"{tamanho_legivel(livre)}, reserva {esp['reserva_mb']} MB). "
+                "Libere espaço ou rode "
                 "`inicializar_backup.py limpeza`."
             )
 
@@ -454,6 +461,7 @@ class GerenciadorBackupVersionamento:
         return versoes
 
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
+        exigir(versao, str, "versao", "um texto como '1.2.3' ou 'ultima'")
         if versao in (ULTIMA, "última", "latest"):
             versoes = self.listar_versoes(modelo)
             return str(versoes[-1]["versao"])
@@ -497,6 +505,8 @@ class GerenciadorBackupVersionamento:
 
         Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
         """
+        exigir(destino, CAMINHO, "destino", "um caminho (texto ou Path)")
+        exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
         try:
             sidecar = self._sidecar(modelo, versao)
             r = resolver_destino(destino, sidecar.modelo, sidecar.tipo, self.base)
@@ -571,10 +581,9 @@ class GerenciadorBackupVersionamento:
         if rel["ok"]:
             self.eventos.emitir("verificacao_concluida", **resumo)
             log.info(
-                "Verificação de integridade concluída: %d versões, %d objetos, sem "
-                "problemas",
-                rel["versoes_verificadas"],
-                rel["objetos_verificados"],
+                "Verificação de integridade concluída: %s, %s, sem problemas",
+                plural(rel["versoes_verificadas"], "versão", "versões"),
+                plural(rel["objetos_verificados"], "objeto"),
             )
         else:
             log.error(
@@ -735,11 +744,14 @@ class GerenciadorBackupVersionamento:
             coleta = coletar(self.repo, carencia)
         saida.update(coleta)
         log.info(
-            "Limpeza concluída: %d versões removidas, %d pacotes removidos, "
-            "%d reempacotados, %d bytes liberados",
-            len(remover),
-            coleta["pacotes_removidos"],
-            coleta["pacotes_reempacotados"],
+            "Limpeza concluída: %s, %s, %s, %d bytes liberados",
+            plural(len(remover), "versão removida", "versões removidas"),
+            plural(coleta["pacotes_removidos"], "pacote removido", "pacotes removidos"),
+            plural(
+                coleta["pacotes_reempacotados"],
+                "pacote reempacotado",
+                "pacotes reempacotados",
+            ),
             coleta["bytes_liberados"],
         )
         self.eventos.emitir(
@@ -857,6 +869,7 @@ def nome_do_modelo(caminho: str | Path) -> str:
 
 
 def _nome(modelo: str | Path) -> str:
+    exigir(modelo, CAMINHO, "modelo", "o nome do modelo (texto)")
     return (
         Path(modelo).name
         if isinstance(modelo, Path) or "/" in str(modelo)
@@ -871,10 +884,21 @@ def _usuario() -> str:
         return str(os.getuid())
 
 
-def checar_pedido(caminho: str | Path, tipo_mudanca: str) -> None:
+def checar_pedido(
+    caminho: str | Path,
+    tipo_mudanca: str,
+    nome_modelo: str | None = None,
+    descricao: str = "",
+) -> None:
     """Validate a backup request before anything is created on disk."""
+    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
     incremento_de(tipo_mudanca)
-    _checar_origem(Path(caminho))
+    _checar_origem(Path(caminho))  # a missing file is the first thing to say
+    nome = nome_modelo if isinstance(nome_modelo, str) else ""
+    checar_backup(
+        caminho, tipo_mudanca, descricao, nome_modelo, nome or nome_do_modelo(caminho)
+    )
 
 
 def _checar_origem(origem: Path) -> int:

@@ -30,9 +30,18 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
+from statistics import NormalDist
 from typing import Any
 
 from .erros import ErroValidacao
+from .estatistica import (
+    holm,
+    intervalo_clopper_pearson,
+    p_valor_unilateral,
+    poder,
+    valor_critico,
+)
+from .texto import inteiro_enorme
 
 NUMEROS_CARTELA = 25
 NUMEROS_SORTEIO = 15
@@ -56,12 +65,34 @@ METRICAS_CONHECIDAS: dict[str, str] = {
 }
 
 
-def _numero_finito(valor: Any) -> bool:
-    return (
-        isinstance(valor, numbers.Real)
-        and not isinstance(valor, bool)
-        and math.isfinite(float(valor))
-    )
+# Custom integer metrics stay exact in JSON readers that use doubles (and in
+# SQLite's 64-bit integers); anything larger is surely a mistake.
+MAIOR_INTEIRO = 2**53 - 1
+
+
+def _mostrar(valor: Any) -> str:
+    """A value for a message; a huge int is described, not printed."""
+    if isinstance(valor, numbers.Integral) and not isinstance(valor, bool):
+        return inteiro_enorme(int(valor)) or repr(valor)
+    return repr(valor)
+
+
+def _problema_numero(valor: Any) -> str | None:
+    """Why `valor` is not a usable metric value, or None. No float() of a huge int."""
+    if isinstance(valor, bool) or not isinstance(valor, numbers.Real):
+        return f"valor {_mostrar(valor)} não é um número finito"
+    if isinstance(valor, numbers.Integral):
+        if abs(int(valor)) > MAIOR_INTEIRO:
+            return (
+                f"valor {_mostrar(valor)} fora da faixa de inteiros aceita "
+                f"(±{MAIOR_INTEIRO})"
+            )
+        return None
+    try:
+        finito = math.isfinite(float(valor))
+    except (OverflowError, ValueError):
+        finito = False
+    return None if finito else f"valor {_mostrar(valor)} não é um número finito"
 
 
 def validar_metricas(metricas: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -83,10 +114,9 @@ def validar_metricas(metricas: Mapping[str, Any] | None) -> dict[str, Any]:
             raise ErroValidacao(
                 f"nome de métrica inválido: {nome!r} (use um texto não vazio)"
             )
-        if not _numero_finito(valor):
-            raise ErroValidacao(
-                f"métrica '{nome}': valor {valor!r} não é um número finito"
-            )
+        problema = _problema_numero(valor)
+        if problema:
+            raise ErroValidacao(f"métrica '{nome}': {problema}")
         if nome in METRICAS_CONHECIDAS:
             convertido = float(valor)
             if not 0.0 <= convertido <= 1.0:
@@ -248,20 +278,125 @@ def linha_base_aleatoria(tamanho_aposta: int = 15) -> dict[str, Any]:
     return base
 
 
-def comparar_com_acaso(
-    metricas: Mapping[str, Any], tamanho_aposta: int = 15
-) -> dict[str, dict[str, Any]]:
-    """For each metric that has a chance baseline, observed vs. chance.
+# The decision rule of `comparar_com_acaso` (docs/METRICAS.md explains each).
+ALFA = 0.05
+# "Enough draws" means: a model that hits a tier twice as often as chance would
+# be detected at least half of the time.
+EFEITO_REFERENCIA = 2.0
+PODER_MINIMO = 0.5
+# Below this many pairs the normal approximation for the mean hit rate is poor.
+MINIMO_SORTEIOS_MEDIA = 30
 
-    Each entry: observado, acaso, razao (observado / acaso) and supera_acaso
-    (observado > acaso). Metrics absent from `metricas` are left out.
+SUPERA = "supera o acaso"
+NAO_SUPERA = "não supera o acaso"
+INSUFICIENTE = "não há sorteios suficientes para decidir"
+NAO_TESTAVEL = "não testável"
+
+
+def _porcentagem(x: float) -> str:
+    return "menor que 1%" if x < 0.01 else f"de {x:.0%}"
+
+
+def _contagem(nome: str, taxa: float, total: int, por_par: int = 1) -> int:
+    """The integer count behind a rate over `total` pairs (refuse a rounded rate)."""
+    bruto = taxa * total * por_par
+    contagem = round(bruto)
+    if abs(bruto - contagem) > 1e-6 * max(1, por_par):
+        raise ErroValidacao(
+            f"métrica '{nome}' = {taxa!r} com {total} sorteios dá {bruto:.4g} "
+            "acertos, que não é um número inteiro: informe a fração exata "
+            "(acertos / sorteios, como calcular_metricas devolve) ou o número certo "
+            "de sorteios"
+        )
+    return contagem
+
+
+def _checar_n(n_sorteios: Any) -> int | None:
+    if n_sorteios is None:
+        return None
+    if (
+        isinstance(n_sorteios, bool)
+        or not isinstance(n_sorteios, numbers.Integral)
+        or not 1 <= int(n_sorteios) <= MAIOR_INTEIRO
+    ):
+        raise ErroValidacao(
+            f"n_sorteios {_mostrar(n_sorteios)} inválido: use o número de sorteios "
+            "avaliados (inteiro >= 1)"
+        )
+    return int(n_sorteios)
+
+
+def _teste_faixa(
+    nome: str, observado: float, acaso: float, n: int, confianca: float
+) -> dict[str, Any]:
+    acertos = _contagem(nome, observado, n)
+    inferior, superior = intervalo_clopper_pearson(acertos, n, confianca)
+    return {
+        "metodo": "binomial exato unilateral; IC de Clopper-Pearson",
+        "acertos": acertos,
+        "p_valor": p_valor_unilateral(acertos, n, acaso),
+        "intervalo_confianca": [inferior, superior],
+    }
+
+
+def _teste_media(
+    observado: float, tamanho_aposta: int, n: int, confianca: float
+) -> dict[str, Any]:
+    """Mean hits per pair against the exact hypergeometric mean and variance
+    (normal approximation of the sum of n independent pairs)."""
+    acertos = _contagem("taxa_acerto_media", observado, n, NUMEROS_SORTEIO)
+    p_num = NUMEROS_SORTEIO / NUMEROS_CARTELA
+    media = tamanho_aposta * p_num
+    variancia = (
+        tamanho_aposta
+        * p_num
+        * (1 - p_num)
+        * (NUMEROS_CARTELA - tamanho_aposta)
+        / (NUMEROS_CARTELA - 1)
+    )
+    erro_padrao = math.sqrt(variancia / n)
+    z = (acertos / n - media) / erro_padrao
+    quantil = NormalDist().inv_cdf(1 - (1 - confianca) / 2)
+    return {
+        "metodo": "normal (média e variância hipergeométricas exatas); aproximado",
+        "acertos": acertos,
+        "p_valor": 0.5 * math.erfc(z / math.sqrt(2)),
+        "intervalo_confianca": [
+            max(0.0, (acertos / n - quantil * erro_padrao) / NUMEROS_SORTEIO),
+            min(1.0, (acertos / n + quantil * erro_padrao) / NUMEROS_SORTEIO),
+        ],
+    }
+
+
+def comparar_com_acaso(
+    metricas: Mapping[str, Any],
+    tamanho_aposta: int = 15,
+    *,
+    n_sorteios: int | None = None,
+    alfa: float = ALFA,
+) -> dict[str, dict[str, Any]]:
+    """For each metric that has a chance baseline, observed vs. chance, decided by
+    a test (docs/METRICAS.md has the formulas and a worked example).
+
+    Each entry keeps observado, acaso, razao (observado / acaso) and supera_acaso,
+    now True only when the test says so: each prize tier (acertos_11..15) by an
+    exact one-sided binomial test of its hit count against the hypergeometric
+    chance, taxa_acerto_media by a normal test of the mean, with Holm's
+    correction across all the tests made. It adds n_sorteios, acertos, p_valor,
+    p_ajustado, intervalo_confianca (Clopper-Pearson, 1 - alfa), poder (of
+    detecting a model EFEITO_REFERENCIA times better than chance) and decisao:
+    SUPERA, NAO_SUPERA, INSUFICIENTE or NAO_TESTAVEL.
+
+    `n_sorteios` (else the metric "n_sorteios", if stored) is the number of
+    draws behind the rates; without it nothing can be decided.
     """
     base = linha_base_aleatoria(tamanho_aposta)
     validas = validar_metricas(metricas)
-    comparaveis = [f"acertos_{k}" for k in ACERTOS_CONTADOS] + [
-        "taxa_acerto_media",
-        "precisao_numeros_frequentes",
-    ]
+    if not isinstance(alfa, float) or not 0.0 < alfa < 0.5:
+        raise ErroValidacao(f"alfa {alfa!r} inválido: use um número entre 0 e 0,5")
+    n = _checar_n(n_sorteios if n_sorteios is not None else validas.get("n_sorteios"))
+    faixas = [f"acertos_{k}" for k in ACERTOS_CONTADOS]
+    comparaveis = [*faixas, "taxa_acerto_media", "precisao_numeros_frequentes"]
     saida: dict[str, dict[str, Any]] = {}
     for nome in comparaveis:
         if nome not in validas:
@@ -271,6 +406,55 @@ def comparar_com_acaso(
             "observado": observado,
             "acaso": acaso,
             "razao": observado / acaso,
-            "supera_acaso": observado > acaso,
+            "supera_acaso": False,
+            "n_sorteios": n,
+            "acertos": None,
+            "p_valor": None,
+            "p_ajustado": None,
+            "intervalo_confianca": None,
+            "nivel_confianca": 1 - alfa,
+            "poder": None,
+            "metodo": None,
         }
+        if nome == "precisao_numeros_frequentes":
+            saida[nome]["decisao"] = (
+                f"{NAO_TESTAVEL}: faltam quantos números frequentes foram apostados"
+            )
+        elif n is None:
+            saida[nome]["decisao"] = (
+                f"{INSUFICIENTE}: número de sorteios não informado (n_sorteios)"
+            )
+        elif nome == "taxa_acerto_media":
+            saida[nome].update(_teste_media(observado, tamanho_aposta, n, 1 - alfa))
+        else:
+            saida[nome].update(_teste_faixa(nome, observado, acaso, n, 1 - alfa))
+    testados = [nome for nome, e in saida.items() if e["p_valor"] is not None]
+    ajustados = holm([saida[nome]["p_valor"] for nome in testados])
+    for nome, p_ajustado in zip(testados, ajustados, strict=True):
+        e = saida[nome]
+        assert n is not None
+        e["p_ajustado"] = p_ajustado
+        # Power at the strictest level Holm may apply (alfa / number of tests).
+        nivel = alfa / len(testados)
+        if nome == "taxa_acerto_media":
+            e["poder"] = None
+            suficiente = n >= MINIMO_SORTEIOS_MEDIA
+            motivo = f"são precisos ao menos {MINIMO_SORTEIOS_MEDIA} sorteios"
+        else:
+            p1 = min(1.0, EFEITO_REFERENCIA * e["acaso"])
+            e["poder"] = poder(n, e["acaso"], p1, nivel)
+            suficiente = e["poder"] >= PODER_MINIMO
+            motivo = (
+                "nem acertando em todos os sorteios o resultado seria significativo"
+                if valor_critico(n, e["acaso"], nivel) is None
+                else f"o poder de detectar um modelo {EFEITO_REFERENCIA:g} vezes "
+                f"melhor que o acaso é {_porcentagem(e['poder'])}"
+            )
+        if p_ajustado < alfa:
+            e["supera_acaso"] = True
+            e["decisao"] = SUPERA
+        elif suficiente:
+            e["decisao"] = NAO_SUPERA
+        else:
+            e["decisao"] = f"{INSUFICIENTE}: {motivo}"
     return saida

@@ -6,6 +6,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from .texto import seguro
+
 NOME_LOGGER = "SistemaBackup"
 FORMATO = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
 FORMATO_DETALHADO = (
@@ -15,6 +17,19 @@ FORMATO_DETALHADO = (
 FORMATO_DATA = "%Y-%m-%d %H:%M:%S"
 
 log = logging.getLogger(NOME_LOGGER)
+
+
+class FormatadorSeguro(logging.Formatter):
+    """The spec's format, with the message's control characters escaped.
+
+    Messages carry user strings (model names, paths, descriptions): a newline or
+    an ANSI escape in one must not forge a log line or drive the terminal of
+    whoever runs `tail -f`. Tracebacks keep their lines.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = seguro(record.message)
+        return super().formatMessage(record)
 
 
 def configurar(
@@ -31,7 +46,7 @@ def configurar(
         arquivo, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
     )
     handler.setFormatter(
-        logging.Formatter(FORMATO_DETALHADO if detalhado else FORMATO, FORMATO_DATA)
+        FormatadorSeguro(FORMATO_DETALHADO if detalhado else FORMATO, FORMATO_DATA)
     )
     log.addHandler(handler)
     return arquivo

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import Any
 
 from ..erros import CODIGOS_SAIDA, ErroBackup, erro_de_os
+from ..texto import seguro
 
 # Exit codes of an interrupted command (documented in CODIGOS_SAIDA).
 SAIDA_CTRL_C = 130
@@ -166,7 +167,10 @@ def _main(argv: Sequence[str] | None) -> int:
 def _erro(args: argparse.Namespace, mensagem: str, codigo: int) -> None:
     if getattr(args, "json", False):
         print(json.dumps({"erro": mensagem, "codigo": codigo}, ensure_ascii=False))
-    print(f"erro: {mensagem}", file=sys.stderr)
+    # Line by line: the message's own line breaks stay, control characters that
+    # came from a user string (a path, a name) are shown escaped.
+    linhas = "\n".join(seguro(linha) for linha in mensagem.split("\n"))
+    print(f"erro: {linhas}", file=sys.stderr)
 
 
 def executar_console() -> None:

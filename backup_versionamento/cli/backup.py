@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..erros import ErroArquivoNaoEncontrado, ErroValidacao
 from ..gerenciador import checar_pedido
+from ..metricas import validar_metricas
 from ..politica.versoes import AUTO, INCREMENTOS
+from ..texto import decodificar_json, seguro
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
 
 
@@ -64,14 +65,23 @@ def ler_metricas(caminho: str | None) -> dict[str, Any] | None:
     if not arquivo.is_file():
         raise ErroArquivoNaoEncontrado(f"{arquivo}: arquivo de métricas não encontrado")
     try:
-        dados = json.loads(arquivo.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ErroValidacao(f"{arquivo}: JSON de métricas inválido ({e})") from None
+        texto = arquivo.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ErroValidacao(
+            f"{arquivo}: o arquivo de métricas não está em UTF-8"
+        ) from None
+    try:
+        dados = decodificar_json(texto)
+    except ValueError as e:
+        raise ErroValidacao(f"{arquivo}: métricas: {e}") from None
     if not isinstance(dados, dict):
         raise ErroValidacao(
             f"{arquivo}: as métricas devem ser um objeto {{nome: número}}"
         )
-    return dados
+    try:  # here, so a bad file leaves no repository behind
+        return validar_metricas(dados)
+    except ErroValidacao as e:
+        raise ErroValidacao(f"{arquivo}: {e}") from None
 
 
 def _avisar_espaco_baixo(evento: str, dados: dict[str, Any]) -> None:
@@ -87,7 +97,8 @@ def _avisar_espaco_baixo(evento: str, dados: dict[str, Any]) -> None:
 def executar(args: argparse.Namespace) -> int:
     metricas = ler_metricas(args.metricas)
     origem = Path(args.modelo)
-    checar_pedido(origem, args.tipo_mudanca)  # before the repository folder is created
+    # Before the repository folder is created.
+    checar_pedido(origem, args.tipo_mudanca, args.nome, args.descricao)
     tamanho = origem.stat().st_size if origem.is_file() else 0
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)
@@ -118,18 +129,21 @@ def executar(args: argparse.Namespace) -> int:
 
     def humano() -> str:
         if not nova:
-            return f"Sem mudanças: {info['modelo']} já está guardado na versão {versao}"
+            return (
+                f"Sem mudanças: {seguro(info['modelo'])} já está guardado na versão "
+                f"{versao}"
+            )
         extra = ""
         if info.get("mudanca"):
             m = info["mudanca"]
-            extra += f"\n  tipo automático: {m['incremento']} ({m['motivo']})"
+            extra += f"\n  tipo automático: {m['incremento']} ({seguro(m['motivo'])})"
         val = info.get("validacao")
         if val:
             estado = "OK" if val["valido"] else "FALHOU"
             extra += f"\n  validação ({val.get('formato')}): {estado}"
-            extra += "".join(f"\n    - {p}" for p in val.get("problemas", []))
+            extra += "".join(f"\n    - {seguro(p)}" for p in val.get("problemas", []))
         return (
-            f"Backup criado: {info['modelo']} -> {versao} "
+            f"Backup criado: {seguro(info['modelo'])} -> {versao} "
             f"({tamanho_legivel(info['tamanho'])}, "
             f"{tamanho_legivel(info['tamanho_armazenado'])} novos no repositório)"
             + extra

@@ -14,6 +14,7 @@ from typing import Any
 from .. import config as configuracao
 from ..erros import ErroRepositorio
 from ..gerenciador import GerenciadorBackupVersionamento
+from ..texto import tamanho_legivel as tamanho_legivel  # used by the subcommands
 
 # Where people keep repositories besides the configured base: the CLI's default and
 # the folder of the spec's API example, GerenciadorBackupVersionamento("./backups").
@@ -98,13 +99,3 @@ def barra(
         nrows=tela.lines or 24,
     ) as t:
         yield t.update
-
-
-def tamanho_legivel(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    for unidade in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unidade == "TB":
-            return f"{n:.0f} {unidade}" if unidade == "B" else f"{n:.1f} {unidade}"
-        n /= 1024
-    return f"{n:.1f} TB"

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .. import config as configuracao
+from ..texto import seguro
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -31,7 +32,7 @@ def executar(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"valida": True, "origem": origem}, ensure_ascii=False))
         else:
-            print(f"Configuração válida ({origem})")
+            print(f"Configuração válida ({seguro(origem)})")
         return 0
     print(json.dumps(cfg, ensure_ascii=False, indent=2))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..texto import seguro
 from .comum import gerenciador, imprimir
 
 
@@ -27,6 +28,6 @@ def executar(args: argparse.Namespace) -> int:
     imprimir(
         args,
         {"modelo": args.modelo, "versao": versao, "fixada": args.fixa},
-        lambda: f"Versão {versao} de {args.modelo} {estado}",
+        lambda: f"Versão {versao} de {seguro(args.modelo)} {estado}",
     )
     return 0

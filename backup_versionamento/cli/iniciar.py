@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..automacao.daemon import (
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
+from ..texto import seguro
 from .comum import tamanho_legivel
 from .formato import hora_local
 
@@ -48,9 +50,10 @@ def executar(args: argparse.Namespace) -> int:
             print(json.dumps({"pid": pid, "base": base}, ensure_ascii=False))
         else:
             print(
-                f"Daemon iniciado em segundo plano (pid {pid}); repositório {base}.\n"
+                f"Daemon iniciado em segundo plano (pid {pid}); repositório "
+                f"{seguro(base)}.\n"
                 f"Pare com: inicializar_backup.py parar"
-                + (f" --config {args.config}" if args.config else "")
+                + (f" --config {seguro(args.config)}" if args.config else "")
             )
         return 0
 
@@ -70,8 +73,8 @@ def executar(args: argparse.Namespace) -> int:
                 )
             else:
                 print(
-                    f"Backup automático em execução (repositório {base}); Ctrl+C "
-                    "para parar.",
+                    f"Backup automático em execução (repositório {seguro(base)}); "
+                    "Ctrl+C para parar.",
                     flush=True,
                 )
             ja_pronto = True
@@ -100,8 +103,8 @@ def avisar_pastas_ausentes(cfg: dict[str, Any]) -> None:
     for pasta in auto["diretorios_monitorados"]:
         if not Path(pasta).is_dir():
             print(
-                f"aviso: pasta monitorada não existe: {pasta}; será monitorada "
-                "assim que for criada",
+                f"aviso: pasta monitorada não existe: {seguro(pasta)}; será "
+                "monitorada assim que for criada",
                 file=sys.stderr,
                 flush=True,
             )
@@ -113,16 +116,20 @@ def _linha_evento(evento: str, dados: dict[str, Any], em_json: bool) -> str | No
         return None
     if em_json:
         return json.dumps({"evento": evento, **dados}, ensure_ascii=False, default=str)
-    quando = hora_local(dados.get("em")) if dados.get("em") else ""
+    quando = hora_local(datetime.now(timezone.utc))
     if evento == "backup_criado":
         return (
-            f"{quando}  backup criado: {dados['modelo']} -> {dados['versao']} "
-            f"({dados.get('origem')}: {dados.get('caminho')})"
+            f"{quando}  backup criado: {seguro(dados['modelo'])} -> "
+            f"{dados['versao']} ({dados.get('origem')}: "
+            f"{seguro(dados.get('caminho'))})"
         )
     if evento == "backup_falhou":
-        return f"{quando}  backup falhou: {dados.get('caminho')}: {dados.get('erro')}"
+        return (
+            f"{quando}  backup falhou: {seguro(dados.get('caminho'))}: "
+            f"{seguro(dados.get('erro'))}"
+        )
     return (
-        f"aviso: espaço em disco baixo em {dados.get('base')}: "
+        f"aviso: espaço em disco baixo em {seguro(dados.get('base'))}: "
         f"{tamanho_legivel(dados.get('livre'))} livres (aviso abaixo de "
         f"{dados.get('aviso_mb')} MB)"
     )

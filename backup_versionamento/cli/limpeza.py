@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
 
@@ -36,20 +37,22 @@ def executar(args: argparse.Namespace) -> int:
 def _texto(r: dict[str, Any]) -> str:
     linhas = []
     for modelo, decisoes in r["modelos"].items():
-        linhas.append(f"{modelo}:")
+        linhas.append(f"{seguro(modelo)}:")
         for d in decisoes:
             acao = "mantém" if d["manter"] else "REMOVE"
-            linhas.append(f"  {d['versao']:<10} {acao:<7} {'; '.join(d['motivos'])}")
+            motivos = seguro("; ".join(d["motivos"]))
+            linhas.append(f"  {d['versao']:<10} {acao:<7} {motivos}")
     n = len(r["versoes_removidas"])
     if r["simulado"]:
+        sairiam = plural(n, "versão seria removida", "versões seriam removidas")
         linhas.append(
-            f"Simulação: {n} versão(ões) seriam removidas, "
-            f"{r['versoes_mantidas']} mantidas. Nada foi alterado."
+            f"Simulação: {sairiam}, {plural(r['versoes_mantidas'], 'mantida')}. "
+            "Nada foi alterado."
         )
     else:
         linhas.append(
-            f"Limpeza concluída: {n} versão(ões) removidas, "
-            f"{r['objetos_removidos']} objetos apagados, "
+            f"Limpeza concluída: {plural(n, 'versão removida', 'versões removidas')}, "
+            f"{plural(r['objetos_removidos'], 'objeto apagado', 'objetos apagados')}, "
             f"{tamanho_legivel(r['bytes_liberados'])} liberados."
         )
     return "\n".join(linhas)

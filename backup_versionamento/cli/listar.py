@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..texto import seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 from .formato import hora_local
 
@@ -51,13 +52,15 @@ def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
         tipo = v["tipo_mudanca"]
         if v.get("mudanca"):  # auto: show what it was deduced to be
             tipo = f"{tipo}→{v['mudanca']['incremento']}"
+        tipo = seguro(tipo)
         marca = "*" if v.get("fixada") else " "
         valid = v.get("validacao") or {}
         alerta = "" if valid.get("valido", True) else "  [validação falhou]"
         linhas.append(
             f"{v['versao']:<9}{marca} {hora_local(v['criado_em']):<23} "
             f"{tipo:<12} {tamanho_legivel(v['tamanho']):>10} "
-            f"{tamanho_legivel(v['tamanho_armazenado']):>10}  {v['descricao']}{alerta}"
+            f"{tamanho_legivel(v['tamanho_armazenado']):>10}  "
+            f"{seguro(v['descricao'])}{alerta}"
         )
     linhas.append("(* = fixada)" if any(v.get("fixada") for v in versoes) else "")
     return "\n".join(linhas).rstrip()
@@ -71,7 +74,7 @@ def _tabela_modelos(modelos: list[dict[str, Any]]) -> str:
     ]
     for m in modelos:
         linhas.append(
-            f"{m['modelo']:<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
+            f"{seguro(m['modelo']):<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
             f"{tamanho_legivel(m['tamanho']):>10}  "
             f"{hora_local(m['atualizado_em'])}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..texto import seguro
 from .comum import barra, gerenciador, imprimir
 
 
@@ -63,13 +64,13 @@ def executar(args: argparse.Namespace) -> int:
 
     def humano() -> str:
         texto = (
-            f"Modelo restaurado em: {caminho} "
+            f"Modelo restaurado em: {seguro(caminho)} "
             f"(versão {info['versao']}, SHA-256 conferido)\n"
             f"  destino tratado como {r['tratado_como']}: {r['motivo']}"
         )
         if validacao:
             texto += f"\nValidação: {'OK' if validacao['valido'] else 'FALHOU'}"
-            texto += "".join(f"\n  - {p}" for p in validacao["problemas"])
+            texto += "".join(f"\n  - {seguro(p)}" for p in validacao["problemas"])
         return texto
 
     imprimir(args, dados, humano)

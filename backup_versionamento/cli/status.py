@@ -8,6 +8,7 @@ from typing import Any
 
 from ..automacao import ler_estado_daemon
 from ..eventos import ler_momento
+from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 from .formato import hora_local
 
@@ -29,14 +30,15 @@ def _texto(st: dict[str, Any]) -> str:
     ultimo = st["ultimo_backup"]
     razao = st["razao_economia"]
     linhas = [
-        f"Repositório:        {st['base']} (formato {st['formato']})",
+        f"Repositório:        {seguro(st['base'])} (formato {st['formato']})",
         f"Modelos / versões:  {st['modelos']} / {st['versoes']}",
         f"Tamanho lógico:     {tamanho_legivel(st['tamanho_logico'])}",
         f"Armazenado:         {tamanho_legivel(st['tamanho_armazenado'])} em "
-        f"{st['pacotes']} pacotes" + (f" (economia {razao}x)" if razao else ""),
+        f"{plural(st['pacotes'], 'pacote')}"
+        + (f" (economia {razao}x)" if razao else ""),
         "Último backup:      "
         + (
-            f"{ultimo['modelo']} {ultimo['versao']} em "
+            f"{seguro(ultimo['modelo'])} {ultimo['versao']} em "
             f"{hora_local(ultimo['criado_em'])}"
             if ultimo
             else "nenhum"
@@ -48,7 +50,7 @@ def _texto(st: dict[str, Any]) -> str:
             if st.get("espaco_baixo")
             else ""
         ),
-        f"Log:                {st['log']}",
+        f"Log:                {seguro(st['log'])}",
         _texto_daemon(st["daemon"]),
         *_texto_integracoes(st.get("integracoes") or {}),
     ]
@@ -109,22 +111,23 @@ def _texto_daemon(d: dict[str, Any]) -> str:
     ultimo = d.get("ultimo_backup")
     if ultimo:
         linhas.append(
-            f"Último automático:  {ultimo.get('modelo')} {ultimo.get('versao')} em "
-            f"{hora_local(ultimo.get('em'))}"
+            f"Último automático:  {seguro(ultimo.get('modelo'))} "
+            f"{seguro(ultimo.get('versao'))} em {hora_local(ultimo.get('em'))}"
         )
     falha = d.get("ultima_falha")
     if falha:
         linhas.append(
-            f"Última falha:       {falha.get('erro')} em {hora_local(falha.get('em'))} "
+            f"Última falha:       {seguro(falha.get('erro'))} em "
+            f"{hora_local(falha.get('em'))} "
             f"({d.get('falhas', 0)} no total)"
         )
     pastas = d.get("diretorios_monitorados") or []
     if pastas:
-        linhas.append(f"Pastas monitoradas: {', '.join(pastas)}")
+        linhas.append(f"Pastas monitoradas: {', '.join(seguro(p) for p in pastas)}")
     for pasta in pastas:  # checked now: the state file may be older than a mkdir
         if not Path(pasta).is_dir():
             linhas.append(
-                f"Aviso:              pasta monitorada não existe: {pasta} "
+                f"Aviso:              pasta monitorada não existe: {seguro(pasta)} "
                 "(monitorada assim que for criada)"
             )
     return "\n".join(linhas)

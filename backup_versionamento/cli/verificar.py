@@ -8,6 +8,7 @@ from typing import Any
 
 from ..erros import ErroArquivoNaoEncontrado
 from ..gerenciador import verificar_integridade
+from ..texto import plural, seguro
 from .comum import barra, em_terminal, gerenciador, imprimir, tamanho_legivel
 
 
@@ -60,7 +61,7 @@ def _texto(rel: dict[str, Any]) -> str:
     if rel.get("validacao_falhou"):
         texto += (
             "\nAviso: versões guardadas com validação do modelo falha: "
-            + ", ".join(rel["validacao_falhou"])
+            + ", ".join(seguro(v) for v in rel["validacao_falhou"])
         )
     return texto
 
@@ -69,20 +70,23 @@ def _texto_integridade(rel: dict[str, Any]) -> str:
     modo = "completa" if rel["completa"] else "padrão"
     if rel["ok"]:
         return (
-            f"Integridade OK (verificação {modo}): {rel['versoes_verificadas']} "
-            f"versões, {rel['objetos_verificados']} objetos, {rel['duracao_s']}s"
+            f"Integridade OK (verificação {modo}): "
+            f"{plural(rel['versoes_verificadas'], 'versão', 'versões')}, "
+            f"{plural(rel['objetos_verificados'], 'objeto')}, {rel['duracao_s']}s"
         )
     linhas = [f"PROBLEMAS ENCONTRADOS (verificação {modo}): {len(rel['problemas'])}"]
     linhas += [
-        f"  - {p['modelo']} {p['versao']}: {p['mensagem']}" for p in rel["problemas"]
+        f"  - {seguro(p['modelo'])} {seguro(p['versao'])}: {seguro(p['mensagem'])}"
+        for p in rel["problemas"]
     ]
-    linhas.append(f"Versões afetadas: {', '.join(rel['versoes_com_problema'])}")
+    afetadas = ", ".join(seguro(v) for v in rel["versoes_com_problema"])
+    linhas.append(f"Versões afetadas: {afetadas}")
     linhas.append("As demais versões seguem restauráveis.")
     return "\n".join(linhas)
 
 
 def _texto_arquivo(r: dict[str, Any]) -> str:
-    linhas = [f"Arquivo: {r['arquivo']} ({tamanho_legivel(r.get('tamanho'))})"]
+    linhas = [f"Arquivo: {seguro(r['arquivo'])} ({tamanho_legivel(r.get('tamanho'))})"]
     if r.get("sha256"):
         linhas.append(f"SHA-256: {r['sha256']}")
     corresp = r.get("versao_correspondente")
@@ -95,6 +99,6 @@ def _texto_arquivo(r: dict[str, Any]) -> str:
     if val:
         estado = "OK" if val["valido"] else "FALHOU"
         linhas.append(f"Validação ({val.get('formato')}): {estado}")
-    linhas += [f"Problema: {p}" for p in r["problemas"]]
-    linhas += [f"Aviso: {a}" for a in r.get("avisos", [])]
+    linhas += [f"Problema: {seguro(p)}" for p in r["problemas"]]
+    linhas += [f"Aviso: {seguro(a)}" for a in r.get("avisos", [])]
     return "\n".join(linhas)

@@ -21,6 +21,7 @@ import lzma
 import pickle
 import re
 import struct
+import sys
 import time
 import zipfile
 import zlib
@@ -29,6 +30,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar, TypeAlias
+
+# The scan subclasses CPython's pure-Python unpickler, which is private API.
+# Fail here, clearly, on a Python whose pickle module lacks a piece of it, rather
+# than deep inside a scan (docs/VALIDACAO.md: why we keep it; pyproject.toml
+# states the Python versions CI tests).
+_PECAS_PRIVADAS = (
+    "_Unpickler",
+    "_Unpickler.dispatch",
+    "_Unpickler.load_build",
+    "_Unframer",
+    "_Stop",
+)
+
+
+def _checar_pickle_privado() -> None:
+    faltam = []
+    for peca in _PECAS_PRIVADAS:
+        alvo: Any = pickle
+        for parte in peca.split("."):
+            alvo = getattr(alvo, parte, None)
+        if alvo is None:
+            faltam.append(f"pickle.{peca}")
+    if faltam:
+        raise ImportError(
+            "a varredura de pickles (validacao/pickle_seguro.py) depende de partes "
+            f"internas do módulo pickle que este Python ({sys.version.split()[0]}, "
+            f"{sys.implementation.name}) não tem: {', '.join(faltam)}. Use o CPython "
+            "que o projeto suporta (requires-python no pyproject.toml) e veja "
+            "docs/VALIDACAO.md"
+        )
+
+
+_checar_pickle_privado()
 
 PERMITIDO = "permitido"
 PERIGOSO = "perigoso"
@@ -362,6 +396,44 @@ def _extra_permite(completo: str, extras: Iterable[str]) -> bool:
         elif completo == e:
             return True
     return False
+
+
+_EXTRA = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\.\*)?")
+
+
+def motivo_global_recusado(extra: str) -> str | None:
+    """Why a user allow-list entry must be refused, or None when it is acceptable.
+
+    An entry is "pkg.mod.Name" or "pkg.mod.*". It is refused when it names, or its
+    wildcard covers, a global or module of the deny lists above: the scan would
+    never honour it, and accepting it in silence would mislead the user.
+    """
+    if not _EXTRA.fullmatch(extra) or "." not in extra:
+        return "use 'modulo.Nome' ou 'modulo.*'"
+    curinga = extra.endswith(".*")
+    partes = (extra[:-2] if curinga else extra).split(".")
+    if curinga:
+        modulo = IMPORT_MAPPING.get(".".join(partes), ".".join(partes))
+        prefixo = modulo + "."
+        if modulo.split(".")[0] in _MODULOS_PERIGOSOS or modulo in _MODULOS_PERIGOSOS:
+            return f"o módulo {modulo} executa código ou acessa o sistema"
+        cobertos = sorted(
+            g
+            for g in (*_GLOBAIS_PERIGOSOS, *_PREFIXOS_PERIGOSOS)
+            if g.startswith(prefixo)
+        )
+        if cobertos:
+            return f"cobre {', '.join(cobertos[:3])} (executam código)"
+        if any(modulo == p or modulo.startswith(p + ".") for p in _PREFIXOS_PERIGOSOS):
+            return f"{modulo} executa código ao carregar"
+        return None
+    # "a.b.c" may be module "a.b" + name "c" or module "a" + qualified name "b.c".
+    for i in range(1, len(partes)):
+        modulo, nome = normalizar_global(".".join(partes[:i]), ".".join(partes[i:]))
+        completo = f"{modulo}.{nome}"
+        if _perigoso(completo, modulo):
+            return f"{completo} executa código ou acessa o sistema"
+    return None
 
 
 def classificar_global(
