@@ -1,0 +1,66 @@
+"""Run one backup or limpeza and SIGKILL this process at a chosen stage.
+
+Used by the crash tests as a real child process:
+
+    python tests/executor_falhas.py '{"base": ..., "config": {...},
+        "operacao": "backup" | "limpeza", "arquivo": ..., "tipo": ...,
+        "etapa": "antes:pacotes/:2"}'
+
+`etapa` is `QUANDO:PREFIXO:N`: the process kills itself with SIGKILL at the
+N-th matching event, where QUANDO is `antes` (before a write of a key starting
+with PREFIXO), `depois` (right after such a write is durable) or `apagar`
+(before a delete). The stage never reached: the operation completes and the
+process exits 0, which the tests treat as a failure of the scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backup_versionamento import GerenciadorBackupVersionamento  # noqa: E402
+from backup_versionamento.armazenamento.backends import (  # noqa: E402
+    BackendComFalhas,
+    BackendLocal,
+)
+
+
+def _matar_na(prefixo: str, n: int):  # type: ignore[no-untyped-def]
+    vistos = 0
+
+    def gancho(chave: str) -> None:
+        nonlocal vistos
+        if chave.startswith(prefixo):
+            vistos += 1
+            if vistos == n:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return gancho
+
+
+def main() -> int:
+    pedido = json.loads(sys.argv[1])
+    base = Path(pedido["base"])
+    backend = BackendComFalhas(BackendLocal(base))
+    quando, prefixo, n = pedido["etapa"].split(":")
+    gancho = _matar_na(prefixo, int(n))
+    {
+        "antes": backend.antes_de_gravar,
+        "depois": backend.depois_de_gravar,
+        "apagar": backend.antes_de_apagar,
+    }[quando](gancho)
+    with GerenciadorBackupVersionamento(base, pedido["config"], backend=backend) as g:
+        if pedido["operacao"] == "backup":
+            print(g.criar_backup(pedido["arquivo"], pedido.get("tipo", "retreino")))
+        else:
+            print(json.dumps(g.limpeza(), default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
