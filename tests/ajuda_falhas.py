@@ -144,7 +144,8 @@ def auditar(g: GerenciadorBackupVersionamento, relatorio: dict[str, Any]) -> Non
             if loc.pacote == id_pacote and i in vivos
         )
         assert vivo > 0, f"pacote {id_pacote} sem nada vivo ficou"
-        assert 1 - vivo / tamanho < LIMIAR_REEMPACOTAR, (
-            f"pacote {id_pacote} com {1 - vivo / tamanho:.0%} morto não foi reempacotado"
+        morto = 1 - vivo / tamanho
+        assert morto < LIMIAR_REEMPACOTAR, (
+            f"pacote {id_pacote} com {morto:.0%} morto não foi reempacotado"
         )
     assert len(pacotes) == relatorio["pacotes_mantidos"] + relatorio["pacotes_novos"]

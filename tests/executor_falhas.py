@@ -19,18 +19,19 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backup_versionamento import GerenciadorBackupVersionamento  # noqa: E402
-from backup_versionamento.armazenamento.backends import (  # noqa: E402
+from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.backends import (
     BackendComFalhas,
     BackendLocal,
 )
 
 
-def _matar_na(prefixo: str, n: int):  # type: ignore[no-untyped-def]
+def _matar_na(prefixo: str, n: int) -> Callable[[str], None]:
     vistos = 0
 
     def gancho(chave: str) -> None:
