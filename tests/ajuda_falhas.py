@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.coleta import LIMIAR_REEMPACOTAR
@@ -17,7 +23,7 @@ from backup_versionamento.armazenamento.fragmento import decodificar_fragmento
 from backup_versionamento.armazenamento.pacote import PREFIXO as PREFIXO_PACOTES
 from backup_versionamento.armazenamento.pacote import id_da_chave
 
-from .conftest import RAIZ
+from .conftest import RAIZ, aleatorio, escrever
 
 MiB = 1024 * 1024
 # Fast settings: no model validation, no disk reserve (tests use tiny tmpfs).
@@ -39,6 +45,23 @@ def com(**secoes: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
+def executar_filho(
+    pedido: dict[str, Any], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run tests/executor_falhas.py with `pedido` (see its docstring)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(RAIZ / "tests" / "executor_falhas.py"),
+            json.dumps(pedido),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def matar_em(
     base: Path, cfg: dict[str, Any], etapa: str, operacao: str, **extra: str
 ) -> subprocess.CompletedProcess[str]:
@@ -50,21 +73,19 @@ def matar_em(
         "etapa": etapa,
         **extra,
     }
-    r = subprocess.run(
-        [
-            sys.executable,
-            str(RAIZ / "tests" / "executor_falhas.py"),
-            json.dumps(pedido),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = executar_filho(pedido)
     assert r.returncode == -9, (
         f"o filho não morreu na etapa {etapa} (saída {r.returncode}): a etapa não "
         f"aconteceu ou falhou antes\n{r.stdout}\n{r.stderr}"
     )
     return r
+
+
+def sem_traceback(r: subprocess.CompletedProcess[str]) -> None:
+    """No Python traceback and no 'damaged' message in a CLI run's output."""
+    texto = r.stdout + r.stderr
+    assert "Traceback" not in texto, texto
+    assert "danificado" not in texto, texto
 
 
 def conferir(
@@ -149,3 +170,93 @@ def auditar(g: GerenciadorBackupVersionamento, relatorio: dict[str, Any]) -> Non
             f"pacote {id_pacote} com {morto:.0%} morto não foi reempacotado"
         )
     assert len(pacotes) == relatorio["pacotes_mantidos"] + relatorio["pacotes_novos"]
+
+
+# Two versions per model survive; one pack to repack (a.bin 1.0.0 shares half of
+# its chunks with 1.0.1) and one to delete (b.bin 1.0.0 shares nothing).
+CFG_LIMPEZA = com(
+    performance={"threads_backup": 1},
+    retencao={
+        "por_quantidade": {"maximo_versoes_por_modelo": 2},
+        "carencia_coleta_minutos": 0,
+    },
+)
+
+
+def repositorio_para_limpar(base: Path, src: Path) -> Esperado:
+    """Six backups (six packs, six fragments); returns what must survive."""
+    x = aleatorio(2 * MiB, 10)
+    a2 = aleatorio(MiB, 11) + x[MiB:]
+    a3 = a2[: 3 * MiB // 2] + aleatorio(MiB // 2, 12)
+    conteudos = {
+        "a.bin": [x, a2, a3],
+        "b.bin": [aleatorio(MiB, 20), aleatorio(MiB, 21), aleatorio(MiB, 22)],
+    }
+    esperado: Esperado = {}
+    with GerenciadorBackupVersionamento(base, CFG_LIMPEZA) as g:
+        for nome, versoes in conteudos.items():
+            for i, dados in enumerate(versoes):
+                escrever(src / nome, dados)
+                v = g.criar_backup(src / nome, "patch")
+                if i:
+                    esperado[(nome, v)] = dados
+        assert g.repo.tamanho_pacotes()[0] == 6
+        assert len(list(g.backend.listar("indices/"))) == 6
+        plano = g.limpeza(simular=True)
+        assert plano["versoes_removidas"] == ["a.bin 1.0.0", "b.bin 1.0.0"]
+    return esperado
+
+
+@contextmanager
+def tmpfs(ponto: Path, tamanho: str) -> Iterator[Path]:
+    """A real tmpfs of `tamanho` (e.g. "20m") at `ponto`, unmounted after.
+
+    Skips only where mount(8) is not permitted (not root, or a sandbox that
+    forbids it); any other failure is an error.
+    """
+    ponto.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size={tamanho},mode=0755",
+            "tmpfs",
+            str(ponto),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        if os.geteuid() != 0 or "permission denied" in r.stderr.lower():
+            pytest.skip(f"mount(8) não permitido aqui: {r.stderr.strip()}")
+        raise AssertionError(f"mount tmpfs falhou: {r.stderr}")
+    try:
+        yield ponto
+    finally:
+        if subprocess.run(["umount", str(ponto)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(ponto)], check=True)
+
+
+def remontar(ponto: Path, opcoes: str) -> None:
+    subprocess.run(
+        ["mount", "-o", f"remount,{opcoes}", str(ponto)],
+        check=True,
+        capture_output=True,
+    )
+
+
+def encher(arquivo: Path) -> int:
+    """Write `arquivo` until the file system is full; return its size."""
+    n = 0
+    with open(arquivo, "wb", buffering=0) as f:
+        for tamanho in (1 << 20, 1 << 16, 1 << 12, 1):
+            bloco = os.urandom(tamanho)
+            try:
+                while True:
+                    n += f.write(bloco)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+    return n

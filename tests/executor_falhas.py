@@ -10,7 +10,9 @@ Used by the crash tests as a real child process:
 N-th matching event, where QUANDO is `antes` (before a write of a key starting
 with PREFIXO), `depois` (right after such a write is durable) or `apagar`
 (before a delete). The stage never reached: the operation completes and the
-process exits 0, which the tests treat as a failure of the scenario.
+process exits 0, which the tests treat as a failure of the scenario. With
+`"encher": ARQUIVO` the process fills the file system holding ARQUIVO at that
+stage instead of dying, and carries on.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from backup_versionamento.armazenamento.backends import (
 )
 
 
-def _matar_na(prefixo: str, n: int) -> Callable[[str], None]:
+def _na_etapa(prefixo: str, n: int, acao: Callable[[], None]) -> Callable[[str], None]:
     vistos = 0
 
     def gancho(chave: str) -> None:
@@ -39,9 +41,29 @@ def _matar_na(prefixo: str, n: int) -> Callable[[str], None]:
         if chave.startswith(prefixo):
             vistos += 1
             if vistos == n:
-                os.kill(os.getpid(), signal.SIGKILL)
+                acao()
 
     return gancho
+
+
+def _matar() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _encher(arquivo: Path) -> Callable[[], None]:
+    """Fill the file system holding `arquivo` (a real ENOSPC from then on)."""
+
+    def acao() -> None:
+        with open(arquivo, "wb", buffering=0) as f:
+            for tamanho in (1 << 20, 1 << 12, 1):
+                bloco = b"\0" * tamanho
+                try:
+                    while f.write(bloco):
+                        pass
+                except OSError:
+                    pass
+
+    return acao
 
 
 def main() -> int:
@@ -49,7 +71,8 @@ def main() -> int:
     base = Path(pedido["base"])
     backend = BackendComFalhas(BackendLocal(base))
     quando, prefixo, n = pedido["etapa"].split(":")
-    gancho = _matar_na(prefixo, int(n))
+    acao = _encher(Path(pedido["encher"])) if pedido.get("encher") else _matar
+    gancho = _na_etapa(prefixo, int(n), acao)
     {
         "antes": backend.antes_de_gravar,
         "depois": backend.depois_de_gravar,

@@ -16,12 +16,14 @@ import pytest
 from backup_versionamento import GerenciadorBackupVersionamento
 
 from .ajuda_falhas import (
+    CFG_LIMPEZA,
     Esperado,
     MiB,
     auditar,
     com,
     conferir,
     matar_em,
+    repositorio_para_limpar,
     sem_temporarios,
 )
 from .conftest import aleatorio, escrever
@@ -88,45 +90,10 @@ def test_sigkill_em_cada_etapa_do_backup(
     sem_temporarios(base)
 
 
-# Two versions per model survive; one pack to repack (a.bin 1.0.0 shares half of
-# its chunks with 1.0.1) and one to delete (b.bin 1.0.0 shares nothing).
-CFG_LIMPEZA = com(
-    performance={"threads_backup": 1},
-    retencao={
-        "por_quantidade": {"maximo_versoes_por_modelo": 2},
-        "carencia_coleta_minutos": 0,
-    },
-)
-
-
-def _repositorio_para_limpar(base: Path, src: Path) -> Esperado:
-    """Six backups (six packs, six fragments); returns what must survive."""
-    x = aleatorio(2 * MiB, 10)
-    a2 = aleatorio(MiB, 11) + x[MiB:]
-    a3 = a2[: 3 * MiB // 2] + aleatorio(MiB // 2, 12)
-    conteudos = {
-        "a.bin": [x, a2, a3],
-        "b.bin": [aleatorio(MiB, 20), aleatorio(MiB, 21), aleatorio(MiB, 22)],
-    }
-    esperado: Esperado = {}
-    with GerenciadorBackupVersionamento(base, CFG_LIMPEZA) as g:
-        for nome, versoes in conteudos.items():
-            for i, dados in enumerate(versoes):
-                escrever(src / nome, dados)
-                v = g.criar_backup(src / nome, "patch")
-                if i:
-                    esperado[(nome, v)] = dados
-        assert g.repo.tamanho_pacotes()[0] == 6
-        assert len(list(g.backend.listar("indices/"))) == 6
-        plano = g.limpeza(simular=True)
-        assert plano["versoes_removidas"] == ["a.bin 1.0.0", "b.bin 1.0.0"]
-    return esperado
-
-
 def test_limpeza_sem_falha_reempacota_e_apaga(tmp_path: Path) -> None:
     """The scenario the kills below interrupt: it repacks one pack, deletes one."""
     base = tmp_path / "repo"
-    esperado = _repositorio_para_limpar(base, tmp_path / "src")
+    esperado = repositorio_para_limpar(base, tmp_path / "src")
     with GerenciadorBackupVersionamento(base, CFG_LIMPEZA) as g:
         rel = g.limpeza()
         assert rel["pacotes_reempacotados"] == 1, rel
@@ -150,7 +117,7 @@ def test_limpeza_sem_falha_reempacota_e_apaga(tmp_path: Path) -> None:
 def test_sigkill_em_cada_etapa_da_limpeza(tmp_path: Path, etapa: str) -> None:
     base = tmp_path / "repo"
     src = tmp_path / "src"
-    esperado = _repositorio_para_limpar(base, src)
+    esperado = repositorio_para_limpar(base, src)
     matar_em(base, CFG_LIMPEZA, etapa, "limpeza")
     # Retention removed the old sidecars before the collection was killed.
     conferir(base, CFG_LIMPEZA, esperado, tmp_path / "r1")

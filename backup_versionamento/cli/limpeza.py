@@ -49,7 +49,14 @@ def _texto(r: dict[str, Any]) -> str:
     else:
         linhas.append(
             f"Limpeza concluída: {n} versão(ões) removidas, "
-            f"{r['objetos_removidos']} objetos apagados, "
+            f"{r['pacotes_removidos']} pacote(s) apagados, "
+            f"{r['pacotes_reempacotados']} reempacotados, "
             f"{tamanho_legivel(r['bytes_liberados'])} liberados."
         )
+        if r.get("pacotes_em_carencia"):
+            linhas.append(
+                f"{r['pacotes_em_carencia']} pacote(s) recentes mantidos pela "
+                f"carência de {r['carencia_minutos']:.0f} min "
+                "(retencao.carencia_coleta_minutos)."
+            )
     return "\n".join(linhas)
