@@ -40,7 +40,7 @@ def executar(args: argparse.Namespace) -> int:
         return 0 if r["valido"] else 12
     with gerenciador(args) as g:
         # Sizing the bar walks every object: only pay for it when a bar is drawn.
-        total = g.repo.tamanho_objetos()[1] if em_terminal(args) else 0
+        total = g.repo.tamanho_pacotes()[1] if em_terminal(args) else 0
         with barra(total, "verificando", args) as prog:
             rel = g.verificar_integridade(
                 completa=args.completa, modelo=args.modelo, progresso=prog
