@@ -37,6 +37,7 @@ CFG_BACKUP = com(performance={"threads_backup": 1})
     ("etapa", "publicado"),
     [
         pytest.param("antes:pacotes/:2", False, id="apos-primeiro-pacote"),
+        pytest.param("durante:pacotes/:2", False, id="no-meio-do-segundo-pacote"),
         pytest.param("antes:indices/:1", False, id="antes-do-fragmento"),
         pytest.param("antes:modelos/:1", False, id="antes-do-sidecar"),
         pytest.param("depois:modelos/:1", True, id="apos-o-sidecar"),
@@ -64,6 +65,8 @@ def test_sigkill_em_cada_etapa_do_backup(
     grande = aleatorio(20 * MiB, 3)
     escrever(m, grande)
     matar_em(base, CFG_BACKUP, etapa, "backup", arquivo=str(m), tipo="patch")
+    meio_da_escrita = etapa.startswith("durante")
+    assert bool(list(base.rglob(".*.tmp"))) is meio_da_escrita
     if publicado:
         esperado[("m.bin", "1.0.2")] = grande
     conferir(base, CFG_BACKUP, esperado, tmp_path / "r1")
@@ -80,7 +83,9 @@ def test_sigkill_em_cada_etapa_do_backup(
         assert rel["versoes_removidas"] == []
         # What the killed backup wrote and no version uses is freed now.
         assert (rel["pacotes_removidos"] > 0) is not publicado, rel
+        assert (rel["temporarios_removidos"] > 0) is meio_da_escrita, rel
         auditar(g, rel)
+        sem_temporarios(base)
         conferir(base, CFG_BACKUP, esperado, tmp_path / "r2", g=g)
         escrever(m, grande)
         r = g.criar_backup_detalhado(m, "patch")
@@ -108,6 +113,7 @@ def test_limpeza_sem_falha_reempacota_e_apaga(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "etapa",
     [
+        pytest.param("durante:pacotes/:1", id="no-meio-do-pacote-novo"),
         pytest.param("depois:pacotes/:1", id="apos-pacotes-novos"),
         pytest.param("depois:indices/:1", id="apos-fragmento-compactado"),
         pytest.param("apagar:indices/:2", id="no-meio-dos-fragmentos-antigos"),
@@ -119,13 +125,17 @@ def test_sigkill_em_cada_etapa_da_limpeza(tmp_path: Path, etapa: str) -> None:
     src = tmp_path / "src"
     esperado = repositorio_para_limpar(base, src)
     matar_em(base, CFG_LIMPEZA, etapa, "limpeza")
+    meio_da_escrita = etapa.startswith("durante")
+    assert bool(list(base.rglob(".*.tmp"))) is meio_da_escrita
     # Retention removed the old sidecars before the collection was killed.
     conferir(base, CFG_LIMPEZA, esperado, tmp_path / "r1")
 
     with GerenciadorBackupVersionamento(base, CFG_LIMPEZA) as g:
         rel = g.limpeza()
         assert rel["versoes_removidas"] == []
+        assert (rel["temporarios_removidos"] > 0) is meio_da_escrita, rel
         auditar(g, rel)
+        sem_temporarios(base)
         conferir(base, CFG_LIMPEZA, esperado, tmp_path / "r2", g=g)
         # The next backup and limpeza work; a.bin 1.0.1 goes by retention.
         dados = aleatorio(MiB, 30)

@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,6 +275,34 @@ class BackendLocal:
                             yield InfoObjeto(base + nome, st.st_size, st.st_mtime)
                     except FileNotFoundError:
                         continue  # deleted while we walked
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Delete temp files of writes that died (SIGKILL, power loss).
+
+        Only those older than `idade_s` seconds: the garbage collection passes
+        0 under its exclusive lock. Returns (files removed, bytes freed).
+        """
+        if self.somente_leitura:
+            return 0, 0
+        limite = time.time() - idade_s
+        n = liberados = 0
+        for pasta, _subs, nomes in os.walk(self._raiz):
+            for nome in nomes:
+                if not (nome.startswith(".") and nome.endswith(_SUFIXO_TEMP)):
+                    continue
+                caminho = os.path.join(pasta, nome)
+                try:
+                    st = os.stat(caminho)
+                    if st.st_mtime > limite:
+                        continue
+                    os.unlink(caminho)
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    raise traduzir_erro_os(e, caminho) from e
+                n += 1
+                liberados += st.st_size
+        return n, liberados
 
     def apagar(self, chave: str) -> None:
         caminho = self._caminho(chave)
