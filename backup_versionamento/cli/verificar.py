@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
+from ..erros import ErroArquivoNaoEncontrado
 from ..gerenciador import verificar_integridade
 from .comum import barra, em_terminal, gerenciador, imprimir, tamanho_legivel
 
@@ -35,11 +37,15 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     if args.arquivo:  # works with or without a repository
+        if not os.path.lexists(args.arquivo):
+            raise ErroArquivoNaoEncontrado(
+                f"{args.arquivo}: arquivo não encontrado; confira o caminho"
+            )
         r = verificar_integridade(args.arquivo, args.base, args.config)
         imprimir(args, r, lambda: _texto_arquivo(r))
         return 0 if r["valido"] else 12
     with gerenciador(args) as g:
-        # Sizing the bar walks every object: only pay for it when a bar is drawn.
+        # Sizing the bar lists every pack: only pay for it when a bar is drawn.
         total = g.repo.tamanho_pacotes()[1] if em_terminal(args) else 0
         with barra(total, "verificando", args) as prog:
             rel = g.verificar_integridade(
@@ -76,7 +82,7 @@ def _texto_integridade(rel: dict[str, Any]) -> str:
 
 
 def _texto_arquivo(r: dict[str, Any]) -> str:
-    linhas = [f"Arquivo: {r['arquivo']} ({tamanho_legivel(r['tamanho'])})"]
+    linhas = [f"Arquivo: {r['arquivo']} ({tamanho_legivel(r.get('tamanho'))})"]
     if r.get("sha256"):
         linhas.append(f"SHA-256: {r['sha256']}")
     corresp = r.get("versao_correspondente")

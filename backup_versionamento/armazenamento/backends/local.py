@@ -138,21 +138,22 @@ class BackendLocal:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise self._ausente(chave, caminho)
+            curto = ErroIntegridade(
+                f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
+                f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
+                "`inicializar_backup.py verificar`"
+            )
+            if inicio + tamanho > st.st_size:
+                raise curto
             pedacos: list[bytes] = []
             pos, falta = inicio, tamanho
-            while falta and pos + falta <= st.st_size:
+            while falta:
                 pedaco = os.pread(fd, falta, pos)
-                if not pedaco:  # shrank under us
-                    break
+                if not pedaco:  # truncated under us
+                    raise curto
                 pedacos.append(pedaco)
                 pos += len(pedaco)
                 falta -= len(pedaco)
-            if falta:
-                raise ErroIntegridade(
-                    f"{caminho}: objeto menor que o esperado (tem {st.st_size} "
-                    f"bytes; pedidos {tamanho} a partir de {inicio}); rode "
-                    "`inicializar_backup.py verificar`"
-                )
             return pedacos[0] if len(pedacos) == 1 else b"".join(pedacos)
         except OSError as e:
             raise traduzir_erro_os(e, caminho) from e
@@ -243,8 +244,8 @@ class BackendLocal:
 
     def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
         # Walk only the folder the prefix names; its last part filters names.
-        pasta_chave, _, inicio_nome = prefixo.rpartition("/")
-        if pasta_chave:
+        pasta_chave, barra, inicio_nome = prefixo.rpartition("/")
+        if barra:
             try:
                 validar_chave(pasta_chave)
             except ValueError:
@@ -277,15 +278,15 @@ class BackendLocal:
                         continue  # deleted while we walked
 
     def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        """Delete temp files of writes that died (SIGKILL, power loss).
+        """Remove temp files left by crashed writers, older than `idade_s`.
 
-        Only those older than `idade_s` seconds: the garbage collection passes
-        0 under its exclusive lock. Returns (files removed, bytes freed).
+        Returns (files removed, bytes freed). Local only: object stores have no
+        half-written objects.
         """
         if self.somente_leitura:
             return 0, 0
         limite = time.time() - idade_s
-        n = liberados = 0
+        n = total = 0
         for pasta, _subs, nomes in os.walk(self._raiz):
             for nome in nomes:
                 if not (nome.startswith(".") and nome.endswith(_SUFIXO_TEMP)):
@@ -293,16 +294,13 @@ class BackendLocal:
                 caminho = os.path.join(pasta, nome)
                 try:
                     st = os.stat(caminho)
-                    if st.st_mtime > limite:
-                        continue
-                    os.unlink(caminho)
+                    if st.st_mtime < limite:
+                        os.unlink(caminho)
+                        n += 1
+                        total += st.st_size
                 except FileNotFoundError:
                     continue
-                except OSError as e:
-                    raise traduzir_erro_os(e, caminho) from e
-                n += 1
-                liberados += st.st_size
-        return n, liberados
+        return n, total
 
     def apagar(self, chave: str) -> None:
         caminho = self._caminho(chave)
