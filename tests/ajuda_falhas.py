@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +114,16 @@ def conferir(
     finally:
         if proprio:
             g.fechar()
+
+
+def envelhecer_temporarios(base: Path, segundos: float = 3600) -> int:
+    """Date the temp files a killed writer left `segundos` back (a crash long
+    ago: the collection spares young ones, which may belong to a live writer)."""
+    temporarios = list(base.rglob(".*.tmp"))
+    for t in temporarios:
+        antes = time.time() - segundos
+        os.utime(t, (antes, antes))
+    return len(temporarios)
 
 
 def sem_temporarios(base: Path) -> None:

@@ -131,9 +131,11 @@ def test_trailer_de_pacote_danificado(
     (base / fragmento).unlink()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "outra-maquina"))
     with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        destino = tmp_path / "n"
+        destino.mkdir()
         with pytest.raises(ErroIntegridade, match=pacote):
-            g.restaurar_backup("n.bin", "1.0.0", tmp_path / "n")
-        assert not (tmp_path / "n").exists()
+            g.restaurar_backup("n.bin", "1.0.0", destino)
+        assert list(destino.iterdir()) == []
         rel = g.verificar_integridade()
         assert rel["versoes_com_problema"] == ["n.bin 1.0.0"], rel["problemas"]
         for modelo, versao in (("m.bin", "1.0.0"), ("m.bin", "1.0.1")):
@@ -172,9 +174,10 @@ def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
         assert not rel["ok"]
         assert rel["versoes_com_problema"] == [f"{modelo} {versao}"]
         assert "copiado ou trocado" in rel["problemas"][0]["mensagem"]
+        (tmp_path / "r1").mkdir()
         with pytest.raises(ErroIntegridade, match="copiado ou trocado"):
             g.restaurar_backup(modelo, versao, tmp_path / "r1")
-        assert not (tmp_path / "r1").exists()
+        assert list((tmp_path / "r1").iterdir()) == []
         # The listing never shows the impostor, so "latest" is the real one.
         assert [v["versao"] for v in g.listar_versoes("b.bin")] == ["1.0.0"]
         if modelo == "a.bin" and versao == "1.1.0":
@@ -182,6 +185,7 @@ def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
             dest = g.restaurar_backup("a.bin", "ultima", tmp_path / "ult")
             assert Path(dest).read_bytes() == a
 
+    (tmp_path / "r2").mkdir()
     r = cli(
         "restaurar",
         "--base",
@@ -196,12 +200,13 @@ def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
     assert r.returncode == 9, r.stderr
     assert "copiado ou trocado" in r.stderr
     _sem_traceback(r)
-    assert not (tmp_path / "r2").exists()
+    assert list((tmp_path / "r2").iterdir()) == []
     r = cli("verificar", "--base", str(base))
     assert r.returncode == 9, r.stdout + r.stderr
     assert f"{modelo} {versao}" in r.stdout
     _sem_traceback(r)
     # The real b.bin is fine.
+    (tmp_path / "r3").mkdir()
     r = cli(
         "restaurar",
         "--base",
@@ -212,7 +217,7 @@ def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
         str(tmp_path / "r3"),
     )
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "r3").read_bytes() == b
+    assert (tmp_path / "r3" / "b.bin").read_bytes() == b
 
 
 def test_sidecar_de_pasta_sem_uma_entrada_e_recusado(tmp_path: Path) -> None:
@@ -236,6 +241,7 @@ def test_sidecar_de_pasta_sem_uma_entrada_e_recusado(tmp_path: Path) -> None:
         rel = g.verificar_integridade()
         assert rel["versoes_com_problema"] == ["modelo_pasta 1.0.0"]
         assert "SHA-256 do modelo não confere" in rel["problemas"][0]["mensagem"]
+        (tmp_path / "r").mkdir()
         with pytest.raises(ErroIntegridade, match="SHA-256 do modelo não confere"):
             g.restaurar_backup("modelo_pasta", "1.0.0", tmp_path / "r")
-    assert not (tmp_path / "r").exists()
+    assert list((tmp_path / "r").iterdir()) == []
