@@ -55,9 +55,9 @@ def coletar(
     faltando = vivos - set(locais)
     if faltando:
         raise ErroIntegridade(
-            f"coleta de lixo cancelada: {len(faltando)} bloco(s) usados por versões não "
-            "estão em nenhum pacote; rode `inicializar_backup.py verificar`. Nada foi "
-            "apagado."
+            f"coleta de lixo cancelada: {len(faltando)} bloco(s) usados por versões "
+            "não estão em nenhum pacote; rode `inicializar_backup.py verificar`. "
+            "Nada foi apagado."
         )
     pacotes: dict[str, InfoObjeto] = {
         id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
@@ -144,7 +144,9 @@ def coletar(
     temporarios, bytes_temp = 0, 0
     limpar_temp = getattr(backend, "limpar_temporarios", None)
     if limpar_temp is not None:
-        temporarios, bytes_temp = limpar_temp(0 if exclusivo else carencia_s)
+        temporarios, bytes_temp = limpar_temp(
+            60.0 if exclusivo else max(60.0, carencia_s)
+        )
     objetos.atualizar_indice(forcar=True)
     return {
         "pacotes_removidos": len(apagar),

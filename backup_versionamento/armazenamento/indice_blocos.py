@@ -48,8 +48,8 @@ class IndiceBlocos:
     def local(self, id_bloco: str) -> Local | None:
         with self._trava:
             linha = self._conn.execute(
-                "SELECT p.id, b.deslocamento, b.tamanho, b.flags, b.claro FROM blocos b "
-                "JOIN pacotes p ON p.n = b.pacote WHERE b.id = ?",
+                "SELECT p.id, b.deslocamento, b.tamanho, b.flags, b.claro "
+                "FROM blocos b JOIN pacotes p ON p.n = b.pacote WHERE b.id = ?",
                 (bytes.fromhex(id_bloco),),
             ).fetchone()
         if linha is None:
@@ -78,7 +78,8 @@ class IndiceBlocos:
             return {
                 r[0].hex()
                 for r in self._conn.execute(
-                    "SELECT id FROM pacotes WHERE n IN (SELECT DISTINCT pacote FROM blocos)"
+                    "SELECT id FROM pacotes "
+                    "WHERE n IN (SELECT DISTINCT pacote FROM blocos)"
                 )
             }
 
