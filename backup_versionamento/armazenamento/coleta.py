@@ -108,7 +108,11 @@ def coletar(
             sessao.abortar()
             raise
         novos_locais = sessao.novos
-
+    # Packs are named by their content: repacking the same live blobs again
+    # (after a run killed before its fragment) rebuilds the very pack that run
+    # left as an orphan. What was just written is never deleted.
+    novos_pacotes = {loc.pacote for loc in novos_locais.values()}
+    apagar = [p for p in apagar if p not in novos_pacotes]
     removidos = set(apagar) | set(reempacotar)
     compactado = {
         i: loc
@@ -132,11 +136,10 @@ def coletar(
     for id_pacote in apagar + reempacotar:
         backend.apagar(chave_pacote(id_pacote))
         bytes_liberados += pacotes[id_pacote].tamanho
-    novos_pacotes = {loc.pacote for loc in novos_locais.values()}
     bytes_novos = sum(
         i.tamanho
         for i in backend.listar(PREFIXO_PACOTES)
-        if id_da_chave(i.chave) in novos_pacotes
+        if id_da_chave(i.chave) in novos_pacotes - set(pacotes)
     )
     temporarios, bytes_temp = 0, 0
     limpar_temp = getattr(backend, "limpar_temporarios", None)
@@ -156,5 +159,5 @@ def coletar(
         "fragmentos_compactados": fragmentos_removidos,
         "temporarios_removidos": temporarios,
         "blocos_referenciados": len(vivos),
-        "pacotes_mantidos": len(pacotes) - len(apagar) - len(reempacotar),
+        "pacotes_mantidos": len(set(pacotes) - removidos - novos_pacotes),
     }

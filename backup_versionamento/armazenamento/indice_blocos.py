@@ -132,7 +132,10 @@ class IndiceBlocos:
                 c.execute("INSERT OR IGNORE INTO fragmentos VALUES (?)", (fragmento,))
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            # SQLite already rolled back on SQLITE_FULL and some I/O errors; a
+            # second ROLLBACK would hide the real cause.
+            if c.in_transaction:
+                c.execute("ROLLBACK")
             raise
 
     def fragmentos_conhecidos(self) -> set[str]:

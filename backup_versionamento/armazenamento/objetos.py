@@ -56,6 +56,9 @@ class ArmazemObjetos:
         self._n_escritores = max(1, escritores)
         self._buffers: list[PacoteEmConstrucao] = []
         self._indice_atualizado = False
+        # Packs whose trailer could not be read while rebuilding: named in the
+        # error of a chunk that only such a pack could hold.
+        self.pacotes_ilegiveis: dict[str, str] = {}
 
     # -- index freshness -----------------------------------------------------------
     def atualizar_indice(self, forcar: bool = False) -> None:
@@ -82,8 +85,12 @@ class ArmazemObjetos:
             self.reconstruir_de_pacotes()
             loc = self.indice.local(id_bloco)
         if loc is None:
+            ilegiveis = "; ".join(self.pacotes_ilegiveis.values())
             raise ErroObjetoCorrompido(
-                f"bloco {id_bloco} ausente do repositório (nenhum pacote o contém)",
+                f"bloco {id_bloco} ausente do repositório (nenhum pacote legível o "
+                "contém"
+                + (f"; pacotes ilegíveis: {ilegiveis}" if ilegiveis else "")
+                + ")",
                 id_bloco,
             )
         return loc
@@ -181,6 +188,7 @@ class ArmazemObjetos:
                 lidos += 1
             except ErroObjetoCorrompido as e:
                 log.warning("Pacote %s ignorado na reconstrução: %s", id_pacote, e)
+                self.pacotes_ilegiveis[id_pacote] = str(e)
         if not novos:
             return lidos
         id_frag = None

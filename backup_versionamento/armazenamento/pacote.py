@@ -126,6 +126,17 @@ def ler_trailer(
     fim = len(dados_finais) - RODAPE.size
     if n_trailer > fim:
         raise ValueError("dados_finais curto demais para o trailer")
+    # The pack's name is the hash of its trailer and footer: a flipped byte in
+    # a raw (uncompressed) trailer would otherwise yield wrong offsets silently.
+    if (
+        blake3.blake3(memoryview(dados_finais)[fim - n_trailer :]).hexdigest()
+        != id_pacote
+    ):
+        raise ErroObjetoCorrompido(
+            f"pacote {id_pacote}: trailer não confere com o nome do pacote "
+            "(corrompido)",
+            id_pacote,
+        )
     claro = codificador.decodificar(
         memoryview(dados_finais)[fim - n_trailer : fim],
         TIPO_TRAILER,

@@ -35,7 +35,7 @@ from .blob import ECONOMIA_MINIMA, Codificador
 from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
 from .indice_blocos import IndiceBlocos
 from .objetos import ArmazemObjetos, SessaoEscrita
-from .pacote import Local, chave_pacote
+from .pacote import Local, chave_pacote, ler_trailer
 from .resumos import IndiceResumos
 from .sidecar import (
     PREFIXO,
@@ -353,6 +353,8 @@ class Repositorio:
                 continue
             por_pacote[loc.pacote].append((id_bloco, loc))
 
+        pacotes_ruins: dict[str, str] = {}
+
         def checar(
             item: tuple[str, list[tuple[str, Local]]],
         ) -> tuple[dict[str, str], int]:
@@ -366,6 +368,11 @@ class Repositorio:
                 }, 0
             except (ErroBackup, OSError) as e:
                 return {i: f"bloco {i}: erro de leitura ({e})" for i, _ in blocos}, 0
+            # The trailer is the map of last resort (a lost fragment): check it.
+            try:
+                ler_trailer(self.codificador, id_pacote, dados, len(dados))
+            except ErroObjetoCorrompido as e:
+                pacotes_ruins[id_pacote] = str(e)
             vista = memoryview(dados)
             for id_bloco, loc in blocos:
                 trecho = vista[loc.deslocamento : loc.deslocamento + loc.tamanho]
@@ -397,6 +404,21 @@ class Repositorio:
                         "versao": versao,
                         "objeto": id_bloco,
                         "mensagem": erro,
+                    }
+                )
+        for id_pacote, erro in sorted(pacotes_ruins.items()):
+            for mod, versao in sorted(
+                {u for i, _ in por_pacote[id_pacote] for u in usos[i]}
+            ):
+                problemas.append(
+                    {
+                        "tipo": "pacote",
+                        "modelo": mod,
+                        "versao": versao,
+                        "objeto": id_pacote,
+                        "pacote": id_pacote,
+                        "mensagem": f"{erro}; os blocos seguem legíveis, mas o "
+                        "pacote não poderia reconstruir um índice perdido",
                     }
                 )
         if completa:

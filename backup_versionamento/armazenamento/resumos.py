@@ -87,7 +87,10 @@ class IndiceResumos:
                         self._sincronizar(m, listagem.get(m))
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    # SQLite already rolled back on SQLITE_FULL and some I/O
+                    # errors; a second ROLLBACK would hide the real cause.
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as e:
                 if not erro_de_escrita(e):

@@ -2,7 +2,8 @@
 
 A cache is never the truth, so a damaged file (not a database, malformed) is
 deleted and rebuilt; a file that another process holds locked is waited for,
-never mistaken for damage.
+never mistaken for damage; a file that cannot be opened for writing (full or
+read-only disk) is replaced by a cache in memory for this run.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from ..erros import ErroEspacoInsuficiente, ErroRepositorio
+from ..erros import ErroRepositorio
 
 log = logging.getLogger("SistemaBackup")
 
 _DANIFICADO = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+_SEM_ESCRITA = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+}
 ESPERA_S = 120.0
 
 
@@ -40,11 +47,17 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
             return conn
         except sqlite3.DatabaseError as e:
             codigo = codigo_primario(e)
-            if codigo == sqlite3.SQLITE_FULL:
-                raise ErroEspacoInsuficiente(
-                    f"{arquivo}: disco cheio ao abrir o cache desta máquina; libere "
-                    "espaço (o cache pode ser apagado com segurança)"
-                ) from None
+            if codigo in _SEM_ESCRITA:
+                # A full or unwritable disk under this machine's state: the
+                # cache is never the truth, so work from one in memory rather
+                # than refuse to list or restore what the repository holds.
+                log.warning(
+                    "Cache %s indisponível (%s); usando um cache temporário em "
+                    "memória, reconstruído a partir do repositório",
+                    arquivo,
+                    e,
+                )
+                return _em_memoria(esquema, cache_mb)
             if tentativa or codigo not in _DANIFICADO:
                 raise ErroRepositorio(
                     f"{arquivo}: cache desta máquina inacessível ({e}); ele pode ser "
@@ -56,6 +69,13 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
             for sufixo in ("", "-wal", "-shm"):
                 Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
     raise AssertionError("inalcançável")
+
+
+def _em_memoria(esquema: str, cache_mb: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+    conn.executescript(esquema)
+    return conn
 
 
 def codigo_primario(e: sqlite3.Error) -> int | None:

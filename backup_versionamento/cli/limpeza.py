@@ -52,7 +52,14 @@ def _texto(r: dict[str, Any]) -> str:
     else:
         linhas.append(
             f"Limpeza concluída: {plural(n, 'versão removida', 'versões removidas')}, "
-            f"{plural(r['objetos_removidos'], 'objeto apagado', 'objetos apagados')}, "
+            f"{plural(r['pacotes_removidos'], 'pacote apagado', 'pacotes apagados')}, "
+            f"{plural(r['pacotes_reempacotados'], 'reempacotado', 'reempacotados')}, "
             f"{tamanho_legivel(r['bytes_liberados'])} liberados."
         )
+        if r.get("pacotes_em_carencia"):
+            linhas.append(
+                f"{plural(r['pacotes_em_carencia'], 'pacote recente mantido', 'pacotes recentes mantidos')} "
+                f"pela carência de {r['carencia_minutos']:.0f} min: outra máquina pode "
+                "estar usando-os. Mude com retencao.carencia_coleta_minutos."
+            )
     return "\n".join(linhas)

@@ -30,6 +30,8 @@ class BackendComFalhas:
         # prefix -> (error, remaining times or None for always)
         self._falhas_leitura: dict[str, tuple[BaseException, int | None]] = {}
         self._gancho: Callable[[str], None] | None = None
+        self._gancho_depois: Callable[[str], None] | None = None
+        self._gancho_apagar: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         return f"BackendComFalhas({self.interno!r})"
@@ -89,6 +91,18 @@ class BackendComFalhas:
     def antes_de_gravar(self, gancho: Callable[[str], None] | None) -> None:
         """Call `gancho(chave)` before each write (None removes it)."""
         self._gancho = gancho
+
+    def depois_de_gravar(self, gancho: Callable[[str], None] | None) -> None:
+        """Call `gancho(chave)` after each write that stored something (None removes).
+
+        Lets a test stop the process right after a stage is durable (e.g. just
+        after a sidecar is published, before any cache is updated).
+        """
+        self._gancho_depois = gancho
+
+    def antes_de_apagar(self, gancho: Callable[[str], None] | None) -> None:
+        """Call `gancho(chave)` before each delete (None removes it)."""
+        self._gancho_apagar = gancho
 
     @staticmethod
     def _exigir_positivo(n: int) -> None:
@@ -159,11 +173,14 @@ class BackendComFalhas:
         gravou = False
         try:
             gravou = self.interno.gravar(chave, vistas, exclusivo=exclusivo)
-            return gravou
         finally:
             if not gravou:
                 with self._trava:
                     self.bytes_gravados -= tamanho
+        depois = self._gancho_depois
+        if gravou and depois is not None:
+            depois(chave)
+        return gravou
 
     def info(self, chave: str) -> InfoObjeto | None:
         return self.interno.info(chave)
@@ -175,4 +192,12 @@ class BackendComFalhas:
         return self.interno.listar(prefixo)
 
     def apagar(self, chave: str) -> None:
+        gancho = self._gancho_apagar
+        if gancho is not None:
+            gancho(validar_chave(chave))
         self.interno.apagar(chave)
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Forwarded to the inner backend when it has temp files (local folder)."""
+        limpar = getattr(self.interno, "limpar_temporarios", None)
+        return limpar(idade_s) if limpar is not None else (0, 0)

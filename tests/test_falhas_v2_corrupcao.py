@@ -1,0 +1,247 @@
+"""Damage to a format 2 repository: lost fragments, broken pack trailers, sidecars
+copied or edited. Found, named, contained; never the wrong model restored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.backends import BackendLocal
+from backup_versionamento.armazenamento.fragmento import decodificar_fragmento
+from backup_versionamento.armazenamento.pacote import RODAPE, chave_pacote
+from backup_versionamento.erros import ErroIntegridade
+
+from .ajuda_falhas import CFG, Esperado, MiB, conferir
+from .conftest import aleatorio, cli, escrever
+
+CFG_UM = {**CFG, "performance": {"threads_backup": 1}}
+
+
+@pytest.fixture
+def tres(tmp_path: Path) -> Esperado:
+    """m.bin 1.0.0 and 1.0.1 (disjoint), n.bin 1.0.0: one pack and fragment each."""
+    base = tmp_path / "repo"
+    esperado: Esperado = {}
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        for nome, semente in (("m.bin", 1), ("m.bin", 2), ("n.bin", 3)):
+            dados = aleatorio(MiB + semente, semente)
+            origem = escrever(tmp_path / "src" / nome, dados)
+            esperado[(nome, g.criar_backup(origem, "patch"))] = dados
+    return esperado
+
+
+def _fragmentos(g: GerenciadorBackupVersionamento) -> dict[str, set[str]]:
+    """fragment key -> chunk ids it lists."""
+    saida = {}
+    for info in g.backend.listar("indices/"):
+        id_frag = info.chave.rsplit("/", 1)[1]
+        locais = decodificar_fragmento(
+            g.repo.codificador, id_frag, g.backend.ler(info.chave)
+        )
+        saida[info.chave] = set(locais)
+    return saida
+
+
+def _blocos(g: GerenciadorBackupVersionamento, modelo: str, versao: str) -> set[str]:
+    return {i for i, _ in g.repo.ler_versao(modelo, versao).blocos()}
+
+
+def _pacote_de(g: GerenciadorBackupVersionamento, modelo: str, versao: str) -> str:
+    pacotes = {g.repo.objetos.localizar(i).pacote for i in _blocos(g, modelo, versao)}
+    assert len(pacotes) == 1
+    return pacotes.pop()
+
+
+def test_fragmento_apagado_reconstruido_dos_pacotes(
+    tmp_path: Path, tres: Esperado
+) -> None:
+    base = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        blocos = _blocos(g, "m.bin", "1.0.1")
+        (perdido,) = [k for k, v in _fragmentos(g).items() if blocos <= v]
+    (base / perdido).unlink()
+    antes = {p.name for p in (base / "indices").iterdir()}
+
+    # The per-machine index knew the fragment: it notices it vanished and the
+    # chunks are found again in the pack trailers.
+    conferir(base, CFG_UM, tres, tmp_path / "r1")
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        novos = {
+            k: v for k, v in _fragmentos(g).items() if k.rsplit("/")[-1] not in antes
+        }
+    assert len(novos) == 1, "nenhum fragmento de recuperação foi gravado"
+    assert blocos <= next(iter(novos.values()))
+
+
+def test_fragmento_apagado_em_repositorio_somente_leitura(
+    tmp_path: Path, tres: Esperado, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only: recovered in this machine's cache only, nothing written."""
+    base = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        blocos = _blocos(g, "n.bin", "1.0.0")
+        (perdido,) = [k for k, v in _fragmentos(g).items() if blocos <= v]
+    (base / perdido).unlink()
+    antes = sorted(p.name for p in (base / "indices").iterdir())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "outra-maquina"))
+    backend = BackendLocal(base, somente_leitura=True)
+    with GerenciadorBackupVersionamento(base, CFG_UM, backend=backend) as g:
+        conferir(base, CFG_UM, tres, tmp_path / "r", g=g)
+    assert sorted(p.name for p in (base / "indices").iterdir()) == antes
+
+
+def _estragar_trailer(arquivo: Path, como: str) -> None:
+    dados = bytearray(arquivo.read_bytes())
+    n_trailer = int.from_bytes(dados[-RODAPE.size : -4], "little")
+    inicio = len(dados) - RODAPE.size - n_trailer
+    if como == "inverter":
+        dados[inicio + n_trailer // 2] ^= 0x01
+    else:
+        del dados[inicio + n_trailer // 2 :]
+    arquivo.write_bytes(bytes(dados))
+
+
+@pytest.mark.parametrize("como", ["inverter", "truncar"])
+def test_trailer_de_pacote_danificado(
+    tmp_path: Path, tres: Esperado, como: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        pacote = _pacote_de(g, "n.bin", "1.0.0")
+        blocos = _blocos(g, "n.bin", "1.0.0")
+        (fragmento,) = [k for k, v in _fragmentos(g).items() if blocos <= v]
+    _estragar_trailer(base / chave_pacote(pacote), como)
+
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        rel = g.verificar_integridade()
+        assert not rel["ok"]
+        assert rel["versoes_com_problema"] == ["n.bin 1.0.0"], rel["problemas"]
+        assert all(pacote in p["mensagem"] for p in rel["problemas"]), rel["problemas"]
+        # The chunks themselves are intact: every version still restores.
+        for (modelo, versao), dados in tres.items():
+            dest = g.restaurar_backup(modelo, versao, tmp_path / f"a-{modelo}-{versao}")
+            assert Path(dest).read_bytes() == dados
+
+    # Without its fragment the trailer is the only map (on a machine whose
+    # cache never saw the fragment): a clear error naming the pack; the other
+    # versions are untouched.
+    (base / fragmento).unlink()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "outra-maquina"))
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        destino = tmp_path / "n"
+        destino.mkdir()
+        with pytest.raises(ErroIntegridade, match=pacote):
+            g.restaurar_backup("n.bin", "1.0.0", destino)
+        assert list(destino.iterdir()) == []
+        rel = g.verificar_integridade()
+        assert rel["versoes_com_problema"] == ["n.bin 1.0.0"], rel["problemas"]
+        for modelo, versao in (("m.bin", "1.0.0"), ("m.bin", "1.0.1")):
+            dest = g.restaurar_backup(modelo, versao, tmp_path / f"b-{modelo}-{versao}")
+            assert Path(dest).read_bytes() == tres[(modelo, versao)]
+
+
+def _sem_traceback(r: object) -> None:
+    texto = getattr(r, "stdout", "") + getattr(r, "stderr", "")
+    assert "Traceback" not in texto, texto
+
+
+@pytest.mark.parametrize(
+    ("de", "para"),
+    [
+        pytest.param(
+            "modelos/b.bin/1.0.0.json", "modelos/a.bin/1.0.0.json", id="outro-modelo"
+        ),
+        pytest.param(
+            "modelos/a.bin/1.0.0.json", "modelos/a.bin/1.1.0.json", id="outra-versao"
+        ),
+    ],
+)
+def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
+    base = tmp_path / "repo"
+    a = aleatorio(300_000, 1)
+    b = aleatorio(300_000, 2)
+    with GerenciadorBackupVersionamento(base, CFG) as g:
+        g.criar_backup(escrever(tmp_path / "src" / "a.bin", a), "patch")
+        g.criar_backup(escrever(tmp_path / "src" / "b.bin", b), "patch")
+    (base / para).write_bytes((base / de).read_bytes())
+    modelo, versao = para.split("/")[1], para.split("/")[2].removesuffix(".json")
+
+    with GerenciadorBackupVersionamento(base, CFG) as g:
+        rel = g.verificar_integridade()
+        assert not rel["ok"]
+        assert rel["versoes_com_problema"] == [f"{modelo} {versao}"]
+        assert "copiado ou trocado" in rel["problemas"][0]["mensagem"]
+        (tmp_path / "r1").mkdir()
+        with pytest.raises(ErroIntegridade, match="copiado ou trocado"):
+            g.restaurar_backup(modelo, versao, tmp_path / "r1")
+        assert list((tmp_path / "r1").iterdir()) == []
+        # The listing never shows the impostor, so "latest" is the real one.
+        assert [v["versao"] for v in g.listar_versoes("b.bin")] == ["1.0.0"]
+        if modelo == "a.bin" and versao == "1.1.0":
+            assert [v["versao"] for v in g.listar_versoes("a.bin")] == ["1.0.0"]
+            dest = g.restaurar_backup("a.bin", "ultima", tmp_path / "ult")
+            assert Path(dest).read_bytes() == a
+
+    (tmp_path / "r2").mkdir()
+    r = cli(
+        "restaurar",
+        "--base",
+        str(base),
+        "--modelo",
+        modelo,
+        "--versao",
+        versao,
+        "--destino",
+        str(tmp_path / "r2"),
+    )
+    assert r.returncode == 9, r.stderr
+    assert "copiado ou trocado" in r.stderr
+    _sem_traceback(r)
+    assert list((tmp_path / "r2").iterdir()) == []
+    r = cli("verificar", "--base", str(base))
+    assert r.returncode == 9, r.stdout + r.stderr
+    assert f"{modelo} {versao}" in r.stdout
+    _sem_traceback(r)
+    # The real b.bin is fine.
+    (tmp_path / "r3").mkdir()
+    r = cli(
+        "restaurar",
+        "--base",
+        str(base),
+        "--modelo",
+        "b.bin",
+        "--destino",
+        str(tmp_path / "r3"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "r3" / "b.bin").read_bytes() == b
+
+
+def test_sidecar_de_pasta_sem_uma_entrada_e_recusado(tmp_path: Path) -> None:
+    base = tmp_path / "repo"
+    pasta = tmp_path / "src" / "modelo_pasta"
+    for i in range(3):
+        escrever(pasta / f"parte{i}.bin", aleatorio(50_000, i))
+    with GerenciadorBackupVersionamento(base, CFG) as g:
+        assert g.criar_backup(pasta, "patch") == "1.0.0"
+    chave = base / "modelos" / "modelo_pasta" / "1.0.0.json"
+    sc = json.loads(chave.read_bytes())
+    (removida,) = [e for e in sc["entradas"] if e["caminho"].endswith("parte1.bin")]
+    sc["entradas"].remove(removida)
+    sc["tamanho"] -= removida["tamanho"]  # sizes add up: only the digest can tell
+    chave.write_bytes(
+        json.dumps(
+            sc, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    )
+    with GerenciadorBackupVersionamento(base, CFG) as g:
+        rel = g.verificar_integridade()
+        assert rel["versoes_com_problema"] == ["modelo_pasta 1.0.0"]
+        assert "SHA-256 do modelo não confere" in rel["problemas"][0]["mensagem"]
+        (tmp_path / "r").mkdir()
+        with pytest.raises(ErroIntegridade, match="SHA-256 do modelo não confere"):
+            g.restaurar_backup("modelo_pasta", "1.0.0", tmp_path / "r")
+    assert list((tmp_path / "r").iterdir()) == []
