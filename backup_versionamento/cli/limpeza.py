@@ -57,9 +57,14 @@ def _texto(r: dict[str, Any]) -> str:
             f"{tamanho_legivel(r['bytes_liberados'])} liberados."
         )
         if r.get("pacotes_em_carencia"):
+            mantidos = plural(
+                r["pacotes_em_carencia"],
+                "pacote recente mantido",
+                "pacotes recentes mantidos",
+            )
             linhas.append(
-                f"{plural(r['pacotes_em_carencia'], 'pacote recente mantido', 'pacotes recentes mantidos')} "
-                f"pela carência de {r['carencia_minutos']:.0f} min: outra máquina pode "
-                "estar usando-os. Mude com retencao.carencia_coleta_minutos."
+                f"{mantidos} pela carência de {r['carencia_minutos']:.0f} min: "
+                "outra máquina pode estar usando-os. Mude com "
+                "retencao.carencia_coleta_minutos."
             )
     return "\n".join(linhas)
