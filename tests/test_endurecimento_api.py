@@ -182,9 +182,10 @@ def test_argumento_recusado_emite_backup_falhou(
     gerenciador.inscrever(lambda evento, dados: eventos.append((evento, dados)))
     with pytest.raises(ErroArgumento):
         gerenciador.criar_backup(modelo, descricao="x" * 5000)
-    assert [e for e, _ in eventos] == ["backup_falhou"]
-    assert eventos[0][1]["modelo"] == "modelo.bin"
-    assert "limite" in eventos[0][1]["erro"]
+    gerenciador.eventos.esvaziar()  # subscribers run on their own threads
+    assert [e for e, _ in eventos] == ["backup_iniciado", "backup_falhou"]
+    assert eventos[1][1]["modelo"] == "modelo.bin"
+    assert "limite" in eventos[1][1]["erro"]
 
 
 def test_metrica_com_inteiro_alem_do_limite_de_conversao() -> None:

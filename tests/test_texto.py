@@ -116,7 +116,9 @@ def test_descricao_longa_recusada_sem_escrever_nada(tmp_path: Path) -> None:
         with pytest.raises(ErroArgumento, match="limite"):
             g.criar_backup(modelo, descricao=longa)
         assert g.listar_modelos() == []
-    assert arvore_arquivos(repo).keys() - antes.keys() <= {"logs/backup_system.log"}
+    # Only the logs: the spec's log and the activity journal (docs/EVENTOS.md).
+    novos = arvore_arquivos(repo).keys() - antes.keys()
+    assert novos <= {"logs/backup_system.log", "logs/atividade.jsonl"}
     # Exactly at the limit is fine.
     r = cli(
         "backup",
@@ -144,7 +146,7 @@ def test_plurais_na_saida(tmp_path: Path) -> None:
     assert "versões" not in r.stdout and "objetos" not in r.stdout
     r = cli("status", "--base", str(repo))
     assert r.returncode == 0, r.stderr
-    assert " em 1 objeto" in r.stdout and "1 objetos" not in r.stdout
+    assert " em 1 pacote" in r.stdout and "1 pacotes" not in r.stdout
     r = cli("limpeza", "--base", str(repo), "--simular")
     assert r.returncode == 0, r.stderr
     assert "0 versões seriam removidas, 1 mantida." in r.stdout

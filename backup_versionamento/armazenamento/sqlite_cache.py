@@ -9,7 +9,9 @@ read-only disk) is replaced by a cache in memory for this run.
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from pathlib import Path
 
 from ..erros import ErroRepositorio
@@ -23,12 +25,20 @@ _SEM_ESCRITA = {
     sqlite3.SQLITE_READONLY,
     sqlite3.SQLITE_CANTOPEN,
 }
+_OCUPADO = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 ESPERA_S = 120.0
 
 
 def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Connection:
-    """A WAL connection with `esquema` applied; a damaged file is rebuilt once."""
-    for tentativa in range(2):
+    """A WAL connection with `esquema` applied; a damaged file is rebuilt once.
+
+    Switching to WAL or creating the schema can meet another process doing the
+    same (SQLITE_BUSY at once, without the busy handler): waited for, retried.
+    """
+    prazo = time.monotonic() + ESPERA_S
+    espera = 0.01
+    reconstruido = False
+    while True:
         try:
             conn = sqlite3.connect(
                 arquivo,
@@ -47,6 +57,10 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
             return conn
         except sqlite3.DatabaseError as e:
             codigo = codigo_primario(e)
+            if codigo in _OCUPADO and time.monotonic() < prazo:
+                time.sleep(espera * (1 + random.random()))
+                espera = min(espera * 2, 0.5)
+                continue
             if codigo in _SEM_ESCRITA:
                 # A full or unwritable disk under this machine's state: the
                 # cache is never the truth, so work from one in memory rather
@@ -58,7 +72,7 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
                     e,
                 )
                 return _em_memoria(esquema, cache_mb)
-            if tentativa or codigo not in _DANIFICADO:
+            if reconstruido or codigo not in _DANIFICADO:
                 raise ErroRepositorio(
                     f"{arquivo}: cache desta máquina inacessível ({e}); ele pode ser "
                     "apagado com segurança e será reconstruído"
@@ -68,7 +82,7 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
             )
             for sufixo in ("", "-wal", "-shm"):
                 Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
-    raise AssertionError("inalcançável")
+            reconstruido = True
 
 
 def _em_memoria(esquema: str, cache_mb: int) -> sqlite3.Connection:

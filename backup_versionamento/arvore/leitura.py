@@ -17,7 +17,7 @@ from ..armazenamento.backends.local import traduzir_erro_os
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.objetos import SessaoEscrita
 from ..armazenamento.sidecar import Entrada, digest_diretorio
-from ..erros import ErroIntegridade, ErroPermissao
+from ..erros import ErroArquivoNaoEncontrado, ErroIntegridade, ErroPermissao
 
 log = logging.getLogger("SistemaBackup")
 
@@ -162,3 +162,42 @@ def inalterado(origem: Path, entradas: tuple[Entrada, ...] | list[Entrada]) -> b
         if e.tipo != "arquivo" or e.fonte is None or e.fonte != fonte_de(st):
             return False
     return tipo == ("diretorio" if origem.is_dir() else "arquivo")
+
+
+def checar_origem(origem: Path) -> int:
+    """Fail early, with a clear message, on a missing or unreadable source."""
+    try:
+        if not origem.exists():
+            raise ErroArquivoNaoEncontrado(
+                f"{origem}: arquivo não encontrado; confira o caminho (ls -la {origem})"
+            )
+        if origem.is_dir():
+            total = 0
+            for pasta, _subs, nomes in os.walk(origem):
+                if not os.access(pasta, os.R_OK | os.X_OK):
+                    raise ErroPermissao(
+                        f"{pasta}: sem permissão de leitura; "
+                        f"rode chmod -R u+rX {origem}"
+                    )
+                for n in nomes:
+                    p = Path(pasta) / n
+                    if p.is_file() and not p.is_symlink():
+                        if not os.access(p, os.R_OK):
+                            raise ErroPermissao(
+                                f"{p}: sem permissão de leitura; rode chmod 644 {p}"
+                            )
+                        total += p.stat().st_size
+            return total
+        if not origem.is_file():
+            raise ErroArquivoNaoEncontrado(
+                f"{origem}: não é um arquivo comum nem uma pasta"
+            )
+        with open(origem, "rb"):
+            pass
+        return origem.stat().st_size
+    except PermissionError:
+        raise ErroPermissao(
+            f"{origem}: sem permissão de leitura; rode chmod 644 {origem}"
+        ) from None
+    except OSError as e:
+        raise traduzir_erro_os(e, str(origem)) from e

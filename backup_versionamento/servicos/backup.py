@@ -1,0 +1,339 @@
+"""Backup: a model file or folder in, a new semantic version out."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from ..argumentos import CAMINHO, checar_backup, exigir
+from ..armazenamento.fluxo import GravadorBlocos, Progresso
+from ..armazenamento.repositorio import agora_iso
+from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
+from ..armazenamento.trava import travar
+from ..arvore import leitura
+from ..arvore.leitura import checar_origem
+from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
+from ..linhagem import coletar_linhagem
+from ..metricas import validar_metricas
+from ..politica.mudanca import inferir_tipo_mudanca
+from ..politica.versoes import AUTO, incremento_de, proxima_versao
+from ..registro import NOME_LOGGER
+from ..texto import tamanho_legivel
+from ..validacao import (
+    analisar_modelo,
+    erro_de_validacao,
+    inspecionar_modelo,
+    opcoes_da_config,
+)
+from .consulta import ServicoConsulta
+from .contexto import Contexto
+
+log = logging.getLogger(NOME_LOGGER)
+
+# How long a backup waits for another process holding the same model's lock.
+ESPERA_TRAVA_S = 600.0
+
+
+class ServicoBackup:
+    def __init__(self, ctx: Contexto, consulta: ServicoConsulta) -> None:
+        self.ctx = ctx
+        self.consulta = consulta
+
+    def criar(
+        self,
+        caminho: str | Path,
+        tipo_mudanca: str = "patch",
+        descricao: str = "",
+        metricas: dict[str, Any] | None = None,
+        *,
+        forcar: bool = False,
+        forcar_leitura: bool = False,
+        nome_modelo: str | None = None,
+        progresso: Progresso | None = None,
+        origem_pedido: str = "api",
+    ) -> dict[str, Any]:
+        """Like `criar_backup`, but also say whether this call created the version.
+
+        Returns {"modelo", "versao", "nova_versao"}: another process may publish
+        the same content at the same moment, so only this call knows.
+        `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
+        events.
+        """
+        exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+        origem = Path(caminho)
+        modelo = nome_modelo if isinstance(nome_modelo, str) else ""
+        modelo = modelo or nome_do_modelo(origem)
+        quem = {
+            "modelo": modelo,
+            "caminho": os.path.abspath(origem),
+            "origem": origem_pedido,
+        }
+        self.ctx.eventos.emitir("backup_iniciado", **quem)
+        try:
+            checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, modelo)
+            exigir(forcar, bool, "forcar", "verdadeiro ou falso")
+            versao, nova = self._criar(
+                origem,
+                modelo,
+                tipo_mudanca,
+                descricao,
+                metricas,
+                forcar,
+                forcar_leitura,
+                progresso,
+                quem,
+            )
+        except Exception as e:
+            if isinstance(e, ErroBackup):
+                log.error("Backup falhou: %s", e)
+            self.ctx.eventos.emitir(
+                "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
+            )
+            raise
+        return {"modelo": modelo, "versao": versao, "nova_versao": nova}
+
+    def _criar(
+        self,
+        origem: Path,
+        modelo: str,
+        tipo_mudanca: str,
+        descricao: str,
+        metricas: dict[str, Any] | None,
+        forcar: bool,
+        forcar_leitura: bool,
+        progresso: Progresso | None,
+        quem: dict[str, Any],
+    ) -> tuple[str, bool]:
+        incremento = incremento_de(tipo_mudanca)
+        validar_nome_modelo(modelo)
+        metricas = validar_metricas(metricas)
+        tamanho_origem = checar_origem(origem)
+        base = self.ctx.base
+        if origem.is_dir() and base.resolve().is_relative_to(origem.resolve()):
+            raise ErroRepositorio(
+                f"{origem}: a pasta contém o próprio repositório ({base}); faça "
+                "backup de uma pasta que não o contenha ou mude diretorios.base"
+            )
+        if not forcar and not forcar_leitura:
+            igual = self._versao_inalterada(origem, modelo)
+            if igual:
+                log.info("Backup sem mudanças: %s já está em %s", modelo, igual)
+                self.ctx.eventos.emitir("backup_ignorado", **quem, versao=igual)
+                return igual, False
+        validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
+        self._checar_espaco(tamanho_origem, modelo)
+        linhagem = coletar_linhagem(
+            origem, validacao["biblioteca"] if validacao else None
+        )
+        with travar(
+            self.ctx.repo.caminho_trava("repositorio"),
+            exclusiva=False,
+            descricao="repositório (limpeza em andamento)",
+        ):
+            conteudo = self._gravar_conteudo(origem, progresso)
+            with travar(
+                self.ctx.repo.caminho_trava(f"modelo-{modelo}"),
+                espera=ESPERA_TRAVA_S,
+                descricao=f"modelo {modelo}",
+            ):
+                versoes = self.ctx.repo.versoes(modelo)
+                ultima = versoes[-1] if versoes else None
+                if ultima and ultima["sha256"] == conteudo.sha256 and not forcar:
+                    log.info(
+                        "Backup sem mudanças: %s já está em %s",
+                        modelo,
+                        ultima["versao"],
+                    )
+                    self.ctx.eventos.emitir(
+                        "backup_ignorado", **quem, versao=ultima["versao"]
+                    )
+                    return str(ultima["versao"]), False
+                atual = self.ctx.repo.ultima_versao(modelo)
+                mudanca = None
+                if incremento == AUTO:
+                    anterior = (
+                        self.consulta.inspecao_de(modelo, str(atual)) if atual else None
+                    )
+                    incremento, motivo = inferir_tipo_mudanca(anterior, inspecao)
+                    mudanca = {
+                        "automatica": True,
+                        "incremento": incremento,
+                        "motivo": motivo,
+                    }
+                nova = str(proxima_versao(atual, incremento))
+                sidecar = Sidecar(
+                    modelo=modelo,
+                    versao=nova,
+                    tipo=conteudo.tipo,
+                    entradas=tuple(conteudo.entradas),
+                    tamanho=conteudo.tamanho,
+                    sha256=conteudo.sha256,
+                    criado_em=agora_iso(),
+                    tamanho_armazenado=conteudo.tamanho_armazenado,
+                    tipo_mudanca=tipo_mudanca,
+                    incremento=incremento if atual else "inicial",
+                    descricao=descricao,
+                    usuario=_usuario(),
+                    host=socket.gethostname(),
+                    origem=str(origem.resolve()),
+                    versao_anterior=str(atual) if atual else None,
+                    avisos=tuple(conteudo.avisos),
+                    metricas=metricas,
+                    validacao=validacao,
+                    inspecao=inspecao,
+                    mudanca=mudanca,
+                    linhagem=linhagem,
+                )
+                if not self.ctx.repo.publicar(sidecar):  # cannot happen under the lock
+                    raise ErroBackup(
+                        f"versão {nova} de {modelo} já existe; tente de novo"
+                    )
+                self.ctx.repo.resumos.sincronizar(modelo)
+        if mudanca:
+            log.info(
+                "Tipo de mudança automático: %s %s -> %s (%s)",
+                modelo,
+                nova,
+                mudanca["incremento"],
+                mudanca["motivo"],
+            )
+        log.info("Backup criado: %s -> %s", modelo, nova)
+        log.debug(
+            "Detalhes de %s %s: %d entrada(s), %d blocos, %d bytes, %d bytes novos",
+            modelo,
+            nova,
+            len(conteudo.entradas),
+            sum(len(e.blocos) for e in conteudo.entradas),
+            conteudo.tamanho,
+            conteudo.tamanho_armazenado,
+        )
+        self.ctx.eventos.emitir(
+            "backup_criado",
+            **quem,
+            versao=nova,
+            versao_anterior=sidecar.versao_anterior,
+            tipo_mudanca=tipo_mudanca,
+            incremento=sidecar.incremento,
+            descricao=descricao,
+            tamanho=conteudo.tamanho,
+            tamanho_armazenado=conteudo.tamanho_armazenado,
+            sha256=conteudo.sha256,
+        )
+        return nova, True
+
+    def _versao_inalterada(self, origem: Path, modelo: str) -> str | None:
+        """The latest version when the source's stat says nothing changed."""
+        atual = self.ctx.repo.ultima_versao(modelo)
+        if atual is None:
+            return None
+        try:
+            sc = self.ctx.repo.ler_versao(modelo, str(atual))
+        except ErroBackup:
+            return None
+        if sc.origem != str(origem.resolve()):
+            return None
+        return sc.versao if leitura.inalterado(origem, sc.entradas) else None
+
+    def _gravar_conteudo(
+        self, origem: Path, progresso: Progresso | None
+    ) -> leitura.Conteudo:
+        """Chunk the source into packs and an index fragment (write order step 1-2)."""
+        frag = self.ctx.repo.cabecalho["fragmentacao"]
+        sessao = self.ctx.repo.sessao()
+        try:
+            gravador = GravadorBlocos(
+                sessao,
+                threads=self.ctx.repo.threads,
+                buffer_mb=self.ctx.repo.buffer_mb,
+                medio=frag["medio"],
+                minimo=frag["minimo"],
+                maximo=frag["maximo"],
+            )
+            conteudo = leitura.ler_origem(origem, sessao, gravador, progresso)
+            sessao.concluir()
+        except BaseException:
+            sessao.abortar()
+            raise
+        return conteudo
+
+    def _analisar(
+        self, origem: Path, *, auto: bool
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Validate per `validacao.modo`; describe the model when `auto` needs it."""
+        opcoes = opcoes_da_config(self.ctx.config)
+        if self.ctx.config["validacao"]["modo"] == "desligado":
+            return None, inspecionar_modelo(
+                origem, **{k: v for k, v in opcoes.items() if k != "teste_carregamento"}
+            ) if auto else None
+        rel, insp = analisar_modelo(origem, inspecionar=auto, **opcoes)
+        if not rel["valido"]:
+            if self.ctx.config["validacao"]["modo"] == "bloquear":
+                raise erro_de_validacao(rel)
+            log.warning(
+                "Validação falhou (modo avisar, backup segue): %s",
+                "; ".join(rel["problemas"]),
+            )
+        return rel, insp
+
+    def _checar_espaco(self, necessario: int, modelo: str) -> None:
+        esp = self.ctx.config["espaco_disco"]
+        livre = shutil.disk_usage(self.ctx.base).free
+        mb = 1024 * 1024
+        if livre < esp["aviso_mb"] * mb:
+            log.warning("Espaço em disco baixo: %dMB", livre // mb)
+            self.ctx.eventos.emitir(
+                "espaco_baixo",
+                base=str(self.ctx.base),
+                livre=livre,
+                aviso_mb=esp["aviso_mb"],
+            )
+        reserva = esp["reserva_mb"] * mb
+        # Without a previous version nothing can deduplicate: the whole size must fit.
+        sem_base = self.ctx.repo.ultima_versao(modelo) is None
+        if livre < reserva or (sem_base and necessario > livre - reserva):
+            raise ErroEspacoInsuficiente(
+                f"{self.ctx.base}: espaço em disco insuficiente para o backup de "
+                f"{modelo} "
+                f"(precisa de {tamanho_legivel(necessario)}; livres "
+                f"{tamanho_legivel(livre)}, reserva {esp['reserva_mb']} MB). "
+                "Libere espaço ou rode "
+                "`inicializar_backup.py limpeza`."
+            )
+
+
+def nome_do_modelo(caminho: str | Path) -> str:
+    """The repository name of a model: the file or folder name the user gave.
+
+    Lexical (os.path.abspath): "." becomes the folder's name, and a symlink keeps
+    its own name rather than its target's.
+    """
+    return Path(os.path.abspath(caminho)).name
+
+
+def _usuario() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def checar_pedido(
+    caminho: str | Path,
+    tipo_mudanca: str,
+    nome_modelo: str | None = None,
+    descricao: str = "",
+) -> None:
+    """Validate a backup request before anything is created on disk."""
+    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
+    incremento_de(tipo_mudanca)
+    checar_origem(Path(caminho))  # a missing file is the first thing to say
+    nome = nome_modelo if isinstance(nome_modelo, str) else ""
+    checar_backup(
+        caminho, tipo_mudanca, descricao, nome_modelo, nome or nome_do_modelo(caminho)
+    )

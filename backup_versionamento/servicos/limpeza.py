@@ -1,0 +1,99 @@
+"""Cleanup: the retention policy applied, then the garbage collection; pins."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from ..armazenamento.coleta import coletar
+from ..armazenamento.trava import travar
+from ..politica.retencao import PoliticaRetencao, aplicar_politica
+from ..registro import NOME_LOGGER
+from ..texto import plural
+from .backup import ESPERA_TRAVA_S
+from .consulta import ServicoConsulta, nome_de
+from .contexto import Contexto
+
+log = logging.getLogger(NOME_LOGGER)
+
+
+class ServicoLimpeza:
+    def __init__(self, ctx: Contexto, consulta: ServicoConsulta) -> None:
+        self.ctx = ctx
+        self.consulta = consulta
+
+    def limpeza(
+        self,
+        simular: bool = False,
+        modelo: str | None = None,
+        agora: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Apply the retention policy, then collect unreferenced chunks.
+
+        `simular` only returns the plan. Sidecars go first, chunks after, all
+        under the repository lock held exclusive (running backups finish first).
+        """
+        politica = PoliticaRetencao.de_config(self.ctx.config["retencao"])
+        agora = agora or datetime.now(timezone.utc)
+        modelos = [modelo] if modelo else self.consulta.listar_modelos()
+        plano = {
+            m: aplicar_politica(self.consulta.listar_versoes(m), politica, agora)
+            for m in modelos
+        }
+        remover = [(m, d) for m, ds in plano.items() for d in ds if not d.manter]
+        saida: dict[str, Any] = {
+            "simulado": simular,
+            "modelos": {m: [d.como_dict() for d in ds] for m, ds in plano.items()},
+            "versoes_removidas": [f"{m} {d.versao}" for m, d in remover],
+            "versoes_mantidas": sum(d.manter for ds in plano.values() for d in ds),
+        }
+        if simular:
+            return saida
+        carencia = self.ctx.config["retencao"]["carencia_coleta_minutos"] * 60
+        with travar(
+            self.ctx.repo.caminho_trava("repositorio"),
+            espera=ESPERA_TRAVA_S,
+            descricao="repositório (backup em andamento)",
+        ):
+            for m, d in remover:
+                self.ctx.repo.remover_versao(m, d.versao)
+                log.info(
+                    "Versão removida: %s %s (%s)", m, d.versao, "; ".join(d.motivos)
+                )
+                self.ctx.eventos.emitir(
+                    "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
+                )
+            coleta = coletar(self.ctx.repo, carencia)
+        saida.update(coleta)
+        log.info(
+            "Limpeza concluída: %s, %s, %s, %d bytes liberados",
+            plural(len(remover), "versão removida", "versões removidas"),
+            plural(coleta["pacotes_removidos"], "pacote removido", "pacotes removidos"),
+            plural(
+                coleta["pacotes_reempacotados"],
+                "pacote reempacotado",
+                "pacotes reempacotados",
+            ),
+            coleta["bytes_liberados"],
+        )
+        self.ctx.eventos.emitir(
+            "limpeza_concluida",
+            **coleta,
+            modelo=modelo,
+            versoes_removidas=len(remover),
+            versoes_mantidas=saida["versoes_mantidas"],
+        )
+        return saida
+
+    def fixar(self, modelo: str, versao: str, fixa: bool = True) -> str:
+        """Pin a version so retention never removes it (or unpin it)."""
+        v = self.consulta.resolver_versao(modelo, versao)
+        self.ctx.repo.fixar(nome_de(modelo), v, fixa)
+        log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
+        self.ctx.eventos.emitir(
+            "versao_fixada" if fixa else "versao_desafixada",
+            modelo=nome_de(modelo),
+            versao=v,
+        )
+        return v
