@@ -23,10 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from .. import erros
 from ..armazenamento.escrita_atomica import escrever_json_atomico
@@ -35,7 +36,7 @@ from ..erros import ErroBackup, ErroDaemon
 from ..gerenciador import GerenciadorBackupVersionamento, nome_do_modelo
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
-from .agendador import ETIQUETA_LIMPEZA, Agendador
+from .agendador import ETIQUETA_LIMPEZA, ETIQUETA_RELATORIO, Agendador
 from .arquivo_pid import ArquivoPid, ler_pid, processo_vivo, trava_ocupada
 from .estabilizador import Estabilizador
 from .fila import FilaBackup, Gerenciador, Notificar, agora_iso
@@ -48,6 +49,27 @@ log = logging.getLogger(NOME_LOGGER)
 NOME_ESTADO = "daemon_estado.json"
 NOME_PID = "daemon.pid"
 ESPERA_INICIO_S = 120.0
+
+
+class Servico(Protocol):
+    """Something that runs beside the daemon (the dashboard's HTTP server)."""
+
+    def iniciar(self) -> None: ...
+
+    def parar(self) -> None: ...
+
+
+@dataclass
+class Extras:
+    """What the presentation layer adds to a running daemon: the daily report
+    job and services such as the dashboard. The CLI builds them from the manager,
+    because the daemon may not import `relatorios` (imports point down)."""
+
+    relatorio: Callable[[], Any] | None = None
+    servicos: list[Servico] = field(default_factory=list)
+
+
+FabricaExtras = Callable[[GerenciadorBackupVersionamento], Extras]
 
 
 def _iso_local(momento: datetime | None) -> str | None:
@@ -67,6 +89,7 @@ class Daemon:
         *,
         notificar: Notificar | None = None,
         falhas_ja_registradas: bool = False,
+        relatorio: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self.base = Path(config["diretorios"]["base"])
@@ -103,6 +126,8 @@ class Daemon:
             auto,
             self._varrer if auto["habilitado"] else None,
             limpar=limpeza if callable(limpeza) else None,
+            relatorio=relatorio,
+            horario_relatorio=config["relatorios"]["horario"],
         )
         self.automatico = bool(auto["habilitado"])
         self._adiados: set[Path] = set()
@@ -225,6 +250,9 @@ class Daemon:
             )
             self.estado["proxima_limpeza"] = _iso_local(
                 self.agendador.proxima_execucao(ETIQUETA_LIMPEZA)
+            )
+            self.estado["proximo_relatorio"] = _iso_local(
+                self.agendador.proxima_execucao(ETIQUETA_RELATORIO)
             )
             self.estado["pendentes"] = len(self.fila.pendentes())
             self.estado["atualizado_em"] = agora_iso()
@@ -350,16 +378,29 @@ def _rodar(
     gerenciador: GerenciadorBackupVersionamento,
     pronto: Callable[[], None],
     parada: threading.Event,
+    fabrica: FabricaExtras | None = None,
 ) -> int:
     """Run until asked to stop, then stop gracefully. Exit code 0."""
     with _sinais(parada):
-        d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
+        extras = fabrica(gerenciador) if fabrica else Extras()
+        d = Daemon(
+            gerenciador,
+            gerenciador.config,
+            falhas_ja_registradas=True,
+            relatorio=extras.relatorio,
+        )
+        iniciados: list[Servico] = []
         try:
             d.iniciar()
+            for servico in extras.servicos:
+                servico.iniciar()
+                iniciados.append(servico)
             pronto()
             while not parada.wait(1.0):
                 pass
         finally:
+            for servico in reversed(iniciados):
+                servico.parar()
             d.parar()
     return 0
 
@@ -369,6 +410,7 @@ def executar_primeiro_plano(
     *,
     pronto: Callable[[], None] | None = None,
     parada: threading.Event | None = None,
+    extras: FabricaExtras | None = None,
 ) -> int:
     """`iniciar` without --daemon: same daemon, attached to the terminal."""
     _checar_config(cfg)
@@ -381,7 +423,10 @@ def executar_primeiro_plano(
         try:
             trava.escrever()
             return _rodar(
-                gerenciador, pronto or (lambda: None), parada or threading.Event()
+                gerenciador,
+                pronto or (lambda: None),
+                parada or threading.Event(),
+                extras,
             )
         finally:
             trava.liberar(remover=True)
@@ -407,7 +452,10 @@ def _descritores_de_log() -> list[int]:
 
 
 def iniciar_segundo_plano(
-    cfg: dict[str, Any], *, tempo_limite: float = ESPERA_INICIO_S
+    cfg: dict[str, Any],
+    *,
+    tempo_limite: float = ESPERA_INICIO_S,
+    extras: FabricaExtras | None = None,
 ) -> int:
     """`iniciar --daemon`: detach, wait until the daemon says it runs; returns its PID.
 
@@ -450,7 +498,7 @@ def iniciar_segundo_plano(
                         anterior,
                     )
                 try:
-                    codigo = _rodar(gerenciador, pronto, threading.Event())
+                    codigo = _rodar(gerenciador, pronto, threading.Event(), extras)
                 except BaseException as e:
                     log.error(
                         "Daemon encerrado por erro: %s",

@@ -16,7 +16,7 @@ from ..erros import CODIGOS_SAIDA, ErroBackup
 
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
-    "status", "config", "limpeza", "fixar",
+    "status", "config", "limpeza", "fixar", "relatorio", "painel",
 ]  # fmt: skip
 
 # argparse looks its messages up through the module-level gettext `_` when it

@@ -11,6 +11,7 @@ from ..automacao.daemon import (
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
+from ..relatorios import extras_do_daemon
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def executar(args: argparse.Namespace) -> int:
     cfg = carregar_config(args.config, args.base)
     base = cfg["diretorios"]["base"]
     if args.daemon:
-        pid = iniciar_segundo_plano(cfg)
+        pid = iniciar_segundo_plano(cfg, extras=extras_do_daemon)
         if args.json:
             print(json.dumps({"pid": pid, "base": base}, ensure_ascii=False))
         else:
@@ -60,4 +61,4 @@ def executar(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    return executar_primeiro_plano(cfg, pronto=pronto)
+    return executar_primeiro_plano(cfg, pronto=pronto, extras=extras_do_daemon)

@@ -14,6 +14,7 @@ Presentation layer: it uses the facade; nothing below it imports this package.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -21,11 +22,15 @@ from typing import TYPE_CHECKING
 
 from ..armazenamento.backend import traduzir_erro_os
 from ..armazenamento.escrita_atomica import escrever_atomico
-from ..erros import ErroNaoSuportado
+from ..automacao.daemon import Extras, Servico
+from ..erros import ErroBackup, ErroNaoSuportado
+from ..registro import NOME_LOGGER
 from .dados import VERSAO_ESQUEMA, montar_relatorio
 
 if TYPE_CHECKING:
     from ..gerenciador import GerenciadorBackupVersionamento
+
+log = logging.getLogger(NOME_LOGGER)
 
 FORMATOS = ("json", "html", "pdf")
 NOME_BASE = "relatorio_diario"
@@ -86,10 +91,40 @@ def gerar_relatorio(
     return arquivos
 
 
+def extras_do_daemon(gerenciador: GerenciadorBackupVersionamento) -> Extras:
+    """The daily report job and the dashboard server, per the `relatorios` config.
+
+    A dashboard that cannot start (port taken) is a warning, not a dead daemon.
+    """
+    cfg = gerenciador.config["relatorios"]
+    servicos: list[Servico] = []
+    if cfg["painel_porta"]:
+        from .painel import Painel, ServidorPainel
+
+        try:
+            servicos.append(
+                ServidorPainel(
+                    Painel(gerenciador),
+                    cfg["painel_endereco"],
+                    cfg["painel_porta"],
+                    cfg["painel_token"],
+                )
+            )
+        except ErroBackup as e:
+            log.warning("Painel não iniciado: %s", e)
+
+    def relatorio() -> None:
+        arquivos = gerar_relatorio(gerenciador)
+        log.info("Relatório diário gravado: %s", ", ".join(arquivos.values()))
+
+    return Extras(relatorio=relatorio if cfg["habilitado"] else None, servicos=servicos)
+
+
 __all__ = [
     "ARQUIVO_ESQUEMA",
     "FORMATOS",
     "VERSAO_ESQUEMA",
+    "extras_do_daemon",
     "gerar_relatorio",
     "montar_relatorio",
     "pasta_padrao",
