@@ -1,12 +1,13 @@
 """Charts as inline SVG (pygal): no script, no external font, no request.
 
-pygal's default config links a tooltip script from a CDN; `js=[]` drops it, so
-each chart is plain SVG that a browser, WeasyPrint and a printer all draw alike.
+pygal's default config links a tooltip script from a CDN; `js=[]` drops it and
+the inline config script is stripped, so each chart is plain SVG that a browser, WeasyPrint and a printer all draw alike.
 A chart with no data is not drawn (the template says "sem dados" instead).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pygal
@@ -63,8 +64,16 @@ def _rotulos_principais(rotulos: list[str], quantos: int = 10) -> list[str]:
     return rotulos[::passo]
 
 
+# pygal always embeds its config as an inline <script> (for the tooltips we do not
+# load); the reports carry no script at all.
+# Its legend ids (for that script) repeat in every chart: invalid in one HTML page.
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL | re.IGNORECASE)
+_ID_LEGENDA = re.compile(r' id="activate-serie-\d+"')
+
+
 def _svg(grafico: Any) -> str:
-    return str(grafico.render(is_unicode=True))
+    svg = _SCRIPT.sub("", str(grafico.render(is_unicode=True)))
+    return _ID_LEGENDA.sub("", svg)
 
 
 def crescimento(dias: list[dict[str, Any]]) -> str | None:
