@@ -109,9 +109,14 @@ def chromium(
     perfil: Path,
     *args: str,
     proxy: int | None = None,
+    loopback_direto: bool = False,
     timeout: float = 90,
 ) -> subprocess.CompletedProcess[str]:
-    """Run headless Chromium on `alvo` (a file:// or http:// URL) with `args`."""
+    """Run headless Chromium on `alvo` (a file:// or http:// URL) with `args`.
+
+    With `proxy`, every request goes to that port, loopback included unless
+    `loopback_direto` (a page served on loopback must reach its server).
+    """
     programa = exigir("chromium")
     comando = [
         programa,
@@ -129,10 +134,9 @@ def chromium(
         '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
     ]
     if proxy is not None:
-        comando += [
-            f"--proxy-server=http://127.0.0.1:{proxy}",
-            "--proxy-bypass-list=<-loopback>",
-        ]
+        comando.append(f"--proxy-server=http://127.0.0.1:{proxy}")
+        if not loopback_direto:
+            comando.append("--proxy-bypass-list=<-loopback>")
     return subprocess.run(
         [*comando, *args, alvo],
         capture_output=True,

@@ -19,7 +19,9 @@ sys.path.insert(0, str(RAIZ))
 from backup_versionamento import GerenciadorBackupVersionamento  # noqa: E402
 
 # Thread names our own code starts; none may outlive a test.
-_PREFIXOS_NOSSOS = ("bloco", "leitura", "backup-", "observador", "agendador", "fila")
+_PREFIXOS_NOSSOS = (
+    "bloco", "leitura", "backup-", "observador", "agendador", "fila", "painel",
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
