@@ -264,6 +264,7 @@ def _checar_painel(cfg: dict[str, Any]) -> str | None:
         )
     return None
 
+
 # Features the spec names that later work will deliver: enabling them now is a
 # clear error instead of a silent no-op.
 _AINDA_NAO_SUPORTADO = {

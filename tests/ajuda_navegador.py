@@ -131,7 +131,7 @@ def chromium(
         "--no-default-browser-check",
         "--disable-dev-shm-usage",
         f"--user-data-dir={perfil}",
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ]
     if proxy is not None:
         comando.append(f"--proxy-server=http://127.0.0.1:{proxy}")

@@ -84,10 +84,22 @@ def g(tmp_path: Path) -> Iterator[GerenciadorBackupVersionamento]:
         escrever_diario(
             ger,
             [
-                linha("backup_criado", agora, modelo="a.pkl", versao="1.0.2",
-                      origem="agendado", duracao_s=1.5),
-                linha("backup_criado", agora, modelo="a.pkl", versao="1.0.1",
-                      origem="agendado", duracao_s=0.5),
+                linha(
+                    "backup_criado",
+                    agora,
+                    modelo="a.pkl",
+                    versao="1.0.2",
+                    origem="agendado",
+                    duracao_s=1.5,
+                ),
+                linha(
+                    "backup_criado",
+                    agora,
+                    modelo="a.pkl",
+                    versao="1.0.1",
+                    origem="agendado",
+                    duracao_s=0.5,
+                ),
                 linha("backup_criado", agora, modelo="b.onnx", versao="1.0.0"),
                 linha("backup_falhou", agora, modelo="a.pkl", erro="arquivo sumiu"),
                 linha("restauracao_concluida", agora, modelo="a.pkl", versao="1.0.0"),
@@ -143,13 +155,15 @@ def test_pagina_dados_e_metricas_no_loopback(
     assert m[(p + "ultimo_sucesso_timestamp_seconds", (("modelo", "a.pkl"),))] == (
         pytest.approx(ultimo.replace(tzinfo=timezone.utc).timestamp(), abs=1e-3)
     )
-    assert m[(p + "repositorio_bytes_armazenados", ())] == g.status()[
-        "tamanho_armazenado"
-    ]
+    assert (
+        m[(p + "repositorio_bytes_armazenados", ())] == g.status()["tamanho_armazenado"]
+    )
 
     # New journal lines are read on the next scrape (only what was appended).
-    escrever_diario(g, [linha("backup_falhou", datetime.now(timezone.utc),
-                              modelo="b.onnx", erro="x")])
+    escrever_diario(
+        g,
+        [linha("backup_falhou", datetime.now(timezone.utc), modelo="b.onnx", erro="x")],
+    )
     m = metricas(pedir(servidor.url + "metrics")[2].decode())
     assert m[(p + "falhas_backup_total", (("modelo", "b.onnx"),))] == 1
     assert m[(p + "falhas_backup_total", (("modelo", "a.pkl"),))] == 1
@@ -206,11 +220,21 @@ def test_pagina_no_chromium_pelo_servidor(
 ) -> None:
     png = tmp_path / "painel.png"
     with armadilha_de_rede() as armadilha:
-        dom = chromium(servidor.url, tmp_path / "perfil", "--dump-dom",
-                       proxy=armadilha.porta, loopback_direto=True)
-        foto = chromium(servidor.url, tmp_path / "perfil", f"--screenshot={png}",
-                        "--window-size=1280,1600", proxy=armadilha.porta,
-                        loopback_direto=True)
+        dom = chromium(
+            servidor.url,
+            tmp_path / "perfil",
+            "--dump-dom",
+            proxy=armadilha.porta,
+            loopback_direto=True,
+        )
+        foto = chromium(
+            servidor.url,
+            tmp_path / "perfil",
+            f"--screenshot={png}",
+            "--window-size=1280,1600",
+            proxy=armadilha.porta,
+            loopback_direto=True,
+        )
     assert dom.returncode == 0 and foto.returncode == 0, dom.stderr[-2000:]
     # The page reached its own server directly; nothing else was asked for.
     assert armadilha.da_pagina == []
@@ -225,7 +249,7 @@ def test_painel_arquivo_e_rapido(
     destino = escrever_painel(g, tmp_path / "painel.html")
     assert time.perf_counter() - inicio < 1.0
     html = destino.read_text(encoding="utf-8")
-    assert "http-equiv=\"refresh\"" not in html  # a file does not reload itself
+    assert 'http-equiv="refresh"' not in html  # a file does not reload itself
     assert "b.onnx" in html and "Painel do backup de modelos" in html
 
 
@@ -239,7 +263,9 @@ def test_cli_painel_serve_ate_sigterm_e_grava_arquivo(
     base = str(g.base)
     r = subprocess.run(
         _cli("painel", "--base", base, "--arquivo", str(tmp_path / "p.html"), "--json"),
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["arquivo"] == str(tmp_path / "p.html")
@@ -248,7 +274,9 @@ def test_cli_painel_serve_ate_sigterm_e_grava_arquivo(
     porta = porta_livre()
     proc = subprocess.Popen(
         _cli("painel", "--base", base, "--porta", str(porta), "--json"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -268,8 +296,10 @@ def test_cli_painel_serve_ate_sigterm_e_grava_arquivo(
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", porta), timeout=2).close()
     r = subprocess.run(
-        _cli("painel", "--base", base, "--porta", "0"), capture_output=True,
-        text=True, timeout=60,
+        _cli("painel", "--base", base, "--porta", "0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 2 and "porta" in r.stderr
 
@@ -279,7 +309,9 @@ def test_daemon_serve_o_painel_com_sua_saude(tmp_path: Path) -> None:
     pasta.mkdir()
     porta = porta_livre()
     config = escrever_config(
-        tmp_path, [pasta], extra={"relatorios": {"painel_porta": porta}},
+        tmp_path,
+        [pasta],
+        extra={"relatorios": {"painel_porta": porta}},
         monitorar_tempo_real=False,
     )
     d = DaemonPrimeiroPlano(config)
@@ -288,7 +320,7 @@ def test_daemon_serve_o_painel_com_sua_saude(tmp_path: Path) -> None:
         prazo = time.monotonic() + 20
         while True:
             try:
-                codigo, _, corpo = pedir(url + "metrics")
+                _, _, corpo = pedir(url + "metrics")
                 break
             except OSError:
                 assert time.monotonic() < prazo, "o daemon não serviu o painel"
@@ -315,8 +347,13 @@ def test_diario_substituido_recomeca_a_contagem(
     arquivo = Path(g.pasta_logs) / "atividade.jsonl"
     novo = tmp_path / "novo.jsonl"
     novo.write_text(
-        linha("backup_criado", datetime.now(timezone.utc) - timedelta(minutes=1),
-              modelo="c", versao="1.0.0") + "\n",
+        linha(
+            "backup_criado",
+            datetime.now(timezone.utc) - timedelta(minutes=1),
+            modelo="c",
+            versao="1.0.0",
+        )
+        + "\n",
         encoding="utf-8",
     )
     os.replace(novo, arquivo)  # rotated: a new file under the same name

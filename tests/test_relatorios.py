@@ -48,7 +48,12 @@ def momento(m: datetime) -> str:
 def linha(evento: str, quando: datetime, **dados: Any) -> str:
     """One journal line, in the event bus's schema."""
     return json.dumps(
-        {"id": os.urandom(8).hex(), "evento": evento, "momento": momento(quando), "dados": dados}
+        {
+            "id": os.urandom(8).hex(),
+            "evento": evento,
+            "momento": momento(quando),
+            "dados": dados,
+        }
     )
 
 
@@ -96,7 +101,10 @@ def inclinacao_numpy(valores: list[int]) -> float:
 def pdf_texto(pdf: Path) -> str:
     exigir("pdftotext")
     r = subprocess.run(
-        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ["pdftotext", "-layout", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return r.stdout
 
@@ -114,11 +122,17 @@ def abrir_no_chromium(html: Path, perfil: Path) -> tuple[str, Path, list[str]]:
     png = html.with_suffix(".png")
     with armadilha_de_rede() as armadilha:
         dom = chromium(
-            html.as_uri(), perfil, "--dump-dom", "--virtual-time-budget=3000",
+            html.as_uri(),
+            perfil,
+            "--dump-dom",
+            "--virtual-time-budget=3000",
             proxy=armadilha.porta,
         )
         foto = chromium(
-            html.as_uri(), perfil, f"--screenshot={png}", "--window-size=1280,2400",
+            html.as_uri(),
+            perfil,
+            f"--screenshot={png}",
+            "--window-size=1280,2400",
             proxy=armadilha.porta,
         )
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -143,7 +157,10 @@ def povoado(tmp_path: Path) -> GerenciadorBackupVersionamento:
     for i in range(6):
         quando = AGORA - timedelta(days=40 - 7 * i, hours=i)
         backup_em(
-            g, quando, a, comum + os.urandom(20_000 * (i + 1)),
+            g,
+            quando,
+            a,
+            comum + os.urandom(20_000 * (i + 1)),
             tipo_mudanca="minor" if i % 2 else "patch",
             descricao=f"retreino <{i}>",
             metricas={
@@ -154,33 +171,70 @@ def povoado(tmp_path: Path) -> GerenciadorBackupVersionamento:
         )
     for i in range(3):
         backup_em(
-            g, AGORA - timedelta(days=3 - i), b, comum + bytes([i]) * 5000,
+            g,
+            AGORA - timedelta(days=3 - i),
+            b,
+            comum + bytes([i]) * 5000,
             tipo_mudanca="major" if i == 2 else "minor",
         )
     hoje = AGORA - timedelta(hours=2)
     escrever_diario(
         g,
         [
-            linha("backup_criado", hoje, modelo="lotofacil_rf.pkl", versao="1.3.0",
-                  origem="agendado"),
-            linha("backup_criado", hoje, modelo="lotofacil_nn.h5", versao="2.0.0",
-                  origem="monitorado"),
-            linha("backup_criado", hoje - timedelta(days=1), modelo="lotofacil_nn.h5",
-                  versao="1.1.0"),  # no origem: manual
+            linha(
+                "backup_criado",
+                hoje,
+                modelo="lotofacil_rf.pkl",
+                versao="1.3.0",
+                origem="agendado",
+            ),
+            linha(
+                "backup_criado",
+                hoje,
+                modelo="lotofacil_nn.h5",
+                versao="2.0.0",
+                origem="monitorado",
+            ),
+            linha(
+                "backup_criado",
+                hoje - timedelta(days=1),
+                modelo="lotofacil_nn.h5",
+                versao="1.1.0",
+            ),  # no origem: manual
             linha("backup_ignorado", hoje, modelo="lotofacil_rf.pkl", versao="1.3.0"),
-            linha("backup_falhou", hoje - timedelta(days=2), modelo="lotofacil_rf.pkl",
-                  erro="espaço em disco insuficiente", origem="agendado"),
+            linha(
+                "backup_falhou",
+                hoje - timedelta(days=2),
+                modelo="lotofacil_rf.pkl",
+                erro="espaço em disco insuficiente",
+                origem="agendado",
+            ),
             '{"evento": "backup_criado", "momento": "quebrado"',  # torn line
             "isto não é json",
-            linha("restauracao_concluida", hoje, modelo="lotofacil_rf.pkl",
-                  versao="1.0.0"),
-            linha("restauracao_falhou", hoje, modelo="lotofacil_nn.h5", versao="9.9.9",
-                  erro="versão não encontrada"),
+            linha(
+                "restauracao_concluida", hoje, modelo="lotofacil_rf.pkl", versao="1.0.0"
+            ),
+            linha(
+                "restauracao_falhou",
+                hoje,
+                modelo="lotofacil_nn.h5",
+                versao="9.9.9",
+                erro="versão não encontrada",
+            ),
             linha("verificacao_falhou", hoje - timedelta(days=5), problemas=["x"]),
-            linha("verificacao_concluida", hoje - timedelta(hours=1), ok=True,
-                  problemas=[], versoes_verificadas=9),
-            linha("backup_criado", AGORA - timedelta(days=200), modelo="velho",
-                  versao="1.0.0"),  # outside the 90 days
+            linha(
+                "verificacao_concluida",
+                hoje - timedelta(hours=1),
+                ok=True,
+                problemas=[],
+                versoes_verificadas=9,
+            ),
+            linha(
+                "backup_criado",
+                AGORA - timedelta(days=200),
+                modelo="velho",
+                versao="1.0.0",
+            ),  # outside the 90 days
         ],
     )
     return g
@@ -205,14 +259,18 @@ def test_json_segue_o_esquema_e_confere_com_o_repositorio(
     # Repository numbers, recomputed from the sidecars on disk.
     scs = sidecars(g.base)
     logico = sum(s["tamanho"] for s in scs)
-    blocos = {b[0]: b[1] for s in scs for e in s["entradas"] for b in e.get("blocos", [])}
+    blocos = {
+        b[0]: b[1] for s in scs for e in s["entradas"] for b in e.get("blocos", [])
+    }
     repo = r["repositorio"]
     assert repo["versoes"] == len(scs) == 9
     assert repo["modelos"] == 2
     assert repo["tamanho_logico"] == logico
     assert repo["tamanho_unico"] == sum(blocos.values())
     assert repo["tamanho_unico"] < logico  # the shared 3 MB deduplicated
-    assert repo["razao_deduplicacao"] == pytest.approx(logico / sum(blocos.values()), abs=1e-3)
+    assert repo["razao_deduplicacao"] == pytest.approx(
+        logico / sum(blocos.values()), abs=1e-3
+    )
     assert repo["tamanho_armazenado"] == g.status()["tamanho_armazenado"]
     assert repo["razao_compressao"] == pytest.approx(
         sum(blocos.values()) / repo["tamanho_armazenado"], abs=1e-3
@@ -243,9 +301,10 @@ def test_json_segue_o_esquema_e_confere_com_o_repositorio(
     restante = 50 * 1024 * 1024 - repo["tamanho_armazenado"]
     assert cota["restante_bytes"] == restante
     assert cota["dias"] == pytest.approx(restante / taxa, rel=1e-3)
-    assert cota["data"] == (
-        date(2026, 11, 29) + timedelta(days=math.ceil(restante / taxa))
-    ).isoformat()
+    assert (
+        cota["data"]
+        == (date(2026, 11, 29) + timedelta(days=math.ceil(restante / taxa))).isoformat()
+    )
 
     # Activity, from the journal lines written above.
     at = r["atividade"]
@@ -253,7 +312,9 @@ def test_json_segue_o_esquema_e_confere_com_o_repositorio(
     assert at["totais"]["backups"] == {"manual": 1, "agendado": 1, "monitorado": 1}
     assert at["totais"]["ignorados"] == 1
     assert at["totais"]["falhas"] == 1
-    assert at["totais"]["restauracoes"] == 1 and at["totais"]["restauracoes_falhas"] == 1
+    assert (
+        at["totais"]["restauracoes"] == 1 and at["totais"]["restauracoes_falhas"] == 1
+    )
     assert at["falhas"] == [
         {
             "momento": momento(AGORA - timedelta(hours=2, days=2))[:19] + "Z",
@@ -377,7 +438,9 @@ def test_repositorio_vazio_gera_os_tres(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(tmp_path / "repo", RAPIDO) as g:
         arquivos = g.gerar_relatorio()
     pasta = tmp_path / "repo" / "relatorios"
-    assert arquivos == {f: str(pasta / f"relatorio_diario.{f}") for f in ("json", "html", "pdf")}
+    assert arquivos == {
+        f: str(pasta / f"relatorio_diario.{f}") for f in ("json", "html", "pdf")
+    }
     r = json.loads((pasta / "relatorio_diario.json").read_text(encoding="utf-8"))
     validar_esquema(r)
     assert r["modelos"] == [] and r["repositorio"]["versoes"] == 0
@@ -470,7 +533,7 @@ def test_leitor_do_diario_tolera_linhas_ruins_e_le_so_o_novo(tmp_path: Path) -> 
         + '{"evento": 3, "momento": "2026-01-01T00:00:00Z", "dados": {}}\n'
         + '{"evento": "x", "momento": "ontem", "dados": {}}\n'
         + '{"evento": "x", "momento": "2026-01-01T00:00:00Z", "dados": []}\n'
-        + '\xff\xfe lixo\n'
+        + "\xff\xfe lixo\n"
         + linha("backup_falhou", agora, modelo="a", erro="e")[:30],  # torn, no newline
         encoding="utf-8",
     )
@@ -495,8 +558,16 @@ def test_cli_relatorio_json_saida_e_erros(
 ) -> None:
     povoado.fechar()
     base = str(tmp_path / "repo")
-    r = cli("relatorio", "--base", base, "--saida", str(tmp_path / "cli"),
-            "--formatos", "json,html", "--json")
+    r = cli(
+        "relatorio",
+        "--base",
+        base,
+        "--saida",
+        str(tmp_path / "cli"),
+        "--formatos",
+        "json,html",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     arquivos = json.loads(r.stdout)["arquivos"]
     assert sorted(arquivos) == ["html", "json"]
@@ -538,8 +609,10 @@ def test_config_painel_fora_do_loopback_exige_token(tmp_path: Path) -> None:
         GerenciadorBackupVersionamento(
             tmp_path / "r", {"relatorios": {"painel_endereco": "0.0.0.0"}}
         )
-    with pytest.raises(ErroConfiguracao, match="relatorios.horario"):
-        GerenciadorBackupVersionamento(tmp_path / "r", {"relatorios": {"horario": "25:00"}})
+    with pytest.raises(ErroConfiguracao, match=r"relatorios\.horario"):
+        GerenciadorBackupVersionamento(
+            tmp_path / "r", {"relatorios": {"horario": "25:00"}}
+        )
     with GerenciadorBackupVersionamento(
         tmp_path / "r",
         {"relatorios": {"painel_endereco": "0.0.0.0", "painel_token": "segredo"}},
@@ -552,8 +625,11 @@ def test_daemon_agenda_o_relatorio_diario(tmp_path: Path) -> None:
 
     cfg = {
         **RAPIDO,
-        "backup_automatico": {"habilitado": False, "limpeza_automatica": True,
-                              "diretorios_monitorados": []},
+        "backup_automatico": {
+            "habilitado": False,
+            "limpeza_automatica": True,
+            "diretorios_monitorados": [],
+        },
         "relatorios": {"horario": "05:45", "painel_porta": 0},
     }
     with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
@@ -575,6 +651,8 @@ def test_daemon_agenda_o_relatorio_diario(tmp_path: Path) -> None:
             "relatorio_diario.json",
             "relatorio_diario.pdf",
         ]
-        desligado = dict(g.config, relatorios={**g.config["relatorios"], "habilitado": False})
+        desligado = dict(
+            g.config, relatorios={**g.config["relatorios"], "habilitado": False}
+        )
         g.config = desligado
         assert extras_do_daemon(g).relatorio is None

@@ -1,4 +1,4 @@
-"""Scheduler: periodic sweeps, the daily cleanup and report on a private `schedule.Scheduler`.
+"""Scheduler: sweeps, the daily cleanup and report, on a private `schedule.Scheduler`.
 
 `backup_automatico.horarios_execucao` (fixed "HH:MM" times) replaces the interval
 when given, because `intervalo_horas` always has a value (default 6) and the user

@@ -52,7 +52,9 @@ def executar(args: argparse.Namespace) -> int:
     imprimir(
         args,
         {"arquivos": arquivos},
-        lambda: "Relatório gravado:\n"
-        + "\n".join(f"  {f.upper():<5} {c}" for f, c in arquivos.items()),
+        lambda: (
+            "Relatório gravado:\n"
+            + "\n".join(f"  {f.upper():<5} {c}" for f, c in arquivos.items())
+        ),
     )
     return 0

@@ -133,7 +133,7 @@ def arquivo_atividade(g: GerenciadorBackupVersionamento) -> Path:
     return Path(g.pasta_logs) / NOME_ATIVIDADE
 
 
-# -- small helpers ----------------------------------------------------------------------
+# -- small helpers -----------------------------------------------------------------
 
 
 def iso_utc(m: datetime) -> str:
@@ -486,7 +486,11 @@ def _retencao(g: GerenciadorBackupVersionamento) -> dict[str, Any]:
         for d in decisoes
         if not d["manter"]
     ]
-    return {"remover": remover, "mantidas": int(plano["versoes_mantidas"]), "erro": None}
+    return {
+        "remover": remover,
+        "mantidas": int(plano["versoes_mantidas"]),
+        "erro": None,
+    }
 
 
 # -- the whole report -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Charts as inline SVG (pygal): no script, no external font, no request.
 
 pygal's default config links a tooltip script from a CDN; `js=[]` drops it and
-the inline config script is stripped, so each chart is plain SVG that a browser, WeasyPrint and a printer all draw alike.
+the inline config script is stripped, so each chart is plain SVG that a browser,
+WeasyPrint and a printer all draw alike.
 A chart with no data is not drawn (the template says "sem dados" instead).
 """
 

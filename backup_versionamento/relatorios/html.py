@@ -37,9 +37,11 @@ def _numero(x: Any, casas: int = 4) -> str:
     if x is None:
         return "-"
     if isinstance(x, float):
-        return f"{x:.{casas}g}" if abs(x) < 1e-3 and x else f"{x:.{casas}f}".rstrip(
-            "0"
-        ).rstrip(".")
+        return (
+            f"{x:.{casas}g}"
+            if abs(x) < 1e-3 and x
+            else f"{x:.{casas}f}".rstrip("0").rstrip(".")
+        )
     return str(x)
 
 
@@ -91,7 +93,10 @@ def renderizar_painel(
         ),
         "armazenado": _svg(
             graficos.tendencia_curta(
-                [(d["dia"][5:], round(d["bytes_acumulados"] / 2**20, 3)) for d in dados["dias"]],
+                [
+                    (d["dia"][5:], round(d["bytes_acumulados"] / 2**20, 3))
+                    for d in dados["dias"]
+                ],
                 "Armazenado (MiB)",
             )
         ),

@@ -158,7 +158,9 @@ class ColetorBackup(Collector):
 def _daemon(d: dict[str, Any]) -> Iterator[Metric]:
     n = PREFIXO
     yield GaugeMetricFamily(
-        f"{n}_daemon_rodando", "1 se o daemon está rodando", value=int(bool(d["rodando"]))
+        f"{n}_daemon_rodando",
+        "1 se o daemon está rodando",
+        value=int(bool(d["rodando"])),
     )
     for chave, nome, doc in (
         ("falhas", "daemon_falhas", "Falhas desde que o daemon iniciou"),
@@ -190,4 +192,3 @@ def gerar(painel: Painel) -> bytes:
     registro = CollectorRegistry(auto_describe=False)
     registro.register(ColetorBackup(painel))
     return generate_latest(registro)
-

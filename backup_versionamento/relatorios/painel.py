@@ -1,4 +1,4 @@
-"""The live monitoring page and its read-only HTTP server (`/`, `/dados.json`, `/metrics`).
+"""The live page and its read-only HTTP server: `/`, `/dados.json`, `/metrics`.
 
 `Painel` keeps the activity journal's running totals (it reads only the lines
 appended since the last request) and builds, on each request, the page data from
@@ -66,7 +66,7 @@ class Painel:
         self.ignorados: Counter[str] = Counter()
         self.falhas: Counter[str] = Counter()
         self.restauracoes: Counter[str] = Counter()
-        self.duracoes: dict[str, list[float]] = {}
+        self.duracoes: dict[str, tuple[int, float]] = {}
 
     def _consumir(self) -> None:
         """Fold the journal lines appended since the last call into the totals."""
@@ -83,9 +83,8 @@ class Painel:
                 self._por_dia[momento[:10]] += 1
                 duracao = dados.get("duracao_s")
                 if isinstance(duracao, (int, float)) and not isinstance(duracao, bool):
-                    soma = self.duracoes.setdefault(modelo, [0.0, 0.0])
-                    soma[0] += 1
-                    soma[1] += float(duracao)
+                    quantos, soma = self.duracoes.get(modelo, (0, 0.0))
+                    self.duracoes[modelo] = (quantos + 1, soma + float(duracao))
                 self._recentes.append(
                     {
                         "momento": momento,
@@ -250,7 +249,9 @@ class ServidorPainel:
             self._thread.join(5)
             self._thread = None
 
-    def _autorizado(self, cabecalho: str | None, consulta: dict[str, list[str]]) -> bool:
+    def _autorizado(
+        self, cabecalho: str | None, consulta: dict[str, list[str]]
+    ) -> bool:
         if not self.token:
             return True
         dado = ""
