@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -140,7 +141,7 @@ def test_pagina_dados_e_metricas_no_loopback(
     assert codigo == 200 and cab["Content-Type"].startswith("text/plain; version=")
     m = metricas(corpo.decode())
     p = "backup_versionamento_"
-    assert m[(p + "versoes_total", ())] == 4
+    assert m[(p + "versoes", ())] == 4
     assert m[(p + "modelo_versoes", (("modelo", "a.pkl"),))] == 3
     assert m[(p + "modelo_versoes", (("modelo", "b.onnx"),))] == 1
     assert m[(p + "backups_total", (("modelo", "a.pkl"), ("origem", "agendado")))] == 2
@@ -283,7 +284,7 @@ def test_cli_painel_serve_ate_sigterm_e_grava_arquivo(
         info = json.loads(proc.stdout.readline())
         assert info["url"] == f"http://127.0.0.1:{porta}/"
         codigo, _, corpo = pedir(info["url"] + "metrics")
-        assert codigo == 200 and b"backup_versionamento_versoes_total 4.0" in corpo
+        assert codigo == 200 and b"backup_versionamento_versoes 4.0" in corpo
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
@@ -327,6 +328,15 @@ def test_daemon_serve_o_painel_com_sua_saude(tmp_path: Path) -> None:
                 time.sleep(0.2)
         m = metricas(corpo.decode())
         assert m[("backup_versionamento_daemon_rodando", ())] == 1
+        assert m[("backup_versionamento_daemon_fila_pendentes", ())] == 0
+        # Every metric the sample Grafana dashboard queries is really exposed.
+        familias = {f.name for f in text_string_to_metric_families(corpo.decode())}
+        grafana = (RAIZ / "docs" / "grafana_painel.json").read_text(encoding="utf-8")
+        consultadas = {
+            re.sub(r"_(total|sum|count)$", "", n)
+            for n in re.findall(r"backup_versionamento_\w+", grafana)
+        }
+        assert consultadas and consultadas <= familias, consultadas - familias
         assert ("backup_versionamento_daemon_iniciado_timestamp_seconds", ()) in m
         dados: dict[str, Any] = json.loads(pedir(url + "dados.json")[2])
         assert dados["daemon"]["rodando"] is True and dados["daemon"]["pid"] == d.pid

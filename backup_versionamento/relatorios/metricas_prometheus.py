@@ -56,7 +56,7 @@ class ColetorBackup(Collector):
 
         simples = [
             gauge("modelos", "Modelos no repositório", st["modelos"]),
-            gauge("versoes_total", "Versões no repositório", st["versoes"]),
+            gauge("versoes", "Versões no repositório", st["versoes"]),
             gauge(
                 "repositorio_bytes_logicos",
                 "Soma dos tamanhos de todas as versões",
