@@ -42,6 +42,7 @@ CONFIG = {"validacao": {"modo": "desligado"}, "espaco_disco": {"reserva_mb": 0}}
 # "all three reports in seconds", "the page well under a second".
 LIMITE_RELATORIOS_S = 10.0
 LIMITE_PAGINA_S = 0.5
+LIMITE_PRIMEIRA_PAGINA_S = 1.0
 
 
 def povoar(
@@ -141,7 +142,9 @@ def main() -> int:
             saida = pasta / "saida"
             t_tres, _ = medir(lambda: gerar_relatorio(g, saida), n)
             painel = Painel(g)
-            painel.html()  # first read of the journal (later ones are incremental)
+            # The first page reads the whole journal and lists every version;
+            # later ones read only new journal lines and list again on change.
+            t_primeira, _ = medir(painel.html, 1)
             t_pagina, pagina = medir(painel.html, n)
             t_metricas, metricas = medir(painel.metricas, n)
             tamanhos = {
@@ -157,6 +160,7 @@ def main() -> int:
         ("HTML (gráficos SVG)", t_html, f"{len(html) // kib} KiB"),
         ("PDF (WeasyPrint)", t_pdf, f"{len(pdf) // kib} KiB"),
         ("os três arquivos (`relatorio`)", t_tres, ""),
+        ("página do painel, a primeira", t_primeira, ""),
         ("página do painel", t_pagina, f"{len(pagina) // kib} KiB"),
         ("coleta de /metrics", t_metricas, f"{len(metricas) // kib} KiB"),
     ]
@@ -168,10 +172,15 @@ def main() -> int:
     print("| --- | ---: | ---: |")
     for nome, t, tam in linhas:
         print(f"| {nome} | {t:.3f} | {tam} |")
-    ok = t_tres <= LIMITE_RELATORIOS_S and t_pagina <= LIMITE_PAGINA_S
+    ok = (
+        t_tres <= LIMITE_RELATORIOS_S
+        and t_pagina <= LIMITE_PAGINA_S
+        and t_primeira <= LIMITE_PRIMEIRA_PAGINA_S
+    )
     print(
         f"\nLimites: relatórios <= {LIMITE_RELATORIOS_S:.0f} s, página <= "
-        f"{LIMITE_PAGINA_S} s: {'OK' if ok else 'ULTRAPASSADO'}"
+        f"{LIMITE_PAGINA_S} s (a primeira <= {LIMITE_PRIMEIRA_PAGINA_S:.0f} s): "
+        f"{'OK' if ok else 'ULTRAPASSADO'}"
     )
     return 0 if ok else 1
 

@@ -369,3 +369,22 @@ def test_diario_substituido_recomeca_a_contagem(
     os.replace(novo, arquivo)  # rotated: a new file under the same name
     p.atualizar()
     assert dict(p.backups) == {("c", "manual"): 1}
+
+
+def test_listagem_reaproveitada_so_enquanto_nada_muda(
+    g: GerenciadorBackupVersionamento, tmp_path: Path
+) -> None:
+    p = Painel(g)
+    hoje = datetime.now(timezone.utc).date().isoformat()
+    antes = p.dados()
+    assert antes["dias"][-1]["dia"] == hoje
+    assert p.modelos(g.status()) is p.modelos(g.status())  # idle: not listed again
+    (tmp_path / "c.pt").write_bytes(b"novo" * 300)
+    g.criar_backup(tmp_path / "c.pt")
+    depois = p.dados()
+    assert depois["status"]["versoes"] == antes["status"]["versoes"] + 1
+    assert depois["dias"][-1]["versoes_novas"] == antes["dias"][-1]["versoes_novas"] + 1
+    assert "c.pt" in p.modelos(g.status())
+    g.limpeza(modelo="a.pkl")  # nothing to remove under the default policy
+    g.fixar_versao("a.pkl", "1.0.0")
+    assert sorted(p.modelos(g.status())) == ["a.pkl", "b.onnx", "c.pt"]

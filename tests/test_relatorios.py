@@ -495,13 +495,13 @@ def test_centenas_de_versoes(tmp_path: Path) -> None:
     assert m["ultima_versao"] == "1.0.199"
     assert len(m["metricas"][0]["pontos"]) == 200
     html = Path(arquivos["html"]).read_text(encoding="utf-8")
-    assert "Mostrando as 30 versões mais recentes de 200" in html
+    assert "Mostrando as 15 versões mais recentes de 200" in html
     tabela = html[html.index('class="tabela-versoes"') :]
     tabela = tabela[: tabela.index("</table>")]
-    assert tabela.count("<tr>") == 31  # header + 30 rows
-    assert ">1.0.199<" in tabela and ">1.0.169<" not in tabela
+    assert tabela.count("<tr>") == 16  # header + 15 rows
+    assert ">1.0.199<" in tabela and ">1.0.184<" not in tabela
     texto = pdf_texto(Path(arquivos["pdf"]))
-    assert "1.0.199" in texto and "Mostrando as 30 versões" in texto
+    assert "1.0.199" in texto and "Mostrando as 15 versões" in texto
 
 
 def test_relatorio_de_validacao_com_modelo_real(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pygal
 from pygal.style import Style
 
 # Long series would make each chart slow and unreadable: the newest points only.
-MAX_PONTOS = 200
+MAX_PONTOS = 100
 _MB = 1024 * 1024
 
 ESTILO = Style(

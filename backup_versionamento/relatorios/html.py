@@ -16,8 +16,8 @@ from ..cli.comum import tamanho_legivel
 from . import graficos
 
 # Long histories: the tables show the newest rows; the JSON holds them all.
-LIMITE_VERSOES_TABELA = 30
-LIMITE_LINHAS = 200
+LIMITE_VERSOES_TABELA = 15
+LIMITE_LINHAS = 50
 
 
 def hora_local(texto: str | None) -> str:

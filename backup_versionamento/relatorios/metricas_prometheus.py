@@ -46,7 +46,7 @@ class ColetorBackup(Collector):
         p.atualizar()
         g = p.g
         st = g.status()
-        versoes = p.modelos()
+        versoes = p.modelos(st)
         n = PREFIXO
 
         def gauge(nome: str, doc: str, valor: float | None) -> Metric | None:

@@ -56,6 +56,7 @@ class Painel:
         self.g = gerenciador
         self._leitor = LeitorAtividade(arquivo_atividade(gerenciador))
         self._trava = threading.Lock()
+        self._listagem: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._zerar()
 
     def _zerar(self) -> None:
@@ -118,8 +119,25 @@ class Painel:
     def linhas_invalidas(self) -> int:
         return self._leitor.linhas_invalidas
 
-    def modelos(self) -> dict[str, list[dict[str, Any]]]:
-        return {m: self.g.listar_versoes(m) for m in self.g.listar_modelos()}
+    def modelos(self, status: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """Every model's versions, listed again only when `status` shows a change.
+
+        Listing reads every version's summary; a new or removed version always
+        changes the count, the logical size or the latest backup, so a page
+        refresh on an idle repository costs one `status()` and no listing.
+        """
+        chave = (
+            status["versoes"],
+            status["tamanho_logico"],
+            str(status["ultimo_backup"]),
+        )
+        with self._trava:
+            if self._listagem is not None and self._listagem[0] == chave:
+                return self._listagem[1]
+        listagem = {m: self.g.listar_versoes(m) for m in self.g.listar_modelos()}
+        with self._trava:
+            self._listagem = (chave, listagem)
+        return listagem
 
     def dados(self, agora: datetime | None = None) -> dict[str, Any]:
         """What the page shows (also served as /dados.json)."""
@@ -127,7 +145,8 @@ class Painel:
         agora = agora or datetime.now(timezone.utc)
         hoje = agora.astimezone(timezone.utc).date()
         inicio = hoje - timedelta(days=DIAS_PAINEL - 1)
-        versoes = [v for lista in self.modelos().values() for v in lista]
+        status = self.g.status()
+        versoes = [v for lista in self.modelos(status).values() for v in lista]
         crescimento = serie_crescimento(versoes, inicio, DIAS_PAINEL)
         with self._trava:
             dias = [
@@ -143,7 +162,7 @@ class Painel:
             falhas = list(reversed(self._falhas))
         return {
             "gerado_em": iso_utc(agora),
-            "status": self.g.status(),
+            "status": status,
             "daemon": ler_estado_daemon(Path(self.g.base)),
             "dias": dias,
             "recentes": recentes,
