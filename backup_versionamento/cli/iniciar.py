@@ -22,7 +22,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         description="Inicia o daemon de backup automático: varre os diretórios "
         "monitorados no início e nos horários configurados, e faz backup de cada "
         "modelo assim que termina de ser salvo. Pare com 'parar', SIGTERM ou Ctrl+C: "
-        "o backup em andamento é concluído antes de sair.",
+        "o backup em andamento é concluído antes de sair. Também grava o relatório "
+        "diário (relatorios.horario) e serve o painel e /metrics "
+        "(relatorios.painel_porta).",
     )
     p.add_argument(
         "--daemon",
