@@ -56,6 +56,8 @@ def _config(**extra: Any) -> dict[str, Any]:
         "legend_at_bottom": True,
         "truncate_legend": -1,
         "print_values": False,
+        "max_scale": 6,
+        "include_x_axis": True,
         **extra,
     }
 
