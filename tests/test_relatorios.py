@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,7 @@ def abrir_no_chromium(html: Path, perfil: Path) -> tuple[str, Path, list[str]]:
 
 
 @pytest.fixture
-def povoado(tmp_path: Path) -> GerenciadorBackupVersionamento:
+def povoado(tmp_path: Path) -> Iterator[GerenciadorBackupVersionamento]:
     """Two models over several days, shared content (dedup), metrics, a journal."""
     cfg = {
         **RAPIDO,
@@ -237,7 +238,8 @@ def povoado(tmp_path: Path) -> GerenciadorBackupVersionamento:
             ),  # outside the 90 days
         ],
     )
-    return g
+    yield g
+    g.fechar()
 
 
 # -- the JSON ---------------------------------------------------------------------
