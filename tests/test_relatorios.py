@@ -622,7 +622,9 @@ def test_config_painel_fora_do_loopback_exige_token(tmp_path: Path) -> None:
         assert g.config["relatorios"]["painel_token"] == "segredo"
 
 
-def test_daemon_agenda_o_relatorio_diario(tmp_path: Path) -> None:
+def test_daemon_agenda_o_relatorio_diario(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from backup_versionamento.automacao import Daemon
 
     cfg = {
@@ -653,6 +655,24 @@ def test_daemon_agenda_o_relatorio_diario(tmp_path: Path) -> None:
             "relatorio_diario.json",
             "relatorio_diario.pdf",
         ]
+        # Without WeasyPrint's system libraries the daily job still writes JSON
+        # and HTML (and says why there is no PDF).
+        from backup_versionamento.erros import ErroNaoSuportado
+        from backup_versionamento.relatorios import pdf
+
+        def sem_pango(_html: str) -> bytes:
+            raise ErroNaoSuportado("PDF indisponível: sem Pango")
+
+        for p in pasta.iterdir():
+            p.unlink()
+        monkeypatch.setattr(pdf, "renderizar_pdf", sem_pango)
+        assert extras.relatorio is not None
+        extras.relatorio()
+        assert sorted(p.name for p in pasta.iterdir()) == [
+            "relatorio_diario.html",
+            "relatorio_diario.json",
+        ]
+        assert "Relatório diário sem PDF: PDF indisponível" in caplog.text
         desligado = dict(
             g.config, relatorios={**g.config["relatorios"], "habilitado": False}
         )

@@ -94,7 +94,8 @@ def gerar_relatorio(
 def extras_do_daemon(gerenciador: GerenciadorBackupVersionamento) -> Extras:
     """The daily report job and the dashboard server, per the `relatorios` config.
 
-    A dashboard that cannot start (port taken) is a warning, not a dead daemon.
+    Neither may stop backups: a dashboard that cannot start (port taken) and a
+    PDF that cannot be made (no Pango) are warnings in the log.
     """
     cfg = gerenciador.config["relatorios"]
     servicos: list[Servico] = []
@@ -110,11 +111,15 @@ def extras_do_daemon(gerenciador: GerenciadorBackupVersionamento) -> Extras:
                     cfg["painel_token"],
                 )
             )
-        except ErroBackup as e:
+        except (ErroBackup, ImportError, OSError) as e:
             log.warning("Painel não iniciado: %s", e)
 
     def relatorio() -> None:
-        arquivos = gerar_relatorio(gerenciador)
+        try:
+            arquivos = gerar_relatorio(gerenciador)
+        except ErroNaoSuportado as e:  # no Pango here: JSON and HTML still help
+            log.warning("Relatório diário sem PDF: %s", e)
+            arquivos = gerar_relatorio(gerenciador, formatos=("json", "html"))
         log.info("Relatório diário gravado: %s", ", ".join(arquivos.values()))
 
     return Extras(relatorio=relatorio if cfg["habilitado"] else None, servicos=servicos)
