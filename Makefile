@@ -4,7 +4,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test instalar instalar-teste lint benchmark limpar
+.PHONY: demo test instalar instalar-teste sistema-teste lint benchmark benchmark-relatorios limpar
+
+# Debian packages the tests use: Pango for WeasyPrint (PDF), chromium (the HTML
+# in a real browser), poppler-utils (pdftotext/pdftoppm). Installed only when
+# missing and only as root; otherwise it says what to install.
+PACOTES_SISTEMA := chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +20,17 @@ instalar: $(BIN)/python
 
 # torch first: on these machines `torch==2.13.0` is a local CPU build, and a
 # later `torch>=...` range is then already satisfied (no multi-GB CUDA download).
-instalar-teste: $(BIN)/python
+instalar-teste: $(BIN)/python sistema-teste
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[teste,modelos]"
+
+sistema-teste:
+	@faltam=""; for p in $(PACOTES_SISTEMA); do \
+	  dpkg -s $$p >/dev/null 2>&1 || faltam="$$faltam $$p"; done; \
+	if [ -n "$$faltam" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$faltam; \
+	  else echo "Instale (Debian):$$faltam"; fi; fi
 
 demo: instalar
 	$(PIP) install -q scikit-learn joblib
@@ -34,6 +47,9 @@ test: instalar-teste lint
 benchmark: instalar
 	$(PIP) install -q numpy
 	$(BIN)/python benchmarks/bench_backup.py
+
+benchmark-relatorios: instalar
+	$(BIN)/python benchmarks/bench_relatorios.py
 
 limpar:
 	rm -rf demo backups_modelos .pytest_cache .mypy_cache .ruff_cache

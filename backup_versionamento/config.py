@@ -124,6 +124,17 @@ PADRAO: dict[str, Any] = {
         "nivel_compressao": 1,
     },
     "desenvolvimento": {"modo_debug": False, "log_detalhado": False},
+    "relatorios": {
+        # The daemon writes <base>/relatorios/relatorio_diario.* daily at `horario`.
+        "habilitado": True,
+        "horario": "06:00",
+        # Quota of the repository for the "when does it fill" projection (0 = none).
+        "cota_mb": 0,
+        # The daemon's live page and /metrics (porta 0 = not served).
+        "painel_porta": 8765,
+        "painel_endereco": "127.0.0.1",
+        "painel_token": "",
+    },
 }
 
 # Keys whose value is a free-form mapping (no fixed sub-keys).
@@ -376,7 +387,26 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "performance.buffer_size_mb": _faixa(8, 4096),
     "performance.cache_size_mb": _faixa(1, 65536),
     "performance.nivel_compressao": _faixa(1, 19),
+    "relatorios.horario": _horario,
+    "relatorios.cota_mb": _nao_negativo,
+    "relatorios.painel_porta": _faixa(0, 65535),
+    "relatorios.painel_endereco": _nao_vazio,
 }
+
+ENDERECOS_LOCAIS = {"127.0.0.1", "::1", "localhost"}
+
+
+def _checar_painel(cfg: dict[str, Any]) -> str | None:
+    """Anyone who can reach a non-loopback address could read the dashboard."""
+    r = cfg["relatorios"]
+    if r["painel_endereco"] not in ENDERECOS_LOCAIS and not r["painel_token"].strip():
+        return (
+            f"relatorios.painel_endereco: '{r['painel_endereco']}' não é local; "
+            "defina relatorios.painel_token (um segredo que o navegador e o "
+            "Prometheus enviam) ou use 127.0.0.1"
+        )
+    return None
+
 
 # Features the spec names that later work will deliver: enabling them now is a
 # clear error instead of a silent no-op.
@@ -451,6 +481,10 @@ def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str
             msg = regra(_valor(cfg, caminho))
             if msg:
                 problemas.append(f"{caminho}: {msg}")
+    if not problemas:
+        msg = _checar_painel(cfg)
+        if msg:
+            problemas.append(msg)
     for caminho, nome in _AINDA_NAO_SUPORTADO.items():
         if _valor(cfg, caminho) is True:
             problemas.append(

@@ -294,6 +294,19 @@ class GerenciadorBackupVersionamento:
 
     aplicar_retencao = limpeza
 
+    def gerar_relatorio(
+        self,
+        saida: str | Path | None = None,
+        formatos: tuple[str, ...] = ("json", "html", "pdf"),
+    ) -> dict[str, str]:
+        """Write relatorio_diario.{json,html,pdf} (default <base>/relatorios).
+
+        Returns format -> path. The reports are the presentation layer's job.
+        """
+        from .relatorios import gerar_relatorio
+
+        return gerar_relatorio(self, saida, formatos=formatos)
+
 
 def verificar_integridade(
     caminho: str | Path,

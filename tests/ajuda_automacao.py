@@ -150,6 +150,8 @@ def escrever_config(
         "diretorios": {"base": str(tmp_path / "repo")},
         "backup_automatico": backup_automatico,
         "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
+        # No dashboard on the fixed default port: tests run side by side.
+        "relatorios": {"painel_porta": 0},
     }
     dados.update(extra or {})
     arquivo = tmp_path / "config_backup.json"

@@ -28,6 +28,7 @@ _PREFIXOS_NOSSOS = (
     "fila",
     "evento-",
     "webhook",
+    "painel",
 )
 
 

@@ -1,4 +1,4 @@
-"""Scheduler: periodic sweeps and the daily cleanup on a private `schedule.Scheduler`.
+"""Scheduler: sweeps, the daily cleanup and report, on a private `schedule.Scheduler`.
 
 `backup_automatico.horarios_execucao` (fixed "HH:MM" times) replaces the interval
 when given, because `intervalo_horas` always has a value (default 6) and the user
@@ -22,18 +22,24 @@ log = logging.getLogger(NOME_LOGGER)
 
 ETIQUETA_VARREDURA = "varredura"
 ETIQUETA_LIMPEZA = "limpeza"
+ETIQUETA_RELATORIO = "relatorio"
 
 
 class Agendador:
-    """Runs `varrer` on the configured schedule and `limpar` daily, in one thread."""
+    """Runs `varrer` on the configured schedule, `limpar` and `relatorio` daily."""
 
     def __init__(
         self,
         config_auto: dict[str, Any],
         varrer: Callable[[], Any] | None,
         limpar: Callable[[], Any] | None = None,
+        relatorio: Callable[[], Any] | None = None,
+        horario_relatorio: str = "06:00",
     ) -> None:
-        """`varrer=None`: no sweeps (automatic backup off), only the cleanup."""
+        """`varrer=None`: no sweeps (automatic backup off), only the daily jobs.
+
+        `relatorio`, when given, runs daily at `horario_relatorio` (HH:MM).
+        """
         self.varrer = varrer
         self.limpar = limpar
         self.agenda = schedule.Scheduler()
@@ -60,6 +66,10 @@ class Agendador:
             self.agenda.every().day.at(config_auto["horario_limpeza"]).do(
                 self._protegido, "limpeza", limpar
             ).tag(ETIQUETA_LIMPEZA)
+        if relatorio is not None:
+            self.agenda.every().day.at(horario_relatorio).do(
+                self._protegido, "relatório", relatorio
+            ).tag(ETIQUETA_RELATORIO)
 
     def _protegido(self, nome: str, tarefa: Callable[[], Any]) -> None:
         try:

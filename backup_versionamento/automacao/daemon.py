@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -39,7 +40,7 @@ from ..eventos import BarramentoEventos, Evento, Inscricao, agora_iso
 from ..gerenciador import GerenciadorBackupVersionamento
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
-from .agendador import ETIQUETA_LIMPEZA, Agendador
+from .agendador import ETIQUETA_LIMPEZA, ETIQUETA_RELATORIO, Agendador
 from .arquivo_pid import ArquivoPid, ler_pid, processo_vivo, trava_ocupada
 from .estabilizador import Estabilizador
 from .fila import ORIGENS, FilaBackup, Gerenciador
@@ -65,6 +66,27 @@ class GerenciadorDaemon(Gerenciador, Protocol):
     eventos: BarramentoEventos
 
 
+class Servico(Protocol):
+    """Something that runs beside the daemon (the dashboard's HTTP server)."""
+
+    def iniciar(self) -> None: ...
+
+    def parar(self) -> None: ...
+
+
+@dataclass
+class Extras:
+    """What the presentation layer adds to a running daemon: the daily report
+    job and services such as the dashboard. The CLI builds them from the manager,
+    because the daemon may not import `relatorios` (imports point down)."""
+
+    relatorio: Callable[[], Any] | None = None
+    servicos: list[Servico] = field(default_factory=list)
+
+
+FabricaExtras = Callable[[GerenciadorBackupVersionamento], Extras]
+
+
 def _iso_local(momento: datetime | None) -> str | None:
     """`schedule` keeps naive local times; the state file speaks UTC."""
     if momento is None:
@@ -81,6 +103,7 @@ class Daemon:
         config: dict[str, Any],
         *,
         falhas_ja_registradas: bool = False,
+        relatorio: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
         self.base = Path(config["diretorios"]["base"])
@@ -120,6 +143,8 @@ class Daemon:
             auto,
             self._varrer if auto["habilitado"] else None,
             limpar=limpeza if callable(limpeza) else None,
+            relatorio=relatorio,
+            horario_relatorio=config["relatorios"]["horario"],
         )
         self.automatico = bool(auto["habilitado"])
         self._adiados: set[Path] = set()
@@ -275,6 +300,9 @@ class Daemon:
             self.estado["proxima_limpeza"] = _iso_local(
                 self.agendador.proxima_execucao(ETIQUETA_LIMPEZA)
             )
+            self.estado["proximo_relatorio"] = _iso_local(
+                self.agendador.proxima_execucao(ETIQUETA_RELATORIO)
+            )
             self.estado["pendentes"] = len(self.fila.pendentes())
             self.estado["diretorios_ausentes"] = [
                 str(d) for d in self.diretorios_ausentes()
@@ -420,6 +448,7 @@ def _rodar(
     pronto: Callable[[], None],
     parada: threading.Event,
     notificar: Notificar | None = None,
+    fabrica: FabricaExtras | None = None,
 ) -> int:
     """Run until asked to stop, then stop gracefully. Exit code 0.
 
@@ -433,13 +462,25 @@ def _rodar(
             )
         )
     with _sinais(parada):
-        d = Daemon(gerenciador, gerenciador.config, falhas_ja_registradas=True)
+        extras = fabrica(gerenciador) if fabrica else Extras()
+        d = Daemon(
+            gerenciador,
+            gerenciador.config,
+            falhas_ja_registradas=True,
+            relatorio=extras.relatorio,
+        )
+        iniciados: list[Servico] = []
         try:
             d.iniciar()
+            for servico in extras.servicos:
+                servico.iniciar()
+                iniciados.append(servico)
             pronto()
             while not parada.wait(1.0):
                 pass
         finally:
+            for servico in reversed(iniciados):
+                servico.parar()
             d.parar()
     return 0
 
@@ -450,6 +491,7 @@ def executar_primeiro_plano(
     pronto: Callable[[], None] | None = None,
     parada: threading.Event | None = None,
     notificar: Notificar | None = None,
+    extras: FabricaExtras | None = None,
 ) -> int:
     """`iniciar` without --daemon: same daemon, attached to the terminal.
 
@@ -470,6 +512,7 @@ def executar_primeiro_plano(
                 pronto or (lambda: None),
                 parada or threading.Event(),
                 notificar,
+                fabrica=extras,
             )
         finally:
             trava.liberar(remover=True)
@@ -495,7 +538,10 @@ def _descritores_de_log() -> list[int]:
 
 
 def iniciar_segundo_plano(
-    cfg: dict[str, Any], *, tempo_limite: float = ESPERA_INICIO_S
+    cfg: dict[str, Any],
+    *,
+    tempo_limite: float = ESPERA_INICIO_S,
+    extras: FabricaExtras | None = None,
 ) -> int:
     """`iniciar --daemon`: detach, wait until the daemon says it runs; returns its PID.
 
@@ -540,7 +586,9 @@ def iniciar_segundo_plano(
                         anterior,
                     )
                 try:
-                    codigo = _rodar(gerenciador, pronto, threading.Event())
+                    codigo = _rodar(
+                        gerenciador, pronto, threading.Event(), fabrica=extras
+                    )
                 except BaseException as e:
                     log.error(
                         "Daemon encerrado por erro: %s",

@@ -16,6 +16,7 @@ from ..automacao.daemon import (
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
+from ..relatorios import extras_do_daemon
 from ..texto import seguro
 from .comum import tamanho_legivel
 from .formato import hora_local
@@ -29,7 +30,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         description="Inicia o daemon de backup automático: varre os diretórios "
         "monitorados no início e nos horários configurados, e faz backup de cada "
         "modelo assim que termina de ser salvo. Pare com 'parar', SIGTERM ou Ctrl+C: "
-        "o backup em andamento é concluído antes de sair.",
+        "o backup em andamento é concluído antes de sair. Também grava o relatório "
+        "diário (relatorios.horario) e serve o painel e /metrics "
+        "(relatorios.painel_porta).",
     )
     p.add_argument(
         "--daemon",
@@ -45,7 +48,7 @@ def executar(args: argparse.Namespace) -> int:
     base = cfg["diretorios"]["base"]
     avisar_pastas_ausentes(cfg)
     if args.daemon:
-        pid = iniciar_segundo_plano(cfg)
+        pid = iniciar_segundo_plano(cfg, extras=extras_do_daemon)
         if args.json:
             print(json.dumps({"pid": pid, "base": base}, ensure_ascii=False))
         else:
@@ -92,7 +95,9 @@ def executar(args: argparse.Namespace) -> int:
                     return
                 print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
 
-    return executar_primeiro_plano(cfg, pronto=pronto, notificar=notificar)
+    return executar_primeiro_plano(
+        cfg, pronto=pronto, notificar=notificar, extras=extras_do_daemon
+    )
 
 
 def avisar_pastas_ausentes(cfg: dict[str, Any]) -> None:
