@@ -13,11 +13,15 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..armazenamento.backends.local import traduzir_erro_os
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.objetos import SessaoEscrita
 from ..armazenamento.sidecar import Entrada, digest_diretorio
-from ..erros import ErroArquivoNaoEncontrado, ErroIntegridade, ErroPermissao
+from ..erros import (
+    ErroArquivoNaoEncontrado,
+    ErroIntegridade,
+    ErroPermissao,
+    erro_de_os,
+)
 
 log = logging.getLogger("SistemaBackup")
 
@@ -130,7 +134,7 @@ def ler_origem(
                 )
             )
     except OSError as e:
-        raise traduzir_erro_os(e, e.filename or str(origem)) from e
+        raise erro_de_os(e, e.filename or str(origem)) from e
     for a in avisos:
         log.warning("%s: %s", origem, a)
     tamanho = sum(e.tamanho for e in entradas)
@@ -200,4 +204,4 @@ def checar_origem(origem: Path) -> int:
             f"{origem}: sem permissão de leitura; rode chmod 644 {origem}"
         ) from None
     except OSError as e:
-        raise traduzir_erro_os(e, str(origem)) from e
+        raise erro_de_os(e, str(origem)) from e

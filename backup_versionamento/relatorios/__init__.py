@@ -20,10 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..armazenamento.backend import traduzir_erro_os
 from ..armazenamento.escrita_atomica import escrever_atomico
 from ..automacao.daemon import Extras, Servico
-from ..erros import ErroBackup, ErroNaoSuportado
+from ..erros import ErroBackup, ErroNaoSuportado, erro_de_os
 from ..registro import NOME_LOGGER
 from .dados import VERSAO_ESQUEMA, montar_relatorio
 
@@ -87,7 +86,7 @@ def gerar_relatorio(
                 escrever_atomico(destino, conteudo[formato])
                 arquivos[formato] = str(destino)
     except OSError as e:
-        raise traduzir_erro_os(e, str(e.filename or pasta)) from e
+        raise erro_de_os(e, str(e.filename or pasta)) from e
     return arquivos
 
 

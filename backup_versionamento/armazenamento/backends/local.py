@@ -25,6 +25,7 @@ from ...erros import (
     ErroPermissao,
     ErroRepositorio,
     ErroTransitorio,
+    mensagem_os,
 )
 from ..escrita_atomica import sincronizar_pasta
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
@@ -48,12 +49,12 @@ def traduzir_erro_os(e: OSError, alvo: str) -> ErroBackup:
         )
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ErroPermissao(
-            f"{alvo}: permissão negada ({e.strerror}); confira o dono "
+            f"{alvo}: permissão negada ({mensagem_os(e)}); confira o dono "
             "e as permissões da pasta"
         )
     if e.errno in _ERRNOS_TRANSITORIOS:
-        return ErroTransitorio(f"{alvo}: falha temporária de E/S ({e.strerror or e})")
-    return ErroRepositorio(f"{alvo}: erro de E/S ({e.strerror or e})")
+        return ErroTransitorio(f"{alvo}: falha temporária de E/S ({mensagem_os(e)})")
+    return ErroRepositorio(f"{alvo}: erro de E/S ({mensagem_os(e)})")
 
 
 def _detectar_somente_leitura(raiz: str) -> bool:
