@@ -202,6 +202,6 @@ def test_outras_portas_e_log_de_debug(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     log = (tmp_path / "repo" / "logs" / "backup_system.log").read_text()
     # log_detalhado adds thread, module and line to every line.
-    assert "- SistemaBackup - INFO - [MainThread gerenciador:" in log
-    assert "- SistemaBackup - DEBUG - [MainThread gerenciador:" in log  # modo_debug
+    assert "- SistemaBackup - INFO - [MainThread backup:" in log
+    assert "- SistemaBackup - DEBUG - [MainThread backup:" in log  # modo_debug
     assert "Detalhes de m.bin 1.0.0: 1 entrada(s), 1 blocos, 10 bytes" in log

@@ -82,6 +82,10 @@ def g(tmp_path: Path) -> Iterator[GerenciadorBackupVersionamento]:
                 (tmp_path / nome).write_bytes(f"{nome}{i}".encode() * 500)
                 ger.criar_backup(tmp_path / nome, metricas={"taxa_acerto_media": 0.6})
         agora = datetime.now(timezone.utc)
+        # The journal under test is exactly these lines (the real one is tested in
+        # test_eventos.py): drop what the backups above wrote.
+        ger.eventos.esvaziar()
+        (Path(ger.pasta_logs) / "atividade.jsonl").unlink(missing_ok=True)
         escrever_diario(
             ger,
             [

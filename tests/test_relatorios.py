@@ -179,6 +179,10 @@ def povoado(tmp_path: Path) -> Iterator[GerenciadorBackupVersionamento]:
             tipo_mudanca="major" if i == 2 else "minor",
         )
     hoje = AGORA - timedelta(hours=2)
+    # The journal under test is exactly the lines below (the real one is tested
+    # in test_eventos.py): drop what the backups above wrote.
+    g.eventos.esvaziar()
+    (Path(g.pasta_logs) / "atividade.jsonl").unlink(missing_ok=True)
     escrever_diario(
         g,
         [
@@ -644,7 +648,7 @@ def test_daemon_agenda_o_relatorio_diario(
         assert job.at_time is not None and job.at_time.strftime("%H:%M") == "05:45"
         d.iniciar()
         try:
-            estado = json.loads((g.base / "daemon_estado.json").read_text())
+            estado = json.loads((g.pasta_estado / "daemon_estado.json").read_text())
             assert estado["proximo_relatorio"] is not None
             job.run()  # the daily job, now instead of at 05:45
         finally:

@@ -147,7 +147,7 @@ class ColetorBackup(Collector):
             duracao.add_metric([modelo], count_value=quantos, sum_value=soma)
         yield duracao
 
-        yield from _daemon(ler_estado_daemon(g.base))
+        yield from _daemon(ler_estado_daemon(g.pasta_estado))
         yield GaugeMetricFamily(
             f"{n}_coleta_duracao_segundos",
             "Tempo para montar esta coleta",

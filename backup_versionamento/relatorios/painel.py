@@ -163,7 +163,7 @@ class Painel:
         return {
             "gerado_em": iso_utc(agora),
             "status": status,
-            "daemon": ler_estado_daemon(Path(self.g.base)),
+            "daemon": ler_estado_daemon(self.g.pasta_estado),
             "dias": dias,
             "recentes": recentes,
             "falhas": falhas,
