@@ -16,7 +16,6 @@ from ..automacao.daemon import (
     executar_primeiro_plano,
     iniciar_segundo_plano,
 )
-from ..relatorios import extras_do_daemon
 from ..texto import seguro
 from .comum import tamanho_legivel
 from .formato import hora_local
@@ -48,7 +47,7 @@ def executar(args: argparse.Namespace) -> int:
     base = cfg["diretorios"]["base"]
     avisar_pastas_ausentes(cfg)
     if args.daemon:
-        pid = iniciar_segundo_plano(cfg, extras=extras_do_daemon)
+        pid = iniciar_segundo_plano(cfg, extras=_extras)
         if args.json:
             print(json.dumps({"pid": pid, "base": base}, ensure_ascii=False))
         else:
@@ -96,7 +95,7 @@ def executar(args: argparse.Namespace) -> int:
                 print(linha, file=sys.stderr if erro else sys.stdout, flush=True)
 
     return executar_primeiro_plano(
-        cfg, pronto=pronto, notificar=notificar, extras=extras_do_daemon
+        cfg, pronto=pronto, notificar=notificar, extras=_extras
     )
 
 
@@ -138,3 +137,10 @@ def _linha_evento(evento: str, dados: dict[str, Any], em_json: bool) -> str | No
         f"{tamanho_legivel(dados.get('livre'))} livres (aviso abaixo de "
         f"{dados.get('aviso_mb')} MB)"
     )
+
+
+def _extras(g: Any) -> Any:
+    """The daemon's report job and dashboard (reports load only for the daemon)."""
+    from ..relatorios import extras_do_daemon
+
+    return extras_do_daemon(g)

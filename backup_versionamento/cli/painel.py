@@ -11,7 +11,6 @@ from pathlib import Path
 from types import FrameType
 
 from ..erros import ErroConfiguracao
-from ..relatorios.painel import Painel, ServidorPainel, escrever_painel
 from .comum import gerenciador
 
 
@@ -51,6 +50,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    # jinja2 and the chart library load only for this subcommand.
+    from ..relatorios.painel import Painel, ServidorPainel, escrever_painel
+
     with gerenciador(args) as g:
         if args.arquivo:
             destino = escrever_painel(g, Path(args.arquivo))

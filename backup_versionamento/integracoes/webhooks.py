@@ -32,15 +32,16 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..armazenamento.escrita_atomica import escrever_atomico
 from ..eventos import Evento
 from ..registro import NOME_LOGGER
 from .saude import Saude
+
+if TYPE_CHECKING:  # imported where used: a backup that sends nothing never pays it
+    import httpx
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -209,6 +210,8 @@ class Webhooks:
                 self._thread = None
 
     def _laco(self) -> None:
+        import httpx
+
         trava: int | None = None
         try:
             with httpx.Client(timeout=self.tempo_limite) as cliente:
@@ -248,6 +251,8 @@ class Webhooks:
     def _tentar(
         self, cliente: httpx.Client, caminho: Path, entrega: dict[str, Any]
     ) -> None:
+        import httpx
+
         url = entrega["url"]
         destino = self.por_url.get(url)
         if destino is None:
