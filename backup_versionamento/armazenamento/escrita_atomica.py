@@ -77,7 +77,8 @@ def escrever_tudo(fd: int, partes: Sequence[bytes | memoryview]) -> None:
     restante = sum(len(p) for p in partes)
     vistas = [memoryview(p) for p in partes]
     while restante:
-        escritos = os.writev(fd, vistas)
+        # writev takes at most IOV_MAX (1024 on Linux) buffers per call.
+        escritos = os.writev(fd, vistas[:1024])
         restante -= escritos
         vistas = _avancar(vistas, escritos)
 

@@ -1,7 +1,7 @@
 """Streams of chunks: a file in (chunk, hash, store) and a file out (fetch, verify).
 
 Both directions overlap I/O and CPU on a small thread pool (BLAKE3, zstd, hashlib
-and file I/O release the GIL) and keep memory bounded: chunk buffers are reused
+and file I/O release the GIL) and keep memory bounded: segment buffers are reused
 from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import stat
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import BinaryIO
 
 from pyfastcdc import FastCDC
 
+from .escrita_atomica import escrever_tudo
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local
 
@@ -43,6 +45,13 @@ class ResultadoArquivo:
     bytes_novos: int = 0
 
 
+# Chunks are handed to the workers in segments of about this many bytes: per
+# chunk the reading thread only copies bytes, so Python's per-item costs (futures,
+# queues, locks, the GIL hand-offs) are paid per segment, not per chunk.
+SEGMENTO = 8 << 20
+Corte = tuple[int, int]  # (offset in the segment, length)
+
+
 class GravadorBlocos:
     """Chunks files into a write session with a bounded worker pipeline."""
 
@@ -60,13 +69,13 @@ class GravadorBlocos:
         self.id_bloco = sessao.armazem.codificador.id_bloco
         self.threads = max(1, threads)
         self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
-        # In-flight chunk buffers; together they bound the pipeline's memory.
-        n_buffers = max(self.threads * 2, min(64, (buffer_mb << 20) // maximo))
+        # In-flight segments; together they bound the pipeline's memory.
+        n_segmentos = max(self.threads + 2, min(12, (buffer_mb << 20) // SEGMENTO))
         self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(n_buffers):
-            self._livres.put(bytearray(maximo))
-        self._n_buffers = n_buffers
-        # A buffer goes back to the pool when both its worker and the file's
+        for _ in range(n_segmentos):
+            self._livres.put(bytearray(SEGMENTO + maximo))
+        self._n_segmentos = n_segmentos
+        # A segment goes back to the pool when both its worker and the file's
         # SHA-256 thread are done with it.
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
@@ -78,12 +87,16 @@ class GravadorBlocos:
         if livre:
             self._livres.put(buf)
 
-    def _processar(self, buf: bytearray, n: int) -> tuple[str, int]:
+    def _processar(self, buf: bytearray, cortes: list[Corte]) -> list[tuple[str, int]]:
+        """(chunk id, bytes added) of each chunk of a segment, in order."""
         try:
-            vista = memoryview(buf)[:n]
-            id_bloco = self.id_bloco(vista)
-            escritos = self.sessao.gravar(id_bloco, vista)
-            return id_bloco, escritos
+            vista = memoryview(buf)
+            saida = []
+            for inicio, n in cortes:
+                bloco = vista[inicio : inicio + n]
+                id_bloco = self.id_bloco(bloco)
+                saida.append((id_bloco, self.sessao.gravar(id_bloco, bloco)))
+            return saida
         finally:
             self._liberar(buf)
 
@@ -91,13 +104,15 @@ class GravadorBlocos:
         self, arquivo: BinaryIO, progresso: Progresso | None = None
     ) -> ResultadoArquivo:
         sha = hashlib.sha256()
-        pendentes: deque[tuple[Future[tuple[str, int]], int]] = deque()
+        pendentes: deque[tuple[Future[list[tuple[str, int]]], list[Corte]]] = deque()
         res = ResultadoArquivo(0, "", [])
 
-        def colher(fut: Future[tuple[str, int]], n: int) -> None:
-            id_bloco, escritos = fut.result()
-            res.blocos.append((id_bloco, n))
-            res.bytes_novos += escritos
+        def colher(fut: Future[list[tuple[str, int]]], cortes: list[Corte]) -> None:
+            for (id_bloco, escritos), (_inicio, n) in zip(
+                fut.result(), cortes, strict=True
+            ):
+                res.blocos.append((id_bloco, n))
+                res.bytes_novos += escritos
 
         # The whole file's SHA-256 is sequential: its own thread keeps it off the
         # thread that reads and cuts (hashlib releases the GIL).
@@ -108,25 +123,39 @@ class GravadorBlocos:
                 sha.update(memoryview(item[0])[: item[1]])
                 self._liberar(item[0])
 
+        def despachar(buf: bytearray, tamanho: int, cortes: list[Corte]) -> None:
+            with self._trava_usos:
+                self._usos[id(buf)] = 2
+            para_hash.put((buf, tamanho))
+            pendentes.append((pool.submit(self._processar, buf, cortes), cortes))
+            while pendentes and (
+                pendentes[0][0].done() or len(pendentes) >= self._n_segmentos - 1
+            ):
+                colher(*pendentes.popleft())
+            if progresso:
+                progresso(tamanho)
+
         hasher = threading.Thread(target=calcular_hash, name="bloco-sha256")
         hasher.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
+                buf: bytearray | None = None
+                pos = 0
+                cortes: list[Corte] = []
                 for bloco in self.cdc.cut_stream(arquivo):
                     n = bloco.length
-                    buf = self._livres.get()  # blocks: back-pressure
-                    buf[:n] = bloco.data
-                    with self._trava_usos:
-                        self._usos[id(buf)] = 2
-                    para_hash.put((buf, n))
-                    pendentes.append((pool.submit(self._processar, buf, n), n))
+                    if buf is None:
+                        buf = self._livres.get()  # blocks: back-pressure
+                        pos, cortes = 0, []
+                    buf[pos : pos + n] = bloco.data
+                    cortes.append((pos, n))
+                    pos += n
                     res.tamanho += n
-                    while pendentes and (
-                        pendentes[0][0].done() or len(pendentes) >= self._n_buffers
-                    ):
-                        colher(*pendentes.popleft())
-                    if progresso:
-                        progresso(n)
+                    if pos >= SEGMENTO:
+                        despachar(buf, pos, cortes)
+                        buf = None
+                if buf is not None:
+                    despachar(buf, pos, cortes)
                 while pendentes:
                     colher(*pendentes.popleft())
             except BaseException:
@@ -140,6 +169,8 @@ class GravadorBlocos:
         return res
 
 
+# A restore flushes its output this often (see escrever_blocos).
+SYNC_A_CADA = 64 << 20
 # Chunks stored back to back in one pack are fetched with one read of at most this.
 TRECHO_MAXIMO = 8 << 20
 
@@ -165,14 +196,14 @@ def _trechos(
         yield run, locs
 
 
-def ler_blocos(
+def ler_trechos(
     armazem: ArmazemObjetos,
     blocos: list[tuple[str, int]],
     *,
     threads: int = 2,
     janela: int = 4,
-) -> Iterator[bytes | memoryview]:
-    """Yield verified chunk contents in order, prefetching a few runs ahead."""
+) -> Iterator[list[bytes | memoryview]]:
+    """Yield verified chunk contents in order, a run at a time, prefetching ahead."""
     if not blocos:
         return
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="leitura") as pool:
@@ -188,7 +219,7 @@ def ler_blocos(
                 for run, locs in proximos:
                     fila.append(pool.submit(armazem.ler_trecho, run, locs))
                     break
-                yield from dados
+                yield dados
         finally:
             for fut in fila:
                 fut.cancel()
@@ -204,20 +235,26 @@ def escrever_blocos(
 ) -> tuple[int, str]:
     """Write a chunk list to an open fd; return (size, sha256) of what was written.
 
-    SHA-256 runs here while a writer thread does the write(2) calls: both release
+    SHA-256 runs here while a writer thread does the writev(2) calls: both release
     the GIL, so hashing and writing overlap.
     """
     sha = hashlib.sha256()
     total = 0
-    fila: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=32)
+    fila: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(maxsize=8)
     erro: list[BaseException] = []
 
     def escritor() -> None:
+        # Flushing as it goes lets the disk work while the rest is still being
+        # read and hashed, instead of one long fsync at the end.
+        desde_sync = 0
+        sincronizar = stat.S_ISREG(os.fstat(fd).st_mode)  # not for /dev/null
         try:
-            while (dados := fila.get()) is not None:
-                vista = memoryview(dados)
-                while vista:
-                    vista = vista[os.write(fd, vista) :]
+            while (partes := fila.get()) is not None:
+                escrever_tudo(fd, partes)
+                desde_sync += sum(len(p) for p in partes)
+                if sincronizar and desde_sync >= SYNC_A_CADA:
+                    os.fdatasync(fd)
+                    desde_sync = 0
         except BaseException as e:  # reported to the caller below
             erro.append(e)
             while fila.get() is not None:  # drain so the producer never blocks
@@ -226,14 +263,17 @@ def escrever_blocos(
     t = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
     t.start()
     try:
-        for dados in ler_blocos(armazem, blocos, threads=threads):
-            sha.update(dados)
-            fila.put(dados)
-            total += len(dados)
+        for partes in ler_trechos(armazem, blocos, threads=threads):
+            n = 0
+            for dados in partes:
+                sha.update(dados)
+                n += len(dados)
+            fila.put(partes)
+            total += n
             if erro:
                 break
             if progresso:
-                progresso(len(dados))
+                progresso(n)
     finally:
         fila.put(None)
         t.join()
