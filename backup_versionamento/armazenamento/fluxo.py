@@ -52,6 +52,17 @@ SEGMENTO = 8 << 20
 Corte = tuple[int, int]  # (offset in the segment, length)
 
 
+def _encher(arquivo: BinaryIO, buf: bytearray, cheio: int) -> tuple[int, bool]:
+    """Read into `buf[cheio:]` until full or end of file: (filled, eof)."""
+    vista = memoryview(buf)
+    while cheio < len(buf):
+        n = arquivo.readinto(vista[cheio:])  # type: ignore[attr-defined]
+        if not n:
+            return cheio, True
+        cheio += n
+    return cheio, False
+
+
 class GravadorBlocos:
     """Chunks files into a write session with a bounded worker pipeline."""
 
@@ -70,10 +81,12 @@ class GravadorBlocos:
         self.threads = max(1, threads)
         self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
         # In-flight segments; together they bound the pipeline's memory.
-        n_segmentos = max(self.threads + 2, min(12, (buffer_mb << 20) // SEGMENTO))
+        n_segmentos = max(self.threads + 2, min(8, (buffer_mb << 20) // SEGMENTO))
         self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        # Several whole chunks per segment (the last cut of each is carried over).
+        segmento = max(SEGMENTO, 4 * maximo)
         for _ in range(n_segmentos):
-            self._livres.put(bytearray(SEGMENTO + maximo))
+            self._livres.put(bytearray(segmento))
         self._n_segmentos = n_segmentos
         # A segment goes back to the pool when both its worker and the file's
         # SHA-256 thread are done with it.
@@ -139,23 +152,32 @@ class GravadorBlocos:
         hasher.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
-                buf: bytearray | None = None
-                pos = 0
-                cortes: list[Corte] = []
-                for bloco in self.cdc.cut_stream(arquivo):
-                    n = bloco.length
-                    if buf is None:
-                        buf = self._livres.get()  # blocks: back-pressure
-                        pos, cortes = 0, []
-                    buf[pos : pos + n] = bloco.data
-                    cortes.append((pos, n))
-                    pos += n
-                    res.tamanho += n
-                    if pos >= SEGMENTO:
-                        despachar(buf, pos, cortes)
-                        buf = None
-                if buf is not None:
-                    despachar(buf, pos, cortes)
+                buf = self._livres.get()
+                cheio = 0
+                while True:
+                    cheio, fim = _encher(arquivo, buf, cheio)
+                    if cheio == 0:
+                        self._livres.put(buf)
+                        break
+                    # Cut in place; the last cut of a segment is forced by its
+                    # end, so those bytes start the next segment (cuts are then
+                    # identical to a streaming chunker's).
+                    cortes = [
+                        (c.offset, c.length)
+                        for c in self.cdc.cut_buf(memoryview(buf)[:cheio])
+                    ]
+                    if not fim:
+                        cortes.pop()
+                    usado = cortes[-1][0] + cortes[-1][1] if cortes else 0
+                    resto = cheio - usado
+                    proximo = None if fim else self._livres.get()  # back-pressure
+                    if proximo is not None and resto:
+                        proximo[:resto] = buf[usado:cheio]
+                    res.tamanho += usado
+                    despachar(buf, usado, cortes)
+                    if proximo is None:
+                        break
+                    buf, cheio = proximo, resto
                 while pendentes:
                     colher(*pendentes.popleft())
             except BaseException:
