@@ -56,6 +56,8 @@ Ouvinte = Callable[[str, dict[str, Any]], None]
 MAXIMO_PROBLEMAS_EVENTO = 50
 # How long a backup waits for another process holding the same model's lock.
 ESPERA_TRAVA_S = 600.0
+# How many times a backup recomputes its version when another machine took it.
+TENTATIVAS_PUBLICAR = 50
 
 
 class GerenciadorBackupVersionamento:
@@ -75,10 +77,12 @@ class GerenciadorBackupVersionamento:
         backend: Backend | None = None,
     ) -> None:
         self.config = _config_de(diretorio_base, config)
-        self.base = Path(self.config["diretorios"]["base"])
+        endereco = self.config["diretorios"]["base"]
+        # A folder (Path) or an object store address kept verbatim (s3://...).
+        self.base: Path | str = Path(endereco) if e_local(endereco) else endereco
         perf = self.config["performance"]
         # A backend may be injected (tests, fault injection); else from the address.
-        self.backend = backend or backend_para(self.base)
+        self.backend = backend or backend_para(self.base, self.config)
         self.repo = Repositorio.abrir(
             self.backend,
             criar=criar_repositorio and not self.backend.somente_leitura,
@@ -93,7 +97,7 @@ class GerenciadorBackupVersionamento:
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
         # or remote one logs to this machine's state folder.
-        if e_local(self.base) and not self.backend.somente_leitura:
+        if isinstance(self.base, Path) and not self.backend.somente_leitura:
             self.pasta_logs = self.base / "logs"
         else:
             self.pasta_logs = self.pasta_estado / "logs"
@@ -235,7 +239,11 @@ class GerenciadorBackupVersionamento:
         validar_nome_modelo(modelo)
         metricas = validar_metricas(metricas)
         tamanho_origem = _checar_origem(origem)
-        if origem.is_dir() and self.base.resolve().is_relative_to(origem.resolve()):
+        if (
+            isinstance(self.base, Path)
+            and origem.is_dir()
+            and self.base.resolve().is_relative_to(origem.resolve())
+        ):
             raise ErroRepositorio(
                 f"{origem}: a pasta contém o próprio repositório ({self.base}); faça "
                 "backup de uma pasta que não o contenha ou mude diretorios.base"
@@ -274,43 +282,55 @@ class GerenciadorBackupVersionamento:
                         "backup_ignorado", **quem, versao=ultima["versao"]
                     )
                     return str(ultima["versao"]), False
-                atual = self.repo.ultima_versao(modelo)
-                mudanca = None
-                if incremento == AUTO:
-                    anterior = self._inspecao_de(modelo, str(atual)) if atual else None
-                    incremento, motivo = inferir_tipo_mudanca(anterior, inspecao)
-                    mudanca = {
-                        "automatica": True,
-                        "incremento": incremento,
-                        "motivo": motivo,
-                    }
-                nova = str(proxima_versao(atual, incremento))
-                sidecar = Sidecar(
-                    modelo=modelo,
-                    versao=nova,
-                    tipo=conteudo.tipo,
-                    entradas=tuple(conteudo.entradas),
-                    tamanho=conteudo.tamanho,
-                    sha256=conteudo.sha256,
-                    criado_em=agora_iso(),
-                    tamanho_armazenado=conteudo.tamanho_armazenado,
-                    tipo_mudanca=tipo_mudanca,
-                    incremento=incremento if atual else "inicial",
-                    descricao=descricao,
-                    usuario=_usuario(),
-                    host=socket.gethostname(),
-                    origem=str(origem.resolve()),
-                    versao_anterior=str(atual) if atual else None,
-                    avisos=tuple(conteudo.avisos),
-                    metricas=metricas,
-                    validacao=validacao,
-                    inspecao=inspecao,
-                    mudanca=mudanca,
-                    linhagem=linhagem,
-                )
-                if not self.repo.publicar(sidecar):  # cannot happen under the lock
+                # The per-model lock is per machine; on a shared object store
+                # another machine may take the version first: recompute, retry.
+                for _tentativa in range(TENTATIVAS_PUBLICAR):
+                    atual = self.repo.ultima_versao(modelo)
+                    mudanca = None
+                    efetivo = incremento
+                    if incremento == AUTO:
+                        anterior = self._inspecao_de(modelo, str(atual)) if atual else None
+                        efetivo, motivo = inferir_tipo_mudanca(anterior, inspecao)
+                        mudanca = {
+                            "automatica": True,
+                            "incremento": efetivo,
+                            "motivo": motivo,
+                        }
+                    nova = str(proxima_versao(atual, efetivo))
+                    sidecar = Sidecar(
+                        modelo=modelo,
+                        versao=nova,
+                        tipo=conteudo.tipo,
+                        entradas=tuple(conteudo.entradas),
+                        tamanho=conteudo.tamanho,
+                        sha256=conteudo.sha256,
+                        criado_em=agora_iso(),
+                        tamanho_armazenado=conteudo.tamanho_armazenado,
+                        tipo_mudanca=tipo_mudanca,
+                        incremento=efetivo if atual else "inicial",
+                        descricao=descricao,
+                        usuario=_usuario(),
+                        host=socket.gethostname(),
+                        origem=str(origem.resolve()),
+                        versao_anterior=str(atual) if atual else None,
+                        avisos=tuple(conteudo.avisos),
+                        metricas=metricas,
+                        validacao=validacao,
+                        inspecao=inspecao,
+                        mudanca=mudanca,
+                        linhagem=linhagem,
+                    )
+                    if self.repo.publicar(sidecar):
+                        break
+                    log.info(
+                        "Versão %s de %s criada por outra máquina; recalculando",
+                        nova,
+                        modelo,
+                    )
+                else:
                     raise ErroBackup(
-                        f"versão {nova} de {modelo} já existe; tente de novo"
+                        f"versão {nova} de {modelo} já existe (outras máquinas "
+                        f"publicaram {TENTATIVAS_PUBLICAR} vezes antes); tente de novo"
                     )
                 self.repo.resumos.sincronizar(modelo)
         if mudanca:
@@ -422,6 +442,8 @@ class GerenciadorBackupVersionamento:
         return rel
 
     def _checar_espaco(self, necessario: int, modelo: str) -> None:
+        if not isinstance(self.base, Path):
+            return  # an object store has no free space to measure
         esp = self.config["espaco_disco"]
         livre = shutil.disk_usage(self.base).free
         mb = 1024 * 1024
@@ -509,7 +531,12 @@ class GerenciadorBackupVersionamento:
         exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
         try:
             sidecar = self._sidecar(modelo, versao)
-            r = resolver_destino(destino, sidecar.modelo, sidecar.tipo, self.base)
+            r = resolver_destino(
+                destino,
+                sidecar.modelo,
+                sidecar.tipo,
+                self.base if isinstance(self.base, Path) else None,
+            )
             preparar_pasta(r.caminho)
             final = escrita.restaurar(
                 self.repo.objetos,
@@ -778,7 +805,10 @@ class GerenciadorBackupVersionamento:
                         "versao": v["versao"],
                         "criado_em": v["criado_em"],
                     }
-        uso = shutil.disk_usage(self.base)
+        # An object store has no free space to measure: None.
+        livre = (
+            shutil.disk_usage(self.base).free if isinstance(self.base, Path) else None
+        )
         return {
             "base": str(self.base),
             "formato": self.repo.cabecalho["formato"],
@@ -792,9 +822,9 @@ class GerenciadorBackupVersionamento:
             if armazenado
             else None,
             "ultimo_backup": ultimo,
-            "espaco_livre": uso.free,
-            "espaco_baixo": uso.free
-            < self.config["espaco_disco"]["aviso_mb"] * 1024**2,
+            "espaco_livre": livre,
+            "espaco_baixo": livre is not None
+            and livre < self.config["espaco_disco"]["aviso_mb"] * 1024**2,
             "aviso_espaco_mb": self.config["espaco_disco"]["aviso_mb"],
             "log": str(self.arquivo_log),
             "integracoes": self.integracoes.status(),

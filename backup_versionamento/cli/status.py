@@ -43,7 +43,12 @@ def _texto(st: dict[str, Any]) -> str:
             if ultimo
             else "nenhum"
         ),
-        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}"
+        "Espaço livre:       "
+        + (
+            tamanho_legivel(st["espaco_livre"])
+            if st["espaco_livre"] is not None
+            else "não se aplica (armazenamento de objetos)"
+        )
         + (
             f" (BAIXO: abaixo do aviso de {st['aviso_espaco_mb']} MB; libere espaço "
             "ou rode `inicializar_backup.py limpeza`)"
