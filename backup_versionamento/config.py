@@ -332,10 +332,15 @@ def _globais_permitidos(v: list[Any]) -> str | None:
     return None
 
 
+_ENDERECO_S3 = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+
+
 def _base(v: str) -> str | None:
     if not v.strip():
         return "não pode ser vazio"
-    if "://" in v and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", v):
+    if "://" in v and not re.fullmatch(
+        r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", v
+    ):
         return (
             f"'{v}' não é uma pasta nem um endereço s3://BUCKET/PREFIXO válido "
             "(o bucket tem 3 a 63 letras minúsculas, dígitos, '.' ou '-')"

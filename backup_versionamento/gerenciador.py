@@ -24,6 +24,11 @@ from .armazenamento.fluxo import GravadorBlocos, Progresso, sha256_arquivo
 from .armazenamento.repositorio import Repositorio, agora_iso
 from .armazenamento.sidecar import Sidecar, validar_nome_modelo
 from .armazenamento.trava import travar
+from .armazenamento.trava_remota import (
+    esperar_sem_limpeza,
+    quebrar_trava,
+    trava_limpeza,
+)
 from .arvore import escrita, leitura
 from .erros import (
     ErroArquivoNaoEncontrado,
@@ -282,6 +287,8 @@ class GerenciadorBackupVersionamento:
                         "backup_ignorado", **quem, versao=ultima["versao"]
                     )
                     return str(ultima["versao"]), False
+                # On a shared store no flock excludes another machine's GC.
+                esperar_sem_limpeza(self.backend, ESPERA_TRAVA_S)
                 # The per-model lock is per machine; on a shared object store
                 # another machine may take the version first: recompute, retry.
                 for _tentativa in range(TENTATIVAS_PUBLICAR):
@@ -289,7 +296,9 @@ class GerenciadorBackupVersionamento:
                     mudanca = None
                     efetivo = incremento
                     if incremento == AUTO:
-                        anterior = self._inspecao_de(modelo, str(atual)) if atual else None
+                        anterior = (
+                            self._inspecao_de(modelo, str(atual)) if atual else None
+                        )
                         efetivo, motivo = inferir_tipo_mudanca(anterior, inspecao)
                         mudanca = {
                             "automatica": True,
@@ -755,10 +764,13 @@ class GerenciadorBackupVersionamento:
         if simular:
             return saida
         carencia = self.config["retencao"]["carencia_coleta_minutos"] * 60
-        with travar(
-            self.repo.caminho_trava("repositorio"),
-            espera=ESPERA_TRAVA_S,
-            descricao="repositório (backup em andamento)",
+        with (
+            travar(
+                self.repo.caminho_trava("repositorio"),
+                espera=ESPERA_TRAVA_S,
+                descricao="repositório (backup em andamento)",
+            ),
+            trava_limpeza(self.backend),
         ):
             for m, d in remover:
                 self.repo.remover_versao(m, d.versao)
@@ -791,6 +803,10 @@ class GerenciadorBackupVersionamento:
         return saida
 
     aplicar_retencao = limpeza
+
+    def quebrar_trava_limpeza(self) -> dict[str, Any] | None:
+        """Remove a stale collection lock object (shared stores); what it held."""
+        return quebrar_trava(self.backend)
 
     def status(self) -> dict[str, Any]:
         modelos = self.repo.modelos()

@@ -8,9 +8,9 @@ or call pytest.skip when that is not available.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-import uuid
 from pathlib import Path
 
 import pytest

@@ -14,6 +14,7 @@ permanent ones (no bucket, access denied, bad keys) become clear messages.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
@@ -100,8 +101,7 @@ class BackendS3:
             import botocore.exceptions
         except ImportError:  # pragma: no cover - boto3 is a dependency
             raise ErroConfiguracao(
-                "repositório S3 requer o pacote boto3; instale com "
-                "`pip install boto3`"
+                "repositório S3 requer o pacote boto3; instale com `pip install boto3`"
             ) from None
         self.bucket = bucket
         self.prefixo = prefixo.strip("/")
@@ -139,8 +139,10 @@ class BackendS3:
         return f"BackendS3({self.descrever()!r})"
 
     def descrever(self) -> str:
-        return f"s3://{self.bucket}/{self.prefixo}" if self.prefixo else (
-            f"s3://{self.bucket}"
+        return (
+            f"s3://{self.bucket}/{self.prefixo}"
+            if self.prefixo
+            else (f"s3://{self.bucket}")
         )
 
     # -- keys and errors -----------------------------------------------------------
@@ -247,7 +249,9 @@ class BackendS3:
             return b""
         try:
             resposta = self._cliente.get_object(
-                Bucket=self.bucket, Key=s3, Range=f"bytes={inicio}-{inicio + tamanho - 1}"
+                Bucket=self.bucket,
+                Key=s3,
+                Range=f"bytes={inicio}-{inicio + tamanho - 1}",
             )
             dados = bytes(resposta["Body"].read())
         except Exception as e:
@@ -309,7 +313,9 @@ class BackendS3:
         if len(dados) <= self.limiar_multipart:
             self._chamar(
                 alvo,
-                lambda: self._cliente.put_object(Bucket=self.bucket, Key=s3, Body=dados),
+                lambda: self._cliente.put_object(
+                    Bucket=self.bucket, Key=s3, Body=dados
+                ),
             )
         else:
             self._gravar_em_partes(s3, dados, alvo)
@@ -349,12 +355,11 @@ class BackendS3:
                 MultipartUpload={"Parts": feitas},
             )
         except BaseException as e:
-            try:
+            # The store may be down; its lifecycle rules clean up then.
+            with contextlib.suppress(Exception):
                 self._cliente.abort_multipart_upload(
                     Bucket=self.bucket, Key=s3, UploadId=id_envio
                 )
-            except Exception:  # the store may be down; lifecycle rules clean up
-                pass
             if isinstance(e, Exception):
                 self._falhar(e, alvo)
             raise
@@ -368,7 +373,7 @@ class BackendS3:
 
     # -- setup helpers ---------------------------------------------------------------
     def criar_bucket(self) -> None:
-        """Create the bucket (tests, `sincronizar` to a new store); fine if it exists."""
+        """Create the bucket (tests, a new mirror); fine if it exists."""
         try:
             self._cliente.create_bucket(Bucket=self.bucket)
         except Exception as e:
