@@ -118,6 +118,7 @@ class GerenciadorBackupVersionamento:
             pasta_estado=self.pasta_estado,
             pasta_logs=self.pasta_logs,
             ler_sidecar=self.obter_versao,
+            backend=self.backend,
         )
 
     # -- lifecycle and events ----------------------------------------------------

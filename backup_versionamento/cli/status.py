@@ -101,6 +101,14 @@ def _texto_integracoes(integracoes: dict[str, Any]) -> list[str]:
             f"  último sucesso:   {_quando(web.get('ultimo_sucesso'))}",
             f"  último erro:      {_quando(web.get('ultimo_erro'))}",
         ]
+    espelho = integracoes.get("espelho")
+    if espelho is not None:
+        estado = "AVISO" if _recente(espelho) else "ok"
+        linhas += [
+            f"Espelho S3:         {estado}, {seguro(espelho['destino'])}",
+            f"  último sucesso:   {_quando(espelho.get('ultimo_sucesso'))}",
+            f"  último erro:      {_quando(espelho.get('ultimo_erro'))}",
+        ]
     return linhas
 
 
