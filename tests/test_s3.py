@@ -638,3 +638,30 @@ def test_erros_permanentes_nao_sao_repetidos(srv: ServidorS3) -> None:
         BackendComRetentativas(b).ler("repositorio.json")
     assert not isinstance(e.value, ErroPermissao)
     assert contar() == 1
+
+
+def test_daemon_num_repositorio_s3(srv: ServidorS3, base: str, tmp_path: Path) -> None:
+    """The daemon backs up a watched folder into s3:// and stops cleanly."""
+    from .ajuda_automacao import escrever_config
+
+    pasta = escrever(tmp_path / "modelos" / "inicial.pkl", b"x" * 500).parent
+    t = time.time() - 3600
+    os.utime(pasta / "inicial.pkl", (t, t))
+    cfg = escrever_config(tmp_path, [pasta], {"diretorios": {"base": base}})
+    r = _cli(srv, "iniciar", "--config", str(cfg), "--daemon", "--json")
+    assert r.returncode == 0, r.stderr
+    try:
+        limite = time.monotonic() + 30
+        versoes: list[Any] = []
+        while time.monotonic() < limite and not versoes:
+            r = _cli(
+                srv, "listar", "--config", str(cfg), "--modelo", "inicial.pkl", "--json"
+            )
+            versoes = json.loads(r.stdout) if r.returncode == 0 else []
+            time.sleep(0.2)
+        assert [v["versao"] for v in versoes] == ["1.0.0"]
+        st = _json(_cli(srv, "status", "--config", str(cfg), "--json"))
+        assert st["daemon"]["rodando"] is True
+    finally:
+        parada = _cli(srv, "parar", "--config", str(cfg))
+    assert parada.returncode == 0, parada.stderr
