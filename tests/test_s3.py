@@ -665,3 +665,34 @@ def test_daemon_num_repositorio_s3(srv: ServidorS3, base: str, tmp_path: Path) -
     finally:
         parada = _cli(srv, "parar", "--config", str(cfg))
     assert parada.returncode == 0, parada.stderr
+
+
+def test_backup_espera_limpeza_de_outra_maquina(
+    srv: ServidorS3, base: str, tmp_path: Path
+) -> None:
+    """A live collection lock holds a backup before it publishes its version."""
+    import threading
+
+    arq = escrever(tmp_path / "m.bin", aleatorio(100_000, 11))
+    backend = backend_para(base)
+    with GerenciadorBackupVersionamento(base, {}) as g:
+        trava = TravaRemota(backend)
+        trava.adquirir()
+        resultado: list[str] = []
+        t = threading.Thread(
+            target=lambda: resultado.append(g.criar_backup(arq, "patch")),
+            name="backup-teste-espera",
+        )
+        t.start()
+        try:
+            time.sleep(1.5)
+            assert t.is_alive() and not resultado
+            assert not [
+                c
+                for c in _chaves(srv, base.split("/")[2])
+                if ".json" in c and "/modelos/m.bin/" in c
+            ]
+        finally:
+            trava.liberar()
+        t.join(30)
+    assert resultado == ["1.0.0"]
