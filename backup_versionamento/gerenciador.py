@@ -26,6 +26,7 @@ from .armazenamento.sidecar import Sidecar, validar_nome_modelo
 from .armazenamento.trava import travar
 from .armazenamento.trava_remota import (
     esperar_sem_limpeza,
+    marca_limpeza,
     quebrar_trava,
     trava_limpeza,
 )
@@ -270,6 +271,7 @@ class GerenciadorBackupVersionamento:
             exclusiva=False,
             descricao="repositório (limpeza em andamento)",
         ):
+            marca = marca_limpeza(self.backend)
             conteudo = self._gravar_conteudo(origem, progresso)
             with travar(
                 self.repo.caminho_trava(f"modelo-{modelo}"),
@@ -290,6 +292,8 @@ class GerenciadorBackupVersionamento:
                     return str(ultima["versao"]), False
                 # On a shared store no flock excludes another machine's GC.
                 esperar_sem_limpeza(self.backend, ESPERA_TRAVA_S)
+                if marca is not None and marca_limpeza(self.backend) != marca:
+                    self._conferir_apos_limpeza(conteudo.entradas, modelo)
                 # The per-model lock is per machine; on a shared object store
                 # another machine may take the version first: recompute, retry.
                 for _tentativa in range(TENTATIVAS_PUBLICAR):
@@ -374,6 +378,16 @@ class GerenciadorBackupVersionamento:
             sha256=conteudo.sha256,
         )
         return nova, True
+
+    def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
+        """Another machine collected while we wrote: every chunk must still exist."""
+        ids = {i for e in entradas for i, _ in e.blocos}
+        if faltam := self.repo.blocos_ausentes(ids):
+            raise ErroRepositorio(
+                f"backup de {modelo} não publicado: uma limpeza em outra máquina "
+                f"removeu {len(faltam)} bloco(s) que este backup reaproveitava; "
+                "nada foi alterado, rode o backup de novo"
+            )
 
     def _versao_inalterada(self, origem: Path, modelo: str) -> str | None:
         """The latest version when the source's stat says nothing changed."""

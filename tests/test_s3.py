@@ -696,3 +696,39 @@ def test_backup_espera_limpeza_de_outra_maquina(
             trava.liberar()
         t.join(30)
     assert resultado == ["1.0.0"]
+
+
+def test_limpeza_de_outra_maquina_durante_o_backup(
+    srv: ServidorS3, base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection that ran while we wrote removed packs we deduplicated against:
+    the backup notices before publishing, publishes nothing and says to retry."""
+    from backup_versionamento.armazenamento.trava_remota import CHAVE_ULTIMA_LIMPEZA
+
+    x = aleatorio(600_000, 12)
+    arq = escrever(tmp_path / "m.bin", x)
+    backend = backend_para(base)
+    with GerenciadorBackupVersionamento(base, {}) as g:
+        g.criar_backup(arq, "patch")
+        pacotes_x = [i.chave for i in backend.listar("pacotes/")]
+        outro = escrever(tmp_path / "outro.bin", x)  # same bytes: all dedup hits
+        original = g._gravar_conteudo
+
+        def gravar_e_outra_maquina_limpa(*a: Any, **k: Any) -> Any:
+            conteudo = original(*a, **k)
+            # Meanwhile, on another machine: 1.0.0 removed, its packs collected.
+            backend.apagar("modelos/m.bin/1.0.0.json")
+            for chave in pacotes_x:
+                backend.apagar(chave)
+            backend.gravar(CHAVE_ULTIMA_LIMPEZA, b'{"id": "outra", "expira_em_s": 0}')
+            return conteudo
+
+        monkeypatch.setattr(g, "_gravar_conteudo", gravar_e_outra_maquina_limpa)
+        with pytest.raises(ErroRepositorio, match="rode o backup de novo"):
+            g.criar_backup(outro, "patch")
+        assert not backend.existe("modelos/outro.bin/1.0.0.json")
+        monkeypatch.undo()
+        # The retry writes the chunks again and publishes a restorable version.
+        assert g.criar_backup(outro, "patch") == "1.0.0"
+        destino = g.restaurar_backup("outro.bin", "1.0.0", tmp_path / "r" / "outro.bin")
+        assert Path(destino).read_bytes() == x

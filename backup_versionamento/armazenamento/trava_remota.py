@@ -29,6 +29,9 @@ from .backends import Backend
 log = logging.getLogger("SistemaBackup")
 
 CHAVE_TRAVA_LIMPEZA = "travas/limpeza.json"
+# Rewritten by every collection when it starts: a new id there tells a backup
+# that a collection ran while it was writing.
+CHAVE_ULTIMA_LIMPEZA = "travas/limpeza_ultima.json"
 # A live collector pushes its expiry this far ahead, every RENOVACAO_S.
 VALIDADE_S = 300.0
 RENOVACAO_S = 60.0
@@ -115,6 +118,7 @@ class TravaRemota:
     def adquirir(self) -> None:
         descricao = self.backend.descrever()
         if self.backend.gravar(self.chave, self._registro(), exclusivo=True):
+            self.backend.gravar(CHAVE_ULTIMA_LIMPEZA, self._registro())
             self._thread = threading.Thread(
                 target=self._renovar, name="backup-trava-remota", daemon=True
             )
@@ -193,6 +197,19 @@ def esperar_sem_limpeza(
                 "backup de novo quando ela terminar"
             )
         time.sleep(intervalo_s)
+
+
+def marca_limpeza(backend: Backend) -> str | None:
+    """Id of the last collection started here ("" if none); None where flock excludes.
+
+    A backup takes it before writing and again before publishing: a change
+    means a collection ran meanwhile and may have deleted packs the backup
+    deduplicated against, so the backup checks its chunks before publishing.
+    """
+    if backend.exclusao_real:
+        return None
+    dados = ler_trava(backend, CHAVE_ULTIMA_LIMPEZA)
+    return str(dados.get("id", "?")) if dados is not None else ""
 
 
 def quebrar_trava(backend: Backend) -> dict[str, Any] | None:
