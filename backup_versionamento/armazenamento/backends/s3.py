@@ -15,6 +15,8 @@ permanent ones (no bucket, access denied, bad keys) become clear messages.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
@@ -29,6 +31,8 @@ from ...erros import (
     ErroTransitorio,
 )
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
+
+log = logging.getLogger("SistemaBackup")
 
 # Objects above this go up in parts, in parallel (S3 parts are >= 5 MiB).
 LIMIAR_MULTIPART = 64 << 20
@@ -370,6 +374,34 @@ class BackendS3:
             self._alvo(chave),
             lambda: self._cliente.delete_object(Bucket=self.bucket, Key=s3),
         )
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Abort multipart uploads older than `idade_s` (writers that died).
+
+        Called by the collection; returns (uploads aborted, 0): the store does
+        not say how many bytes their parts held. Without permission to list
+        them it logs a warning and frees nothing (a lifecycle rule does it).
+        """
+        limite = time.time() - idade_s
+        base = f"{self.prefixo}/" if self.prefixo else ""
+        n = 0
+        try:
+            paginador = self._cliente.get_paginator("list_multipart_uploads")
+            for pagina in paginador.paginate(Bucket=self.bucket, Prefix=base):
+                for envio in pagina.get("Uploads", ()):
+                    if envio["Initiated"].timestamp() < limite:
+                        self._cliente.abort_multipart_upload(
+                            Bucket=self.bucket,
+                            Key=envio["Key"],
+                            UploadId=envio["UploadId"],
+                        )
+                        n += 1
+        except Exception as e:
+            erro = self._traduzir(e, self.descrever())
+            if not isinstance(erro, ErroPermissao):
+                raise erro from None
+            log.warning("envios em partes incompletos não removidos: %s", erro)
+        return n, 0
 
     # -- setup helpers ---------------------------------------------------------------
     def criar_bucket(self) -> None:
