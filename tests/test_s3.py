@@ -753,3 +753,21 @@ def test_limpeza_cancela_envios_em_partes_abandonados(srv: ServidorS3) -> None:
     restantes = cliente.list_multipart_uploads(Bucket=b.bucket, Prefix="abandonados/")
     assert not restantes.get("Uploads")
     assert [i.chave for i in b.listar("")] == []  # never visible as an object
+
+
+def test_sincronizar_recusa_bucket_de_outro_repositorio(
+    srv: ServidorS3, tmp_path: Path
+) -> None:
+    bucket = srv.novo_bucket()
+    arq = escrever(tmp_path / "m.bin", aleatorio(50_000, 13))
+    for nome in ("a", "b"):
+        with GerenciadorBackupVersionamento(tmp_path / nome, {}) as g:
+            g.criar_backup(arq, "patch")
+    remoto = f"s3://{bucket}/p"
+    r = _cli(srv, "sincronizar", "--base", str(tmp_path / "a"), "--remoto", remoto)
+    assert r.returncode == 0, r.stderr
+    antes = _chaves(srv, bucket)
+    r = _cli(srv, "sincronizar", "--base", str(tmp_path / "b"), "--remoto", remoto)
+    assert r.returncode == 8
+    assert "já guarda outro repositório" in r.stderr
+    assert _chaves(srv, bucket) == antes
