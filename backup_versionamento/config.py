@@ -343,12 +343,34 @@ def _globais_permitidos(v: list[Any]) -> str | None:
     return None
 
 
+_ENDERECO_S3 = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+
+
+def _base(v: str) -> str | None:
+    if not v.strip():
+        return "não pode ser vazio"
+    if "://" in v and not re.fullmatch(
+        r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", v
+    ):
+        return (
+            f"'{v}' não é uma pasta nem um endereço s3://BUCKET/PREFIXO válido "
+            "(o bucket tem 3 a 63 letras minúsculas, dígitos, '.' ou '-')"
+        )
+    return None
+
+
+def _nuvem(v: dict[str, Any]) -> str | None:
+    if v.get("habilitado") and not str(v.get("bucket", "")).strip():
+        return "habilitado, mas sem bucket: defina integracao.cloud_storage.bucket"
+    return None
+
+
 def _nao_vazio(v: str) -> str | None:
     return None if v.strip() else "não pode ser vazio"
 
 
 _REGRAS: dict[str, Callable[[Any], str | None]] = {
-    "diretorios.base": _nao_vazio,
+    "diretorios.base": _base,
     "backup_automatico.intervalo_horas": _faixa(1, 24 * 366),
     "backup_automatico.horarios_execucao": _horarios,
     "backup_automatico.diretorios_monitorados": _lista_de_texto,
@@ -372,6 +394,8 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "espaco_disco.aviso_mb": _faixa(0, 1024**3),
     "espaco_disco.reserva_mb": _faixa(0, 1024**3),
     "integracao.cloud_storage.provedor": _um_de({"aws_s3", "s3"}),
+    "integracao.cloud_storage": _nuvem,
+    "integracao.cloud_storage.endpoint_url": _url,
     "integracao.git.branch_backups": _branch,
     "integracao.webhook": _webhook,
     "integracao.webhook.url": _url,
@@ -411,7 +435,6 @@ def _checar_painel(cfg: dict[str, Any]) -> str | None:
 # Features the spec names that later work will deliver: enabling them now is a
 # clear error instead of a silent no-op.
 _AINDA_NAO_SUPORTADO = {
-    "integracao.cloud_storage.habilitado": "armazenamento em nuvem (S3)",
     "seguranca.criptografia.habilitada": "criptografia",
     "seguranca.controle_acesso.habilitado": "controle de acesso",
     "seguranca.assinatura.habilitada": "assinatura digital",
@@ -504,6 +527,8 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     """
 
     def absoluto(p: str) -> str:
+        if e_remoto(p):
+            return p.rstrip("/")  # s3://bucket/prefix: an address, not a path
         caminho = Path(p).expanduser()
         return str(caminho if caminho.is_absolute() else (raiz / caminho).resolve())
 
@@ -524,15 +549,32 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
 
 def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     """Point the configuration at another repository folder (API/CLI override)."""
+    if e_remoto(base):
+        cfg["diretorios"]["base"] = str(base).rstrip("/")
+        cfg["diretorios"]["modelos"] = _modelos_de(cfg["diretorios"]["base"])
+        return
     base_abs = str(Path(base).expanduser().resolve())
     cfg["diretorios"]["base"] = base_abs
     cfg["diretorios"]["modelos"] = str(Path(base_abs) / "modelos")
 
 
+def e_remoto(endereco: str | Path) -> bool:
+    """True for an object store address such as s3://bucket/prefix."""
+    return "://" in str(endereco)
+
+
+def _modelos_de(base: str) -> str:
+    return f"{base}/modelos" if e_remoto(base) else str(Path(base) / "modelos")
+
+
 def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
     """Format v1 keeps sidecars in <base>/modelos; say so if the user asks otherwise."""
-    esperado = Path(cfg["diretorios"]["base"]) / "modelos"
-    if Path(cfg["diretorios"]["modelos"]) != esperado:
+    base = cfg["diretorios"]["base"]
+    esperado = _modelos_de(base)
+    informado = cfg["diretorios"]["modelos"]
+    if (informado if e_remoto(base) else Path(informado)) != (
+        esperado if e_remoto(base) else Path(esperado)
+    ):
         raise ErroConfiguracao(
             f"diretorios.modelos: no formato v1 os metadados ficam em <base>/modelos "
             f"({esperado}); recebido {cfg['diretorios']['modelos']}. Remova a chave ou "
@@ -547,7 +589,7 @@ def _finalizar(
     if base is not None:
         ajustar_base(cfg, base)
     elif "modelos" not in dados.get("diretorios", {}):
-        cfg["diretorios"]["modelos"] = str(Path(cfg["diretorios"]["base"]) / "modelos")
+        cfg["diretorios"]["modelos"] = _modelos_de(cfg["diretorios"]["base"])
     checar_diretorio_modelos(cfg)
     return cfg
 

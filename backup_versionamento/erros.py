@@ -127,10 +127,13 @@ CODIGOS_SAIDA: dict[int, str] = {
     2: "uso incorreto da linha de comando ou da API (argumento inválido)",
     3: "configuração inválida",
     4: "arquivo ou pasta não encontrado",
-    5: "permissão negada",
+    5: "permissão negada (inclui credenciais ou acesso recusados pelo S3)",
     6: "modelo ou versão não encontrado (ou versão mal escrita)",
     7: "tipo de mudança inválido",
-    8: "repositório inválido ou formato desconhecido",
+    8: (
+        "repositório inválido, inacessível (bucket inexistente, servidor S3 fora "
+        "do ar) ou formato desconhecido"
+    ),
     9: "falha de integridade (objeto ou metadado corrompido)",
     10: "espaço em disco insuficiente",
     11: "trava ocupada por outro processo",

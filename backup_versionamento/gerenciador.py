@@ -59,10 +59,12 @@ class GerenciadorBackupVersionamento:
         backend: Backend | None = None,
     ) -> None:
         self.config = _config_de(diretorio_base, config)
-        self.base = Path(self.config["diretorios"]["base"])
+        endereco = self.config["diretorios"]["base"]
+        # A folder (Path) or an object store address kept verbatim (s3://...).
+        self.base: Path | str = Path(endereco) if e_local(endereco) else endereco
         perf = self.config["performance"]
         # A backend may be injected (tests, fault injection); else from the address.
-        self.backend = backend or backend_para(self.base)
+        self.backend = backend or backend_para(self.base, self.config)
         self.repo = Repositorio.abrir(
             self.backend,
             criar=criar_repositorio and not self.backend.somente_leitura,
@@ -77,7 +79,7 @@ class GerenciadorBackupVersionamento:
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
         # or remote one logs to this machine's state folder.
-        if e_local(self.base) and not self.backend.somente_leitura:
+        if isinstance(self.base, Path) and not self.backend.somente_leitura:
             self.pasta_logs = self.base / "logs"
         else:
             self.pasta_logs = self.pasta_estado / "logs"
@@ -93,6 +95,7 @@ class GerenciadorBackupVersionamento:
             pasta_estado=self.pasta_estado,
             pasta_logs=self.pasta_logs,
             ler_sidecar=self.obter_versao,
+            backend=self.backend,
         )
         # The use cases, each given the parts it works on.
         ctx = Contexto(
@@ -293,6 +296,10 @@ class GerenciadorBackupVersionamento:
         return self._limpeza.limpeza(simular, modelo, agora)
 
     aplicar_retencao = limpeza
+
+    def quebrar_trava_limpeza(self) -> dict[str, Any] | None:
+        """Remove a stale collection lock object (shared stores); what it held."""
+        return self._limpeza.quebrar_trava()
 
     def gerar_relatorio(
         self,

@@ -249,6 +249,18 @@ class Ferramenta:
         """Restore the latest backup into the empty folder `destino`."""
         raise NotImplementedError
 
+    def conteudo_repo(self) -> tuple[int, int]:
+        """(bytes, objects) the repository holds now."""
+        arquivos = sum(len(nomes) for _r, _s, nomes in os.walk(self.repo))
+        return tamanho_pasta(self.repo), arquivos
+
+    def requisicoes(self) -> int:
+        """HTTP requests served so far to this tool (object stores only)."""
+        return 0
+
+    def descartar(self) -> None:
+        """Free what the round left outside its scratch folder (a bucket)."""
+
 
 _VERSAO_PACOTE = (
     f"import sys; sys.path.insert(0, {str(RAIZ_PROJETO)!r}); "
@@ -272,6 +284,9 @@ class EsteProjeto(Ferramenta):
     def iniciar(self) -> None:
         pass  # the first backup creates the repository
 
+    def endereco(self) -> str:
+        return str(self.repo)
+
     def _env(self) -> dict[str, str]:
         # This machine's caches in the round's scratch folder (like restic's).
         return {**os.environ, "XDG_CACHE_HOME": str(self.trabalho / "cache-projeto")}
@@ -285,7 +300,7 @@ class EsteProjeto(Ferramenta):
                     "--modelo",
                     str(origem),
                     "--base",
-                    str(self.repo),
+                    self.endereco(),
                     "--descricao",
                     rotulo,
                     "--json",
@@ -307,7 +322,7 @@ class EsteProjeto(Ferramenta):
                     "--destino",
                     str(destino),
                     "--base",
-                    str(self.repo),
+                    self.endereco(),
                     "--json",
                 )
             ],
@@ -437,8 +452,141 @@ class Borg(Ferramenta):
         return execucao, destino / NOME_ARQUIVO
 
 
+# -- the same tools against an S3-compatible server on loopback (--s3) ----------
+
+
+CREDENCIAIS_S3 = {
+    "AWS_ACCESS_KEY_ID": "benchmark",
+    "AWS_SECRET_ACCESS_KEY": "benchmark",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+class ServidorS3:
+    """moto's S3 server on 127.0.0.1 in this process; counts every request."""
+
+    def __init__(self) -> None:
+        import logging
+        import socket
+
+        from moto.server import ThreadedMotoServer
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.porta = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.porta}"
+        self.pedidos = 0
+        servidor = self
+
+        class Contador(logging.Handler):
+            def emit(self, registro: logging.LogRecord) -> None:
+                servidor.pedidos += 1  # werkzeug logs one line per request
+
+        registro = logging.getLogger("werkzeug")
+        registro.setLevel(logging.INFO)
+        registro.propagate = False
+        registro.addHandler(Contador())
+        self._moto = ThreadedMotoServer(
+            ip_address="127.0.0.1", port=self.porta, verbose=False
+        )
+        self._moto.start()
+        self._n = 0
+
+    def cliente(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id="benchmark",
+            aws_secret_access_key="benchmark",
+            region_name="us-east-1",
+        )
+
+    def novo_bucket(self) -> str:
+        self._n += 1
+        nome = f"bench-{os.getpid()}-{self._n}"
+        self.cliente().create_bucket(Bucket=nome)
+        return nome
+
+    def conteudo(self, bucket: str) -> tuple[int, int]:
+        pag = self.cliente().get_paginator("list_objects_v2")
+        paginas = pag.paginate(Bucket=bucket)
+        objetos = [o for p in paginas for o in p.get("Contents", [])]
+        return sum(o["Size"] for o in objetos), len(objetos)
+
+    def apagar_bucket(self, bucket: str) -> None:
+        cliente = self.cliente()
+        pag = cliente.get_paginator("list_objects_v2")
+        for p in pag.paginate(Bucket=bucket):
+            for o in p.get("Contents", []):
+                cliente.delete_object(Bucket=bucket, Key=o["Key"])
+        cliente.delete_bucket(Bucket=bucket)
+
+    def ambiente(self) -> dict[str, str]:
+        return {**os.environ, **CREDENCIAIS_S3}
+
+    def parar(self) -> None:
+        self._moto.stop()
+
+
+SERVIDOR_S3: ServidorS3 | None = None
+
+
+def _servidor() -> ServidorS3:
+    if SERVIDOR_S3 is None:
+        raise ErroMedicao("servidor S3 não iniciado")
+    return SERVIDOR_S3
+
+
+class EmS3(Ferramenta):
+    """Mixin: the repository in a fresh bucket of the loopback server."""
+
+    bucket = ""
+
+    def iniciar(self) -> None:
+        self.bucket = _servidor().novo_bucket()
+        super().iniciar()
+
+    def conteudo_repo(self) -> tuple[int, int]:
+        return _servidor().conteudo(self.bucket)
+
+    def requisicoes(self) -> int:
+        return _servidor().pedidos
+
+    def descartar(self) -> None:
+        _servidor().apagar_bucket(self.bucket)
+
+
+class EsteProjetoS3(EmS3, EsteProjeto):
+    nome = "este projeto (S3)"
+
+    def endereco(self) -> str:
+        return f"s3://{self.bucket}/repo"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **super()._env(),
+            **CREDENCIAIS_S3,
+            "AWS_ENDPOINT_URL": _servidor().url,
+        }
+
+
+class ResticS3(EmS3, Restic):
+    nome = "restic (S3)"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **super()._env(),
+            **CREDENCIAIS_S3,
+            "RESTIC_REPOSITORY": f"s3:{_servidor().url}/{self.bucket}",
+        }
+
+
 FERRAMENTAS: tuple[type[Ferramenta], ...] = (EsteProjeto, Copia, TarZstd, Restic, Borg)
-EXTERNAS = {Restic, Borg}
+FERRAMENTAS_S3: tuple[type[Ferramenta], ...] = (EsteProjetoS3, ResticS3)
+EXTERNAS = {Restic, Borg, ResticS3}
 
 
 def _unico_arquivo(pasta: Path) -> Path:
@@ -480,6 +628,8 @@ class Rodada:
     sha_ok: bool
     cpu_v1: float  # CPU seconds of the v1 backup
     arquivos: int  # files the repository holds after the v1 backup
+    requisicoes_v1: int = 0  # HTTP requests of the v1 backup (object stores)
+    requisicoes_v2: int = 0
 
 
 def trocar_entrada(origem: Path, arquivo: Path) -> None:
@@ -500,22 +650,25 @@ def rodar_ferramenta(
         origem.parent.mkdir()
         trocar_entrada(entradas.v1, origem)
         f.iniciar()
-        inicial = tamanho_pasta(f.repo)
+        inicial, _ = f.conteudo_repo()
+        pedidos = f.requisicoes()
         v1 = f.backup(origem, "v1")
-        depois_v1 = tamanho_pasta(f.repo)
-        arquivos = sum(len(nomes) for _r, _s, nomes in os.walk(f.repo))
+        requisicoes_v1 = f.requisicoes() - pedidos
+        depois_v1, arquivos = f.conteudo_repo()
         if depois_v1 <= inicial:
             raise ErroMedicao(f"{f.nome}: o backup da v1 não gravou nada")
         trocar_entrada(entradas.v2, origem)
+        pedidos = f.requisicoes()
         v2 = f.backup(origem, "v2")
-        bytes_v2 = tamanho_pasta(f.repo) - depois_v1
+        requisicoes_v2 = f.requisicoes() - pedidos
+        bytes_v2 = f.conteudo_repo()[0] - depois_v1
         destino = trabalho / "restaurado"
         destino.mkdir()
         restauracao, restaurado = f.restaurar(destino)
         if not restaurado.is_file():
             raise ErroMedicao(f"{f.nome}: a restauração não criou {restaurado}")
         sha_ok = sha256_de(restaurado) == entradas.sha_v2
-        return Rodada(
+        rodada = Rodada(
             v1.segundos,
             v2.segundos,
             restauracao.segundos,
@@ -524,7 +677,11 @@ def rodar_ferramenta(
             sha_ok,
             v1.cpu,
             arquivos,
+            requisicoes_v1,
+            requisicoes_v2,
         )
+        f.descartar()
+        return rodada
     finally:
         shutil.rmtree(trabalho, ignore_errors=True)
 
@@ -629,6 +786,26 @@ def fatos_da_maquina(pasta: Path, carga: tuple[float, ...]) -> list[str]:
         + " / ".join(f"{c:.2f}" for c in carga)
         + " (outros processos na máquina distorcem os tempos)",
     ]
+
+
+def formatar_tabela_s3(resultados: list[Resultado]) -> str:
+    linhas = [
+        "| Ferramenta | Backup v1 (MB/s) | Backup v2 (MB/s) | Restauração v2 (MB/s) "
+        "| Requisições backup v1 | Requisições backup v2 | Objetos no bucket "
+        "| SHA-256 |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for r in resultados:
+        if not r.valido:
+            linhas.append(f"| {r.nome} | falhou | | | | | | |")
+            continue
+        linhas.append(
+            f"| {r.nome} | {r.vazao_backup_v1:.0f} | {r.vazao_backup_v2:.0f} "
+            f"| {r.vazao_restauracao:.0f} | {r._mediana('requisicoes_v1'):.0f} "
+            f"| {r._mediana('requisicoes_v2'):.0f} | {r.arquivos:.0f} "
+            f"| {'ok' if r.sha_ok else 'DIFERENTE'} |"
+        )
+    return "\n".join(linhas)
 
 
 def formatar_tabela(resultados: list[Resultado]) -> str:
@@ -764,6 +941,12 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
         help="não instala nem mede restic e borg (só cp, tar + zstd e este projeto)",
     )
     p.add_argument(
+        "--s3",
+        action="store_true",
+        help="também mede este projeto e o restic num servidor S3 (moto) no "
+        "loopback: vazão, requisições por backup (precisa de moto[server] e boto3)",
+    )
+    p.add_argument(
         "--repeticoes",
         type=int,
         default=3,
@@ -817,7 +1000,7 @@ def relatorio(
         f"{FRACAO_ALTERADA:.0%} alterado + {TAMANHO_INSERCAO} B inseridos "
         f"(mediana de {args.repeticoes} rodada(s))",
         "",
-        formatar_tabela(resultados),
+        formatar_tabela([r for r in resultados if not r.nome.endswith("(S3)")]),
         "",
     ]
     if projeto := validos.get(EsteProjeto.nome):
@@ -833,6 +1016,13 @@ def relatorio(
             *formatar_metas(projeto, validos.get(Restic.nome)),
             "",
         ]
+    if s3 := [r for r in resultados if r.nome.endswith("(S3)")]:
+        partes += [
+            "### S3: servidor compatível (moto) em 127.0.0.1, mesma rodada",
+            "",
+            formatar_tabela_s3(s3),
+            "",
+        ]
     if erros := [f"- {r.nome}: {r.erro}" for r in resultados if r.erro]:
         partes += ["Falhas:", *erros, ""]
     partes += ["Versões:", *(f"- {r.nome}: {r.versao}" for r in resultados), ""]
@@ -843,7 +1033,8 @@ def relatorio(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = ler_argumentos(argv)
-    classes = [c for c in FERRAMENTAS if not (args.sem_externos and c in EXTERNAS)]
+    todas = FERRAMENTAS + (FERRAMENTAS_S3 if args.s3 else ())
+    classes = [c for c in todas if not (args.sem_externos and c in EXTERNAS)]
     garantir_comandos([cmd for c in classes for cmd in c.comandos])
     for c in [c for c in classes if not c.disponivel()]:
         aviso(f"{c.nome}: falta {', '.join(c.comandos)}; fica de fora")
@@ -858,6 +1049,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
+    global SERVIDOR_S3
+    if args.s3:
+        try:
+            SERVIDOR_S3 = ServidorS3()
+        except ImportError:
+            aviso("--s3 precisa de moto[server] e boto3: pip install 'moto[server]'")
+            return 1
     try:
         aviso(
             f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
@@ -868,6 +1066,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(relatorio(resultados, pasta, carga, args))
     finally:
         shutil.rmtree(pasta, ignore_errors=True)
+        if SERVIDOR_S3 is not None:
+            SERVIDOR_S3.parar()
     return 0 if all(r.valido and r.sha_ok for r in resultados) else 1
 
 

@@ -8,9 +8,12 @@ or call pytest.skip when that is not available.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+import pytest
 
 from backup_versionamento.armazenamento.backends import (
     Backend,
@@ -32,7 +35,22 @@ def _local(tmp_path: Path) -> Iterator[Backend]:
     yield BackendLocal(tmp_path / "repo")
 
 
+@contextmanager
+def _s3(tmp_path: Path) -> Iterator[Backend]:
+    # A real S3-compatible server on loopback (moto); one prefix per test.
+    pytest.importorskip("moto.server")
+    from backup_versionamento.armazenamento.backends.s3 import BackendS3
+
+    from .s3_servidor import servidor
+
+    srv = servidor()
+    yield BackendS3(
+        srv.bucket_compartilhado(), f"contrato/{uuid.uuid4().hex}", endpoint_url=srv.url
+    )
+
+
 FABRICAS: dict[str, Fabrica] = {
     "memoria": _memoria,
     "local": _local,
+    "s3": _s3,
 }

@@ -88,7 +88,7 @@ def test_config_do_repositorio_e_valida() -> None:
         ({"validacao": {"modo": "talvez"}}, "validacao.modo"),
         (
             {"integracao": {"cloud_storage": {"habilitado": True}}},
-            "integracao.cloud_storage.habilitado: ainda não há suporte a armazenamento",
+            "integracao.cloud_storage: habilitado, mas sem bucket",
         ),
         ({"diretorios": {"base": "/a", "modelos": "/b"}}, "diretorios.modelos"),
         ([1, 2], "objeto JSON"),

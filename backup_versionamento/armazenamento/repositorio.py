@@ -243,6 +243,22 @@ class Repositorio:
         )
         return criado
 
+    def blocos_ausentes(self, ids: set[str]) -> list[str]:
+        """Chunks of `ids` that no existing pack holds (after another's collection)."""
+        self.objetos.atualizar_indice(forcar=True)
+        pacotes = self.objetos.pacotes()
+        ausentes = []
+        sumidos = set()
+        for id_bloco in ids:
+            loc = self.indice_blocos.local(id_bloco)
+            if loc is None or loc.pacote not in pacotes:
+                ausentes.append(id_bloco)
+                if loc is not None:
+                    sumidos.add(loc.pacote)
+        # Never deduplicate against them again: the retry writes those chunks.
+        self.indice_blocos.esquecer_pacotes(sumidos)
+        return ausentes
+
     # -- reading -------------------------------------------------------------------
     def modelos(self) -> list[str]:
         return self.resumos.modelos()

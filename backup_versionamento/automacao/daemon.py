@@ -106,7 +106,7 @@ class Daemon:
         relatorio: Callable[[], Any] | None = None,
     ) -> None:
         self.config = config
-        self.base = Path(config["diretorios"]["base"])
+        self.base = config["diretorios"]["base"]  # a folder or s3://...
         self.pasta_estado = Path(gerenciador.pasta_estado)
         auto = config["backup_automatico"]
         # The daemon follows the manager's bus; it is no channel of its own.
@@ -345,14 +345,14 @@ def ler_estado_daemon(pasta: Path | None) -> dict[str, Any]:
     return estado
 
 
-def _base_da_config(cfg: dict[str, Any]) -> Path:
-    return Path(cfg["diretorios"]["base"])
+def _base_da_config(cfg: dict[str, Any]) -> str:
+    return str(cfg["diretorios"]["base"])  # a folder or s3://... (kept verbatim)
 
 
 def pasta_do_daemon(cfg: dict[str, Any]) -> Path | None:
     """The per-machine folder that holds the daemon's PID and state (None: no repo)."""
     return localizar_estado(
-        backend_para(_base_da_config(cfg)), cfg["diretorios"]["estado"]
+        backend_para(_base_da_config(cfg), cfg), cfg["diretorios"]["estado"]
     )
 
 

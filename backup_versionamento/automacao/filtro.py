@@ -53,7 +53,8 @@ class FiltroModelos:
         return cls(
             auto["extensoes_monitoradas"],
             auto["ignorar_arquivos"],
-            [Path(config["diretorios"]["base"])],
+            # An s3:// repository is no folder on this machine to exclude.
+            [Path(b) for b in [config["diretorios"]["base"]] if "://" not in b],
         )
 
     def excluido(self, caminho: Path) -> bool:

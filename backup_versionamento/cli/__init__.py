@@ -47,7 +47,8 @@ def instalar_sigterm() -> Any:
 
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
-    "status", "config", "limpeza", "fixar", "migrar", "relatorio", "painel",
+    "status", "config", "limpeza", "fixar", "migrar", "sincronizar", "relatorio",
+    "painel",
 ]  # fmt: skip
 
 # argparse looks its messages up through the module-level gettext `_` when it

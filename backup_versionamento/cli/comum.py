@@ -40,9 +40,10 @@ def gerenciador(
 
 def _dica_outro_repositorio(args: argparse.Namespace) -> str | None:
     """Where a repository is when the configured base has none but a known place has."""
-    base = Path(
-        configuracao.carregar(args.config, base=args.base)["diretorios"]["base"]
-    )
+    endereco = configuracao.carregar(args.config, base=args.base)["diretorios"]["base"]
+    if configuracao.e_remoto(endereco):
+        return None  # the store's own error says what is wrong
+    base = Path(endereco)
     if (base / "repositorio.json").exists():
         return None  # there is one; the error is about something else
     for nome in LUGARES_CONHECIDOS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..armazenamento.trava_remota import descrever_trava
 from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
@@ -24,10 +25,31 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         help="só mostra o plano (o que fica, o que sai e por quê)",
     )
     p.add_argument("--modelo", metavar="NOME", help="só este modelo")
+    p.add_argument(
+        "--quebrar-trava",
+        action="store_true",
+        help="remove a trava de uma limpeza que parou sem terminar (repositório "
+        "compartilhado, ex.: S3) e sai; use só depois de conferir que ela não "
+        "está mais rodando",
+    )
     p.set_defaults(executar=executar)
 
 
 def executar(args: argparse.Namespace) -> int:
+    if args.quebrar_trava:
+        with gerenciador(args) as g:
+            dados = g.quebrar_trava_limpeza()
+        saida = {"trava_removida": dados is not None, "trava": dados}
+        imprimir(
+            args,
+            saida,
+            lambda: (
+                "Nenhuma trava de limpeza encontrada."
+                if dados is None
+                else f"Trava de limpeza removida: {seguro(descrever_trava(dados))}"
+            ),
+        )
+        return 0
     with gerenciador(args) as g:
         r = g.limpeza(simular=args.simular, modelo=args.modelo)
     imprimir(args, r, lambda: _texto(r))

@@ -43,7 +43,12 @@ def _texto(st: dict[str, Any]) -> str:
             if ultimo
             else "nenhum"
         ),
-        f"Espaço livre:       {tamanho_legivel(st['espaco_livre'])}"
+        "Espaço livre:       "
+        + (
+            tamanho_legivel(st["espaco_livre"])
+            if st["espaco_livre"] is not None
+            else "não se aplica (armazenamento de objetos)"
+        )
         + (
             f" (BAIXO: abaixo do aviso de {st['aviso_espaco_mb']} MB; libere espaço "
             "ou rode `inicializar_backup.py limpeza`)"
@@ -95,6 +100,14 @@ def _texto_integracoes(integracoes: dict[str, Any]) -> list[str]:
             f"{web['falhas_definitivas']} desistência(s)",
             f"  último sucesso:   {_quando(web.get('ultimo_sucesso'))}",
             f"  último erro:      {_quando(web.get('ultimo_erro'))}",
+        ]
+    espelho = integracoes.get("espelho")
+    if espelho is not None:
+        estado = "AVISO" if _recente(espelho) else "ok"
+        linhas += [
+            f"Espelho S3:         {estado}, {seguro(espelho['destino'])}",
+            f"  último sucesso:   {_quando(espelho.get('ultimo_sucesso'))}",
+            f"  último erro:      {_quando(espelho.get('ultimo_erro'))}",
         ]
     return linhas
 

@@ -3,6 +3,7 @@
 atividade  the activity journal, logs/atividade.jsonl (always on)
 git        each new version's metadata committed to a branch (integracao.git)
 webhooks   signed POSTs from a queue on disk (integracao.webhook)
+espelho    the local repository pushed to S3 after each change (cloud_storage)
 saude      last success / last error of each integration, for `status`
 """
 
@@ -12,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..armazenamento.backends import Backend
 from ..eventos import BarramentoEventos
 from .atividade import DiarioAtividade, ler_atividade
+from .espelho import EVENTOS_ESPELHO, Espelho
 from .git import IntegracaoGit
 from .saude import Saude
 from .webhooks import Webhooks, url_segura
@@ -32,6 +35,7 @@ class Integracoes:
         pasta_estado: Path,
         pasta_logs: Path,
         ler_sidecar: Callable[[str, str], dict[str, Any]],
+        backend: Backend | None = None,
     ) -> None:
         cfg = config["integracao"]
         self.config_git = cfg["git"]
@@ -40,6 +44,17 @@ class Integracoes:
         self.saude_webhook = Saude(pasta_estado, "webhook")
         self.git: IntegracaoGit | None = None
         self.webhooks: Webhooks | None = None
+        self.saude_espelho = Saude(pasta_estado, "espelho")
+        self.espelho: Espelho | None = None
+        # Mirror mode: a local repository copied to the bucket. A repository
+        # already in S3 (base s3://...) needs no mirror.
+        if (
+            cfg["cloud_storage"]["habilitado"]
+            and backend is not None
+            and backend.exclusao_real
+        ):
+            self.espelho = Espelho(config, backend, self.saude_espelho)
+            eventos.inscrever(self.espelho, EVENTOS_ESPELHO, nome="espelho")
         if cfg["git"]["habilitada"]:
             self.git = IntegracaoGit(cfg["git"], ler_sidecar, self.saude_git)
             eventos.inscrever(self.git, {"backup_criado"}, nome="git")
@@ -51,6 +66,8 @@ class Integracoes:
 
     def fechar(self) -> None:
         """Stop the webhook sender (pending deliveries stay on disk)."""
+        if self.espelho is not None:
+            self.espelho.parar()
         if self.webhooks is not None:
             self.webhooks.parar()
 
@@ -74,5 +91,13 @@ class Integracoes:
                 "falhas_definitivas": self.webhooks.falhas_definitivas(),
                 "ultimo_sucesso": saude.get("ultimo_sucesso"),
                 "ultimo_erro": saude.get("ultimo_erro"),
+            }
+        if self.espelho is not None:
+            saude = self.saude_espelho.ler()
+            saida["espelho"] = {
+                "destino": self.espelho.endereco,
+                "ultimo_sucesso": saude.get("ultimo_sucesso"),
+                "ultimo_erro": saude.get("ultimo_erro"),
+                "erros": saude.get("erros", 0),
             }
         return saida

@@ -38,8 +38,15 @@ ARQUIVO_ESQUEMA = Path(__file__).with_name("esquema_relatorio.json")
 
 
 def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
-    """`<base>/relatorios`, where the spec puts the daily report."""
-    return Path(gerenciador.base) / PASTA_PADRAO
+    """`<base>/relatorios`, where the spec puts the daily report.
+
+    A repository in an object store or on a read-only mount has no such folder:
+    the reports go beside its logs in this machine's state folder.
+    """
+    base = gerenciador.base
+    if isinstance(base, Path) and not gerenciador.backend.somente_leitura:
+        return base / PASTA_PADRAO
+    return Path(gerenciador.pasta_estado) / PASTA_PADRAO
 
 
 def gerar_relatorio(

@@ -15,6 +15,7 @@ from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.repositorio import agora_iso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
+from ..armazenamento.trava_remota import esperar_sem_limpeza, marca_limpeza
 from ..arvore import leitura
 from ..arvore.leitura import checar_origem
 from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
@@ -37,6 +38,8 @@ log = logging.getLogger(NOME_LOGGER)
 
 # How long a backup waits for another process holding the same model's lock.
 ESPERA_TRAVA_S = 600.0
+# How many times a backup recomputes its version when another machine took it.
+TENTATIVAS_PUBLICAR = 50
 
 
 class ServicoBackup:
@@ -114,7 +117,11 @@ class ServicoBackup:
         metricas = validar_metricas(metricas)
         tamanho_origem = checar_origem(origem)
         base = self.ctx.base
-        if origem.is_dir() and base.resolve().is_relative_to(origem.resolve()):
+        if (
+            isinstance(base, Path)
+            and origem.is_dir()
+            and base.resolve().is_relative_to(origem.resolve())
+        ):
             raise ErroRepositorio(
                 f"{origem}: a pasta contém o próprio repositório ({base}); faça "
                 "backup de uma pasta que não o contenha ou mude diretorios.base"
@@ -135,6 +142,7 @@ class ServicoBackup:
             exclusiva=False,
             descricao="repositório (limpeza em andamento)",
         ):
+            marca = marca_limpeza(self.ctx.repo.backend)
             conteudo = self._gravar_conteudo(origem, progresso)
             with travar(
                 self.ctx.repo.caminho_trava(f"modelo-{modelo}"),
@@ -153,45 +161,64 @@ class ServicoBackup:
                         "backup_ignorado", **quem, versao=ultima["versao"]
                     )
                     return str(ultima["versao"]), False
-                atual = self.ctx.repo.ultima_versao(modelo)
-                mudanca = None
-                if incremento == AUTO:
-                    anterior = (
-                        self.consulta.inspecao_de(modelo, str(atual)) if atual else None
+                backend = self.ctx.repo.backend
+                # On a shared store no flock excludes another machine's GC.
+                esperar_sem_limpeza(backend, ESPERA_TRAVA_S)
+                if marca is not None and marca_limpeza(backend) != marca:
+                    self._conferir_apos_limpeza(conteudo.entradas, modelo)
+                # The per-model lock is per machine; on a shared object store
+                # another machine may take the version first: recompute, retry.
+                for _tentativa in range(TENTATIVAS_PUBLICAR):
+                    atual = self.ctx.repo.ultima_versao(modelo)
+                    mudanca = None
+                    efetivo = incremento
+                    if incremento == AUTO:
+                        anterior = (
+                            self.consulta.inspecao_de(modelo, str(atual))
+                            if atual
+                            else None
+                        )
+                        efetivo, motivo = inferir_tipo_mudanca(anterior, inspecao)
+                        mudanca = {
+                            "automatica": True,
+                            "incremento": efetivo,
+                            "motivo": motivo,
+                        }
+                    nova = str(proxima_versao(atual, efetivo))
+                    sidecar = Sidecar(
+                        modelo=modelo,
+                        versao=nova,
+                        tipo=conteudo.tipo,
+                        entradas=tuple(conteudo.entradas),
+                        tamanho=conteudo.tamanho,
+                        sha256=conteudo.sha256,
+                        criado_em=agora_iso(),
+                        tamanho_armazenado=conteudo.tamanho_armazenado,
+                        tipo_mudanca=tipo_mudanca,
+                        incremento=efetivo if atual else "inicial",
+                        descricao=descricao,
+                        usuario=_usuario(),
+                        host=socket.gethostname(),
+                        origem=str(origem.resolve()),
+                        versao_anterior=str(atual) if atual else None,
+                        avisos=tuple(conteudo.avisos),
+                        metricas=metricas,
+                        validacao=validacao,
+                        inspecao=inspecao,
+                        mudanca=mudanca,
+                        linhagem=linhagem,
                     )
-                    incremento, motivo = inferir_tipo_mudanca(anterior, inspecao)
-                    mudanca = {
-                        "automatica": True,
-                        "incremento": incremento,
-                        "motivo": motivo,
-                    }
-                nova = str(proxima_versao(atual, incremento))
-                sidecar = Sidecar(
-                    modelo=modelo,
-                    versao=nova,
-                    tipo=conteudo.tipo,
-                    entradas=tuple(conteudo.entradas),
-                    tamanho=conteudo.tamanho,
-                    sha256=conteudo.sha256,
-                    criado_em=agora_iso(),
-                    tamanho_armazenado=conteudo.tamanho_armazenado,
-                    tipo_mudanca=tipo_mudanca,
-                    incremento=incremento if atual else "inicial",
-                    descricao=descricao,
-                    usuario=_usuario(),
-                    host=socket.gethostname(),
-                    origem=str(origem.resolve()),
-                    versao_anterior=str(atual) if atual else None,
-                    avisos=tuple(conteudo.avisos),
-                    metricas=metricas,
-                    validacao=validacao,
-                    inspecao=inspecao,
-                    mudanca=mudanca,
-                    linhagem=linhagem,
-                )
-                if not self.ctx.repo.publicar(sidecar):  # cannot happen under the lock
+                    if self.ctx.repo.publicar(sidecar):
+                        break
+                    log.info(
+                        "Versão %s de %s criada por outra máquina; recalculando",
+                        nova,
+                        modelo,
+                    )
+                else:
                     raise ErroBackup(
-                        f"versão {nova} de {modelo} já existe; tente de novo"
+                        f"versão {nova} de {modelo} já existe (outras máquinas "
+                        f"publicaram {TENTATIVAS_PUBLICAR} vezes antes); tente de novo"
                     )
                 self.ctx.repo.resumos.sincronizar(modelo)
         if mudanca:
@@ -225,6 +252,16 @@ class ServicoBackup:
             sha256=conteudo.sha256,
         )
         return nova, True
+
+    def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
+        """Another machine collected while we wrote: every chunk must still exist."""
+        ids = {i for e in entradas for i, _ in e.blocos}
+        if faltam := self.ctx.repo.blocos_ausentes(ids):
+            raise ErroRepositorio(
+                f"backup de {modelo} não publicado: uma limpeza em outra máquina "
+                f"removeu {len(faltam)} bloco(s) que este backup reaproveitava; "
+                "nada foi alterado, rode o backup de novo"
+            )
 
     def _versao_inalterada(self, origem: Path, modelo: str) -> str | None:
         """The latest version when the source's stat says nothing changed."""
@@ -281,6 +318,8 @@ class ServicoBackup:
         return rel, insp
 
     def _checar_espaco(self, necessario: int, modelo: str) -> None:
+        if not isinstance(self.ctx.base, Path):
+            return  # an object store has no free space to measure
         esp = self.ctx.config["espaco_disco"]
         livre = shutil.disk_usage(self.ctx.base).free
         mb = 1024 * 1024

@@ -142,7 +142,9 @@ class ServicoConsulta:
                         "versao": v["versao"],
                         "criado_em": v["criado_em"],
                     }
-        uso = shutil.disk_usage(self.ctx.base)
+        # An object store has no free space to measure: None.
+        base = self.ctx.base
+        livre = shutil.disk_usage(base).free if isinstance(base, Path) else None
         return {
             "base": str(self.ctx.base),
             "formato": self.ctx.repo.cabecalho["formato"],
@@ -156,9 +158,9 @@ class ServicoConsulta:
             if armazenado
             else None,
             "ultimo_backup": ultimo,
-            "espaco_livre": uso.free,
-            "espaco_baixo": uso.free
-            < self.ctx.config["espaco_disco"]["aviso_mb"] * 1024**2,
+            "espaco_livre": livre,
+            "espaco_baixo": livre is not None
+            and livre < self.ctx.config["espaco_disco"]["aviso_mb"] * 1024**2,
             "aviso_espaco_mb": self.ctx.config["espaco_disco"]["aviso_mb"],
         }
 

@@ -13,7 +13,8 @@ from ..eventos import BarramentoEventos
 @dataclass(frozen=True)
 class Contexto:
     config: dict[str, Any]
-    base: Path  # the repository's address as the user gave it
+    # The repository's address: a folder, or an object store's (s3://...).
+    base: Path | str
     repo: Repositorio
     eventos: BarramentoEventos
     pasta_estado: Path  # this machine's caches and locks for the repository

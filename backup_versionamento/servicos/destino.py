@@ -39,12 +39,15 @@ class DestinoResolvido(NamedTuple):
 
 
 def resolver_destino(
-    destino: str | Path, nome_modelo: str, tipo: str, base_repositorio: Path
+    destino: str | Path,
+    nome_modelo: str,
+    tipo: str,
+    base_repositorio: Path | None,
 ) -> DestinoResolvido:
     """Decide the final path of a restore; raise when it cannot or must not go there.
 
     `tipo` is the sidecar's kind: "arquivo" or "diretorio". Reads the file system,
-    writes nothing.
+    writes nothing. `base_repositorio` is None for a repository in an object store.
     """
     texto = os.fspath(destino)
     if not texto:
@@ -78,7 +81,8 @@ def resolver_destino(
                 else "não existe e o modelo não tem extensão"
             )
             r = DestinoResolvido(alvo / nome_modelo, "pasta", motivo)
-        _checar_fora_do_repositorio(r.caminho, base_repositorio, tipo)
+        if base_repositorio is not None:
+            _checar_fora_do_repositorio(r.caminho, base_repositorio, tipo)
         _checar_pasta_gravavel(r.caminho.parent)
     except OSError as e:  # e.g. a name too long, a symlink loop
         erro = erro_de_os(e, texto)

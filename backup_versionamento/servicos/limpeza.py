@@ -8,6 +8,7 @@ from typing import Any
 
 from ..armazenamento.coleta import coletar
 from ..armazenamento.trava import travar
+from ..armazenamento.trava_remota import quebrar_trava, trava_limpeza
 from ..politica.retencao import PoliticaRetencao, aplicar_politica
 from ..registro import NOME_LOGGER
 from ..texto import plural
@@ -51,10 +52,13 @@ class ServicoLimpeza:
         if simular:
             return saida
         carencia = self.ctx.config["retencao"]["carencia_coleta_minutos"] * 60
-        with travar(
-            self.ctx.repo.caminho_trava("repositorio"),
-            espera=ESPERA_TRAVA_S,
-            descricao="repositório (backup em andamento)",
+        with (
+            travar(
+                self.ctx.repo.caminho_trava("repositorio"),
+                espera=ESPERA_TRAVA_S,
+                descricao="repositório (backup em andamento)",
+            ),
+            trava_limpeza(self.ctx.repo.backend),
         ):
             for m, d in remover:
                 self.ctx.repo.remover_versao(m, d.versao)
@@ -97,3 +101,7 @@ class ServicoLimpeza:
             versao=v,
         )
         return v
+
+    def quebrar_trava(self) -> dict[str, Any] | None:
+        """Remove a stale collection lock object (shared stores); what it held."""
+        return quebrar_trava(self.ctx.repo.backend)

@@ -42,7 +42,13 @@ class ServicoRestauracao:
         exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
         try:
             sidecar = self.consulta.sidecar(modelo, versao)
-            r = resolver_destino(destino, sidecar.modelo, sidecar.tipo, self.ctx.base)
+            base = self.ctx.base
+            r = resolver_destino(
+                destino,
+                sidecar.modelo,
+                sidecar.tipo,
+                base if isinstance(base, Path) else None,
+            )
             preparar_pasta(r.caminho)
             final = escrita.restaurar(
                 self.ctx.repo.objetos,

@@ -1,7 +1,8 @@
 """Storage backends: where a repository's opaque keys live (folder, memory, S3).
 
-`base` holds the protocol and the key rules; `local` and `memoria` are the
-backends; `retentativas` and `falhas` wrap any backend (retry, fault injection).
+`base` holds the protocol and the key rules; `local`, `memoria` and `s3` (import
+it from `.s3`: it loads boto3) are the backends; `retentativas` and `falhas`
+wrap any backend (retry, fault injection).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # mypy proves every class here fits the protocol
+    from .s3 import BackendS3  # imported lazily at run time (boto3)
 
     def _conformes(
         a: BackendLocal,
         b: BackendMemoria,
         c: BackendComRetentativas,
         d: BackendComFalhas,
+        e: BackendS3,
     ) -> list[Backend]:
-        return [a, b, c, d]
+        return [a, b, c, d, e]
