@@ -712,7 +712,7 @@ def test_limpeza_de_outra_maquina_durante_o_backup(
         g.criar_backup(arq, "patch")
         pacotes_x = [i.chave for i in backend.listar("pacotes/")]
         outro = escrever(tmp_path / "outro.bin", x)  # same bytes: all dedup hits
-        original = g._gravar_conteudo
+        original = g._backup._gravar_conteudo
 
         def gravar_e_outra_maquina_limpa(*a: Any, **k: Any) -> Any:
             conteudo = original(*a, **k)
@@ -723,7 +723,7 @@ def test_limpeza_de_outra_maquina_durante_o_backup(
             backend.gravar(CHAVE_ULTIMA_LIMPEZA, b'{"id": "outra", "expira_em_s": 0}')
             return conteudo
 
-        monkeypatch.setattr(g, "_gravar_conteudo", gravar_e_outra_maquina_limpa)
+        monkeypatch.setattr(g._backup, "_gravar_conteudo", gravar_e_outra_maquina_limpa)
         with pytest.raises(ErroRepositorio, match="rode o backup de novo"):
             g.criar_backup(outro, "patch")
         assert not backend.existe("modelos/outro.bin/1.0.0.json")
