@@ -114,7 +114,14 @@ PADRAO: dict[str, Any] = {
             "usuarios_autorizados": ["admin", "ml_engineer"],
             "log_acessos": True,
         },
-        "assinatura": {"habilitada": False},
+        "assinatura": {
+            "habilitada": False,
+            # PEM files from `inicializar_backup.py chaves gerar-assinatura`.
+            "chave_privada": "",
+            "chave_publica": "",
+            # Refuse versions without a signature (not only a wrong one).
+            "obrigatoria": False,
+        },
     },
     "performance": {
         "threads_backup": 4,
@@ -128,6 +135,10 @@ PADRAO: dict[str, Any] = {
 
 # Keys whose value is a free-form mapping (no fixed sub-keys).
 _MAPAS_LIVRES: set[str] = set()
+# Keys that accept another JSON type besides their default's (a rule checks them).
+_TIPOS_ALTERNATIVOS: dict[str, type] = {
+    "seguranca.controle_acesso.usuarios_autorizados": dict,
+}
 
 _HORARIO = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _TIPOS_MUDANCA = {
@@ -332,6 +343,39 @@ def _globais_permitidos(v: list[Any]) -> str | None:
     return None
 
 
+_PAPEIS = ("backup", "restaurar", "limpeza", "admin")
+
+
+def _usuarios_autorizados(v: list[Any] | dict[str, Any]) -> str | None:
+    if isinstance(v, list):
+        return _lista_de_texto(v)
+    ruins = [
+        f"{u!r}"
+        for u, papeis in v.items()
+        if not isinstance(papeis, list)
+        or not papeis
+        or not all(p in _PAPEIS for p in papeis)
+    ]
+    if ruins:
+        return (
+            f"papéis inválidos para {', '.join(ruins)}: cada usuário recebe uma lista "
+            f"não vazia de {', '.join(_PAPEIS)}"
+        )
+    return None
+
+
+def _assinatura(v: dict[str, Any]) -> str | None:
+    if v["habilitada"] and not (v["chave_privada"] or v["chave_publica"]):
+        return (
+            "habilitada, mas sem chave: defina chave_privada (para assinar) e/ou "
+            "chave_publica (para conferir); gere um par com "
+            "`inicializar_backup.py chaves gerar-assinatura --saida PASTA`"
+        )
+    if v["obrigatoria"] and not v["habilitada"]:
+        return "obrigatoria exige habilitada=true"
+    return None
+
+
 def _nao_vazio(v: str) -> str | None:
     return None if v.strip() else "não pode ser vazio"
 
@@ -370,7 +414,8 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "integracao.webhook.tentativas": _faixa(1, 100),
     "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
-    "seguranca.controle_acesso.usuarios_autorizados": _lista_de_texto,
+    "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,
+    "seguranca.assinatura": _assinatura,
     "performance.threads_backup": _faixa(1, 64),
     "performance.threads_compressao": _faixa(1, 64),
     "performance.buffer_size_mb": _faixa(8, 4096),
@@ -382,9 +427,6 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
 # clear error instead of a silent no-op.
 _AINDA_NAO_SUPORTADO = {
     "integracao.cloud_storage.habilitado": "armazenamento em nuvem (S3)",
-    "seguranca.criptografia.habilitada": "criptografia",
-    "seguranca.controle_acesso.habilitado": "controle de acesso",
-    "seguranca.assinatura.habilitada": "assinatura digital",
 }
 
 _NOMES_TIPO = {
@@ -418,6 +460,10 @@ def _mesclar(
             )
             continue
         esperado = padrao[chave]
+        alternativo = _TIPOS_ALTERNATIVOS.get(caminho)
+        if alternativo is not None and isinstance(valor, alternativo):
+            resultado[chave] = valor
+            continue
         if not _tipo_confere(esperado, valor):
             problemas.append(
                 f"{caminho}: esperado {_NOMES_TIPO[type(esperado)]}, "
@@ -483,6 +529,10 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     ba["diretorios_monitorados"] = [absoluto(p) for p in ba["diretorios_monitorados"]]
     cripto = cfg["seguranca"]["criptografia"]
     cripto["chave_arquivo"] = absoluto(cripto["chave_arquivo"])
+    assinatura = cfg["seguranca"]["assinatura"]
+    for campo in ("chave_privada", "chave_publica"):
+        if assinatura[campo]:
+            assinatura[campo] = absoluto(assinatura[campo])
     git = cfg["integracao"]["git"]
     if git["repositorio"]:
         git["repositorio"] = absoluto(git["repositorio"])

@@ -40,6 +40,7 @@ from .metricas import validar_metricas
 from .politica.mudanca import comparar_arquiteturas, inferir_tipo_mudanca
 from .politica.retencao import PoliticaRetencao, aplicar_politica
 from .politica.versoes import AUTO, ULTIMA, Versao, incremento_de, proxima_versao
+from .seguranca.contexto import ContextoSeguranca
 from .servicos.destino import preparar_pasta, resolver_destino
 from .texto import plural, tamanho_legivel
 from .validacao import (
@@ -79,9 +80,13 @@ class GerenciadorBackupVersionamento:
         perf = self.config["performance"]
         # A backend may be injected (tests, fault injection); else from the address.
         self.backend = backend or backend_para(self.base)
+        # Keys, signer, access control and audit (docs/SEGURANCA.md).
+        self.seguranca = ContextoSeguranca(self.config, self.backend)
         self.repo = Repositorio.abrir(
             self.backend,
             criar=criar_repositorio and not self.backend.somente_leitura,
+            preparar_criacao=self.seguranca.preparar_criacao,
+            chaves=self.seguranca.chaves,
             estado=self.config["diretorios"]["estado"],
             threads=perf["threads_backup"],
             threads_compressao=perf["threads_compressao"],
@@ -110,6 +115,11 @@ class GerenciadorBackupVersionamento:
             pasta_logs=self.pasta_logs,
             ler_sidecar=self.obter_versao,
         )
+        self.seguranca.ligar(self.repo, self.eventos, self.pasta_logs)
+
+    def _autorizar(self, papel: str) -> None:
+        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado."""
+        self.seguranca.autorizar(papel, self.eventos)
 
     # -- lifecycle and events ----------------------------------------------------
     def fechar(self) -> None:
@@ -186,6 +196,7 @@ class GerenciadorBackupVersionamento:
         `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
         events.
         """
+        self._autorizar("backup")
         exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
         origem = Path(caminho)
         modelo = nome_modelo if isinstance(nome_modelo, str) else ""
@@ -447,10 +458,12 @@ class GerenciadorBackupVersionamento:
 
     # -- queries -----------------------------------------------------------------
     def listar_modelos(self) -> list[str]:
+        self._autorizar("consulta")
         return self.repo.modelos()
 
     def listar_versoes(self, modelo: str | Path) -> list[dict[str, Any]]:
         """Versions of a model, oldest first (from the metadata cache)."""
+        self._autorizar("consulta")
         nome = _nome(modelo)
         versoes = self.repo.versoes(nome)
         if not versoes and self.repo.ultima_versao(nome) is None:
@@ -469,6 +482,7 @@ class GerenciadorBackupVersionamento:
 
     def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
         """The full sidecar of a version, read and checked from the repository."""
+        self._autorizar("consulta")
         return self._sidecar(modelo, versao).como_dict()
 
     def _sidecar(self, modelo: str | Path, versao: str = ULTIMA) -> Sidecar:
@@ -505,6 +519,7 @@ class GerenciadorBackupVersionamento:
 
         Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
         """
+        self._autorizar("restaurar")
         exigir(destino, CAMINHO, "destino", "um caminho (texto ou Path)")
         exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
         try:
@@ -561,6 +576,7 @@ class GerenciadorBackupVersionamento:
 
         `completa` also rebuilds each version and checks its SHA-256.
         """
+        self._autorizar("consulta")
         if modelo:
             self.listar_versoes(modelo)  # an unknown model is an error, not "OK"
         rel = self.repo.verificar(completa=completa, modelo=modelo, progresso=progresso)
@@ -602,6 +618,7 @@ class GerenciadorBackupVersionamento:
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""
+        self._autorizar("consulta")
         origem = Path(caminho)
         tamanho = _checar_origem(origem)
         resultado: dict[str, Any] = {
@@ -631,6 +648,7 @@ class GerenciadorBackupVersionamento:
         self, modelo: str | Path, versao_a: str, versao_b: str = ULTIMA
     ) -> dict[str, Any]:
         """What changed from version a to b: bytes, chunks, files, metrics, layers."""
+        self._autorizar("consulta")
         a = self.obter_versao(modelo, versao_a)
         b = self.obter_versao(modelo, versao_b)
         blocos_a = {bl[0]: bl[1] for e in a["entradas"] for bl in e.get("blocos", [])}
@@ -690,6 +708,7 @@ class GerenciadorBackupVersionamento:
 
     def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
         """Pin a version so retention never removes it (or unpin it)."""
+        self._autorizar("admin")
         v = self.resolver_versao(modelo, versao)
         self.repo.fixar(_nome(modelo), v, fixa)
         log.info("Versão %s: %s %s", "fixada" if fixa else "desafixada", modelo, v)
@@ -711,6 +730,7 @@ class GerenciadorBackupVersionamento:
         `simular` only returns the plan. Sidecars go first, chunks after, all
         under the repository lock held exclusive (running backups finish first).
         """
+        self._autorizar("limpeza")
         politica = PoliticaRetencao.de_config(self.config["retencao"])
         agora = agora or datetime.now(timezone.utc)
         modelos = [modelo] if modelo else self.listar_modelos()
@@ -766,6 +786,7 @@ class GerenciadorBackupVersionamento:
     aplicar_retencao = limpeza
 
     def status(self) -> dict[str, Any]:
+        self._autorizar("consulta")
         modelos = self.repo.modelos()
         totais = self.repo.resumos.totais()
         n_pacotes, armazenado = self.repo.tamanho_pacotes()
