@@ -27,6 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests import ajuda_cifra  # noqa: E402
+
+ajuda_cifra.aplicar()  # the encrypted rerun of the suites
+
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.backends import (
     BackendComFalhas,

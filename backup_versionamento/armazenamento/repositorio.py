@@ -289,12 +289,12 @@ class Repositorio:
             sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(
             chave_sidecar(sidecar.modelo, sidecar.versao),
-            self._selar_sidecar(sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()),
+            self.selar_sidecar(sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()),
             exclusivo=True,
         )
         return criado
 
-    def _selar_sidecar(
+    def selar_sidecar(
         self, modelo: str, versao: str, claro: bytes
     ) -> bytes | list[bytes | memoryview]:
         """Canonical JSON as is, or an encrypted blob of kind 3 when encrypted."""
@@ -304,17 +304,20 @@ class Repositorio:
             claro, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), sempre_tentar=True
         )
 
-    def _abrir_sidecar(self, modelo: str, versao: str, bruto: bytes) -> bytes:
+    def abrir_sidecar(self, modelo: str, versao: str, bruto: bytes) -> bytes:
         if self.codificador.cifra is None:
             return bruto
-        return bytes(
-            self.codificador.decodificar(
-                bruto,
-                TIPO_SIDECAR,
-                id_objeto_sidecar(modelo, versao),
-                nome=f"metadado {chave_sidecar(modelo, versao)}",
+        chave = chave_sidecar(modelo, versao)
+        try:
+            return bytes(
+                self.codificador.decodificar(
+                    bruto, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), nome=chave
+                )
             )
-        )
+        except ErroObjetoCorrompido as e:  # name the file, not the object id
+            raise ErroObjetoCorrompido(
+                f"{self.descrever()}/{chave}: metadado recusado ({e.mensagem})", chave
+            ) from None
 
     # -- reading -------------------------------------------------------------------
     def modelos(self) -> list[str]:
@@ -352,7 +355,7 @@ class Repositorio:
             ) from None
         origem = f"{self.descrever()}/{chave}"
         sc = Sidecar.ler(
-            self._abrir_sidecar(modelo, versao, bruto),
+            self.abrir_sidecar(modelo, versao, bruto),
             modelo=modelo,
             versao=versao,
             origem=origem,

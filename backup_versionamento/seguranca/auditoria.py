@@ -111,8 +111,9 @@ def _ultima_entrada(fd: int) -> dict[str, Any] | None:
 
 def _alvo(dados: dict[str, Any]) -> str:
     partes = [str(dados[k]) for k in ("modelo", "versao") if dados.get(k)]
-    if not partes and dados.get("destino"):
-        partes.append(str(dados["destino"]))
+    for k in ("destino", "id", "papel"):
+        if not partes and dados.get(k):
+            partes.append(str(dados[k]))
     return " ".join(partes)
 
 

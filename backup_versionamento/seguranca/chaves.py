@@ -81,12 +81,18 @@ def criar_arquivo_chave(caminho: str | Path) -> bytes:
         arq.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(arq.parent, 0o700)
         chave = os.urandom(TAMANHO_CHAVE)
-        fd = os.open(arq, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Whole or absent: written to a temp file, then link()ed (exclusive).
+        temp = arq.with_name(f".{arq.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, chave)
             os.fsync(fd)
         finally:
             os.close(fd)
+        try:
+            os.link(temp, arq)
+        finally:
+            os.unlink(temp)
     except FileExistsError:
         raise ErroCriptografia(
             f"{arq}: o arquivo de chave já existe; não é sobrescrito (apague-o só "

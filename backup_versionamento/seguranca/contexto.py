@@ -103,10 +103,14 @@ class ContextoSeguranca:
                 f"{TAMANHO_MINIMO_SENHA} caracteres"
             )
         arq = self.arquivo_chave
+        if not arq.exists() and not senha:
+            try:
+                criar_arquivo_chave(arq)
+            except ErroCriptografia:
+                if not arq.exists():  # not a concurrent creator: a real failure
+                    raise
         if arq.exists():
             creds.append(Credencial(TIPO_ARQUIVO, ler_arquivo_chave(arq), str(arq)))
-        elif not senha:
-            creds.append(Credencial(TIPO_ARQUIVO, criar_arquivo_chave(arq), str(arq)))
         if senha:
             creds.append(Credencial(TIPO_SENHA, senha, "senha"))
         if e_local(self.base) and arq.resolve().is_relative_to(self.base.resolve()):
@@ -160,6 +164,35 @@ class ContextoSeguranca:
             self.id_repositorio = id_repo
         chave_ids = derivar(self.mestra, USO_IDS, id_repo) if cab.get("ids_chaveados") else None
         return CifraAESGCM(derivar(self.mestra, USO_DADOS, id_repo)), chave_ids
+
+    # -- key management (`chaves` subcommand) -------------------------------------
+    def _chaveiro_aberto(self) -> tuple[Chaveiro, bytes]:
+        if self.mestra is None or self.id_repositorio is None:
+            raise ErroCriptografia(
+                f"{self.backend.descrever()}: o repositório não é criptografado; não "
+                "há chaves a gerenciar"
+            )
+        return Chaveiro(self.backend, self.id_repositorio), self.mestra
+
+    def adicionar_chave(self, credencial: Credencial) -> str:
+        """Wrap the master key for one more key file or passphrase; data untouched."""
+        chaveiro, mestra = self._chaveiro_aberto()
+        return chaveiro.embrulhar(mestra, credencial)
+
+    def remover_chave(self, id_chave: str) -> None:
+        chaveiro, _ = self._chaveiro_aberto()
+        chaveiro.remover(id_chave)
+
+    def reembrulhar(self, id_chave: str, credencial: Credencial) -> str:
+        """Replace key object `id_chave` by one under a new credential (new first)."""
+        chaveiro, mestra = self._chaveiro_aberto()
+        if not any(o["id"] == id_chave for o in chaveiro.listar()):
+            raise ErroCriptografia(
+                f"chave {id_chave!r} não existe neste repositório (veja `chaves listar`)"
+            )
+        novo = chaveiro.embrulhar(mestra, credencial)
+        chaveiro.remover(id_chave)
+        return novo
 
     # -- wiring ----------------------------------------------------------------------
     def autenticador_auditoria(self) -> Autenticador:
