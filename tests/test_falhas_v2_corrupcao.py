@@ -202,7 +202,7 @@ def test_sidecar_copiado_e_recusado(tmp_path: Path, de: str, para: str) -> None:
         str(tmp_path / "r2"),
     )
     assert r.returncode == 9, r.stderr
-    assert "copiado ou trocado" in r.stderr
+    assert re.search(RECUSA_LUGAR, r.stderr)
     _sem_traceback(r)
     assert list((tmp_path / "r2").iterdir()) == []
     r = cli("verificar", "--base", str(base))
