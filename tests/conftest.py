@@ -115,7 +115,9 @@ def cli(
     """Run `python inicializar_backup.py ARGS` for real."""
     ambiente = {**os.environ, **(env or {})}
     # The encrypted rerun runs the CLI through the test hook (same defaults).
-    programa = "tests/ajuda_cifra.py" if ajuda_cifra.ligada() else "inicializar_backup.py"
+    programa = (
+        "tests/ajuda_cifra.py" if ajuda_cifra.ligada() else "inicializar_backup.py"
+    )
     return subprocess.run(
         [sys.executable, str(RAIZ / programa), *args],
         cwd=cwd,

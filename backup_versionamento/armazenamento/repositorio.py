@@ -289,7 +289,9 @@ class Repositorio:
             sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(
             chave_sidecar(sidecar.modelo, sidecar.versao),
-            self.selar_sidecar(sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()),
+            self.selar_sidecar(
+                sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()
+            ),
             exclusivo=True,
         )
         return criado

@@ -49,7 +49,11 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     )
     a.set_defaults(executar=_criar)
     for nome, ajuda, funcao in (
-        ("adicionar", "adiciona outra chave (arquivo ou senha) ao repositório", _adicionar),
+        (
+            "adicionar",
+            "adiciona outra chave (arquivo ou senha) ao repositório",
+            _adicionar,
+        ),
         ("reembrulhar", "troca uma chave por outra (arquivo ou senha)", _reembrulhar),
     ):
         a = acoes.add_parser(nome, parents=[comum], help=ajuda, description=ajuda)
@@ -67,7 +71,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
             help="uma senha (BACKUP_VERSIONAMENTO_SENHA_NOVA ou perguntada)",
         )
         a.set_defaults(executar=funcao)
-    a = acoes.add_parser("listar", parents=[comum], help="lista as chaves do repositório")
+    a = acoes.add_parser(
+        "listar", parents=[comum], help="lista as chaves do repositório"
+    )
     a.set_defaults(executar=_listar)
     a = acoes.add_parser(
         "remover", parents=[comum], help="remove uma chave (nunca a última)"
@@ -101,8 +107,10 @@ def _criar(args: argparse.Namespace) -> int:
     imprimir(
         args,
         {"arquivo": str(arq)},
-        lambda: f"Arquivo de chave criado: {seguro(str(arq))} (guarde uma cópia "
-        "fora desta máquina: sem ele os dados não podem ser lidos)",
+        lambda: (
+            f"Arquivo de chave criado: {seguro(str(arq))} (guarde uma cópia "
+            "fora desta máquina: sem ele os dados não podem ser lidos)"
+        ),
     )
     return 0
 
@@ -174,8 +182,10 @@ def _gerar_assinatura(args: argparse.Namespace) -> int:
     imprimir(
         args,
         {"chave_privada": str(privada), "chave_publica": str(publica)},
-        lambda: f"Par Ed25519 gerado:\n  privada: {seguro(str(privada))} (0600)\n"
-        f"  pública: {seguro(str(publica))}\nConfigure seguranca.assinatura."
-        "chave_privada e chave_publica com esses caminhos.",
+        lambda: (
+            f"Par Ed25519 gerado:\n  privada: {seguro(str(privada))} (0600)\n"
+            f"  pública: {seguro(str(publica))}\nConfigure seguranca.assinatura."
+            "chave_privada e chave_publica com esses caminhos."
+        ),
     )
     return 0

@@ -90,7 +90,9 @@ def carregar_privada(caminho: str | Path) -> Ed25519PrivateKey:
             f"seguranca.assinatura.chave_privada: {arq}: não é uma chave Ed25519"
         )
     if os.stat(arq).st_mode & 0o077:
-        log.warning("%s: chave privada legível por outros usuários; rode chmod 600", arq)
+        log.warning(
+            "%s: chave privada legível por outros usuários; rode chmod 600", arq
+        )
     return chave
 
 
@@ -114,7 +116,10 @@ def carregar_publica(caminho: str | Path) -> Ed25519PublicKey:
 
 
 def mensagem(sidecar: Sidecar) -> bytes:
-    return DOMINIO_SIDECAR + dataclasses.replace(sidecar, assinatura=None).bytes_canonicos()
+    return (
+        DOMINIO_SIDECAR
+        + dataclasses.replace(sidecar, assinatura=None).bytes_canonicos()
+    )
 
 
 class AssinadorEd25519:
@@ -149,8 +154,12 @@ class AssinadorEd25519:
     def da_config(cls, cfg: dict[str, Any]) -> AssinadorEd25519 | None:
         if not cfg["habilitada"]:
             return None
-        privada = carregar_privada(cfg["chave_privada"]) if cfg["chave_privada"] else None
-        publica = carregar_publica(cfg["chave_publica"]) if cfg["chave_publica"] else None
+        privada = (
+            carregar_privada(cfg["chave_privada"]) if cfg["chave_privada"] else None
+        )
+        publica = (
+            carregar_publica(cfg["chave_publica"]) if cfg["chave_publica"] else None
+        )
         return cls(privada, publica, cfg["obrigatoria"])
 
     def assinar_bytes(self, dados: bytes) -> dict[str, Any] | None:

@@ -167,7 +167,8 @@ class LogAuditoria:
     ) -> dict[str, Any]:
         """Append one entry under an exclusive flock; update the head."""
         self.pasta.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.arquivo, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        # 0660: the team's group appends (a shared repository); others never.
+        fd = os.open(self.arquivo, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o660)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             ultima = _ultima_entrada(fd)
@@ -201,7 +202,7 @@ class LogAuditoria:
                     _texto_cabeca(entrada["seq"], entrada["hash"])
                 ),
             }
-            escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o600)
+            escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o660)
             return entrada
         finally:
             os.close(fd)
@@ -222,7 +223,9 @@ def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[st
         "seq": None,
     }
 
-    def falha(msg: str, linha: int | None = None, seq: int | None = None) -> dict[str, Any]:
+    def falha(
+        msg: str, linha: int | None = None, seq: int | None = None
+    ) -> dict[str, Any]:
         rel.update(ok=False, problema=msg, linha=linha, seq=seq)
         return rel
 
@@ -260,8 +263,9 @@ def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[st
             )
         if seq > anterior_seq + 1:
             faltam = (
-                f"{anterior_seq + 1}" if seq == anterior_seq + 2 else
-                f"{anterior_seq + 1} a {seq - 1}"
+                f"{anterior_seq + 1}"
+                if seq == anterior_seq + 2
+                else f"{anterior_seq + 1} a {seq - 1}"
             )
             return falha(
                 f"linha {n}: entrada(s) {faltam} removida(s) antes da entrada {seq}",
@@ -291,7 +295,9 @@ def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[st
     ):
         return falha(f"{NOME_CABECA}: autenticação não confere (editada ou forjada)")
     if seq_c > anterior_seq:
-        faltam = str(seq_c) if seq_c == anterior_seq + 1 else f"{anterior_seq + 1} a {seq_c}"
+        faltam = (
+            str(seq_c) if seq_c == anterior_seq + 1 else f"{anterior_seq + 1} a {seq_c}"
+        )
         return falha(
             f"log truncado: entrada(s) {faltam} removida(s) do fim (a cabeça registra "
             f"{seq_c})",

@@ -178,7 +178,11 @@ def kek_de_senha(senha: str, kdf: dict[str, Any], onde: str) -> bytes:
 
 
 def kdf_novo() -> dict[str, Any]:
-    return {"algoritmo": "scrypt", **SCRYPT_PADRAO, "sal": _b64(os.urandom(TAMANHO_SAL))}
+    return {
+        "algoritmo": "scrypt",
+        **SCRYPT_PADRAO,
+        "sal": _b64(os.urandom(TAMANHO_SAL)),
+    }
 
 
 def senha_do_ambiente(perguntar: bool = True) -> str | None:

@@ -142,7 +142,7 @@ class ContextoSeguranca:
                     "seguranca.criptografia.habilitada é true. A criptografia não é "
                     "ligada num repositório existente: crie um repositório novo com "
                     "criptografia e copie as versões para ele (docs/SEGURANCA.md, "
-                    "\"Passar a usar criptografia\"), ou deixe habilitada=false. "
+                    '"Passar a usar criptografia"), ou deixe habilitada=false. '
                     "Nada foi lido nem escrito."
                 )
             return None, None
@@ -162,7 +162,9 @@ class ContextoSeguranca:
                 self.credenciais(), impressao, dica
             )
             self.id_repositorio = id_repo
-        chave_ids = derivar(self.mestra, USO_IDS, id_repo) if cab.get("ids_chaveados") else None
+        chave_ids = (
+            derivar(self.mestra, USO_IDS, id_repo) if cab.get("ids_chaveados") else None
+        )
         return CifraAESGCM(derivar(self.mestra, USO_DADOS, id_repo)), chave_ids
 
     # -- key management (`chaves` subcommand) -------------------------------------
@@ -224,9 +226,7 @@ class ContextoSeguranca:
             self.acesso.autorizar(papel, _ACOES.get(papel, papel), usuario)
         except ErroAcessoNegado as e:
             log.error("%s", e)
-            eventos.emitir(
-                "acesso_negado", usuario=usuario, papel=papel, motivo=str(e)
-            )
+            eventos.emitir("acesso_negado", usuario=usuario, papel=papel, motivo=str(e))
             raise
 
 
