@@ -124,7 +124,7 @@ class ErroNaoSuportado(ErroBackup):
 
 
 class ErroCriptografia(ErroBackup):
-    """No usable key, a wrong key, or an encryption setting the repository contradicts."""
+    """No usable key, a wrong key, or encryption required but absent."""
 
     codigo_saida = 16
 
@@ -152,7 +152,8 @@ CODIGOS_SAIDA: dict[int, str] = {
     13: "restauração recusada",
     14: "erro do daemon",
     15: "recurso ainda não suportado",
-    16: "chave de criptografia ausente, errada ou repositório sem a criptografia exigida",
+    16: "chave de criptografia ausente ou errada, ou repositório sem a "
+    "criptografia exigida",
     17: "acesso negado pelo controle de acesso (seguranca.controle_acesso)",
     130: "interrompido pelo usuário (Ctrl+C)",
     143: "encerrado por SIGTERM (timeout, systemd, CI); temporários removidos",

@@ -45,7 +45,7 @@ NOMES_EVENTOS: dict[str, str] = {
     "daemon_parado": "o daemon parou",
     "espaco_baixo": "espaço livre abaixo de espaco_disco.aviso_mb",
     "chave_alterada": "uma chave do repositório foi adicionada, removida ou trocada",
-    "acesso_negado": "o controle de acesso recusou uma ação (seguranca.controle_acesso)",
+    "acesso_negado": "o controle de acesso recusou uma ação",
 }
 EVENTOS = frozenset(NOMES_EVENTOS)
 

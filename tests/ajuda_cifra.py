@@ -1,4 +1,4 @@
-"""Test hook: the suites once more with encryption on (BACKUP_VERSIONAMENTO_TESTE_CIFRA=1).
+"""Test hook: the suites again, encrypted (BACKUP_VERSIONAMENTO_TESTE_CIFRA=1).
 
 Only the tests use this: `aplicar()` patches the configuration defaults *in this
 process* so every repository created without an explicit `seguranca.criptografia`
@@ -59,7 +59,7 @@ def ler_sidecar_json(arq: Path) -> Any:
 
 
 def gravar_sidecar_json(arq: Path, dados: Any) -> None:
-    """Overwrite the sidecar at `arq` with `dados` (encrypted in the encrypted rerun)."""
+    """Overwrite the sidecar at `arq` with `dados` (encrypted in the encrypted run)."""
     if not ligada():
         arq.write_text(json.dumps(dados))
         return

@@ -27,15 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import ajuda_cifra  # noqa: E402
-
-ajuda_cifra.aplicar()  # the encrypted rerun of the suites
-
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.backends import (
     BackendComFalhas,
     BackendLocal,
 )
+from tests import ajuda_cifra
+
+ajuda_cifra.aplicar()  # the encrypted rerun of the suites (patches the defaults)
 
 
 def _na_etapa(prefixo: str, n: int, acao: Callable[[], None]) -> Callable[[str], None]:

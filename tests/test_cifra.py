@@ -112,7 +112,7 @@ def test_bit_invertido_e_recusado(tmp_path: Path, onde: str) -> None:
         os.chmod(arq, 0o644)
         arq.write_bytes(bytes(dados))
         with pytest.raises(
-            ErroObjetoCorrompido, match="falha de autenticação|corrompido"
+            ErroObjetoCorrompido, match=r"falha de autenticação|corrompido"
         ):
             g.restaurar_backup("m.bin", "1.0.0", tmp_path / "r")
         rel = g.verificar_integridade()

@@ -168,7 +168,8 @@ def _listar(args: argparse.Namespace) -> int:
         for c in chaves:
             linhas.append(
                 f"  {c['id']}  {c['tipo']:<7}  {c.get('criada_em', '?')}  "
-                f"{seguro(str(c.get('usuario', '')))}@{seguro(str(c.get('host', '')))}  "
+                f"{seguro(str(c.get('usuario', '')))}@"
+                f"{seguro(str(c.get('host', '')))}  "
                 f"{seguro(str(c.get('descricao', '')))}"
             )
         return "\n".join(linhas)

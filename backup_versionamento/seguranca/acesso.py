@@ -50,7 +50,7 @@ class ControleAcesso:
         return bool(papeis) if papel == CONSULTA else papel in papeis
 
     def autorizar(self, papel: str, acao: str, usuario: str | None = None) -> None:
-        """Raise ErroAcessoNegado when `usuario` (default: the OS user) lacks `papel`."""
+        """ErroAcessoNegado when `usuario` (default: the OS user) lacks `papel`."""
         quem = usuario or usuario_atual()
         if self.permitido(papel, quem):
             return

@@ -191,7 +191,8 @@ class AssinadorEd25519:
             raise ErroIntegridade(f"{origem}: assinatura malformada; recusado")
         if assinatura.get("chave_publica") != self.impressao:
             raise ErroIntegridade(
-                f"{origem}: assinado por outra chave ({assinatura.get('chave_publica')}; "
+                f"{origem}: assinado por outra chave "
+                f"({assinatura.get('chave_publica')}; "
                 f"a configurada é {self.impressao}); recusado"
             )
         try:

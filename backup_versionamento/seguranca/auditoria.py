@@ -1,4 +1,4 @@
-"""Tamper-evident audit log: `logs/auditoria.jsonl` (seguranca.controle_acesso.log_acessos).
+"""Tamper-evident audit log: `logs/auditoria.jsonl` (controle_acesso.log_acessos).
 
 One line per action, fed by the event bus: sequence, time, user, host, action,
 target, result, the hash of the previous entry and the entry's own hash. Each
@@ -12,7 +12,6 @@ docs/SEGURANCA.md for the limits.
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import hmac

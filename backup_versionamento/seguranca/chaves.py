@@ -231,7 +231,7 @@ class Credencial:
             assert isinstance(self.segredo, bytes)
             return self.segredo
         assert isinstance(self.segredo, str)
-        return kek_de_senha(self.segredo, objeto.get("kdf"), onde)
+        return kek_de_senha(self.segredo, objeto.get("kdf") or {}, onde)
 
 
 def _aad(id_repositorio: str, id_chave: str) -> bytes:
@@ -335,7 +335,8 @@ class Chaveiro:
                 f"{self.backend.descrever()}: repositório criptografado e nenhuma "
                 f"chave disponível: {dica or 'sem arquivo de chave'} e "
                 f"{VARIAVEL_SENHA} não está definida (tipos de chave deste "
-                f"repositório: {', '.join(sorted({str(o['tipo']) for o in objetos}))}); "
+                f"repositório: {', '.join(sorted({str(o['tipo']) for o in objetos}))})"
+                "; "
                 "nada foi lido nem escrito"
             )
         for cred in credenciais:
@@ -356,7 +357,8 @@ class Chaveiro:
         objetos = self.listar()
         if not any(o["id"] == id_chave for o in objetos):
             raise ErroCriptografia(
-                f"chave {id_chave!r} não existe neste repositório (veja `chaves listar`)"
+                f"chave {id_chave!r} não existe neste repositório "
+                "(veja `chaves listar`)"
             )
         if len(objetos) == 1:
             raise ErroCriptografia(

@@ -1,4 +1,4 @@
-"""What the configuration asks of security, for one manager: keys, signer, access, audit.
+"""Security as configured, for one manager: keys, signer, access, audit.
 
 The manager builds one `ContextoSeguranca`, passes its `preparar_criacao` and
 `chaves` hooks to `Repositorio.abrir`, then calls `ligar` once the event bus
@@ -24,9 +24,9 @@ from .acesso import CONSULTA, ControleAcesso, usuario_atual
 from .assinatura import AssinadorEd25519
 from .auditoria import Autenticador, LogAuditoria
 from .chaves import (
+    TAMANHO_MINIMO_SENHA,
     TIPO_ARQUIVO,
     TIPO_SENHA,
-    TAMANHO_MINIMO_SENHA,
     VARIAVEL_SENHA,
     Chaveiro,
     Credencial,
@@ -132,7 +132,7 @@ class ContextoSeguranca:
         return escritas
 
     def chaves(self, cab: dict[str, Any]) -> tuple[Cifra | None, bytes | None]:
-        """Hook of Repositorio.abrir: the cipher and chunk-id key of an existing header."""
+        """Hook of Repositorio.abrir: cipher and chunk-id key of an existing header."""
         desc = self.backend.descrever()
         cc = cab.get("criptografia")
         if not cc:
@@ -190,7 +190,8 @@ class ContextoSeguranca:
         chaveiro, mestra = self._chaveiro_aberto()
         if not any(o["id"] == id_chave for o in chaveiro.listar()):
             raise ErroCriptografia(
-                f"chave {id_chave!r} não existe neste repositório (veja `chaves listar`)"
+                f"chave {id_chave!r} não existe neste repositório "
+                "(veja `chaves listar`)"
             )
         novo = chaveiro.embrulhar(mestra, credencial)
         chaveiro.remover(id_chave)
@@ -220,7 +221,7 @@ class ContextoSeguranca:
             _restringir(self.base)
 
     def autorizar(self, papel: str, eventos: BarramentoEventos) -> None:
-        """ErroAcessoNegado (and an `acesso_negado` event) when the OS user lacks `papel`."""
+        """ErroAcessoNegado (and an `acesso_negado` event) if the user lacks `papel`."""
         usuario = usuario_atual()
         try:
             self.acesso.autorizar(papel, _ACOES.get(papel, papel), usuario)
