@@ -411,3 +411,14 @@ def test_chaves_criar_arquivo(tmp_path: Path) -> None:
     assert len(destino.read_bytes()) == 32
     r = cli("chaves", "criar", "--arquivo", str(destino))
     assert r.returncode == 16 and "não é sobrescrito" in r.stderr
+
+
+def test_rodada_cifrada_da_suite_cifra_mesmo(
+    gerenciador: GerenciadorBackupVersionamento,
+) -> None:
+    """The suites' second run (BACKUP_VERSIONAMENTO_TESTE_CIFRA=1) is encrypted."""
+    from .ajuda_cifra import ligada
+
+    cab = gerenciador.repo.cabecalho
+    assert bool(cab.get("criptografia")) == ligada()
+    assert (gerenciador.repo.codificador.cifra is not None) == ligada()

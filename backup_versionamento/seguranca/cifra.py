@@ -67,7 +67,7 @@ class CifraAESGCM:
 
     def cifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes:
         nonce = os.urandom(TAMANHO_NONCE)
-        return nonce + self._aes.encrypt(nonce, bytes(dados), aad)
+        return nonce + self._aes.encrypt(nonce, dados, aad)  # buffers: no copy
 
     def decifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes:
         nome = _nome_do_aad(aad)
@@ -77,9 +77,7 @@ class CifraAESGCM:
             )
         vista = memoryview(dados)
         try:
-            return self._aes.decrypt(
-                bytes(vista[:TAMANHO_NONCE]), bytes(vista[TAMANHO_NONCE:]), aad
-            )
+            return self._aes.decrypt(vista[:TAMANHO_NONCE], vista[TAMANHO_NONCE:], aad)
         except InvalidTag:
             raise ErroObjetoCorrompido(
                 f"{nome}: falha de autenticação (AES-256-GCM): o blob foi alterado, "
