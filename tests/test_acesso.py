@@ -182,11 +182,18 @@ def test_papeis_invalidos_na_configuracao(tmp_path: Path) -> None:
 
 def test_repositorio_sem_acesso_para_outros(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
+    usuario = pwd.getpwuid(os.geteuid()).pw_name
     cfg = {
+        "validacao": {"modo": "desligado"},
         "seguranca": {
-            "controle_acesso": {"habilitado": True, "usuarios_autorizados": ["root"]}
-        }
+            "controle_acesso": {"habilitado": True, "usuarios_autorizados": [usuario]}
+        },
     }
-    with GerenciadorBackupVersionamento(repo, cfg):
-        pass
-    assert repo.stat().st_mode & 0o007 == 0
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        g.criar_backup(escrever(tmp_path / "m.bin", aleatorio(50_000)), "patch")
+    criados = [repo, *repo.rglob("*")]
+    assert any(p.is_file() and "pacotes" in p.parts for p in criados)
+    for p in criados:
+        if p.name.endswith(".log") or "logs" in p.parts:
+            continue  # the logs keep their own modes (group-shared journal)
+        assert p.stat().st_mode & 0o007 == 0, (p, oct(p.stat().st_mode))

@@ -69,6 +69,10 @@ class ContextoSeguranca:
         self.id_chave: str | None = None
         self.id_repositorio: str | None = None
         self.auditoria: LogAuditoria | None = None
+        if self.cripto["habilitada"] or self.cfg_acesso["habilitado"]:
+            restringir = getattr(backend, "restringir", None)  # a local folder
+            if restringir is not None:
+                restringir()
 
     # -- keys ------------------------------------------------------------------------
     @property
