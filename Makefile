@@ -41,8 +41,14 @@ lint: instalar-teste
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Then the storage suites once more with every repository encrypted (tests/ajuda_cifra.py).
+SUITES_CIFRADAS := tests/test_repositorio.py tests/test_corrupcao.py tests/test_limpeza.py \
+	tests/test_falhas_v2.py tests/test_falhas_v2_concorrencia.py \
+	tests/test_falhas_v2_corrupcao.py tests/test_falhas_v2_montagens.py
+
 test: instalar-teste lint
 	$(BIN)/python -m pytest -q
+	BACKUP_VERSIONAMENTO_TESTE_CIFRA=1 $(BIN)/python -m pytest -q $(SUITES_CIFRADAS)
 
 benchmark: instalar
 	$(PIP) install -q numpy

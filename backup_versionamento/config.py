@@ -114,7 +114,14 @@ PADRAO: dict[str, Any] = {
             "usuarios_autorizados": ["admin", "ml_engineer"],
             "log_acessos": True,
         },
-        "assinatura": {"habilitada": False},
+        "assinatura": {
+            "habilitada": False,
+            # PEM files from `inicializar_backup.py chaves gerar-assinatura`.
+            "chave_privada": "",
+            "chave_publica": "",
+            # Refuse versions without a signature (not only a wrong one).
+            "obrigatoria": False,
+        },
     },
     "performance": {
         "threads_backup": 4,
@@ -139,6 +146,10 @@ PADRAO: dict[str, Any] = {
 
 # Keys whose value is a free-form mapping (no fixed sub-keys).
 _MAPAS_LIVRES: set[str] = set()
+# Keys that accept another JSON type besides their default's (a rule checks them).
+_TIPOS_ALTERNATIVOS: dict[str, type] = {
+    "seguranca.controle_acesso.usuarios_autorizados": dict,
+}
 
 _HORARIO = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _TIPOS_MUDANCA = {
@@ -349,9 +360,7 @@ _ENDERECO_S3 = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
 def _base(v: str) -> str | None:
     if not v.strip():
         return "não pode ser vazio"
-    if "://" in v and not re.fullmatch(
-        r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", v
-    ):
+    if "://" in v and not _ENDERECO_S3.fullmatch(v):
         return (
             f"'{v}' não é uma pasta nem um endereço s3://BUCKET/PREFIXO válido "
             "(o bucket tem 3 a 63 letras minúsculas, dígitos, '.' ou '-')"
@@ -359,9 +368,42 @@ def _base(v: str) -> str | None:
     return None
 
 
+_PAPEIS = ("backup", "restaurar", "limpeza", "admin")
+
+
+def _usuarios_autorizados(v: list[Any] | dict[str, Any]) -> str | None:
+    if isinstance(v, list):
+        return _lista_de_texto(v)
+    ruins = [
+        f"{u!r}"
+        for u, papeis in v.items()
+        if not isinstance(papeis, list)
+        or not papeis
+        or not all(p in _PAPEIS for p in papeis)
+    ]
+    if ruins:
+        return (
+            f"papéis inválidos para {', '.join(ruins)}: cada usuário recebe uma lista "
+            f"não vazia de {', '.join(_PAPEIS)}"
+        )
+    return None
+
+
 def _nuvem(v: dict[str, Any]) -> str | None:
     if v.get("habilitado") and not str(v.get("bucket", "")).strip():
         return "habilitado, mas sem bucket: defina integracao.cloud_storage.bucket"
+    return None
+
+
+def _assinatura(v: dict[str, Any]) -> str | None:
+    if v["habilitada"] and not (v["chave_privada"] or v["chave_publica"]):
+        return (
+            "habilitada, mas sem chave: defina chave_privada (para assinar) e/ou "
+            "chave_publica (para conferir); gere um par com "
+            "`inicializar_backup.py chaves gerar-assinatura --saida PASTA`"
+        )
+    if v["obrigatoria"] and not v["habilitada"]:
+        return "obrigatoria exige habilitada=true"
     return None
 
 
@@ -405,7 +447,8 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "integracao.webhook.tentativas": _faixa(1, 100),
     "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
-    "seguranca.controle_acesso.usuarios_autorizados": _lista_de_texto,
+    "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,
+    "seguranca.assinatura": _assinatura,
     "performance.threads_backup": _faixa(1, 64),
     "performance.threads_compressao": _faixa(1, 64),
     "performance.buffer_size_mb": _faixa(8, 4096),
@@ -431,14 +474,6 @@ def _checar_painel(cfg: dict[str, Any]) -> str | None:
         )
     return None
 
-
-# Features the spec names that later work will deliver: enabling them now is a
-# clear error instead of a silent no-op.
-_AINDA_NAO_SUPORTADO = {
-    "seguranca.criptografia.habilitada": "criptografia",
-    "seguranca.controle_acesso.habilitado": "controle de acesso",
-    "seguranca.assinatura.habilitada": "assinatura digital",
-}
 
 _NOMES_TIPO = {
     bool: "booleano (true/false)",
@@ -471,6 +506,10 @@ def _mesclar(
             )
             continue
         esperado = padrao[chave]
+        alternativo = _TIPOS_ALTERNATIVOS.get(caminho)
+        if alternativo is not None and isinstance(valor, alternativo):
+            resultado[chave] = valor
+            continue
         if not _tipo_confere(esperado, valor):
             problemas.append(
                 f"{caminho}: esperado {_NOMES_TIPO[type(esperado)]}, "
@@ -508,12 +547,6 @@ def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str
         msg = _checar_painel(cfg)
         if msg:
             problemas.append(msg)
-    for caminho, nome in _AINDA_NAO_SUPORTADO.items():
-        if _valor(cfg, caminho) is True:
-            problemas.append(
-                f"{caminho}: ainda não há suporte a {nome} nesta versão; "
-                "deixe false (veja README_BACKUP.md, seção Roteiro)"
-            )
     if problemas:
         linhas = "\n".join(f"  - {p}" for p in problemas)
         raise ErroConfiguracao(f"{origem}: configuração inválida:\n{linhas}", problemas)
@@ -542,6 +575,10 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     ba["diretorios_monitorados"] = [absoluto(p) for p in ba["diretorios_monitorados"]]
     cripto = cfg["seguranca"]["criptografia"]
     cripto["chave_arquivo"] = absoluto(cripto["chave_arquivo"])
+    assinatura = cfg["seguranca"]["assinatura"]
+    for campo in ("chave_privada", "chave_publica"):
+        if assinatura[campo]:
+            assinatura[campo] = absoluto(assinatura[campo])
     git = cfg["integracao"]["git"]
     if git["repositorio"]:
         git["repositorio"] = absoluto(git["repositorio"])

@@ -17,7 +17,9 @@
     ├── ErroValidacao (12)
     ├── ErroRestauracao (13)
     ├── ErroDaemon (14)
-    └── ErroNaoSuportado (15)
+    ├── ErroNaoSuportado (15)
+    ├── ErroCriptografia (16)
+    └── ErroAcessoNegado (17)
 
 Third-party and OS errors are translated into these at the boundary, so the CLI
 maps every user mistake to a message in Portuguese and a documented exit code.
@@ -121,6 +123,18 @@ class ErroNaoSuportado(ErroBackup):
     codigo_saida = 15
 
 
+class ErroCriptografia(ErroBackup):
+    """No usable key, a wrong key, or encryption required but absent."""
+
+    codigo_saida = 16
+
+
+class ErroAcessoNegado(ErroBackup):
+    """The operating-system user lacks the role (seguranca.controle_acesso)."""
+
+    codigo_saida = 17
+
+
 CODIGOS_SAIDA: dict[int, str] = {
     0: "sucesso",
     1: "erro interno inesperado",
@@ -141,6 +155,9 @@ CODIGOS_SAIDA: dict[int, str] = {
     13: "restauração recusada",
     14: "erro do daemon",
     15: "recurso ainda não suportado",
+    16: "chave de criptografia ausente ou errada, ou repositório sem a "
+    "criptografia exigida",
+    17: "acesso negado pelo controle de acesso (seguranca.controle_acesso)",
     130: "interrompido pelo usuário (Ctrl+C)",
     143: "encerrado por SIGTERM (timeout, systemd, CI); temporários removidos",
 }

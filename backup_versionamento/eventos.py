@@ -44,6 +44,8 @@ NOMES_EVENTOS: dict[str, str] = {
     "daemon_iniciado": "o daemon começou a rodar",
     "daemon_parado": "o daemon parou",
     "espaco_baixo": "espaço livre abaixo de espaco_disco.aviso_mb",
+    "chave_alterada": "uma chave do repositório foi adicionada, removida ou trocada",
+    "acesso_negado": "o controle de acesso recusou uma ação",
 }
 EVENTOS = frozenset(NOMES_EVENTOS)
 

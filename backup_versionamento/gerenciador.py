@@ -24,6 +24,7 @@ from .erros import ErroBackup, ErroRepositorio
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
 from .politica.versoes import ULTIMA
+from .seguranca.contexto import ContextoSeguranca
 from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
 from .servicos.consulta import ServicoConsulta
 from .servicos.contexto import Contexto
@@ -65,9 +66,13 @@ class GerenciadorBackupVersionamento:
         perf = self.config["performance"]
         # A backend may be injected (tests, fault injection); else from the address.
         self.backend = backend or backend_para(self.base, self.config)
+        # Keys, signer, access control and audit (docs/SEGURANCA.md).
+        self.seguranca = ContextoSeguranca(self.config, self.backend)
         self.repo = Repositorio.abrir(
             self.backend,
             criar=criar_repositorio and not self.backend.somente_leitura,
+            preparar_criacao=self.seguranca.preparar_criacao,
+            chaves=self.seguranca.chaves,
             estado=self.config["diretorios"]["estado"],
             threads=perf["threads_backup"],
             threads_compressao=perf["threads_compressao"],
@@ -97,6 +102,7 @@ class GerenciadorBackupVersionamento:
             ler_sidecar=self.obter_versao,
             backend=self.backend,
         )
+        self.seguranca.ligar(self.repo, self.eventos, self.pasta_logs)
         # The use cases, each given the parts it works on.
         ctx = Contexto(
             self.config, self.base, self.repo, self.eventos, self.pasta_estado
@@ -129,6 +135,10 @@ class GerenciadorBackupVersionamento:
             lambda ev: ouvinte(ev.nome, copy.deepcopy(ev.dados)),  # its own copy
             nome=getattr(ouvinte, "__name__", "ouvinte"),
         )
+
+    def _autorizar(self, papel: str) -> None:
+        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado."""
+        self.seguranca.autorizar(papel, self.eventos)
 
     # -- backup ------------------------------------------------------------------
     def criar_backup(
@@ -183,6 +193,7 @@ class GerenciadorBackupVersionamento:
         `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
         events.
         """
+        self._autorizar("backup")
         return self._backup.criar(
             caminho,
             tipo_mudanca,
@@ -197,14 +208,17 @@ class GerenciadorBackupVersionamento:
 
     def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Validation report of a model file or folder (structure + load test)."""
+        self._autorizar("consulta")
         return self._verificacao.validar_arquivo(caminho)
 
     # -- queries -----------------------------------------------------------------
     def listar_modelos(self) -> list[str]:
+        self._autorizar("consulta")
         return self.consulta.listar_modelos()
 
     def listar_versoes(self, modelo: str | Path) -> list[dict[str, Any]]:
         """Versions of a model, oldest first (from this machine's cache)."""
+        self._autorizar("consulta")
         return self.consulta.listar_versoes(modelo)
 
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
@@ -212,15 +226,18 @@ class GerenciadorBackupVersionamento:
 
     def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
         """The full sidecar of a version, read and checked from the repository."""
+        self._autorizar("consulta")
         return self.consulta.obter_versao(modelo, versao)
 
     def comparar_versoes(
         self, modelo: str | Path, versao_a: str, versao_b: str = ULTIMA
     ) -> dict[str, Any]:
         """What changed from version a to b: bytes, chunks, files, metrics, layers."""
+        self._autorizar("consulta")
         return self.consulta.comparar_versoes(modelo, versao_a, versao_b)
 
     def status(self) -> dict[str, Any]:
+        self._autorizar("consulta")
         return {
             **self.consulta.status(),
             "log": str(self.arquivo_log),
@@ -257,6 +274,7 @@ class GerenciadorBackupVersionamento:
 
         Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
         """
+        self._autorizar("restaurar")
         return self._restauracao.restaurar(
             modelo, versao, destino, sobrescrever=sobrescrever, progresso=progresso
         )
@@ -272,15 +290,18 @@ class GerenciadorBackupVersionamento:
 
         `completa` also rebuilds each version and checks its SHA-256.
         """
+        self._autorizar("consulta")
         return self._verificacao.integridade(completa, modelo, progresso)
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""
+        self._autorizar("consulta")
         return self._verificacao.arquivo(caminho)
 
     # -- retention ---------------------------------------------------------------
     def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
         """Pin a version so retention never removes it (or unpin it)."""
+        self._autorizar("admin")
         return self._limpeza.fixar(modelo, versao, fixa)
 
     def limpeza(
@@ -293,12 +314,14 @@ class GerenciadorBackupVersionamento:
 
         `simular` only returns the plan.
         """
+        self._autorizar("limpeza")
         return self._limpeza.limpeza(simular, modelo, agora)
 
     aplicar_retencao = limpeza
 
     def quebrar_trava_limpeza(self) -> dict[str, Any] | None:
         """Remove a stale collection lock object (shared stores); what it held."""
+        self._autorizar("admin")
         return self._limpeza.quebrar_trava()
 
     def gerar_relatorio(
@@ -312,6 +335,7 @@ class GerenciadorBackupVersionamento:
         """
         from .relatorios import gerar_relatorio
 
+        self._autorizar("consulta")
         return gerar_relatorio(self, saida, formatos=formatos)
 
 

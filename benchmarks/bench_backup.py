@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import datetime
 import hashlib
+import json
 import os
 import platform
 import shutil
@@ -332,6 +333,33 @@ class EsteProjeto(Ferramenta):
         return execucao, destino / NOME_ARQUIVO
 
 
+class EsteProjetoCifrado(EsteProjeto):
+    """The same, with seguranca.criptografia on (AES-256-GCM, keyed chunk ids)."""
+
+    nome = "este projeto (cifrado)"
+
+    def iniciar(self) -> None:
+        self.config = self.trabalho / "config_cifrado.json"
+        self.config.write_text(
+            json.dumps(
+                {
+                    "seguranca": {
+                        "criptografia": {
+                            "habilitada": True,
+                            "chave_arquivo": str(self.trabalho / "chaves" / "chave"),
+                        }
+                    }
+                }
+            )
+        )
+
+    def versao(self) -> str:
+        return super().versao().replace("config padrão", "criptografia ligada")
+
+    def _cli(self, *args: str) -> list[str]:
+        return [*super()._cli(*args), "--config", str(self.config)]
+
+
 class Copia(Ferramenta):
     nome = "cp + sync"
     comandos = (RELOGIO, "cp")
@@ -584,7 +612,14 @@ class ResticS3(EmS3, Restic):
         }
 
 
-FERRAMENTAS: tuple[type[Ferramenta], ...] = (EsteProjeto, Copia, TarZstd, Restic, Borg)
+FERRAMENTAS: tuple[type[Ferramenta], ...] = (
+    EsteProjeto,
+    EsteProjetoCifrado,
+    Copia,
+    TarZstd,
+    Restic,
+    Borg,
+)
 FERRAMENTAS_S3: tuple[type[Ferramenta], ...] = (EsteProjetoS3, ResticS3)
 EXTERNAS = {Restic, Borg, ResticS3}
 
@@ -853,6 +888,45 @@ def _meta(texto: str, nosso: str, deles: str, ok: bool) -> str:
     return f"- {texto}: {nosso} vs {deles} — {'ATINGIDA' if ok else 'NÃO atingida'}"
 
 
+# Encryption may cost at most this share of the backup throughput.
+CUSTO_MAXIMO_CIFRA = 0.20
+
+
+def formatar_metas_cifra(
+    claro: Resultado, cifrado: Resultado, restic: Resultado | None
+) -> list[str]:
+    custo_b = 1 - cifrado.vazao_backup_v1 / claro.vazao_backup_v1
+    custo_r = 1 - cifrado.vazao_restauracao / claro.vazao_restauracao
+    metas = [
+        _meta(
+            f"custo da criptografia no backup ≤ {CUSTO_MAXIMO_CIFRA:.0%}",
+            f"{custo_b:.0%} ({cifrado.vazao_backup_v1:.0f} MB/s cifrado)",
+            f"{claro.vazao_backup_v1:.0f} MB/s sem",
+            custo_b <= CUSTO_MAXIMO_CIFRA,
+        ),
+        f"- custo da criptografia na restauração: {custo_r:.0%} "
+        f"({cifrado.vazao_restauracao:.0f} vs {claro.vazao_restauracao:.0f} MB/s)",
+    ]
+    if restic is None:
+        return metas
+    c, r = cifrado, restic
+    return [
+        *metas,
+        _meta(
+            f"backup cifrado (v1) ≥ {FATOR_META}× restic",
+            f"{c.vazao_backup_v1:.0f} MB/s",
+            f"{FATOR_META} × {r.vazao_backup_v1:.0f} MB/s",
+            c.vazao_backup_v1 >= FATOR_META * r.vazao_backup_v1,
+        ),
+        _meta(
+            f"restauração cifrada ≥ {FATOR_META}× restic",
+            f"{c.vazao_restauracao:.0f} MB/s",
+            f"{FATOR_META} × {r.vazao_restauracao:.0f} MB/s",
+            c.vazao_restauracao >= FATOR_META * r.vazao_restauracao,
+        ),
+    ]
+
+
 def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
     p = projeto
     metas = [
@@ -1016,6 +1090,12 @@ def relatorio(
             *formatar_metas(projeto, validos.get(Restic.nome)),
             "",
         ]
+        if cifrado := validos.get(EsteProjetoCifrado.nome):
+            partes += [
+                "Metas da criptografia (issue 9):",
+                *formatar_metas_cifra(projeto, cifrado, validos.get(Restic.nome)),
+                "",
+            ]
     if s3 := [r for r in resultados if r.nome.endswith("(S3)")]:
         partes += [
             "### S3: servidor compatível (moto) em 127.0.0.1, mesma rodada",

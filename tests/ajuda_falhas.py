@@ -33,7 +33,7 @@ CFG: dict[str, Any] = {
     "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
 }
 # What a repository folder may hold at its top level.
-TOPO_PERMITIDO = {"repositorio.json", "modelos", "pacotes", "indices", "logs"}
+TOPO_PERMITIDO = {"repositorio.json", "modelos", "pacotes", "indices", "logs", "chaves"}
 
 Esperado = dict[tuple[str, str], bytes]
 

@@ -17,6 +17,7 @@ RAIZ = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RAIZ))
 
 from backup_versionamento import GerenciadorBackupVersionamento  # noqa: E402
+from tests import ajuda_cifra  # noqa: E402
 
 # Thread names our own code starts; none may outlive a test.
 _PREFIXOS_NOSSOS = (
@@ -59,6 +60,29 @@ def _estado_isolado(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _cifra_em_teste(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With BACKUP_VERSIONAMENTO_TESTE_CIFRA=1 every repository is encrypted.
+
+    The defaults are patched in this process and in the tests' children (the CLI
+    helper below and tests/executor_falhas.py), with one key file per test.
+    """
+    if not ajuda_cifra.ligada():
+        return
+    from backup_versionamento import config
+
+    chave = tmp_path_factory.mktemp("chave") / "chave"
+    cripto = dict(
+        config.PADRAO["seguranca"]["criptografia"],
+        habilitada=True,
+        chave_arquivo=str(chave),
+    )
+    monkeypatch.setitem(config.PADRAO["seguranca"], "criptografia", cripto)
+    monkeypatch.setenv(ajuda_cifra.VARIAVEL_CHAVE, str(chave))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return tmp_path / "repo"
@@ -91,8 +115,12 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python inicializar_backup.py ARGS` for real."""
     ambiente = {**os.environ, **(env or {})}
+    # The encrypted rerun runs the CLI through the test hook (same defaults).
+    programa = (
+        "tests/ajuda_cifra.py" if ajuda_cifra.ligada() else "inicializar_backup.py"
+    )
     return subprocess.run(
-        [sys.executable, str(RAIZ / "inicializar_backup.py"), *args],
+        [sys.executable, str(RAIZ / programa), *args],
         cwd=cwd,
         env=ambiente,
         capture_output=True,

@@ -32,6 +32,9 @@ from backup_versionamento.armazenamento.backends import (
     BackendComFalhas,
     BackendLocal,
 )
+from tests import ajuda_cifra
+
+ajuda_cifra.aplicar()  # the encrypted rerun of the suites (patches the defaults)
 
 
 def _na_etapa(prefixo: str, n: int, acao: Callable[[], None]) -> Callable[[str], None]:

@@ -121,6 +121,7 @@ _CRIADOR = """
 import json, sys, time
 from pathlib import Path
 sys.path.insert(0, {raiz!r})
+from tests import ajuda_cifra; ajuda_cifra.aplicar()
 from backup_versionamento import GerenciadorBackupVersionamento
 largada = Path({largada!r})
 while not largada.exists():

@@ -11,6 +11,7 @@ from pathlib import Path
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.backends import BackendMemoria
 from backup_versionamento.armazenamento.trava import travar
+from tests.ajuda_cifra import gravar_sidecar_json, ler_sidecar_json
 
 from .conftest import aleatorio, cli, cli_json, escrever
 
@@ -21,10 +22,10 @@ AGORA = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 def _envelhecer(repo: Path, modelo: str, versao: str, dias: float) -> None:
     """Backdate a version's creation time (as if it were made `dias` ago)."""
     arq = repo / "modelos" / modelo / f"{versao}.json"
-    sc = json.loads(arq.read_text())
+    sc = ler_sidecar_json(arq)
     quando = AGORA - timedelta(days=dias)
     sc["criado_em"] = quando.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    arq.write_text(json.dumps(sc))
+    gravar_sidecar_json(arq, sc)
 
 
 def _historico(tmp_path: Path, repo: Path, idades: list[float]) -> dict[str, bytes]:
@@ -196,6 +197,7 @@ def test_limpeza_em_outro_processo_durante_backup(tmp_path: Path) -> None:
     grande = escrever(tmp_path / "grande.h5", aleatorio(120 * MiB, 5))
     codigo = (
         f"import sys; sys.path.insert(0, {str(RAIZ)!r})\n"
+        "from tests import ajuda_cifra; ajuda_cifra.aplicar()\n"
         "from backup_versionamento import GerenciadorBackupVersionamento\n"
         f"g = GerenciadorBackupVersionamento({str(repo)!r}, {{}})\n"
         f"print(g.criar_backup({str(grande)!r}, 'melhoria'))\n"

@@ -17,6 +17,7 @@ from backup_versionamento.erros import (
     ErroTipoMudanca,
     ErroVersaoNaoEncontrada,
 )
+from tests.ajuda_cifra import gravar_sidecar_json, ler_sidecar_json
 
 from .conftest import aleatorio, arvore_arquivos, escrever
 
@@ -226,11 +227,11 @@ def test_listar_10000_versoes_sem_ler_10000_arquivos(tmp_path: Path) -> None:
     g = GerenciadorBackupVersionamento(repo, {})
     m = escrever(tmp_path / "m.pkl", b"base")
     g.criar_backup(m, "melhoria")
-    modelo_sc = json.loads((repo / "modelos" / "m.pkl" / "1.0.0.json").read_text())
+    modelo_sc = ler_sidecar_json(repo / "modelos" / "m.pkl" / "1.0.0.json")
     pasta = repo / "modelos" / "m.pkl"
     for i in range(1, 10_000):
         v = f"1.0.{i}"
-        (pasta / f"{v}.json").write_text(json.dumps({**modelo_sc, "versao": v}))
+        gravar_sidecar_json(pasta / f"{v}.json", {**modelo_sc, "versao": v})
     os.utime(pasta, ns=(0, 10**18))  # a settled folder, as after two seconds
     assert len(g.listar_versoes("m.pkl")) == 10_000  # builds the cache once
     g.fechar()
@@ -323,9 +324,9 @@ def test_restauracao_recusa_caminho_inseguro_do_sidecar(
     escrever(sm / "a.bin", b"conteudo")
     gerenciador.criar_backup(sm, "patch")
     arq = repo / "modelos" / "sm" / "1.0.0.json"
-    sc = json.loads(arq.read_text())
+    sc = ler_sidecar_json(arq)
     sc["entradas"][-1]["caminho"] = caminho_ruim
-    arq.write_text(json.dumps(sc))
+    gravar_sidecar_json(arq, sc)
     with pytest.raises(Exception, match="inseguro") as e:
         gerenciador.restaurar_backup("sm", "1.0.0", tmp_path / "dest")
     assert e.value.codigo_saida == 9  # type: ignore[attr-defined]

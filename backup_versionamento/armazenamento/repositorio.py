@@ -15,11 +15,13 @@ import os
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import blake3
 
 from ..erros import (
     ErroBackup,
@@ -31,7 +33,7 @@ from ..erros import (
 from ..estado import pasta_estado
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend
-from .blob import ECONOMIA_MINIMA, Codificador
+from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
 from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
 from .indice_blocos import IndiceBlocos
 from .objetos import ArmazemObjetos, SessaoEscrita
@@ -73,6 +75,28 @@ def cabecalho_novo(id_repositorio: str | None = None) -> dict[str, Any]:
         "compressao": {"algoritmo": "zstd", "economia_minima": ECONOMIA_MINIMA},
         "criptografia": None,
     }
+
+
+# Security hooks (implemented by the `seguranca` layer; storage stays unaware of keys).
+# `preparar_criacao(cab)` fills a new header's encryption fields and writes what it
+# needs (key objects) before the header exists; it returns the keys it wrote, which
+# are deleted if another process created the repository first.
+PreparadorCriacao = Callable[[dict[str, Any]], list[str]]
+# `chaves(cab)` -> (cipher, key for chunk ids) for an existing header, or raises.
+ResolvedorChaves = Callable[[dict[str, Any]], tuple[Cifra | None, bytes | None]]
+
+
+class Assinador(Protocol):
+    """Signs sidecars before they are published and checks them when read."""
+
+    def assinar(self, sidecar: Sidecar) -> Sidecar: ...
+
+    def conferir(self, sidecar: Sidecar, origem: str) -> None: ...
+
+
+def id_objeto_sidecar(modelo: str, versao: str) -> bytes:
+    """Object id of a sidecar blob: a sidecar moved elsewhere fails authentication."""
+    return blake3.blake3(f"{modelo}/{versao}".encode()).digest()
 
 
 def serializar_cabecalho(cab: dict[str, Any]) -> bytes:
@@ -121,6 +145,8 @@ class Repositorio:
         cache_mb: int = 256,
         nivel_compressao: int = 1,
         threads_compressao: int = 2,
+        cifra: Cifra | None = None,
+        chave_ids: bytes | None = None,
     ) -> None:
         self.backend = backend
         self.cabecalho = cabecalho
@@ -132,8 +158,12 @@ class Repositorio:
         self.codificador = Codificador(
             self.id,
             nivel_compressao,
+            cifra=cifra,
             economia_minima=float(compressao.get("economia_minima", ECONOMIA_MINIMA)),
+            chave_ids=chave_ids,
         )
+        # Signs and checks sidecars when seguranca.assinatura is on.
+        self.assinador: Assinador | None = None
         self.indice_blocos = IndiceBlocos(
             self.pasta_estado / "blocos.sqlite", max(8, cache_mb // 4)
         )
@@ -151,7 +181,13 @@ class Repositorio:
     # -- opening -------------------------------------------------------------------
     @classmethod
     def abrir(
-        cls, backend: Backend, *, criar: bool = True, **opcoes: Any
+        cls,
+        backend: Backend,
+        *,
+        criar: bool = True,
+        preparar_criacao: PreparadorCriacao | None = None,
+        chaves: ResolvedorChaves | None = None,
+        **opcoes: Any,
     ) -> Repositorio:
         cab = ler_cabecalho(backend)
         if cab is None:
@@ -161,7 +197,7 @@ class Repositorio:
                     "primeiro backup (`inicializar_backup.py backup --modelo "
                     "ARQUIVO`) ou confira diretorios.base / --base"
                 )
-            cab = cls._criar(backend)
+            cab = cls._criar(backend, preparar_criacao)
         formato = cab.get("formato")
         if formato == 1:
             raise ErroRepositorio(
@@ -188,10 +224,19 @@ class Repositorio:
                 backend.descrever(),
                 backend.descrever(),
             )
+        if chaves is not None:
+            opcoes["cifra"], opcoes["chave_ids"] = chaves(cab)
+        elif cab.get("criptografia"):
+            raise ErroRepositorio(
+                f"{backend.descrever()}: repositório criptografado; abra-o com a "
+                "configuração de seguranca.criptografia"
+            )
         return cls(backend, cab, **opcoes)
 
     @staticmethod
-    def _criar(backend: Backend) -> dict[str, Any]:
+    def _criar(
+        backend: Backend, preparar: PreparadorCriacao | None = None
+    ) -> dict[str, Any]:
         """Create the header; concurrent creators agree on the first one written."""
         estranhos = {
             info.chave.split("/", 1)[0]
@@ -204,6 +249,7 @@ class Repositorio:
             "indices",
             "travas",
             "relatorios",
+            "chaves",  # key objects of a concurrent creator (or the key file's folder)
         }
         if estranhos:
             raise ErroRepositorio(
@@ -211,12 +257,15 @@ class Repositorio:
                 f"de backup (contém {', '.join(sorted(estranhos)[:5])}); use uma "
                 "pasta nova"
             )
-        backend.gravar(
-            CHAVE_CABECALHO, serializar_cabecalho(cabecalho_novo()), exclusivo=True
-        )
+        novo = cabecalho_novo()
+        escritas = preparar(novo) if preparar is not None else []
+        backend.gravar(CHAVE_CABECALHO, serializar_cabecalho(novo), exclusivo=True)
         cab = ler_cabecalho(backend)
         if cab is None:  # pragma: no cover - the store lost a write it acknowledged
             raise ErroRepositorio(f"{backend.descrever()}: cabeçalho sumiu ao criar")
+        if cab.get("id") != novo["id"]:  # another process won: drop our key objects
+            for chave in escritas:
+                backend.apagar(chave)
         return cab
 
     def fechar(self) -> None:
@@ -236,9 +285,13 @@ class Repositorio:
 
     def publicar(self, sidecar: Sidecar) -> bool:
         """Create the sidecar exclusively; False if that version already exists."""
+        if self.assinador is not None:
+            sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(
             chave_sidecar(sidecar.modelo, sidecar.versao),
-            sidecar.bytes_canonicos(),
+            self.selar_sidecar(
+                sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()
+            ),
             exclusivo=True,
         )
         return criado
@@ -258,6 +311,31 @@ class Repositorio:
         # Never deduplicate against them again: the retry writes those chunks.
         self.indice_blocos.esquecer_pacotes(sumidos)
         return ausentes
+
+    def selar_sidecar(
+        self, modelo: str, versao: str, claro: bytes
+    ) -> bytes | list[bytes | memoryview]:
+        """Canonical JSON as is, or an encrypted blob of kind 3 when encrypted."""
+        if self.codificador.cifra is None:
+            return claro
+        return self.codificador.codificar(
+            claro, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), sempre_tentar=True
+        )
+
+    def abrir_sidecar(self, modelo: str, versao: str, bruto: bytes) -> bytes:
+        if self.codificador.cifra is None:
+            return bruto
+        chave = chave_sidecar(modelo, versao)
+        try:
+            return bytes(
+                self.codificador.decodificar(
+                    bruto, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), nome=chave
+                )
+            )
+        except ErroObjetoCorrompido as e:  # name the file, not the object id
+            raise ErroObjetoCorrompido(
+                f"{self.descrever()}/{chave}: metadado recusado ({e.mensagem})", chave
+            ) from None
 
     # -- reading -------------------------------------------------------------------
     def modelos(self) -> list[str]:
@@ -293,9 +371,16 @@ class Repositorio:
                 f"versão {versao} do modelo {modelo!r} não existe; veja as versões com "
                 f"`inicializar_backup.py listar --modelo {modelo}`"
             ) from None
-        return Sidecar.ler(
-            bruto, modelo=modelo, versao=versao, origem=f"{self.descrever()}/{chave}"
+        origem = f"{self.descrever()}/{chave}"
+        sc = Sidecar.ler(
+            self.abrir_sidecar(modelo, versao, bruto),
+            modelo=modelo,
+            versao=versao,
+            origem=origem,
         )
+        if self.assinador is not None:
+            self.assinador.conferir(sc, origem)
+        return sc
 
     def fixar(self, modelo: str, versao: str, fixa: bool) -> None:
         self.ler_versao(modelo, versao)  # must exist and be readable

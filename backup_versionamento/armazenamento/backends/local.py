@@ -91,6 +91,13 @@ class BackendLocal:
     """Files under a folder; atomic and durable writes, reads that work read-only."""
 
     exclusao_real = True
+    # Modes of what this backend creates; `restringir` drops access for "others"
+    # (encryption or access control on: docs/SEGURANCA.md).
+    modo_arquivo = 0o644
+    modo_pasta = 0o755
+
+    def restringir(self) -> None:
+        self.modo_arquivo, self.modo_pasta = 0o640, 0o750
 
     def __init__(self, raiz: Path, *, somente_leitura: bool | None = None) -> None:
         self.raiz = Path(raiz)
@@ -207,13 +214,12 @@ class BackendLocal:
     def _abrir_temp(self, temp: str, pasta: str) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
-            return os.open(temp, flags, 0o644)
+            return os.open(temp, flags, self.modo_arquivo)
         except FileNotFoundError:
             self._criar_pastas(pasta)
-            return os.open(temp, flags, 0o644)
+            return os.open(temp, flags, self.modo_arquivo)
 
-    @staticmethod
-    def _criar_pastas(pasta: str) -> None:
+    def _criar_pastas(self, pasta: str) -> None:
         """mkdir -p, fsyncing each new folder's parent so the path is durable."""
         faltando = []
         atual = pasta
@@ -225,7 +231,7 @@ class BackendLocal:
             atual = pai
         for p in reversed(faltando):
             with contextlib.suppress(FileExistsError):
-                os.mkdir(p, 0o755)
+                os.mkdir(p, self.modo_pasta)
             sincronizar_pasta(os.path.dirname(p))
 
     def info(self, chave: str) -> InfoObjeto | None:

@@ -1,0 +1,313 @@
+"""Tamper-evident audit log: `logs/auditoria.jsonl` (controle_acesso.log_acessos).
+
+One line per action, fed by the event bus: sequence, time, user, host, action,
+target, result, the hash of the previous entry and the entry's own hash. Each
+entry's hash is also authenticated (HMAC-SHA256 with a key derived from the master
+key when the repository is encrypted; else an Ed25519 signature when signing is
+on; else nothing), and so is the head (`auditoria.cabeca.json`: last sequence and
+hash), which catches entries cut from the end. Without a key the chain still
+catches careless edits, but whoever can write the file can rewrite it whole: see
+docs/SEGURANCA.md for the limits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..armazenamento.escrita_atomica import escrever_atomico
+from ..eventos import Evento, agora_iso
+from ..registro import NOME_LOGGER
+from .acesso import usuario_atual
+
+log = logging.getLogger(NOME_LOGGER)
+
+NOME_ARQUIVO = "auditoria.jsonl"
+NOME_CABECA = "auditoria.cabeca.json"
+HASH_INICIAL = "0" * 64
+DOMINIO = b"backup_versionamento/auditoria/v1\x00"
+_CAUDA = 64 * 1024
+# Events that are not an action of their own (the action's outcome follows).
+_IGNORADOS = {"backup_iniciado"}
+
+
+class Autenticador:
+    """Authenticates hashes: HMAC with a derived key, an Ed25519 key, or nothing."""
+
+    def __init__(
+        self,
+        tipo: str,
+        assinar: Callable[[bytes], str] | None = None,
+        conferir: Callable[[bytes, str], bool] | None = None,
+    ) -> None:
+        self.tipo = tipo
+        self._assinar = assinar
+        self._conferir = conferir
+
+    @classmethod
+    def hmac_sha256(cls, chave: bytes) -> Autenticador:
+        def assinar(dados: bytes) -> str:
+            return hmac.new(chave, dados, hashlib.sha256).hexdigest()
+
+        return cls(
+            "hmac-sha256",
+            assinar,
+            lambda dados, valor: hmac.compare_digest(assinar(dados), str(valor)),
+        )
+
+    @classmethod
+    def nenhum(cls) -> Autenticador:
+        return cls("nenhuma")
+
+    def assinar(self, dados: bytes) -> str | None:
+        return self._assinar(DOMINIO + dados) if self._assinar else None
+
+    def conferir(self, dados: bytes, valor: Any) -> bool:
+        if self._conferir is None:
+            return True
+        return isinstance(valor, str) and self._conferir(DOMINIO + dados, valor)
+
+
+def _canonico(dados: dict[str, Any]) -> bytes:
+    return json.dumps(
+        dados, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def hash_entrada(entrada: dict[str, Any]) -> str:
+    sem = {k: v for k, v in entrada.items() if k not in {"hash", "autenticacao"}}
+    return hashlib.sha256(_canonico(sem)).hexdigest()
+
+
+def _texto_cabeca(seq: int, h: str) -> bytes:
+    return f"cabeca:{seq}:{h}".encode()
+
+
+def _ultima_entrada(fd: int) -> dict[str, Any] | None:
+    tamanho = os.fstat(fd).st_size
+    if not tamanho:
+        return None
+    inicio = max(0, tamanho - _CAUDA)
+    cauda = os.pread(fd, tamanho - inicio, inicio)
+    linhas = [linha for linha in cauda.split(b"\n") if linha.strip()]
+    for linha in reversed(linhas):
+        try:
+            entrada = json.loads(linha)
+            if isinstance(entrada, dict) and isinstance(entrada.get("seq"), int):
+                return entrada
+        except ValueError:
+            continue
+    return None
+
+
+def _alvo(dados: dict[str, Any]) -> str:
+    partes = [str(dados[k]) for k in ("modelo", "versao") if dados.get(k)]
+    for k in ("destino", "id", "papel"):
+        if not partes and dados.get(k):
+            partes.append(str(dados[k]))
+    return " ".join(partes)
+
+
+def _resultado(nome: str) -> str:
+    if nome == "acesso_negado":
+        return "negado"
+    if nome.endswith("_falhou"):
+        return "falha"
+    return "sucesso"
+
+
+class LogAuditoria:
+    """Bus subscriber: appends one chained entry per action (several processes safe)."""
+
+    def __init__(self, pasta_logs: Path, autenticador: Autenticador) -> None:
+        self.pasta = Path(pasta_logs)
+        self.arquivo = self.pasta / NOME_ARQUIVO
+        self.cabeca = self.pasta / NOME_CABECA
+        self.autenticador = autenticador
+        self.host = socket.gethostname()
+        self._avisado = False
+
+    def __call__(self, evento: Evento) -> None:
+        if evento.nome in _IGNORADOS:
+            return
+        d = evento.dados
+        detalhe = d.get("erro") or d.get("motivo") or ""
+        try:
+            self.registrar(
+                evento.nome,
+                _alvo(d),
+                _resultado(evento.nome),
+                usuario=str(d.get("usuario") or usuario_atual()),
+                detalhe=str(detalhe)[:500],
+                momento=evento.momento,
+            )
+        except OSError as e:
+            if not self._avisado:
+                log.warning("Log de auditoria indisponível (%s): %s", self.arquivo, e)
+                self._avisado = True
+
+    def registrar(
+        self,
+        acao: str,
+        alvo: str,
+        resultado: str,
+        *,
+        usuario: str | None = None,
+        detalhe: str = "",
+        momento: str | None = None,
+    ) -> dict[str, Any]:
+        """Append one entry under an exclusive flock; update the head."""
+        self.pasta.mkdir(parents=True, exist_ok=True)
+        # 0660: the team's group appends (a shared repository); others never.
+        fd = os.open(self.arquivo, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o660)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            ultima = _ultima_entrada(fd)
+            entrada: dict[str, Any] = {
+                "seq": (ultima["seq"] + 1) if ultima else 1,
+                "momento": momento or agora_iso(),
+                "usuario": usuario or usuario_atual(),
+                "host": self.host,
+                "pid": os.getpid(),
+                "acao": acao,
+                "alvo": alvo,
+                "resultado": resultado,
+                "anterior": str(ultima.get("hash")) if ultima else HASH_INICIAL,
+            }
+            if detalhe:
+                entrada["detalhe"] = detalhe
+            entrada["hash"] = hash_entrada(entrada)
+            aut = self.autenticador.assinar(entrada["hash"].encode())
+            if aut is not None:
+                entrada["autenticacao"] = aut
+            linha = _canonico(entrada) + b"\n"
+            escritos = os.write(fd, linha)
+            while escritos < len(linha):
+                escritos += os.write(fd, linha[escritos:])
+            os.fsync(fd)
+            cabeca = {
+                "seq": entrada["seq"],
+                "hash": entrada["hash"],
+                "autenticacao_tipo": self.autenticador.tipo,
+                "autenticacao": self.autenticador.assinar(
+                    _texto_cabeca(entrada["seq"], entrada["hash"])
+                ),
+            }
+            escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o660)
+            return entrada
+        finally:
+            os.close(fd)
+
+
+def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[str, Any]:
+    """Check the chain and the head; name the first entry edited, removed, reordered
+    or cut from the end. Never raises for what it finds."""
+    pasta = Path(pasta_logs)
+    arquivo = pasta / NOME_ARQUIVO
+    rel: dict[str, Any] = {
+        "arquivo": str(arquivo),
+        "autenticacao": autenticador.tipo,
+        "entradas": 0,
+        "ok": True,
+        "problema": None,
+        "linha": None,
+        "seq": None,
+    }
+
+    def falha(
+        msg: str, linha: int | None = None, seq: int | None = None
+    ) -> dict[str, Any]:
+        rel.update(ok=False, problema=msg, linha=linha, seq=seq)
+        return rel
+
+    try:
+        bruto = arquivo.read_bytes()
+    except FileNotFoundError:
+        bruto = b""
+    linhas = bruto.split(b"\n")
+    if linhas and linhas[-1] == b"":
+        linhas.pop()
+    anterior_hash, anterior_seq = HASH_INICIAL, 0
+    for n, linha in enumerate(linhas, 1):
+        try:
+            e = json.loads(linha)
+            if not isinstance(e, dict) or not isinstance(e.get("seq"), int):
+                raise ValueError("sem seq")
+        except ValueError:
+            return falha(f"linha {n}: entrada ilegível (editada ou truncada)", n)
+        seq = e["seq"]
+        if hash_entrada(e) != e.get("hash"):
+            return falha(f"linha {n}: entrada {seq} editada (hash não confere)", n, seq)
+        if not autenticador.conferir(str(e["hash"]).encode(), e.get("autenticacao")):
+            return falha(
+                f"linha {n}: entrada {seq} editada ou forjada (autenticação "
+                f"{autenticador.tipo} não confere)",
+                n,
+                seq,
+            )
+        if seq <= anterior_seq:
+            return falha(
+                f"linha {n}: entrada {seq} fora de ordem (depois da {anterior_seq}): "
+                "reordenada",
+                n,
+                seq,
+            )
+        if seq > anterior_seq + 1:
+            faltam = (
+                f"{anterior_seq + 1}"
+                if seq == anterior_seq + 2
+                else f"{anterior_seq + 1} a {seq - 1}"
+            )
+            return falha(
+                f"linha {n}: entrada(s) {faltam} removida(s) antes da entrada {seq}",
+                n,
+                anterior_seq + 1,
+            )
+        if e.get("anterior") != anterior_hash:
+            return falha(
+                f"linha {n}: entrada {seq} não encadeia com a anterior (a entrada "
+                f"{anterior_seq} foi trocada ou editada)",
+                n,
+                seq,
+            )
+        anterior_hash, anterior_seq = e["hash"], seq
+    rel["entradas"] = anterior_seq
+    try:
+        cabeca = json.loads((pasta / NOME_CABECA).read_bytes())
+    except FileNotFoundError:
+        if anterior_seq:
+            return falha(f"{NOME_CABECA} ausente: o fim do log não pode ser conferido")
+        return rel
+    except ValueError:
+        return falha(f"{NOME_CABECA}: ilegível (editada)")
+    seq_c, hash_c = cabeca.get("seq"), cabeca.get("hash")
+    if not isinstance(seq_c, int) or not autenticador.conferir(
+        _texto_cabeca(seq_c, str(hash_c)), cabeca.get("autenticacao")
+    ):
+        return falha(f"{NOME_CABECA}: autenticação não confere (editada ou forjada)")
+    if seq_c > anterior_seq:
+        faltam = (
+            str(seq_c) if seq_c == anterior_seq + 1 else f"{anterior_seq + 1} a {seq_c}"
+        )
+        return falha(
+            f"log truncado: entrada(s) {faltam} removida(s) do fim (a cabeça registra "
+            f"{seq_c})",
+            len(linhas) + 1,
+            anterior_seq + 1,
+        )
+    if seq_c < anterior_seq or hash_c != anterior_hash:
+        # Entries past the head: appended by someone who cannot update the head.
+        return falha(
+            f"a cabeça registra a entrada {seq_c}, mas o log continua até a "
+            f"{anterior_seq}: entradas acrescentadas ou cabeça antiga",
+            seq=seq_c + 1,
+        )
+    return rel

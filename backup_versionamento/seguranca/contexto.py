@@ -1,0 +1,263 @@
+"""Security as configured, for one manager: keys, signer, access, audit.
+
+The manager builds one `ContextoSeguranca`, passes its `preparar_criacao` and
+`chaves` hooks to `Repositorio.abrir`, then calls `ligar` once the event bus
+exists, and `autorizar` at the top of each public method.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from ..armazenamento.backends import Backend
+from ..armazenamento.backends.endereco import e_local
+from ..armazenamento.blob import Cifra
+from ..armazenamento.repositorio import Repositorio
+from ..erros import ErroAcessoNegado, ErroCriptografia
+from ..eventos import BarramentoEventos
+from ..registro import NOME_LOGGER
+from .acesso import CONSULTA, ControleAcesso, usuario_atual
+from .assinatura import AssinadorEd25519
+from .auditoria import Autenticador, LogAuditoria
+from .chaves import (
+    TAMANHO_MINIMO_SENHA,
+    TIPO_ARQUIVO,
+    TIPO_SENHA,
+    VARIAVEL_SENHA,
+    Chaveiro,
+    Credencial,
+    chave_objeto,
+    criar_arquivo_chave,
+    ler_arquivo_chave,
+    senha_do_ambiente,
+)
+from .cifra import (
+    ALGORITMO,
+    USO_AUDITORIA,
+    USO_DADOS,
+    USO_IDS,
+    CifraAESGCM,
+    derivar,
+    impressao_mestra,
+)
+
+log = logging.getLogger(NOME_LOGGER)
+
+_ACOES = {
+    "backup": "criar backups",
+    "restaurar": "restaurar versões",
+    "limpeza": "rodar a limpeza",
+    "admin": "administrar o repositório",
+    CONSULTA: "consultar o repositório",
+}
+
+
+class ContextoSeguranca:
+    def __init__(self, config: dict[str, Any], backend: Backend) -> None:
+        seg = config["seguranca"]
+        self.base = Path(config["diretorios"]["base"])
+        self.cripto = seg["criptografia"]
+        self.cfg_acesso = seg["controle_acesso"]
+        self.backend = backend
+        self.acesso = ControleAcesso(self.cfg_acesso)
+        self.assinador = AssinadorEd25519.da_config(seg["assinatura"])
+        self.mestra: bytes | None = None
+        self.id_chave: str | None = None
+        self.id_repositorio: str | None = None
+        self.auditoria: LogAuditoria | None = None
+        if self.cripto["habilitada"] or self.cfg_acesso["habilitado"]:
+            restringir = getattr(backend, "restringir", None)  # a local folder
+            if restringir is not None:
+                restringir()
+
+    # -- keys ------------------------------------------------------------------------
+    @property
+    def arquivo_chave(self) -> Path:
+        return Path(self.cripto["chave_arquivo"])
+
+    def credenciais(self, perguntar: bool = True) -> list[Credencial]:
+        """Key file (if present) then passphrase (env var or a prompt on a terminal)."""
+        creds = []
+        if self.arquivo_chave.exists():
+            creds.append(
+                Credencial(
+                    TIPO_ARQUIVO,
+                    ler_arquivo_chave(self.arquivo_chave),
+                    f"o arquivo de chave {self.arquivo_chave}",
+                )
+            )
+        senha = senha_do_ambiente(perguntar=perguntar and not creds)
+        if senha:
+            creds.append(Credencial(TIPO_SENHA, senha, "a senha informada"))
+        return creds
+
+    def preparar_criacao(self, cab: dict[str, Any]) -> list[str]:
+        """Hook of Repositorio.abrir: a new encrypted repository's keys and header."""
+        if not self.cripto["habilitada"]:
+            return []
+        creds = []
+        senha = os.environ.get(VARIAVEL_SENHA)
+        if senha and len(senha) < TAMANHO_MINIMO_SENHA:
+            raise ErroCriptografia(
+                f"{VARIAVEL_SENHA}: senha curta demais; use ao menos "
+                f"{TAMANHO_MINIMO_SENHA} caracteres"
+            )
+        arq = self.arquivo_chave
+        if not arq.exists() and not senha:
+            try:
+                criar_arquivo_chave(arq)
+            except ErroCriptografia:
+                if not arq.exists():  # not a concurrent creator: a real failure
+                    raise
+        if arq.exists():
+            creds.append(Credencial(TIPO_ARQUIVO, ler_arquivo_chave(arq), str(arq)))
+        if senha:
+            creds.append(Credencial(TIPO_SENHA, senha, "senha"))
+        if e_local(self.base) and arq.resolve().is_relative_to(self.base.resolve()):
+            log.warning(
+                "%s: o arquivo de chave está dentro do repositório: uma cópia do "
+                "repositório leva a chave junto. Guarde-o fora (docs/SEGURANCA.md)",
+                arq,
+            )
+        mestra = os.urandom(32)
+        chaveiro = Chaveiro(self.backend, cab["id"])
+        escritas = [chave_objeto(chaveiro.embrulhar(mestra, c)) for c in creds]
+        cab["ids_chaveados"] = True
+        cab["criptografia"] = {
+            "algoritmo": ALGORITMO,
+            "derivacao": "HKDF-SHA256",
+            "impressao": impressao_mestra(mestra, cab["id"]),
+        }
+        self.mestra, self.id_repositorio = mestra, cab["id"]
+        return escritas
+
+    def chaves(self, cab: dict[str, Any]) -> tuple[Cifra | None, bytes | None]:
+        """Hook of Repositorio.abrir: cipher and chunk-id key of an existing header."""
+        desc = self.backend.descrever()
+        cc = cab.get("criptografia")
+        if not cc:
+            if self.cripto["habilitada"]:
+                raise ErroCriptografia(
+                    f"{desc}: o repositório não é criptografado, mas "
+                    "seguranca.criptografia.habilitada é true. A criptografia não é "
+                    "ligada num repositório existente: crie um repositório novo com "
+                    "criptografia e copie as versões para ele (docs/SEGURANCA.md, "
+                    '"Passar a usar criptografia"), ou deixe habilitada=false. '
+                    "Nada foi lido nem escrito."
+                )
+            return None, None
+        if not isinstance(cc, dict) or cc.get("algoritmo") != ALGORITMO:
+            raise ErroCriptografia(
+                f"{desc}: criptografia {cc!r} desconhecida; esta versão usa {ALGORITMO}"
+            )
+        id_repo = str(cab["id"])
+        impressao = str(cc.get("impressao"))
+        if not (
+            self.mestra is not None
+            and self.id_repositorio == id_repo
+            and impressao_mestra(self.mestra, id_repo) == impressao
+        ):
+            dica = f"o arquivo de chave {self.arquivo_chave} não existe"
+            self.mestra, self.id_chave = Chaveiro(self.backend, id_repo).abrir(
+                self.credenciais(), impressao, dica
+            )
+            self.id_repositorio = id_repo
+        chave_ids = (
+            derivar(self.mestra, USO_IDS, id_repo) if cab.get("ids_chaveados") else None
+        )
+        return CifraAESGCM(derivar(self.mestra, USO_DADOS, id_repo)), chave_ids
+
+    # -- key management (`chaves` subcommand) -------------------------------------
+    def _chaveiro_aberto(self) -> tuple[Chaveiro, bytes]:
+        if self.mestra is None or self.id_repositorio is None:
+            raise ErroCriptografia(
+                f"{self.backend.descrever()}: o repositório não é criptografado; não "
+                "há chaves a gerenciar"
+            )
+        return Chaveiro(self.backend, self.id_repositorio), self.mestra
+
+    def adicionar_chave(self, credencial: Credencial) -> str:
+        """Wrap the master key for one more key file or passphrase; data untouched."""
+        chaveiro, mestra = self._chaveiro_aberto()
+        return chaveiro.embrulhar(mestra, credencial)
+
+    def remover_chave(self, id_chave: str) -> None:
+        chaveiro, _ = self._chaveiro_aberto()
+        chaveiro.remover(id_chave)
+
+    def reembrulhar(self, id_chave: str, credencial: Credencial) -> str:
+        """Replace key object `id_chave` by one under a new credential (new first)."""
+        chaveiro, mestra = self._chaveiro_aberto()
+        if not any(o["id"] == id_chave for o in chaveiro.listar()):
+            raise ErroCriptografia(
+                f"chave {id_chave!r} não existe neste repositório "
+                "(veja `chaves listar`)"
+            )
+        novo = chaveiro.embrulhar(mestra, credencial)
+        chaveiro.remover(id_chave)
+        return novo
+
+    # -- wiring ----------------------------------------------------------------------
+    def autenticador_auditoria(self) -> Autenticador:
+        if self.mestra is not None and self.id_repositorio:
+            return Autenticador.hmac_sha256(
+                derivar(self.mestra, USO_AUDITORIA, self.id_repositorio)
+            )
+        if self.assinador is not None and self.assinador.privada is not None:
+            return _autenticador_ed25519(self.assinador)
+        return Autenticador.nenhum()
+
+    def ligar(
+        self, repo: Repositorio, eventos: BarramentoEventos, pasta_logs: Path
+    ) -> None:
+        """Signer hooks on the repository, audit subscriber, restrictive modes."""
+        repo.assinador = self.assinador
+        if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
+            self.auditoria = LogAuditoria(pasta_logs, self.autenticador_auditoria())
+            eventos.inscrever(self.auditoria, nome="auditoria")
+        if (self.cripto["habilitada"] or self.cfg_acesso["habilitado"]) and e_local(
+            self.base
+        ):
+            _restringir(self.base)
+
+    def autorizar(self, papel: str, eventos: BarramentoEventos) -> None:
+        """ErroAcessoNegado (and an `acesso_negado` event) if the user lacks `papel`."""
+        usuario = usuario_atual()
+        try:
+            self.acesso.autorizar(papel, _ACOES.get(papel, papel), usuario)
+        except ErroAcessoNegado as e:
+            log.error("%s", e)
+            eventos.emitir("acesso_negado", usuario=usuario, papel=papel, motivo=str(e))
+            raise
+
+
+def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:
+    import base64
+
+    def assinar(dados: bytes) -> str:
+        assert assinador.privada is not None
+        return base64.b64encode(assinador.privada.sign(dados)).decode("ascii")
+
+    def conferir(dados: bytes, valor: str) -> bool:
+        try:
+            assert assinador.publica is not None
+            assinador.publica.verify(base64.b64decode(valor, validate=True), dados)
+            return True
+        except Exception:
+            return False
+
+    return Autenticador("ed25519", assinar, conferir)
+
+
+def _restringir(base: Path) -> None:
+    """No access for 'others' on the repository folder (group kept: a shared team)."""
+    try:
+        st = base.stat()
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o007:
+            os.chmod(base, stat.S_IMODE(st.st_mode) & ~0o007)
+    except OSError as e:
+        log.debug("%s: permissões não ajustadas (%s)", base, e)
