@@ -76,13 +76,17 @@ class Armadilha:
             except OSError:
                 continue
             try:
-                c.settimeout(2)
-                m = _ALVO.match(c.recv(4096))
-                self.hosts.append(m.group(1).decode() if m else "?")
+                c.settimeout(5)
+                dados = c.recv(4096)
             except OSError:
-                self.hosts.append("?")
+                dados = b""
             finally:
                 c.close()
+            # A connection opened ahead of time and never used (Chromium's
+            # preconnect) sends nothing: not a request. Anything sent counts.
+            if dados:
+                m = _ALVO.match(dados)
+                self.hosts.append(m.group(1).decode() if m else "?")
 
     @property
     def da_pagina(self) -> list[str]:
