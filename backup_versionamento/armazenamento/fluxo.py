@@ -8,9 +8,7 @@ from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
 from __future__ import annotations
 
 import hashlib
-import os
 import queue
-import stat
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -191,8 +189,6 @@ class GravadorBlocos:
         return res
 
 
-# A restore flushes its output this often (see escrever_blocos).
-SYNC_A_CADA = 64 << 20
 # Chunks stored back to back in one pack are fetched with one read of at most this.
 TRECHO_MAXIMO = 8 << 20
 
@@ -266,17 +262,9 @@ def escrever_blocos(
     erro: list[BaseException] = []
 
     def escritor() -> None:
-        # Flushing as it goes lets the disk work while the rest is still being
-        # read and hashed, instead of one long fsync at the end.
-        desde_sync = 0
-        sincronizar = stat.S_ISREG(os.fstat(fd).st_mode)  # not for /dev/null
         try:
             while (partes := fila.get()) is not None:
                 escrever_tudo(fd, partes)
-                desde_sync += sum(len(p) for p in partes)
-                if sincronizar and desde_sync >= SYNC_A_CADA:
-                    os.fdatasync(fd)
-                    desde_sync = 0
         except BaseException as e:  # reported to the caller below
             erro.append(e)
             while fila.get() is not None:  # drain so the producer never blocks
