@@ -279,6 +279,24 @@ class SessaoEscrita:
 
     def concluir(self, escrever_fragmento: bool = True) -> str | None:
         """Write what is left, then the fragment; return its id (None: nothing new)."""
+        # Partial packs of the writer threads are merged into as few as fit: a
+        # small backup leaves one pack, not one per thread.
+        parciais = sorted(
+            (p for p in self._todos if not p.vazio()), key=lambda p: -p.tamanho
+        )
+        for destino in parciais:
+            for origem in parciais:
+                if origem is destino or origem.vazio():
+                    continue
+                if not destino.cabe(origem.tamanho):
+                    continue
+                for id_bruto, inicio, n, _flags, claro in origem.registros:
+                    destino.adicionar(
+                        id_bruto.hex(),
+                        [memoryview(origem.buf)[inicio : inicio + n]],
+                        claro,
+                    )
+                origem.reiniciar()
         for pacote in self._todos:
             self._selar(pacote)
         if not self.novos or not escrever_fragmento:
