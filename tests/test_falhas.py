@@ -189,6 +189,42 @@ def test_arquivo_sem_permissao_de_leitura(tmp_path: Path) -> None:
         subprocess.run(["rm", "-rf", str(pasta)], check=True)
 
 
+def test_subpasta_sem_permissao_num_modelo_pasta_e_erro(tmp_path: Path) -> None:
+    """A folder model with an unreadable subfolder: an error naming it, nothing
+    stored (its files were silently dropped before: issue 12, item 1)."""
+    pasta = Path(tempfile.mkdtemp(prefix="bv_perm_"))
+    try:
+        os.chmod(pasta, 0o777)
+        pm = pasta / "pm"
+        escrever(pm / "saved_model.pb", b"grafo" * 100)
+        escrever(pm / "segredo" / "pesos.bin", b"w" * 1000)
+        for p in (pm, pm / "saved_model.pb"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        os.chmod(pm / "segredo", 0o000)
+        repo = pasta / "repo"
+        pid = os.fork()
+        if pid == 0:  # child, as 'nobody': root would read everything
+            codigo = 1
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                os.environ["XDG_CACHE_HOME"] = str(pasta / "cache")
+                cfg = {"validacao": {"modo": "desligado"}}
+                try:
+                    GerenciadorBackupVersionamento(repo, cfg).criar_backup(pm, "patch")
+                    codigo = 0
+                except ErroPermissao as e:
+                    codigo = e.codigo_saida if "segredo" in str(e) else 2
+            finally:
+                os._exit(codigo)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+        assert not list(repo.glob("modelos/*"))
+    finally:
+        subprocess.run(["chmod", "-R", "u+rwx", str(pasta)], check=False)
+        subprocess.run(["rm", "-rf", str(pasta)], check=True)
+
+
 def test_cli_entradas_ruins(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     m = escrever(tmp_path / "m.pkl", b"abc")

@@ -308,10 +308,15 @@ def test_mais_recente_e_a_maior_versao_semantica() -> None:
         v("1.10.0", "2026-11-24T11:00:00Z"),
     ]
     assert mantidas(aplicar_politica(versoes, nenhuma, AGORA)) == {"2.0.0"}
-    pre = [v("2.0.0-rc.1", "2026-11-24T09:00:00Z"), v("1.9.0", "2026-11-24T08:00:00Z")]
-    assert mantidas(aplicar_politica(pre, nenhuma, AGORA)) == {"2.0.0-rc.1"}
-    final = [*pre, v("2.0.0", "2026-11-24T07:00:00Z")]
-    assert mantidas(aplicar_politica(final, nenhuma, AGORA)) == {"2.0.0"}
+
+
+def test_versao_fora_do_formato_do_repositorio_e_recusada() -> None:
+    # The repository only writes MAJOR.MINOR.PATCH (politica.versoes is the one
+    # parser): anything else in a listing is damaged data, not a pre-release.
+    nenhuma = PoliticaRetencao("nenhuma", "nenhuma", "nenhuma")
+    for ruim in ("2.0.0-rc.1", "1.2", "v1.x.0"):
+        with pytest.raises(ErroIntegridade, match=r"MAJOR\.MINOR\.PATCH"):
+            aplicar_politica([v(ruim, "2026-11-24T09:00:00Z")], nenhuma, AGORA)
 
 
 def test_mais_recente_fica_mesmo_com_limite_e_idade() -> None:

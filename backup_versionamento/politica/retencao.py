@@ -43,20 +43,16 @@ than stopping.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..erros import ErroConfiguracao, ErroIntegridade
+from .versoes import Versao, e_versao
 
 MODOS_TEMPO = ("todas", "diarias", "semanais", "mensais", "nenhuma")
 JANELAS_DIAS = (7, 30, 90)
-
-_SEMVER = re.compile(
-    r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
-)
 
 
 @dataclass(frozen=True)
@@ -177,21 +173,13 @@ class _Versao:
 
 
 def chave_semver(versao: str) -> tuple[Any, ...]:
-    """Sort key following semver precedence (pre-releases before the release)."""
-    m = _SEMVER.match(versao)
-    if not m:
+    """Sort key: the repository's one semver parser (`politica.versoes`)."""
+    if not e_versao(versao):
         raise ErroIntegridade(
             f"versão '{versao}' não segue o formato semântico MAJOR.MINOR.PATCH"
         )
-    maior, menor, correcao, pre = m.groups()
-    if pre is None:
-        chave_pre: tuple[Any, ...] = (1,)
-    else:
-        ids = tuple(
-            (0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")
-        )
-        chave_pre = (0, ids)
-    return (int(maior), int(menor), int(correcao), chave_pre)
+    v = Versao.ler(versao)
+    return (v.major, v.minor, v.patch)
 
 
 def _data(texto: Any, versao: str) -> datetime:
