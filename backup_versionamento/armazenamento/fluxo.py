@@ -103,10 +103,11 @@ class GravadorBlocos:
         try:
             vista = memoryview(buf)
             saida = []
-            for inicio, n in cortes:
-                bloco = vista[inicio : inicio + n]
-                id_bloco = self.id_bloco(bloco)
-                saida.append((id_bloco, self.sessao.gravar(id_bloco, bloco)))
+            with self.sessao.escritor() as gravar:
+                for inicio, n in cortes:
+                    bloco = vista[inicio : inicio + n]
+                    id_bloco = self.id_bloco(bloco)
+                    saida.append((id_bloco, gravar(id_bloco, bloco)))
             return saida
         finally:
             self._liberar(buf)

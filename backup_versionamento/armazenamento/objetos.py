@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from ..erros import ErroChaveAusente, ErroIntegridade, ErroObjetoCorrompido
 from .backends import Backend
@@ -227,8 +228,24 @@ class SessaoEscrita:
         self.pacotes_gravados: list[str] = []
         self.bytes_gravados = 0
 
+    @contextmanager
+    def escritor(self) -> Iterator[Callable[[str, memoryview], int]]:
+        """Hold one pack for a run of chunks: what is read together is stored
+        together, so a restore fetches it with few range reads."""
+        pacote = self._livres.get()
+        try:
+            yield lambda id_bloco, dados: self._gravar_em(pacote, id_bloco, dados)
+        finally:
+            self._livres.put(pacote)
+
     def gravar(self, id_bloco: str, dados: memoryview) -> int:
         """Store a chunk unless known; return the bytes it adds (0 = dedup hit)."""
+        with self.escritor() as gravar:
+            return gravar(id_bloco, dados)
+
+    def _gravar_em(
+        self, pacote: PacoteEmConstrucao, id_bloco: str, dados: memoryview
+    ) -> int:
         with self._trava:
             if id_bloco in self._vistos:
                 return 0
@@ -239,15 +256,11 @@ class SessaoEscrita:
         with arm._compressao:
             partes = arm.codificador.codificar(dados, id_objeto=bytes.fromhex(id_bloco))
         n = sum(len(p) for p in partes)
-        pacote = self._livres.get()
-        try:
-            if not pacote.cabe(n):
-                self._selar(pacote)
-            pacote.adicionar(id_bloco, partes, len(dados))
-            if pacote.cheio():
-                self._selar(pacote)
-        finally:
-            self._livres.put(pacote)
+        if not pacote.cabe(n):
+            self._selar(pacote)
+        pacote.adicionar(id_bloco, partes, len(dados))
+        if pacote.cheio():
+            self._selar(pacote)
         return n
 
     def gravar_codificado(
