@@ -190,14 +190,14 @@ class GravadorBlocos:
         return res
 
 
-# Chunks stored back to back in one pack are fetched with one read of at most this.
-TRECHO_MAXIMO = 8 << 20
-
-
 def _trechos(
     armazem: ArmazemObjetos, blocos: list[tuple[str, int]]
 ) -> Iterator[tuple[list[tuple[str, int]], list[Local]]]:
-    """Group a chunk list into runs that are contiguous in one pack."""
+    """Group a chunk list into runs that are contiguous in one pack.
+
+    A run is at most the backend's `leitura_maxima` bytes (one range read).
+    """
+    maximo = armazem.backend.leitura_maxima
     run: list[tuple[str, int]] = []
     locs: list[Local] = []
     for id_bloco, n in blocos:
@@ -205,7 +205,7 @@ def _trechos(
         if locs and (
             loc.pacote != locs[-1].pacote
             or loc.deslocamento != locs[-1].deslocamento + locs[-1].tamanho
-            or loc.deslocamento + loc.tamanho - locs[0].deslocamento > TRECHO_MAXIMO
+            or loc.deslocamento + loc.tamanho - locs[0].deslocamento > maximo
         ):
             yield run, locs
             run, locs = [], []

@@ -47,6 +47,13 @@ class Backend(Protocol):
         """True when flock on this machine truly excludes writers (local folder)."""
         ...
 
+    @property
+    def leitura_maxima(self) -> int:
+        """The largest byte range worth one read: requests to an object store
+        have latency (read much at once); a local read gains nothing from huge
+        buffers, whose fresh pages cost page faults."""
+        ...
+
     def descrever(self) -> str: ...
 
     def ler(self, chave: str) -> bytes: ...

@@ -15,6 +15,7 @@ class BackendMemoria:
 
     # flock on this machine says nothing about who else writes "here".
     exclusao_real = False
+    leitura_maxima = 1 << 20
 
     def __init__(self) -> None:
         self.somente_leitura = False

@@ -55,6 +55,10 @@ class BackendComRetentativas:
     def exclusao_real(self) -> bool:
         return self.interno.exclusao_real
 
+    @property
+    def leitura_maxima(self) -> int:
+        return self.interno.leitura_maxima
+
     def descrever(self) -> str:
         return self.interno.descrever()
 

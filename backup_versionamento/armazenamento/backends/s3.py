@@ -85,6 +85,7 @@ class BackendS3:
 
     # Locks on this machine say nothing about other machines writing here.
     exclusao_real = False
+    leitura_maxima = 8 << 20  # each GET has latency: few large ranges
     somente_leitura = False
 
     def __init__(
