@@ -60,12 +60,10 @@ class ServicoBackup:
         progresso: Progresso | None = None,
         origem_pedido: str = "api",
     ) -> dict[str, Any]:
-        """Like `criar_backup`, but also say whether this call created the version.
+        """Store `caminho` as a new version unless its content is already the latest.
 
-        Returns {"modelo", "versao", "nova_versao"}: another process may publish
-        the same content at the same moment, so only this call knows.
-        `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
-        events.
+        Returns {"modelo", "versao", "nova_versao"}; emits backup_iniciado, then
+        backup_criado, backup_ignorado or backup_falhou (with `origem_pedido`).
         """
         exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
         origem = Path(caminho)
