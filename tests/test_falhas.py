@@ -277,3 +277,33 @@ def test_verificar_modelo_inexistente(tmp_path: Path) -> None:
     )
     r = cli("verificar", "--base", str(repo), "--modelo", "nope")
     assert r.returncode == 6 and "m.pkl" in r.stderr  # names the existing models
+
+
+def test_primeiro_backup_recusado_nao_deixa_repositorio(tmp_path: Path) -> None:
+    """Issue 12, item 7: a first backup refused by validation or by disk space
+    creates no repository; the next good backup creates it as usual."""
+    ruim = escrever(tmp_path / "m.pkl", b"isto nao e um pickle" * 10)
+    repo = tmp_path / "repo"
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(
+        json.dumps(
+            {"diretorios": {"base": str(repo)}, "validacao": {"modo": "bloquear"}}
+        )
+    )
+    r = cli("backup", "--config", str(cfg), "--modelo", str(ruim))
+    assert r.returncode == 12, r.stderr
+    assert not (repo / "repositorio.json").exists()
+    r = cli("listar", "--config", str(cfg))
+    assert r.returncode == 8 and "não encontrado" in r.stderr
+    # Refused by disk space (a reserve no disk has), through the API this time.
+    espaco = {"espaco_disco": {"reserva_mb": 10**9}, "validacao": {"modo": "desligado"}}
+    with GerenciadorBackupVersionamento(tmp_path / "repo2", espaco) as g:
+        with pytest.raises(ErroEspacoInsuficiente):
+            g.criar_backup(ruim, "patch")
+        assert not (tmp_path / "repo2" / "repositorio.json").exists()
+        # The same manager can still back up once the problem is gone.
+        g.config["espaco_disco"]["reserva_mb"] = 0
+        assert g.criar_backup(ruim, "patch") == "1.0.0"
+    with GerenciadorBackupVersionamento(tmp_path / "repo2", {}) as g:
+        assert [v["versao"] for v in g.listar_versoes("m.pkl")] == ["1.0.0"]
+        assert g.verificar_integridade(completa=True)["ok"]

@@ -28,6 +28,7 @@ from ..erros import (
     ErroChaveAusente,
     ErroObjetoCorrompido,
     ErroRepositorio,
+    ErroTrava,
     ErroVersaoNaoEncontrada,
 )
 from ..estado import pasta_estado
@@ -35,8 +36,10 @@ from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
 from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
+from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .indice_blocos import IndiceBlocos
 from .objetos import ArmazemObjetos, SessaoEscrita
+from .pacote import PREFIXO as PREFIXO_PACOTES
 from .pacote import Local, chave_pacote, ler_trailer
 from .resumos import IndiceResumos
 from .sidecar import (
@@ -47,6 +50,7 @@ from .sidecar import (
     chave_sidecar,
     validar_nome_modelo,
 )
+from .trava import travar
 
 log = logging.getLogger("SistemaBackup")
 
@@ -151,6 +155,9 @@ class Repositorio:
         self.backend = backend
         self.cabecalho = cabecalho
         self.id: str = cabecalho["id"]
+        # Set by abrir(): this process wrote the header (see desfazer_criacao).
+        self.criado_agora = False
+        self._desfeito = False
         self.pasta_estado = pasta_estado(self.id, estado)
         self.threads = threads
         self.buffer_mb = buffer_mb
@@ -198,6 +205,9 @@ class Repositorio:
                     "ARQUIVO`) ou confira diretorios.base / --base"
                 )
             cab = cls._criar(backend, preparar_criacao)
+            criado_agora = True
+        else:
+            criado_agora = False
         formato = cab.get("formato")
         if formato == 1:
             raise ErroRepositorio(
@@ -231,7 +241,9 @@ class Repositorio:
                 f"{backend.descrever()}: repositório criptografado; abra-o com a "
                 "configuração de seguranca.criptografia"
             )
-        return cls(backend, cab, **opcoes)
+        repo = cls(backend, cab, **opcoes)
+        repo.criado_agora = criado_agora
+        return repo
 
     @staticmethod
     def _criar(
@@ -280,11 +292,58 @@ class Repositorio:
         return self.pasta_estado / "travas" / f"{nome}.lock"
 
     # -- writing -------------------------------------------------------------------
+    def desfazer_criacao(self) -> bool:
+        """Remove the header this process just created if nothing was stored since.
+
+        A first backup refused before writing (validation, disk space) must not
+        leave an empty repository behind. Only where this machine's lock truly
+        excludes writers and the repository is not encrypted (its key objects
+        would have to be recreated); the next write puts the same header back.
+        """
+        if (
+            not self.criado_agora
+            or not self.backend.exclusao_real
+            or self.cabecalho.get("criptografia")
+        ):
+            return False
+        try:
+            with travar(self.caminho_trava("repositorio"), espera=0):
+                for prefixo in (PREFIXO, PREFIXO_PACOTES, PREFIXO_FRAGMENTOS):
+                    if next(iter(self.backend.listar(prefixo)), None) is not None:
+                        return False
+                cab = ler_cabecalho(self.backend)
+                if cab is None or cab.get("id") != self.id:
+                    return False
+                self.backend.apagar(CHAVE_CABECALHO)
+        except ErroTrava:
+            return False  # someone else is using it: it stays
+        self.criado_agora = False
+        self._desfeito = True
+        return True
+
+    def _garantir_cabecalho(self) -> None:
+        """Put back a header removed by desfazer_criacao before the next write."""
+        if not self._desfeito:
+            return
+        self.backend.gravar(
+            CHAVE_CABECALHO, serializar_cabecalho(self.cabecalho), exclusivo=True
+        )
+        cab = ler_cabecalho(self.backend)
+        if cab is None or cab.get("id") != self.id:
+            raise ErroRepositorio(
+                f"{self.descrever()}: outro processo criou o repositório ao mesmo "
+                "tempo; repita o comando"
+            )
+        self._desfeito = False
+        self.criado_agora = True
+
     def sessao(self) -> SessaoEscrita:
+        self._garantir_cabecalho()
         return self.objetos.sessao()
 
     def publicar(self, sidecar: Sidecar) -> bool:
         """Create the sidecar exclusively; False if that version already exists."""
+        self._garantir_cabecalho()
         if self.assinador is not None:
             sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(

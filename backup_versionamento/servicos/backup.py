@@ -95,6 +95,13 @@ class ServicoBackup:
             self.ctx.eventos.emitir(
                 "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
             )
+            # A refused first backup leaves no empty repository behind (not for
+            # the daemon: its PID and state are found through the header).
+            if origem_pedido in ("api", "cli") and self.ctx.repo.desfazer_criacao():
+                log.info(
+                    "Repositório recém-criado desfeito: nada foi guardado em %s",
+                    self.ctx.base,
+                )
             raise
         return {"modelo": modelo, "versao": versao, "nova_versao": nova}
 
