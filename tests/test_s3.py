@@ -771,3 +771,23 @@ def test_sincronizar_recusa_bucket_de_outro_repositorio(
     assert r.returncode == 8
     assert "já guarda outro repositório" in r.stderr
     assert _chaves(srv, bucket) == antes
+
+
+def test_limpeza_diz_o_que_a_carencia_segurou(
+    srv: ServidorS3, base: str, tmp_path: Path
+) -> None:
+    """Issue 12, item 15: a collection that freed nothing because of the grace
+    period says what it kept, why, and the option that changes it."""
+    m = tmp_path / "m.bin"
+    for i in range(2):
+        m.write_bytes(os.urandom(300_000) + bytes([i]))
+        assert _cli(srv, "backup", "--base", base, "--modelo", str(m)).returncode == 0
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(
+        json.dumps({"retencao": {"por_quantidade": {"maximo_versoes_por_modelo": 1}}})
+    )
+    r = _cli(srv, "limpeza", "--base", base, "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    assert "1 versão removida" in r.stdout
+    assert "pela carência de 60 min" in r.stdout
+    assert "retencao.carencia_coleta_minutos" in r.stdout
