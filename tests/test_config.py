@@ -195,3 +195,34 @@ def test_cada_chave_da_automacao_e_retencao(
     with pytest.raises(ErroConfiguracao) as e:
         config.carregar(arq)
     assert any(p.startswith(chave + ":") for p in e.value.problemas), e.value.problemas
+
+
+def test_config_nao_mostra_segredos(tmp_path: Path) -> None:
+    """`config` prints the effective configuration, never a webhook secret or a
+    dashboard token (they are shown only as set)."""
+    arquivo = tmp_path / "cfg.json"
+    arquivo.write_text(
+        json.dumps(
+            {
+                "integracao": {
+                    "webhook": {
+                        "habilitado": True,
+                        "url": "http://127.0.0.1:9/x",
+                        "segredo": "segredo-muito-secreto",
+                        "endpoints": [
+                            {"url": "http://127.0.0.1:9/y", "segredo": "outro-secreto"}
+                        ],
+                    }
+                },
+                "relatorios": {"painel_token": "token-secreto"},
+            }
+        )
+    )
+    r = cli("config", "--config", str(arquivo))
+    assert r.returncode == 0, r.stderr
+    assert "secreto" not in r.stdout
+    dados = json.loads(r.stdout)
+    assert dados["integracao"]["webhook"]["segredo"] == "***"
+    assert dados["integracao"]["webhook"]["endpoints"][0]["segredo"] == "***"
+    assert dados["relatorios"]["painel_token"] == "***"
+    assert dados["integracao"]["webhook"]["url"] == "http://127.0.0.1:9/x"

@@ -142,8 +142,8 @@ def test_plurais_na_saida(tmp_path: Path) -> None:
     _, repo = _backup(tmp_path)
     r = cli("verificar", "--base", str(repo))
     assert r.returncode == 0, r.stderr
-    assert "1 versão, 1 objeto," in r.stdout
-    assert "versões" not in r.stdout and "objetos" not in r.stdout
+    assert "1 versão, 1 bloco," in r.stdout
+    assert "versões" not in r.stdout and "blocos" not in r.stdout
     r = cli("status", "--base", str(repo))
     assert r.returncode == 0, r.stderr
     assert " em 1 pacote" in r.stdout and "1 pacotes" not in r.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from .. import config as configuracao
 from ..texto import seguro
@@ -34,5 +35,20 @@ def executar(args: argparse.Namespace) -> int:
         else:
             print(f"Configuração válida ({seguro(origem)})")
         return 0
-    print(json.dumps(cfg, ensure_ascii=False, indent=2))
+    print(json.dumps(_sem_segredos(cfg), ensure_ascii=False, indent=2))
     return 0
+
+
+# Keys whose values are secrets: shown as set or not, never printed.
+_SEGREDOS = {"segredo", "painel_token"}
+
+
+def _sem_segredos(valor: Any) -> Any:
+    if isinstance(valor, dict):
+        return {
+            k: ("***" if v else "") if k in _SEGREDOS else _sem_segredos(v)
+            for k, v in valor.items()
+        }
+    if isinstance(valor, list):
+        return [_sem_segredos(v) for v in valor]
+    return valor

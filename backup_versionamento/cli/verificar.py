@@ -72,7 +72,7 @@ def _texto_integridade(rel: dict[str, Any]) -> str:
         return (
             f"Integridade OK (verificação {modo}): "
             f"{plural(rel['versoes_verificadas'], 'versão', 'versões')}, "
-            f"{plural(rel['objetos_verificados'], 'objeto')}, {rel['duracao_s']}s"
+            f"{plural(rel['objetos_verificados'], 'bloco')}, {rel['duracao_s']}s"
         )
     linhas = [f"PROBLEMAS ENCONTRADOS (verificação {modo}): {len(rel['problemas'])}"]
     linhas += [
