@@ -421,3 +421,27 @@ def test_eventos_para_quem_se_inscreve(
     ]
     assert eventos[1][1]["versao"] == "1.0.0" and eventos[1][1]["modelo"] == "m.pkl"
     assert "sumiu.pkl" in eventos[5][1]["erro"]
+
+
+def test_modelo_inalterado_nao_e_lido_e_forcar_leitura_le(tmp_path: Path) -> None:
+    """Issue 7, item 9: an unchanged model (size, mtime, inode, ctime) is
+    recognised without reading a byte; forcar_leitura reads it anyway."""
+    tamanho = 3 * 1024 * 1024
+    m = escrever(tmp_path / "m.bin", aleatorio(tamanho, 7))
+    cfg = {"validacao": {"modo": "desligado"}}
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        lidos: list[int] = []
+        assert g.criar_backup(m, "melhoria", progresso=lidos.append) == "1.0.0"
+        assert sum(lidos) == tamanho  # the progress counts bytes read
+        lidos.clear()
+        r = g.criar_backup_detalhado(m, progresso=lidos.append)
+        assert (r["versao"], r["nova_versao"], lidos) == ("1.0.0", False, [])
+        r = g.criar_backup_detalhado(m, forcar_leitura=True, progresso=lidos.append)
+        assert (r["versao"], r["nova_versao"]) == ("1.0.0", False)
+        assert sum(lidos) == tamanho
+        # Same bytes rewritten: the stat changed, so it is read, and deduplicated.
+        lidos.clear()
+        escrever(m, aleatorio(tamanho, 7))
+        r = g.criar_backup_detalhado(m, progresso=lidos.append)
+        assert (r["versao"], r["nova_versao"]) == ("1.0.0", False)
+        assert sum(lidos) == tamanho

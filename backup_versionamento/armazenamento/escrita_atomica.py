@@ -72,27 +72,27 @@ def escrever_atomico(
     return True
 
 
-def escrever_tudo(fd: int, partes: Sequence[bytes | memoryview]) -> None:
+# writev takes at most IOV_MAX buffers per call (1024 on Linux); EINVAL beyond.
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def escrever_tudo(fd: int, partes: Sequence[bytes | bytearray | memoryview]) -> None:
     """writev until every byte of `partes` is written (short writes happen)."""
-    restante = sum(len(p) for p in partes)
-    vistas = [memoryview(p) for p in partes]
-    while restante:
-        # writev takes at most IOV_MAX (1024 on Linux) buffers per call.
-        escritos = os.writev(fd, vistas[:1024])
-        restante -= escritos
-        vistas = _avancar(vistas, escritos)
-
-
-def _avancar(vistas: list[memoryview], n: int) -> list[memoryview]:
-    """Drop `n` already-written bytes from the front of a writev buffer list."""
-    while n and vistas:
-        if n >= len(vistas[0]):
-            n -= len(vistas[0])
-            vistas = vistas[1:]
-        else:
-            vistas = [vistas[0][n:], *vistas[1:]]
-            n = 0
-    return vistas
+    vistas = [memoryview(p).cast("B") for p in partes]
+    i = 0
+    while i < len(vistas):
+        lote = vistas[i : i + _IOV_MAX]
+        escritos = os.writev(fd, lote)
+        # Skip the buffers fully written; keep the rest of a partly written one.
+        for v in lote:
+            if escritos >= v.nbytes:
+                escritos -= v.nbytes
+                i += 1
+            else:
+                vistas[i] = v[escritos:]
+                break
+        while i < len(vistas) and vistas[i].nbytes == 0:
+            i += 1
 
 
 def escrever_json_atomico(

@@ -83,10 +83,6 @@ class IndiceBlocos:
                 )
             }
 
-    def contagem(self) -> int:
-        with self._trava:
-            return int(self._conn.execute("SELECT COUNT(*) FROM blocos").fetchone()[0])
-
     # -- updates -----------------------------------------------------------------
     def registrar(self, locais: dict[str, Local], fragmento: str | None) -> None:
         """Add locations (and mark their fragment merged); a failure only logs.

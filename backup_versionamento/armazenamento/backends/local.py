@@ -27,12 +27,10 @@ from ...erros import (
     ErroTransitorio,
     mensagem_os,
 )
-from ..escrita_atomica import sincronizar_pasta
+from ..escrita_atomica import escrever_tudo, sincronizar_pasta
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
 
 _SUFIXO_TEMP = ".tmp"
-# writev takes at most IOV_MAX buffers per call (1024 on Linux); EINVAL beyond.
-_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 _ERRNOS_TRANSITORIOS = {errno.EAGAIN, errno.EINTR, errno.ETIMEDOUT}
 # A temp name adds '.' + '.' + 16 hex + '.tmp' to the key's last segment; keep
 # it under NAME_MAX (255 bytes) for long user file names.
@@ -67,24 +65,6 @@ def _detectar_somente_leitura(raiz: str) -> bool:
     except OSError:
         return False
     return not os.access(raiz, os.W_OK)
-
-
-def _escrever_tudo(fd: int, vistas: list[memoryview]) -> None:
-    """writev until every byte is written, at most IOV_MAX buffers per call."""
-    i = 0
-    while i < len(vistas):
-        lote = vistas[i : i + _IOV_MAX]
-        escritos = os.writev(fd, lote)
-        # Skip the buffers fully written; keep the rest of a partly written one.
-        for v in lote:
-            if escritos >= v.nbytes:
-                escritos -= v.nbytes
-                i += 1
-            else:
-                vistas[i] = v[escritos:]
-                break
-        while i < len(vistas) and vistas[i].nbytes == 0:
-            i += 1
 
 
 class BackendLocal:
@@ -191,7 +171,7 @@ class BackendLocal:
             raise traduzir_erro_os(e, caminho) from e
         try:
             try:
-                _escrever_tudo(fd, vistas)
+                escrever_tudo(fd, vistas)
                 os.fsync(fd)
             finally:
                 os.close(fd)
