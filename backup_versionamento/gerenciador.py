@@ -252,12 +252,23 @@ class GerenciadorBackupVersionamento:
         destino: str | Path = ".",
         *,
         sobrescrever: bool = False,
+        conferir_sha256: bool = False,
         progresso: Progresso | None = None,
     ) -> str:
-        """Restore a version into `destino` (see `servicos.destino` for the rules)."""
+        """Restore a version into `destino` (see `servicos.destino` for the rules).
+
+        Every chunk is checked against its hash as it is read; `conferir_sha256`
+        also recomputes the whole file's SHA-256 (end to end, a second hash of
+        every byte) before the file takes its place.
+        """
         return str(
             self.restaurar_backup_detalhado(
-                modelo, versao, destino, sobrescrever=sobrescrever, progresso=progresso
+                modelo,
+                versao,
+                destino,
+                sobrescrever=sobrescrever,
+                conferir_sha256=conferir_sha256,
+                progresso=progresso,
             )["caminho"]
         )
 
@@ -268,6 +279,7 @@ class GerenciadorBackupVersionamento:
         destino: str | Path = ".",
         *,
         sobrescrever: bool = False,
+        conferir_sha256: bool = False,
         progresso: Progresso | None = None,
     ) -> dict[str, Any]:
         """Like `restaurar_backup`, plus how the destination was read and why.
@@ -276,7 +288,12 @@ class GerenciadorBackupVersionamento:
         """
         self._autorizar("restaurar")
         return self._restauracao.restaurar(
-            modelo, versao, destino, sobrescrever=sobrescrever, progresso=progresso
+            modelo,
+            versao,
+            destino,
+            sobrescrever=sobrescrever,
+            conferir_sha256=conferir_sha256,
+            progresso=progresso,
         )
 
     # -- checks ------------------------------------------------------------------

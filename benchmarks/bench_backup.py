@@ -970,6 +970,12 @@ NOTAS = [
     "não fazem fsync; assim todos pagam a escrita em disco)",
     "MB = 10^6 bytes; MB/s = tamanho do arquivo ÷ tempo de parede do subprocesso "
     "(inclui a partida do processo); mediana das repetições",
+    "este projeto roda com o bytecode compilado antes das medições (python -m "
+    "compileall), como o deixam o pip e o `make instalar`; sem isso, onde "
+    "PYTHONDONTWRITEBYTECODE=1, cada comando recompilaria o pacote",
+    "restauração deste projeto com a conferência padrão: cada bloco pelo seu hash "
+    "(BLAKE3) e o tamanho do arquivo, como restic e borg; `--conferir-sha256` "
+    "acrescenta o SHA-256 do arquivo inteiro (docs/DESEMPENHO.md mede o custo)",
     "bytes adicionados pela v2 = crescimento da pasta do repositório (soma dos "
     "tamanhos dos arquivos: dados, índices, metadados)",
     "arquivos no repositório = quantos arquivos a pasta do repositório tem depois do "
@@ -1129,6 +1135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
+    # As installed (pip and `make instalar` compile the bytecode): with
+    # PYTHONDONTWRITEBYTECODE=1 every run would recompile the package instead.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(RAIZ_PROJETO / "backup_versionamento"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     global SERVIDOR_S3
     if args.s3:
         try:

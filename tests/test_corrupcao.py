@@ -11,7 +11,7 @@ from backup_versionamento.armazenamento.pacote import Local, chave_pacote
 from backup_versionamento.erros import ErroIntegridade, ErroObjetoCorrompido
 from tests.ajuda_cifra import gravar_sidecar_json, ler_sidecar_json
 
-from .conftest import aleatorio, cli, escrever
+from .conftest import aleatorio, cli, cli_json, escrever
 
 MiB = 1024 * 1024
 
@@ -146,6 +146,55 @@ def test_verificacao_completa_acha_bloco_trocado(
     rel = gerenciador.verificar_integridade(completa=True)
     assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
     assert rel["problemas"][0]["tipo"] == "conteudo"
+
+
+def test_conferir_sha256_acha_lista_de_blocos_trocada(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+    tmp_path: Path,
+) -> None:
+    # Each chunk is fine, only their order in the sidecar is wrong: the chunk
+    # checks cannot see it, the end-to-end SHA-256 does.
+    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
+    dados = ler_sidecar_json(sc)
+    blocos = dados["entradas"][0]["blocos"]
+    blocos[0], blocos[1] = blocos[1], blocos[0]
+    gravar_sidecar_json(sc, dados)
+    destino = tmp_path / "conferido"
+    with pytest.raises(ErroIntegridade, match="SHA-256 do arquivo restaurado"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", destino, conferir_sha256=True)
+    assert not destino.exists() or not any(destino.iterdir())
+    r = cli(
+        "restaurar",
+        "--base",
+        str(repo),
+        "--modelo",
+        "m.h5",
+        "--versao",
+        "1.0.0",
+        "--destino",
+        str(destino) + "/",
+        "--conferir-sha256",
+    )
+    assert r.returncode == 9
+    assert "SHA-256 do arquivo restaurado não confere" in r.stderr
+    assert not any(destino.iterdir())
+    # An intact version restores with the flag, and says what was checked.
+    r = cli_json(
+        "restaurar",
+        "--base",
+        str(repo),
+        "--modelo",
+        "m.h5",
+        "--versao",
+        "1.1.0",
+        "--destino",
+        str(tmp_path / "ok") + "/",
+        "--conferir-sha256",
+    )
+    assert r["sha256_conferido"] is True
+    assert Path(r["caminho"]).read_bytes() == tres_versoes["1.1.0"]
 
 
 def test_cli_verificar_sai_com_9(

@@ -297,6 +297,22 @@ def test_pasta_nao_vazia_nao_vira_repositorio(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "coisas").iterdir()) == ["foto.jpg"]
 
 
+def test_restauracao_grande_inicia_descarga_e_confere(
+    gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
+) -> None:
+    # 20 MiB crosses two DESCARGA marks (writeback started as it is written).
+    dados = aleatorio(20 * 1024 * 1024 + 12345, 7)
+    m = escrever(tmp_path / "grande.bin", dados)
+    gerenciador.criar_backup(m, "patch")
+    for conferir in (False, True):
+        destino = tmp_path / f"r-{conferir}"
+        caminho = gerenciador.restaurar_backup(
+            "grande.bin", "1.0.0", destino, conferir_sha256=conferir
+        )
+        assert Path(caminho).read_bytes() == dados
+        assert sorted(p.name for p in destino.iterdir()) == ["grande.bin"]
+
+
 def test_restauracao_recusa_sobrescrever(
     gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 from collections import deque
@@ -19,7 +20,7 @@ from typing import BinaryIO
 
 from pyfastcdc import FastCDC
 
-from .escrita_atomica import escrever_tudo
+from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local
 
@@ -82,14 +83,25 @@ class GravadorBlocos:
         n_segmentos = max(self.threads + 2, min(8, (buffer_mb << 20) // SEGMENTO))
         self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         # Several whole chunks per segment (the last cut of each is carried over).
-        segmento = max(SEGMENTO, 4 * maximo)
-        for _ in range(n_segmentos):
-            self._livres.put(bytearray(segmento))
+        self._tamanho_segmento = max(SEGMENTO, 4 * maximo)
         self._n_segmentos = n_segmentos
+        # Segments are allocated as the pipeline first needs them (touching new
+        # memory is slow here): a small file allocates one, not the whole pool.
+        self._criados = 0
         # A segment goes back to the pool when both its worker and the file's
         # SHA-256 thread are done with it.
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
+
+    def _segmento(self) -> bytearray:
+        """A free segment; blocks when all exist and are in use (back-pressure)."""
+        try:
+            return self._livres.get_nowait()
+        except queue.Empty:
+            if self._criados < self._n_segmentos:
+                self._criados += 1
+                return bytearray(self._tamanho_segmento)
+            return self._livres.get()
 
     def _liberar(self, buf: bytearray) -> None:
         with self._trava_usos:
@@ -151,7 +163,7 @@ class GravadorBlocos:
         hasher.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
-                buf = self._livres.get()
+                buf = self._segmento()
                 cheio = 0
                 while True:
                     cheio, fim = _encher(arquivo, buf, cheio)
@@ -169,7 +181,7 @@ class GravadorBlocos:
                         cortes.pop()
                     usado = cortes[-1][0] + cortes[-1][1] if cortes else 0
                     resto = cheio - usado
-                    proximo = None if fim else self._livres.get()  # back-pressure
+                    proximo = None if fim else self._segmento()
                     if proximo is not None and resto:
                         proximo[:resto] = buf[usado:cheio]
                     res.tamanho += usado
@@ -198,10 +210,11 @@ def _trechos(
     A run is at most the backend's `leitura_maxima` bytes (one range read).
     """
     maximo = armazem.backend.leitura_maxima
+    todos = armazem.localizar_todos([i for i, _ in blocos])
     run: list[tuple[str, int]] = []
     locs: list[Local] = []
     for id_bloco, n in blocos:
-        loc = armazem.localizar(id_bloco)
+        loc = todos[id_bloco]
         if locs and (
             loc.pacote != locs[-1].pacote
             or loc.deslocamento != locs[-1].deslocamento + locs[-1].tamanho
@@ -244,6 +257,10 @@ def ler_trechos(
                 fut.cancel()
 
 
+# A restore starts the disk writing every this many bytes (see iniciar_descarga).
+DESCARGA = 8 << 20
+
+
 def escrever_blocos(
     fd: int,
     armazem: ArmazemObjetos,
@@ -251,21 +268,28 @@ def escrever_blocos(
     *,
     threads: int = 2,
     progresso: Progresso | None = None,
+    sha256: bool = True,
 ) -> tuple[int, str]:
     """Write a chunk list to an open fd; return (size, sha256) of what was written.
 
-    SHA-256 runs here while a writer thread does the writev(2) calls: both release
-    the GIL, so hashing and writing overlap.
+    Every chunk is checked against its id on the way (`ler_trechos`). The whole
+    file's SHA-256 (empty string when `sha256` is false) runs here while a writer
+    thread does the writev(2) calls: both release the GIL, so they overlap.
     """
-    sha = hashlib.sha256()
+    sha = hashlib.sha256() if sha256 else None
     total = 0
     fila: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(maxsize=8)
     erro: list[BaseException] = []
 
     def escritor() -> None:
+        inicio = pos = os.lseek(fd, 0, os.SEEK_CUR)
         try:
             while (partes := fila.get()) is not None:
                 escrever_tudo(fd, partes)
+                pos += sum(len(p) for p in partes)
+                if pos - inicio >= DESCARGA:
+                    iniciar_descarga(fd, inicio, pos - inicio)
+                    inicio = pos
         except BaseException as e:  # reported to the caller below
             erro.append(e)
             while fila.get() is not None:  # drain so the producer never blocks
@@ -277,7 +301,8 @@ def escrever_blocos(
         for partes in ler_trechos(armazem, blocos, threads=threads):
             n = 0
             for dados in partes:
-                sha.update(dados)
+                if sha is not None:
+                    sha.update(dados)
                 n += len(dados)
             fila.put(partes)
             total += n
@@ -290,7 +315,7 @@ def escrever_blocos(
         t.join()
     if erro:
         raise erro[0]
-    return total, sha.hexdigest()
+    return total, sha.hexdigest() if sha is not None else ""
 
 
 def sha256_arquivo(caminho: Path, buffer: int = 4 << 20) -> tuple[int, str]:

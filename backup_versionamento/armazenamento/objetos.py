@@ -96,6 +96,14 @@ class ArmazemObjetos:
             )
         return loc
 
+    def localizar_todos(self, ids: list[str]) -> dict[str, Local]:
+        """`localizar` for a whole chunk list: one batch of index queries."""
+        locais = self.indice.locais(ids)
+        for id_bloco in ids:
+            if id_bloco not in locais:
+                locais[id_bloco] = self.localizar(id_bloco)
+        return locais
+
     def ler_bruto(self, id_bloco: str, loc: Local | None = None) -> bytes:
         """The stored blob of a chunk, not decoded."""
         loc = loc or self.localizar(id_bloco)

@@ -50,16 +50,25 @@ class PacoteEmConstrucao:
     """Blobs appended to one reused buffer until sealed (one per writer thread).
 
     The buffer is allocated once and reused: freshly allocated memory is slow
-    to touch on these machines, reused memory is not.
+    to touch on these machines, reused memory is not. It is allocated on first
+    use, by the writer thread that fills it, so the cost is paid in parallel and
+    not before the first byte is read.
     """
 
     def __init__(self, capacidade: int = TAMANHO_ALVO + (2 << 20)) -> None:
-        self.buf = bytearray(capacidade)
+        self.capacidade = capacidade
+        self._buf: bytearray | None = None
         self.registros: list[tuple[bytes, int, int, int, int]] = []
         self.tamanho = 0
 
+    @property
+    def buf(self) -> bytearray:
+        if self._buf is None:
+            self._buf = bytearray(self.capacidade)
+        return self._buf
+
     def cabe(self, n: int) -> bool:
-        return self.tamanho + n <= len(self.buf)
+        return self.tamanho + n <= self.capacidade
 
     def cheio(self) -> bool:
         return self.tamanho >= TAMANHO_ALVO

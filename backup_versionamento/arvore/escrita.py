@@ -1,9 +1,11 @@
 """Writing a stored version back to the file system, verified, then renamed.
 
-Each file is written under a temporary name inside the destination's folder,
-its size and SHA-256 checked against the sidecar, its mode applied, and only
-then renamed into place; a folder model is assembled in a temporary folder and
-renamed whole. Paths from a sidecar are re-checked (no absolute, no '..', no
+Each file is written under a temporary name inside the destination's folder:
+every chunk checked against its id (a hash of its content) as it is read, the
+size against the sidecar (and, when asked, the whole file's SHA-256 too: an
+end-to-end check that costs a second hash of every byte), its mode applied, and
+only then renamed into place; a folder model is assembled in a temporary folder
+and renamed whole. Paths from a sidecar are re-checked (no absolute, no '..', no
 parent that is a symbolic link).
 """
 
@@ -32,6 +34,7 @@ def restaurar(
     destino: Path,
     *,
     sobrescrever: bool = False,
+    conferir_sha256: bool = False,
     threads: int = 2,
     progresso: Progresso | None = None,
 ) -> Path:
@@ -47,7 +50,7 @@ def restaurar(
             raise ErroRestauracao(
                 f"{final}: existe e é de outro tipo; não será substituído"
             )
-    escritor = _Escritor(armazem, threads, progresso)
+    escritor = _Escritor(armazem, threads, progresso, conferir_sha256)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         if sidecar.tipo == "arquivo":
@@ -61,11 +64,16 @@ def restaurar(
 
 class _Escritor:
     def __init__(
-        self, armazem: ArmazemObjetos, threads: int, progresso: Progresso | None
+        self,
+        armazem: ArmazemObjetos,
+        threads: int,
+        progresso: Progresso | None,
+        conferir_sha256: bool,
     ) -> None:
         self.armazem = armazem
         self.threads = threads
         self.progresso = progresso
+        self.conferir_sha256 = conferir_sha256
 
     def entrada(self, ent: Entrada, fd: int) -> None:
         tamanho, sha = escrever_blocos(
@@ -74,8 +82,14 @@ class _Escritor:
             list(ent.blocos),
             threads=self.threads,
             progresso=self.progresso,
+            sha256=self.conferir_sha256,
         )
-        if tamanho != ent.tamanho or sha != ent.sha256:
+        if tamanho != ent.tamanho:
+            raise ErroIntegridade(
+                f"{ent.caminho}: o arquivo restaurado tem {tamanho} bytes, o "
+                f"registrado tem {ent.tamanho}; restauração abortada"
+            )
+        if self.conferir_sha256 and sha != ent.sha256:
             raise ErroIntegridade(
                 f"{ent.caminho}: SHA-256 do arquivo restaurado não confere "
                 "com o registrado; restauração abortada"

@@ -13,8 +13,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         "restaurar",
         parents=[comum],
         help="restaura uma versão",
-        description="Restaura uma versão no destino. O arquivo só aparece "
-        "depois de conferido o SHA-256.",
+        description="Restaura uma versão no destino. Cada bloco é conferido "
+        "pelo seu hash ao ser lido e o arquivo só aparece no destino depois de "
+        "completo e gravado em disco.",
     )
     p.add_argument("--modelo", required=True, metavar="NOME", help="nome do modelo")
     p.add_argument("--versao", default="ultima", help="versão (ex.: 1.2.3) ou 'ultima'")
@@ -28,6 +29,13 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         "--sobrescrever",
         action="store_true",
         help="substitui o destino se ele já existir",
+    )
+    p.add_argument(
+        "--conferir-sha256",
+        action="store_true",
+        help="recalcula também o SHA-256 do arquivo inteiro e o compara com o "
+        "registrado antes de pô-lo no destino (conferência de ponta a ponta; "
+        "custa um segundo hash de cada byte)",
     )
     p.add_argument(
         "--validar",
@@ -47,6 +55,7 @@ def executar(args: argparse.Namespace) -> int:
                 info["versao"],
                 args.destino,
                 sobrescrever=args.sobrescrever,
+                conferir_sha256=args.conferir_sha256,
                 progresso=prog,
             )
         caminho = r["caminho"]
@@ -58,14 +67,16 @@ def executar(args: argparse.Namespace) -> int:
         "destino_tratado_como": r["tratado_como"],
         "motivo_destino": r["motivo"],
         "sha256": info["sha256"],
+        "sha256_conferido": args.conferir_sha256,
         "tamanho": info["tamanho"],
         "validacao": validacao,
     }
 
     def humano() -> str:
+        conferido = "SHA-256 conferido" if args.conferir_sha256 else "blocos conferidos"
         texto = (
             f"Modelo restaurado em: {seguro(caminho)} "
-            f"(versão {info['versao']}, SHA-256 conferido)\n"
+            f"(versão {info['versao']}, {conferido})\n"
             f"  destino tratado como {r['tratado_como']}: {r['motivo']}"
         )
         if validacao:

@@ -32,6 +32,7 @@ class ServicoRestauracao:
         destino: str | Path = ".",
         *,
         sobrescrever: bool = False,
+        conferir_sha256: bool = False,
         progresso: Progresso | None = None,
     ) -> dict[str, Any]:
         """Like `restaurar_backup`, plus how the destination was read and why.
@@ -40,6 +41,7 @@ class ServicoRestauracao:
         """
         exigir(destino, CAMINHO, "destino", "um caminho (texto ou Path)")
         exigir(sobrescrever, bool, "sobrescrever", "verdadeiro ou falso")
+        exigir(conferir_sha256, bool, "conferir_sha256", "verdadeiro ou falso")
         try:
             sidecar = self.consulta.sidecar(modelo, versao)
             base = self.ctx.base
@@ -55,6 +57,7 @@ class ServicoRestauracao:
                 sidecar,
                 r.caminho,
                 sobrescrever=sobrescrever,
+                conferir_sha256=conferir_sha256,
                 threads=self.ctx.repo.threads,
                 progresso=progresso,
             )
