@@ -8,6 +8,7 @@ from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import queue
 import threading
@@ -46,12 +47,13 @@ class ResultadoArquivo:
 
 # Chunks are handed to the workers in segments of about this many bytes: per
 # chunk the reading thread only copies bytes, so Python's per-item costs (futures,
-# queues, locks, the GIL hand-offs) are paid per segment, not per chunk.
-SEGMENTO = 8 << 20
+# queues, locks, the GIL hand-offs) are paid per segment, not per chunk. A
+# segment of new data becomes one pack, written straight from the segment.
+SEGMENTO = 16 << 20
 Corte = tuple[int, int]  # (offset in the segment, length)
 
 
-def _encher(arquivo: BinaryIO, buf: bytearray, cheio: int) -> tuple[int, bool]:
+def _encher(arquivo: BinaryIO, buf: mmap.mmap, cheio: int) -> tuple[int, bool]:
     """Read into `buf[cheio:]` until full or end of file: (filled, eof)."""
     vista = memoryview(buf)
     while cheio < len(buf):
@@ -81,7 +83,7 @@ class GravadorBlocos:
         self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
         # In-flight segments; together they bound the pipeline's memory.
         n_segmentos = max(self.threads + 2, min(8, (buffer_mb << 20) // SEGMENTO))
-        self._livres: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._livres: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
         # Several whole chunks per segment (the last cut of each is carried over).
         self._tamanho_segmento = max(SEGMENTO, 4 * maximo)
         self._n_segmentos = n_segmentos
@@ -93,24 +95,25 @@ class GravadorBlocos:
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
 
-    def _segmento(self) -> bytearray:
+    def _segmento(self) -> mmap.mmap:
         """A free segment; blocks when all exist and are in use (back-pressure)."""
         try:
             return self._livres.get_nowait()
         except queue.Empty:
             if self._criados < self._n_segmentos:
                 self._criados += 1
-                return bytearray(self._tamanho_segmento)
+                # An anonymous mapping: only the pages a file fills are touched.
+                return mmap.mmap(-1, self._tamanho_segmento)
             return self._livres.get()
 
-    def _liberar(self, buf: bytearray) -> None:
+    def _liberar(self, buf: mmap.mmap) -> None:
         with self._trava_usos:
             self._usos[id(buf)] -= 1
             livre = self._usos[id(buf)] == 0
         if livre:
             self._livres.put(buf)
 
-    def _processar(self, buf: bytearray, cortes: list[Corte]) -> list[tuple[str, int]]:
+    def _processar(self, buf: mmap.mmap, cortes: list[Corte]) -> list[tuple[str, int]]:
         """(chunk id, bytes added) of each chunk of a segment, in order."""
         try:
             vista = memoryview(buf)
@@ -140,14 +143,14 @@ class GravadorBlocos:
 
         # The whole file's SHA-256 is sequential: its own thread keeps it off the
         # thread that reads and cuts (hashlib releases the GIL).
-        para_hash: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
+        para_hash: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
 
         def calcular_hash() -> None:
             while (item := para_hash.get()) is not None:
                 sha.update(memoryview(item[0])[: item[1]])
                 self._liberar(item[0])
 
-        def despachar(buf: bytearray, tamanho: int, cortes: list[Corte]) -> None:
+        def despachar(buf: mmap.mmap, tamanho: int, cortes: list[Corte]) -> None:
             with self._trava_usos:
                 self._usos[id(buf)] = 2
             para_hash.put((buf, tamanho))

@@ -34,6 +34,9 @@ from .pacote import (
 )
 
 log = logging.getLogger("SistemaBackup")
+# A writer that lets go of its pack holding at least this much seals it there,
+# written from the caller's buffers (no copy): packs of 4 to 16 MiB.
+SELAR_AO_SOLTAR = 4 << 20
 # The trailer of a full pack (~50 records of 45 bytes) fits in this easily.
 _FIM_PACOTE = 64 * 1024
 
@@ -239,11 +242,19 @@ class SessaoEscrita:
     @contextmanager
     def escritor(self) -> Iterator[Callable[[str, memoryview], int]]:
         """Hold one pack for a run of chunks: what is read together is stored
-        together, so a restore fetches it with few range reads."""
+        together, so a restore fetches it with few range reads.
+
+        The chunks may be views into a buffer the caller reuses afterwards: on
+        the way out the pack is sealed when it holds enough to be worth a pack
+        (written straight from those views), else what it holds is copied.
+        """
         pacote = self._livres.get()
         try:
             yield lambda id_bloco, dados: self._gravar_em(pacote, id_bloco, dados)
+            if pacote.tamanho >= SELAR_AO_SOLTAR:
+                self._selar(pacote)
         finally:
+            pacote.materializar()
             self._livres.put(pacote)
 
     def gravar(self, id_bloco: str, dados: memoryview) -> int:
@@ -285,6 +296,7 @@ class SessaoEscrita:
             if pacote.cheio():
                 self._selar(pacote)
         finally:
+            pacote.materializar()
             self._livres.put(pacote)
 
     def _selar(self, pacote: PacoteEmConstrucao) -> None:
@@ -317,6 +329,7 @@ class SessaoEscrita:
                         [memoryview(origem.buf)[inicio : inicio + n]],
                         claro,
                     )
+                destino.materializar()
                 origem.reiniciar()
         for pacote in self._todos:
             self._selar(pacote)

@@ -10,6 +10,7 @@ lists every chunk id, each the hash of its content): `pacotes/<ab>/<id>`.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 
@@ -47,24 +48,29 @@ class Local:
 
 
 class PacoteEmConstrucao:
-    """Blobs appended to one reused buffer until sealed (one per writer thread).
+    """Blobs gathered for one pack until sealed (one per writer thread).
 
-    The buffer is allocated once and reused: freshly allocated memory is slow
-    to touch on these machines, reused memory is not. It is allocated on first
-    use, by the writer thread that fills it, so the cost is paid in parallel and
-    not before the first byte is read.
+    Blobs are held by reference (views into the reader's segment, or the
+    encoder's own bytes) and written from there with one writev: a segment that
+    fills most of a pack is never copied. Before a segment goes back to the
+    pool, what still points into it is copied into the pack's own buffer
+    (`materializar`). That buffer is allocated on first use, as an anonymous
+    mapping, so only the pages a pack really needs are ever touched (touching
+    fresh memory is slow on these machines).
     """
 
     def __init__(self, capacidade: int = TAMANHO_ALVO + (2 << 20)) -> None:
         self.capacidade = capacidade
-        self._buf: bytearray | None = None
+        self._buf: mmap.mmap | None = None
+        self.partes: list[bytes | memoryview] = []
         self.registros: list[tuple[bytes, int, int, int, int]] = []
         self.tamanho = 0
+        self._proprio = 0  # bytes [0, _proprio) of the pack live in `buf`
 
     @property
-    def buf(self) -> bytearray:
+    def buf(self) -> mmap.mmap:
         if self._buf is None:
-            self._buf = bytearray(self.capacidade)
+            self._buf = mmap.mmap(-1, self.capacidade)
         return self._buf
 
     def cabe(self, n: int) -> bool:
@@ -79,17 +85,28 @@ class PacoteEmConstrucao:
     def adicionar(
         self, id_bloco: str, partes: list[bytes | memoryview], claro: int
     ) -> None:
+        """Append a blob (header first) by reference; no bytes are copied."""
         inicio = self.tamanho
-        pos = inicio
         for p in partes:
-            n = len(p)
-            self.buf[pos : pos + n] = p
-            pos += n
-        flags = self.buf[inicio + 1]
+            self.partes.append(p)
+            self.tamanho += len(p)
+        flags = partes[0][1]
         self.registros.append(
-            (bytes.fromhex(id_bloco), inicio, pos - inicio, flags, claro)
+            (bytes.fromhex(id_bloco), inicio, self.tamanho - inicio, flags, claro)
         )
-        self.tamanho = pos
+
+    def materializar(self) -> None:
+        """Copy every blob held by reference into the pack's own buffer."""
+        if self._proprio == self.tamanho:
+            return
+        buf = self.buf
+        pos = self._proprio
+        for p in self.partes[1 if self._proprio else 0 :]:
+            n = len(p)
+            buf[pos : pos + n] = p
+            pos += n
+        self._proprio = pos
+        self.partes = [memoryview(buf)[:pos]]
 
     def selar(
         self, codificador: Codificador
@@ -98,25 +115,23 @@ class PacoteEmConstrucao:
         claro = b"".join(REGISTRO.pack(*r) for r in self.registros)
         trailer = codificador.codificar(claro, TIPO_TRAILER, sempre_tentar=True)
         n_trailer = sum(len(p) for p in trailer)
-        partes = [
-            memoryview(self.buf)[: self.tamanho],
-            *trailer,
-            RODAPE.pack(n_trailer, MAGICA),
-        ]
+        rodape = [*trailer, RODAPE.pack(n_trailer, MAGICA)]
         # The trailer lists every chunk id (each a hash of its content), so its
         # hash names the pack's content without hashing 16 MiB again.
         h = blake3.blake3()
-        for p in partes[1:]:
+        for p in rodape:
             h.update(p)
         id_pacote = h.hexdigest()
         locais = {
             r[0].hex(): Local(id_pacote, r[1], r[2], r[3], r[4]) for r in self.registros
         }
-        return id_pacote, partes, locais
+        return id_pacote, [*self.partes, *rodape], locais
 
     def reiniciar(self) -> None:
+        self.partes = []
         self.registros = []
         self.tamanho = 0
+        self._proprio = 0
 
 
 def ler_trailer(
