@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from backup_versionamento.cli import SUBCOMANDOS
+
 from .conftest import RAIZ, escrever
 
 # Runs inicializar_backup.py as __main__, then writes sorted(sys.modules) to argv[1].
@@ -67,6 +69,15 @@ SO_BACKUP = (
     "backup_versionamento.politica.mudanca",
     "backup_versionamento.validacao",
 )
+# The engine: help text needs none of it.
+MOTOR = (
+    "backup_versionamento.gerenciador",
+    "backup_versionamento.config",
+    "backup_versionamento.armazenamento",
+    "backup_versionamento.seguranca",
+    "backup_versionamento.integracoes",
+    "backup_versionamento.servicos",
+)
 
 
 def _carregados(
@@ -95,23 +106,24 @@ def _presentes(modulos: set[str], nomes: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modulos for n in nomes if m == n or m.startswith(n + "."))
 
 
+def _outros_subcomandos(nome: str) -> tuple[str, ...]:
+    """The CLI modules of every subcommand but `nome`."""
+    return tuple(f"backup_versionamento.cli.{n}" for n in SUBCOMANDOS if n != nome)
+
+
 def test_ajuda_nao_carrega_o_motor(tmp_path: Path) -> None:
-    for args in (["--help"], ["restaurar", "--help"], ["backup", "--help"]):
-        r, modulos = _carregados(tmp_path, *args)
+    r, modulos = _carregados(tmp_path, "--help")
+    assert r.returncode == 0, r.stderr
+    assert all(n in r.stdout for n in SUBCOMANDOS)
+    assert not _presentes(modulos, (*PESADOS, *SO_BACKUP, *MOTOR))
+    for nome in ("restaurar", "backup"):
+        r, modulos = _carregados(tmp_path, nome, "--help")
         assert r.returncode == 0, r.stderr
-        assert "uso: inicializar_backup.py" in r.stdout
-        assert not _presentes(
-            modulos,
-            (
-                *PESADOS,
-                *SO_BACKUP,
-                "backup_versionamento.gerenciador",
-                "backup_versionamento.config",
-                "backup_versionamento.armazenamento",
-                "backup_versionamento.seguranca",
-                "backup_versionamento.integracoes",
-            ),
-        )
+        assert f"uso: inicializar_backup.py {nome}" in r.stdout
+        # Only the subcommand being run builds its parser.
+        assert f"backup_versionamento.cli.{nome}" in modulos
+        assert not _presentes(modulos, _outros_subcomandos(nome))
+        assert not _presentes(modulos, (*PESADOS, *SO_BACKUP, *MOTOR))
 
 
 def test_backup_restauracao_e_listagem_carregam_so_o_necessario(
@@ -125,7 +137,7 @@ def test_backup_restauracao_e_listagem_carregam_so_o_necessario(
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["versao"] == "1.0.0"
     assert "backup_versionamento.gerenciador" in modulos  # the guard sees our code
-    assert not _presentes(modulos, PESADOS)
+    assert not _presentes(modulos, (*PESADOS, *_outros_subcomandos("backup")))
 
     destino = tmp_path / "restaurado"
     r, modulos = _carregados(
@@ -143,7 +155,9 @@ def test_backup_restauracao_e_listagem_carregam_so_o_necessario(
     )
     assert r.returncode == 0, r.stderr
     assert (destino / "pesos.bin").read_bytes() == modelo.read_bytes()
-    assert not _presentes(modulos, (*PESADOS, *SO_BACKUP))
+    assert not _presentes(
+        modulos, (*PESADOS, *SO_BACKUP, *_outros_subcomandos("restaurar"))
+    )
 
     r, modulos = _carregados(tmp_path, "listar", "--base", repo, "--json")
     assert r.returncode == 0, r.stderr
