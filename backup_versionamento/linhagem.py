@@ -27,11 +27,11 @@ import os
 import platform
 import socket
 import subprocess
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .erros import ErroArquivoNaoEncontrado
+from .validacao.formatos import BIBLIOTECAS, DESCONHECIDO
 
 TEMPO_LIMITE_GIT = 10.0
 
@@ -107,6 +107,12 @@ def coletar_git(pasta: Path) -> dict[str, Any] | None:
 
 def versao_biblioteca(nome: str) -> dict[str, Any]:
     """Installed version of a library, by package metadata only."""
+    if nome == BIBLIOTECAS[DESCONHECIDO]:
+        # The validator's name for "format not recognised": no distribution to
+        # look up (a miss scans every installed one; docs/DESEMPENHO.md).
+        return {"nome": nome, "distribuicao": None, "versao": None}
+    from importlib import metadata  # lazy: startup time (docs/DESEMPENHO.md)
+
     candidatas = DISTRIBUICOES.get(nome.lower(), (nome,))
     for distribuicao in candidatas:
         try:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from statistics import NormalDist
 from typing import Any
 
 from .erros import ErroValidacao
@@ -356,6 +355,8 @@ def _teste_media(
     )
     erro_padrao = math.sqrt(variancia / n)
     z = (acertos / n - media) / erro_padrao
+    from statistics import NormalDist  # lazy: startup time (docs/DESEMPENHO.md)
+
     quantil = NormalDist().inv_cdf(1 - (1 - confianca) / 2)
     return {
         "metodo": "normal (média e variância hipergeométricas exatas); aproximado",

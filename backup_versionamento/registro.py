@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from pathlib import Path
 
 from .texto import seguro
@@ -36,6 +35,8 @@ def configurar(
     pasta_logs: Path, *, debug: bool = False, detalhado: bool = False
 ) -> Path:
     """Attach one rotating file handler per log file (idempotent across managers)."""
+    import logging.handlers  # lazy: startup time (docs/DESEMPENHO.md)
+
     pasta_logs.mkdir(parents=True, exist_ok=True)
     arquivo = (pasta_logs / "backup_system.log").resolve()
     log.setLevel(logging.DEBUG if debug else logging.INFO)

@@ -82,7 +82,16 @@ _EPILOGO = "códigos de saída:\n" + "\n".join(
 )
 
 
-def criar_parser() -> argparse.ArgumentParser:
+def criar_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or only of the one `argv` starts with.
+
+    lazy: startup time (docs/DESEMPENHO.md). A command line that starts with a
+    subcommand is parsed by that subcommand's parser alone, so only its module is
+    imported; anything else (--help, --versao, a typo) gets the full parser.
+    """
+    nomes = SUBCOMANDOS
+    if argv and argv[0] in SUBCOMANDOS:
+        nomes = [argv[0]]
     comum = argparse.ArgumentParser(add_help=False)
     comum.add_argument(
         "--config",
@@ -115,7 +124,7 @@ def criar_parser() -> argparse.ArgumentParser:
         help="mostra a versão e sai",
     )
     sub = parser.add_subparsers(dest="subcomando", metavar="SUBCOMANDO", required=True)
-    for nome in SUBCOMANDOS:
+    for nome in nomes:
         modulo = importlib.import_module(f".{nome}", __name__)
         modulo.registrar(sub, comum)
     for subparser in sub.choices.values():
@@ -134,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = criar_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = criar_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.executar(args))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..seguranca.auditoria import verificar_log
 from ..texto import seguro
 from .comum import gerenciador, imprimir
 
@@ -26,6 +25,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..seguranca.auditoria import verificar_log
+
     with gerenciador(args) as g:
         g.seguranca.autorizar("consulta", g.eventos)
         rel = verificar_log(g.pasta_logs, g.seguranca.autenticador_auditoria())

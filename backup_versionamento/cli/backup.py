@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..erros import ErroArquivoNaoEncontrado, ErroValidacao
-from ..gerenciador import checar_pedido
-from ..metricas import validar_metricas
 from ..politica.versoes import AUTO, INCREMENTOS
 from ..texto import decodificar_json, seguro
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
@@ -78,6 +76,8 @@ def ler_metricas(caminho: str | None) -> dict[str, Any] | None:
         raise ErroValidacao(
             f"{arquivo}: as métricas devem ser um objeto {{nome: número}}"
         )
+    from ..metricas import validar_metricas  # lazy: startup time (docs/DESEMPENHO.md)
+
     try:  # here, so a bad file leaves no repository behind
         return validar_metricas(dados)
     except ErroValidacao as e:
@@ -95,6 +95,8 @@ def _avisar_espaco_baixo(evento: str, dados: dict[str, Any]) -> None:
 
 
 def executar(args: argparse.Namespace) -> int:
+    from ..gerenciador import checar_pedido  # lazy: startup time (docs/DESEMPENHO.md)
+
     metricas = ler_metricas(args.metricas)
     origem = Path(args.modelo)
     # Before the repository folder is created.

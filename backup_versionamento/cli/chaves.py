@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import config as configuracao
-from ..armazenamento.backends.endereco import backend_para
-from ..armazenamento.repositorio import ler_cabecalho
 from ..erros import ErroCriptografia, ErroRepositorio
-from ..seguranca.assinatura import gerar_par
-from ..seguranca.chaves import (
-    TIPO_ARQUIVO,
-    TIPO_SENHA,
-    Chaveiro,
-    Credencial,
-    criar_arquivo_chave,
-    ler_arquivo_chave,
-    publico,
-    senha_nova,
-)
 from ..texto import seguro
 from .comum import gerenciador, imprimir
+
+# lazy: startup time (docs/DESEMPENHO.md); `cryptography` loads with the action
+if TYPE_CHECKING:
+    from ..seguranca.chaves import Credencial
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -90,6 +81,15 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def _credencial(args: argparse.Namespace) -> Credencial:
+    from ..seguranca.chaves import (
+        TIPO_ARQUIVO,
+        TIPO_SENHA,
+        Credencial,
+        criar_arquivo_chave,
+        ler_arquivo_chave,
+        senha_nova,
+    )
+
     if args.senha:
         return Credencial(TIPO_SENHA, senha_nova(), "senha")
     arq = Path(args.arquivo).expanduser().resolve()
@@ -98,6 +98,9 @@ def _credencial(args: argparse.Namespace) -> Credencial:
 
 
 def _criar(args: argparse.Namespace) -> int:
+    from .. import config as configuracao
+    from ..seguranca.chaves import criar_arquivo_chave
+
     if args.arquivo:
         arq = Path(args.arquivo).expanduser().resolve()
     else:
@@ -152,6 +155,11 @@ def _remover(args: argparse.Namespace) -> int:
 
 def _listar(args: argparse.Namespace) -> int:
     # Needs no key: the key objects' public fields are plaintext.
+    from .. import config as configuracao
+    from ..armazenamento.backends.endereco import backend_para
+    from ..armazenamento.repositorio import ler_cabecalho
+    from ..seguranca.chaves import Chaveiro, publico
+
     cfg = configuracao.carregar(args.config, base=args.base)
     backend = backend_para(Path(cfg["diretorios"]["base"]))
     cab = ler_cabecalho(backend)
@@ -179,6 +187,8 @@ def _listar(args: argparse.Namespace) -> int:
 
 
 def _gerar_assinatura(args: argparse.Namespace) -> int:
+    from ..seguranca.assinatura import gerar_par
+
     privada, publica = gerar_par(Path(args.saida).expanduser().resolve())
     imprimir(
         args,

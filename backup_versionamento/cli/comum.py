@@ -9,12 +9,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import config as configuracao
 from ..erros import ErroRepositorio
-from ..gerenciador import GerenciadorBackupVersionamento
 from ..texto import tamanho_legivel as tamanho_legivel  # used by the subcommands
+
+if TYPE_CHECKING:
+    from ..gerenciador import GerenciadorBackupVersionamento
 
 # Where people keep repositories besides the configured base: the CLI's default and
 # the folder of the spec's API example, GerenciadorBackupVersionamento("./backups").
@@ -27,6 +28,9 @@ LIMIAR_BARRA = 8 * 1024 * 1024
 def gerenciador(
     args: argparse.Namespace, *, criar: bool = False
 ) -> GerenciadorBackupVersionamento:
+    # lazy: startup time (docs/DESEMPENHO.md); building the parser needs none of it
+    from ..gerenciador import GerenciadorBackupVersionamento
+
     try:
         return GerenciadorBackupVersionamento(
             args.base, args.config, criar_repositorio=criar
@@ -40,6 +44,8 @@ def gerenciador(
 
 def _dica_outro_repositorio(args: argparse.Namespace) -> str | None:
     """Where a repository is when the configured base has none but a known place has."""
+    from .. import config as configuracao  # lazy: startup time (docs/DESEMPENHO.md)
+
     endereco = configuracao.carregar(args.config, base=args.base)["diretorios"]["base"]
     if configuracao.e_remoto(endereco):
         return None  # the store's own error says what is wrong

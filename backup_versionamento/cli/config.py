@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from .. import config as configuracao
 from ..texto import seguro
 
 
@@ -27,6 +26,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    from .. import config as configuracao  # lazy: startup time (docs/DESEMPENHO.md)
+
     cfg = configuracao.carregar(args.config, base=args.base)
     if args.validar:
         origem = args.config or "padrões"

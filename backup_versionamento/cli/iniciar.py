@@ -11,11 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..automacao.daemon import (
-    carregar_config,
-    executar_primeiro_plano,
-    iniciar_segundo_plano,
-)
 from ..texto import seguro
 from .comum import tamanho_legivel
 from .formato import hora_local
@@ -43,6 +38,13 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    # lazy: startup time (docs/DESEMPENHO.md); the daemon loads watchdog
+    from ..automacao.daemon import (
+        carregar_config,
+        executar_primeiro_plano,
+        iniciar_segundo_plano,
+    )
+
     cfg = carregar_config(args.config, args.base)
     base = cfg["diretorios"]["base"]
     avisar_pastas_ausentes(cfg)

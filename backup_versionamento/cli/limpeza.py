@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..armazenamento.trava_remota import descrever_trava
 from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 
@@ -37,6 +36,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     if args.quebrar_trava:
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..armazenamento.trava_remota import descrever_trava
+
         with gerenciador(args) as g:
             dados = g.quebrar_trava_limpeza()
         saida = {"trava_removida": dados is not None, "trava": dados}

@@ -8,13 +8,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import config as configuracao
-from .. import registro
-from ..armazenamento.backends.endereco import e_local
-from ..armazenamento.migracao import ProgressoMigracao, migrar_repositorio
 from .comum import LIMIAR_BARRA, em_terminal, imprimir, tamanho_legivel
+
+if TYPE_CHECKING:
+    from ..armazenamento.migracao import ProgressoMigracao
 
 _ETAPAS = {  # step -> (bar label, unit, counts bytes)
     "migrando": ("migrando blocos", "B", True),
@@ -51,6 +50,12 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from .. import config as configuracao
+    from .. import registro
+    from ..armazenamento.backends.endereco import e_local
+    from ..armazenamento.migracao import migrar_repositorio
+
     cfg = configuracao.carregar(args.config, base=args.base)
     base = cfg["diretorios"]["base"]
     pasta_logs = Path(base) / "logs" if e_local(base) and Path(base).is_dir() else None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..automacao.daemon import carregar_config, parar_daemon
-
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
@@ -28,6 +26,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..automacao.daemon import carregar_config, parar_daemon
+
     cfg = carregar_config(args.config, args.base)
     pid = parar_daemon(cfg, args.tempo_limite)
     if args.json:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .. import config as configuracao
-from ..armazenamento.backends.endereco import backend_para, e_local
-from ..armazenamento.sincronia import planejar, sincronizar
 from ..erros import ErroConfiguracao
-from ..integracoes.espelho import endereco_espelho
 from ..texto import seguro
 from .comum import barra, imprimir, tamanho_legivel
 
@@ -52,6 +48,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def _remoto(args: argparse.Namespace, cfg: dict[str, Any]) -> str:
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..integracoes.espelho import endereco_espelho
+
     if args.remoto:
         return str(args.remoto).rstrip("/")
     nuvem = cfg["integracao"]["cloud_storage"]
@@ -64,6 +63,11 @@ def _remoto(args: argparse.Namespace, cfg: dict[str, Any]) -> str:
 
 
 def executar(args: argparse.Namespace) -> int:
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from .. import config as configuracao
+    from ..armazenamento.backends.endereco import backend_para, e_local
+    from ..armazenamento.sincronia import planejar, sincronizar
+
     cfg = configuracao.carregar(args.config, base=args.base)
     base = cfg["diretorios"]["base"]
     if not e_local(base):

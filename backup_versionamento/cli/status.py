@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..automacao import ler_estado_daemon
-from ..eventos import ler_momento
 from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, tamanho_legivel
 from .formato import hora_local
@@ -19,6 +17,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
+    from ..automacao import ler_estado_daemon  # lazy: startup time (docs/DESEMPENHO.md)
+
     with gerenciador(args) as g:
         st = g.status()
         st["daemon"] = ler_estado_daemon(g.pasta_estado)
@@ -66,6 +66,8 @@ def _quando(registro: dict[str, Any] | None) -> str:
     """'<local time with zone>: <message>' of a health record."""
     if not registro:
         return "nenhum"
+    from ..eventos import ler_momento  # lazy: startup time (docs/DESEMPENHO.md)
+
     try:
         em = ler_momento(registro["em"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     except (KeyError, ValueError):

@@ -7,7 +7,6 @@ import os
 from typing import Any
 
 from ..erros import ErroArquivoNaoEncontrado
-from ..gerenciador import verificar_integridade
 from ..texto import plural, seguro
 from .comum import barra, em_terminal, gerenciador, imprimir, tamanho_legivel
 
@@ -42,6 +41,9 @@ def executar(args: argparse.Namespace) -> int:
             raise ErroArquivoNaoEncontrado(
                 f"{args.arquivo}: arquivo não encontrado; confira o caminho"
             )
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..gerenciador import verificar_integridade
+
         r = verificar_integridade(args.arquivo, args.base, args.config)
         imprimir(args, r, lambda: _texto_arquivo(r))
         return 0 if r["valido"] else 12

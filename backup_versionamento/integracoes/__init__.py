@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.backends import Backend
-from ..eventos import BarramentoEventos
 from .atividade import DiarioAtividade, ler_atividade
-from .espelho import EVENTOS_ESPELHO, Espelho
-from .git import IntegracaoGit
 from .saude import Saude
-from .webhooks import Webhooks, url_segura
+
+# lazy: startup time (docs/DESEMPENHO.md); git, webhooks and the mirror load
+# only when the configuration turns them on.
+if TYPE_CHECKING:
+    from ..armazenamento.backends import Backend
+    from ..eventos import BarramentoEventos
+    from .espelho import Espelho
+    from .git import IntegracaoGit
+    from .webhooks import Webhooks
 
 __all__ = ["Integracoes", "ler_atividade"]
 
@@ -53,12 +57,18 @@ class Integracoes:
             and backend is not None
             and backend.exclusao_real
         ):
+            from .espelho import EVENTOS_ESPELHO, Espelho
+
             self.espelho = Espelho(config, backend, self.saude_espelho)
             eventos.inscrever(self.espelho, EVENTOS_ESPELHO, nome="espelho")
         if cfg["git"]["habilitada"]:
+            from .git import IntegracaoGit
+
             self.git = IntegracaoGit(cfg["git"], ler_sidecar, self.saude_git)
             eventos.inscrever(self.git, {"backup_criado"}, nome="git")
         if cfg["webhook"]["habilitado"]:
+            from .webhooks import Webhooks
+
             self.webhooks = Webhooks(cfg["webhook"], pasta_estado, self.saude_webhook)
             nomes = set().union(*(d.eventos for d in self.webhooks.destinos))
             eventos.inscrever(self.webhooks, nomes, nome="webhook")
@@ -84,6 +94,8 @@ class Integracoes:
                 "erros": saude.get("erros", 0),
             }
         if self.webhooks is not None:
+            from .webhooks import url_segura
+
             saude = self.saude_webhook.ler()
             saida["webhook"] = {
                 "destinos": [url_segura(d.url) for d in self.webhooks.destinos],

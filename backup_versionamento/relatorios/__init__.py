@@ -18,16 +18,17 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.escrita_atomica import escrever_atomico
-from ..automacao.daemon import Extras, Servico
 from ..erros import ErroBackup, ErroNaoSuportado, erro_de_os
 from ..registro import NOME_LOGGER
-from .dados import VERSAO_ESQUEMA, montar_relatorio
 
+# lazy: startup time (docs/DESEMPENHO.md); the CLI builds its parser from FORMATOS
+# without loading the report's data layer.
 if TYPE_CHECKING:
+    from ..automacao.daemon import Extras, Servico
     from ..gerenciador import GerenciadorBackupVersionamento
+    from .dados import VERSAO_ESQUEMA, montar_relatorio
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -61,6 +62,9 @@ def gerar_relatorio(
     Everything is rendered in memory first, then each file is written atomically:
     a failure leaves the previous day's files whole. Returns format -> path.
     """
+    from ..armazenamento.escrita_atomica import escrever_atomico
+    from .dados import montar_relatorio
+
     pedidos = list(dict.fromkeys(formatos))
     desconhecidos = [f for f in pedidos if f not in FORMATOS]
     if desconhecidos or not pedidos:
@@ -103,6 +107,8 @@ def extras_do_daemon(gerenciador: GerenciadorBackupVersionamento) -> Extras:
     Neither may stop backups: a dashboard that cannot start (port taken) and a
     PDF that cannot be made (no Pango) are warnings in the log.
     """
+    from ..automacao.daemon import Extras  # lazy: startup time (docs/DESEMPENHO.md)
+
     cfg = gerenciador.config["relatorios"]
     servicos: list[Servico] = []
     if cfg["painel_porta"]:
@@ -140,3 +146,11 @@ __all__ = [
     "montar_relatorio",
     "pasta_padrao",
 ]
+
+
+def __getattr__(nome: str) -> Any:
+    if nome in ("VERSAO_ESQUEMA", "montar_relatorio"):
+        from . import dados
+
+        return getattr(dados, nome)
+    raise AttributeError(f"module {__name__!r} has no attribute {nome!r}")

@@ -11,39 +11,24 @@ import logging
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.backends import Backend
 from ..armazenamento.backends.endereco import e_local
-from ..armazenamento.blob import Cifra
-from ..armazenamento.repositorio import Repositorio
 from ..erros import ErroAcessoNegado, ErroCriptografia
-from ..eventos import BarramentoEventos
 from ..registro import NOME_LOGGER
 from .acesso import CONSULTA, ControleAcesso, usuario_atual
-from .assinatura import AssinadorEd25519
-from .auditoria import Autenticador, LogAuditoria
-from .chaves import (
-    TAMANHO_MINIMO_SENHA,
-    TIPO_ARQUIVO,
-    TIPO_SENHA,
-    VARIAVEL_SENHA,
-    Chaveiro,
-    Credencial,
-    chave_objeto,
-    criar_arquivo_chave,
-    ler_arquivo_chave,
-    senha_do_ambiente,
-)
-from .cifra import (
-    ALGORITMO,
-    USO_AUDITORIA,
-    USO_DADOS,
-    USO_IDS,
-    CifraAESGCM,
-    derivar,
-    impressao_mestra,
-)
+
+# lazy: startup time (docs/DESEMPENHO.md). Keys, ciphers, signatures and the audit
+# log (and `cryptography` under them) load only when the configuration or the
+# repository header asks for them.
+if TYPE_CHECKING:
+    from ..armazenamento.backends import Backend
+    from ..armazenamento.blob import Cifra
+    from ..armazenamento.repositorio import Repositorio
+    from ..eventos import BarramentoEventos
+    from .assinatura import AssinadorEd25519
+    from .auditoria import Autenticador, LogAuditoria
+    from .chaves import Chaveiro, Credencial
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -64,7 +49,11 @@ class ContextoSeguranca:
         self.cfg_acesso = seg["controle_acesso"]
         self.backend = backend
         self.acesso = ControleAcesso(self.cfg_acesso)
-        self.assinador = AssinadorEd25519.da_config(seg["assinatura"])
+        self.assinador: AssinadorEd25519 | None = None
+        if seg["assinatura"]["habilitada"]:
+            from .assinatura import AssinadorEd25519  # lazy: see the imports
+
+            self.assinador = AssinadorEd25519.da_config(seg["assinatura"])
         self.mestra: bytes | None = None
         self.id_chave: str | None = None
         self.id_repositorio: str | None = None
@@ -81,6 +70,14 @@ class ContextoSeguranca:
 
     def credenciais(self, perguntar: bool = True) -> list[Credencial]:
         """Key file (if present) then passphrase (env var or a prompt on a terminal)."""
+        from .chaves import (
+            TIPO_ARQUIVO,
+            TIPO_SENHA,
+            Credencial,
+            ler_arquivo_chave,
+            senha_do_ambiente,
+        )
+
         creds = []
         if self.arquivo_chave.exists():
             creds.append(
@@ -99,6 +96,19 @@ class ContextoSeguranca:
         """Hook of Repositorio.abrir: a new encrypted repository's keys and header."""
         if not self.cripto["habilitada"]:
             return []
+        from .chaves import (
+            TAMANHO_MINIMO_SENHA,
+            TIPO_ARQUIVO,
+            TIPO_SENHA,
+            VARIAVEL_SENHA,
+            Chaveiro,
+            Credencial,
+            chave_objeto,
+            criar_arquivo_chave,
+            ler_arquivo_chave,
+        )
+        from .cifra import ALGORITMO, impressao_mestra
+
         creds = []
         senha = os.environ.get(VARIAVEL_SENHA)
         if senha and len(senha) < TAMANHO_MINIMO_SENHA:
@@ -150,6 +160,16 @@ class ContextoSeguranca:
                     "Nada foi lido nem escrito."
                 )
             return None, None
+        from .chaves import Chaveiro
+        from .cifra import (
+            ALGORITMO,
+            USO_DADOS,
+            USO_IDS,
+            CifraAESGCM,
+            derivar,
+            impressao_mestra,
+        )
+
         if not isinstance(cc, dict) or cc.get("algoritmo") != ALGORITMO:
             raise ErroCriptografia(
                 f"{desc}: criptografia {cc!r} desconhecida; esta versão usa {ALGORITMO}"
@@ -173,6 +193,8 @@ class ContextoSeguranca:
 
     # -- key management (`chaves` subcommand) -------------------------------------
     def _chaveiro_aberto(self) -> tuple[Chaveiro, bytes]:
+        from .chaves import Chaveiro
+
         if self.mestra is None or self.id_repositorio is None:
             raise ErroCriptografia(
                 f"{self.backend.descrever()}: o repositório não é criptografado; não "
@@ -203,7 +225,11 @@ class ContextoSeguranca:
 
     # -- wiring ----------------------------------------------------------------------
     def autenticador_auditoria(self) -> Autenticador:
+        from .auditoria import Autenticador
+
         if self.mestra is not None and self.id_repositorio:
+            from .cifra import USO_AUDITORIA, derivar
+
             return Autenticador.hmac_sha256(
                 derivar(self.mestra, USO_AUDITORIA, self.id_repositorio)
             )
@@ -217,6 +243,8 @@ class ContextoSeguranca:
         """Signer hooks on the repository, audit subscriber, restrictive modes."""
         repo.assinador = self.assinador
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
+            from .auditoria import LogAuditoria
+
             self.auditoria = LogAuditoria(pasta_logs, self.autenticador_auditoria())
             eventos.inscrever(self.auditoria, nome="auditoria")
         if (self.cripto["habilitada"] or self.cfg_acesso["habilitado"]) and e_local(
@@ -237,6 +265,8 @@ class ContextoSeguranca:
 
 def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:
     import base64
+
+    from .auditoria import Autenticador
 
     def assinar(dados: bytes) -> str:
         assert assinador.privada is not None

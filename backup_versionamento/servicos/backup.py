@@ -19,18 +19,9 @@ from ..armazenamento.trava_remota import esperar_sem_limpeza, marca_limpeza
 from ..arvore import leitura
 from ..arvore.leitura import checar_origem
 from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
-from ..linhagem import coletar_linhagem
-from ..metricas import validar_metricas
-from ..politica.mudanca import inferir_tipo_mudanca
 from ..politica.versoes import AUTO, incremento_de, proxima_versao
 from ..registro import NOME_LOGGER
 from ..texto import tamanho_legivel
-from ..validacao import (
-    analisar_modelo,
-    erro_de_validacao,
-    inspecionar_modelo,
-    opcoes_da_config,
-)
 from .consulta import ServicoConsulta
 from .contexto import Contexto
 
@@ -117,6 +108,11 @@ class ServicoBackup:
         progresso: Progresso | None,
         quem: dict[str, Any],
     ) -> tuple[str, bool]:
+        # lazy: startup time (docs/DESEMPENHO.md); a restore loads none of these
+        from ..linhagem import coletar_linhagem
+        from ..metricas import validar_metricas
+        from ..politica.mudanca import inferir_tipo_mudanca
+
         incremento = incremento_de(tipo_mudanca)
         validar_nome_modelo(modelo)
         metricas = validar_metricas(metricas)
@@ -307,6 +303,14 @@ class ServicoBackup:
         self, origem: Path, *, auto: bool
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Validate per `validacao.modo`; describe the model when `auto` needs it."""
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..validacao import (
+            analisar_modelo,
+            erro_de_validacao,
+            inspecionar_modelo,
+            opcoes_da_config,
+        )
+
         opcoes = opcoes_da_config(self.ctx.config)
         if self.ctx.config["validacao"]["modo"] == "desligado":
             return None, inspecionar_modelo(

@@ -11,9 +11,7 @@ from ..argumentos import CAMINHO, exigir
 from ..armazenamento.sidecar import Sidecar
 from ..arvore import escrita
 from ..erros import ErroVersaoNaoEncontrada
-from ..politica.mudanca import comparar_arquiteturas
 from ..politica.versoes import ULTIMA, Versao
-from ..validacao import inspecionar_modelo, opcoes_da_config
 from .contexto import Contexto
 
 
@@ -55,6 +53,9 @@ class ServicoConsulta:
         sc = self.ctx.repo.ler_versao(modelo, versao)
         if sc.inspecao:
             return dict(sc.inspecao)
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..validacao import inspecionar_modelo, opcoes_da_config
+
         opcoes = opcoes_da_config(self.ctx.config)
         opcoes.pop("teste_carregamento")
         with tempfile.TemporaryDirectory(
@@ -127,6 +128,9 @@ class ServicoConsulta:
         ib = self.inspecao_de(b["modelo"], b["versao"])
         if ia is None or ib is None:
             return None
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..politica.mudanca import comparar_arquiteturas
+
         return comparar_arquiteturas(ia, ib)
 
     def status(self) -> dict[str, Any]:

@@ -6,10 +6,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from ..armazenamento.coleta import coletar
 from ..armazenamento.trava import travar
 from ..armazenamento.trava_remota import quebrar_trava, trava_limpeza
-from ..politica.retencao import PoliticaRetencao, aplicar_politica
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import ESPERA_TRAVA_S
@@ -35,6 +33,10 @@ class ServicoLimpeza:
         `simular` only returns the plan. Sidecars go first, chunks after, all
         under the repository lock held exclusive (running backups finish first).
         """
+        # lazy: startup time (docs/DESEMPENHO.md); only a cleanup needs these
+        from ..armazenamento.coleta import coletar
+        from ..politica.retencao import PoliticaRetencao, aplicar_politica
+
         politica = PoliticaRetencao.de_config(self.ctx.config["retencao"])
         agora = agora or datetime.now(timezone.utc)
         modelos = [modelo] if modelo else self.consulta.listar_modelos()

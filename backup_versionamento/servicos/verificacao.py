@@ -11,7 +11,6 @@ from ..arvore.leitura import checar_origem
 from ..erros import ErroBackup
 from ..registro import NOME_LOGGER
 from ..texto import plural
-from ..validacao import analisar_modelo, opcoes_da_config
 from .backup import nome_do_modelo
 from .consulta import ServicoConsulta
 from .contexto import Contexto
@@ -108,6 +107,9 @@ class ServicoVerificacao:
 
     def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Validation report of a model file or folder (structure + load test)."""
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..validacao import analisar_modelo, opcoes_da_config
+
         rel, _ = analisar_modelo(
             Path(caminho), inspecionar=False, **opcoes_da_config(self.ctx.config)
         )
@@ -123,6 +125,9 @@ def verificar_sem_repositorio(origem: Path, cfg: dict[str, Any]) -> dict[str, An
         "problemas": [],
     }
     if cfg["validacao"]["modo"] != "desligado":
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..validacao import analisar_modelo, opcoes_da_config
+
         rel, _ = analisar_modelo(origem, inspecionar=False, **opcoes_da_config(cfg))
         r["validacao"] = rel
         r["problemas"].extend(rel["problemas"])

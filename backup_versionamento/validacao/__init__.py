@@ -7,9 +7,9 @@ lazily inside functions or only in the sandboxed child process.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .formatos import InfoFormato, detectar_formato
-from .inspecao import digest_arquitetura
-from .pickle_seguro import ResultadoVarredura, classificar_global, varrer_arquivo_pickle
 from .validador import (
     analisar_modelo,
     erro_de_validacao,
@@ -17,6 +17,14 @@ from .validador import (
     opcoes_da_config,
     validar_modelo,
 )
+
+if TYPE_CHECKING:
+    from .inspecao import digest_arquitetura
+    from .pickle_seguro import (
+        ResultadoVarredura,
+        classificar_global,
+        varrer_arquivo_pickle,
+    )
 
 __all__ = [
     "InfoFormato",
@@ -31,3 +39,20 @@ __all__ = [
     "validar_modelo",
     "varrer_arquivo_pickle",
 ]
+
+# lazy: startup time (docs/DESEMPENHO.md). Backing up a file of unknown format
+# needs only `formatos`; the structural readers load when a model needs them.
+_SOB_DEMANDA = {
+    "digest_arquitetura": "inspecao",
+    "ResultadoVarredura": "pickle_seguro",
+    "classificar_global": "pickle_seguro",
+    "varrer_arquivo_pickle": "pickle_seguro",
+}
+
+
+def __getattr__(nome: str) -> Any:
+    if nome in _SOB_DEMANDA:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_SOB_DEMANDA[nome]}", __name__), nome)
+    raise AttributeError(f"module {__name__!r} has no attribute {nome!r}")

@@ -11,13 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..erros import ErroArquivoNaoEncontrado, ErroPermissao, ErroValidacao
 from . import formatos as fmt
-from .estrutural import ResultadoEstrutural, verificar_estrutura
-from .inspecao import FORMATOS_NO_FILHO, de_resultado_filho, inspecionar_estatico
-from .sandbox import SCRIPT_FILHO, ResultadoIsolado, executar_isolado
+
+if TYPE_CHECKING:
+    from .estrutural import ResultadoEstrutural
+    from .sandbox import ResultadoIsolado
 
 TEMPO_LIMITE_PADRAO = 120.0
 MEMORIA_LIMITE_PADRAO_MB = 4096
@@ -121,6 +122,10 @@ def analisar_modelo(
         rel["carregamento"] = _carga_vazia("formato não reconhecido")
         rel["duracao_s"] = round(time.monotonic() - inicio, 3)
         return rel, None
+    # lazy: startup time (docs/DESEMPENHO.md); an unknown format (.bin) needs none
+    from .estrutural import verificar_estrutura
+    from .inspecao import FORMATOS_NO_FILHO, de_resultado_filho, inspecionar_estatico
+    from .sandbox import SCRIPT_FILHO, executar_isolado
 
     estr = verificar_estrutura(caminho, info, extras=extras, tempo_limite=tempo_limite)
     rel["biblioteca"] = estr.biblioteca or info.biblioteca

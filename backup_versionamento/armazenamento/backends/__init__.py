@@ -7,12 +7,10 @@ wrap any backend (retry, fault injection).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .base import Backend, InfoObjeto, Partes, validar_chave
-from .falhas import BackendComFalhas
 from .local import BackendLocal, traduzir_erro_os
-from .memoria import BackendMemoria
 from .retentativas import BackendComRetentativas
 
 __all__ = [
@@ -28,6 +26,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # mypy proves every class here fits the protocol
+    from .falhas import BackendComFalhas
+    from .memoria import BackendMemoria
     from .s3 import BackendS3  # imported lazily at run time (boto3)
 
     def _conformes(
@@ -38,3 +38,16 @@ if TYPE_CHECKING:  # mypy proves every class here fits the protocol
         e: BackendS3,
     ) -> list[Backend]:
         return [a, b, c, d, e]
+
+
+def __getattr__(nome: str) -> Any:
+    # lazy: startup time (docs/DESEMPENHO.md); the test backends load on use
+    if nome == "BackendMemoria":
+        from .memoria import BackendMemoria
+
+        return BackendMemoria
+    if nome == "BackendComFalhas":
+        from .falhas import BackendComFalhas
+
+        return BackendComFalhas
+    raise AttributeError(f"module {__name__!r} has no attribute {nome!r}")
