@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pyfastcdc import FastCDC
-
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local
@@ -80,6 +78,9 @@ class GravadorBlocos:
         self.sessao = sessao
         self.id_bloco = sessao.armazem.codificador.id_bloco
         self.threads = max(1, threads)
+        # lazy: startup time of restore and listing (docs/DESEMPENHO.md)
+        from pyfastcdc import FastCDC
+
         self.cdc = FastCDC(medio, min_size=minimo, max_size=maximo)
         # In-flight segments; together they bound the pipeline's memory.
         n_segmentos = max(self.threads + 2, min(8, (buffer_mb << 20) // SEGMENTO))
