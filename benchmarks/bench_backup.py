@@ -674,6 +674,36 @@ def trocar_entrada(origem: Path, arquivo: Path) -> None:
     os.replace(temp, arquivo)
 
 
+_DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def pode_esvaziar_cache() -> bool:
+    return os.geteuid() == 0 and os.access(_DROP_CACHES, os.W_OK)
+
+
+def preparar_memoria(pasta: Path) -> None:
+    """Free the page cache, then read back what the next operation reads.
+
+    On these VMs a full page cache makes every write wait for reclaim (cp + sync
+    of 512 MiB swings from 0.3 to 1.5 s): starting each measurement with free
+    memory and warm inputs (the tool's folder: source, repository, its caches)
+    removes most of that noise, the same way for every tool. Root only.
+    """
+    os.sync()
+    if not pode_esvaziar_cache():
+        return
+    _DROP_CACHES.write_text("1\n")
+    buf = bytearray(BLOCO_IO)
+    for raiz, _pastas, nomes in os.walk(pasta):
+        for nome in nomes:
+            with (
+                contextlib.suppress(OSError),
+                open(os.path.join(raiz, nome), "rb", buffering=0) as f,
+            ):
+                while f.readinto(buf):
+                    pass
+
+
 def rodar_ferramenta(
     classe: type[Ferramenta], entradas: Entradas, pasta: Path
 ) -> Rodada:
@@ -687,6 +717,7 @@ def rodar_ferramenta(
         f.iniciar()
         inicial, _ = f.conteudo_repo()
         pedidos = f.requisicoes()
+        preparar_memoria(trabalho)
         v1 = f.backup(origem, "v1")
         requisicoes_v1 = f.requisicoes() - pedidos
         depois_v1, arquivos = f.conteudo_repo()
@@ -694,11 +725,13 @@ def rodar_ferramenta(
             raise ErroMedicao(f"{f.nome}: o backup da v1 não gravou nada")
         trocar_entrada(entradas.v2, origem)
         pedidos = f.requisicoes()
+        preparar_memoria(trabalho)
         v2 = f.backup(origem, "v2")
         requisicoes_v2 = f.requisicoes() - pedidos
         bytes_v2 = f.conteudo_repo()[0] - depois_v1
         destino = trabalho / "restaurado"
         destino.mkdir()
+        preparar_memoria(trabalho)
         restauracao, restaurado = f.restaurar(destino)
         if not restaurado.is_file():
             raise ErroMedicao(f"{f.nome}: a restauração não criou {restaurado}")
@@ -733,6 +766,11 @@ class Resultado:
 
     def _mediana(self, atributo: str) -> float:
         return statistics.median(getattr(r, atributo) for r in self.rodadas)
+
+    def faixa(self, atributo: str, tamanho: int) -> str:
+        """Worst–best MB/s over the rounds."""
+        tempos = [getattr(r, atributo) for r in self.rodadas]
+        return f"{tamanho / MB / max(tempos):.0f}–{tamanho / MB / min(tempos):.0f}"
 
     @property
     def vazao_backup_v1(self) -> float:
@@ -820,6 +858,8 @@ def fatos_da_maquina(pasta: Path, carga: tuple[float, ...]) -> list[str]:
         "carga média antes das medições (1/5/15 min): "
         + " / ".join(f"{c:.2f}" for c in carga)
         + " (outros processos na máquina distorcem os tempos)",
+        "page cache esvaziado antes de cada medição: "
+        + ("sim" if pode_esvaziar_cache() else "não (precisa de root)"),
     ]
 
 
@@ -964,8 +1004,12 @@ def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
 
 
 NOTAS = [
-    "cache quente: não dá para limpar o page cache de forma confiável aqui; as "
-    "entradas acabaram de ser geradas e estão na memória",
+    "memória: antes de cada medição, `sync`, o page cache é esvaziado "
+    "(/proc/sys/vm/drop_caches, só como root) e a pasta da ferramenta (fonte, "
+    "repositório, caches) é relida, então cada operação começa com memória livre e "
+    "as entradas quentes; sem root, as entradas estão quentes mas a memória pode "
+    "estar cheia de page cache (as escritas esperam a recuperação de páginas e os "
+    "tempos oscilam muito)",
     "cada medição começa depois de um `sync` e inclui um `sync` no fim (cp e tar "
     "não fazem fsync; assim todos pagam a escrita em disco)",
     "MB = 10^6 bytes; MB/s = tamanho do arquivo ÷ tempo de parede do subprocesso "
@@ -1102,6 +1146,17 @@ def relatorio(
                 *formatar_metas_cifra(projeto, cifrado, validos.get(Restic.nome)),
                 "",
             ]
+    if args.repeticoes > 1 and validos:
+        partes += [
+            "Faixas (MB/s, pior–melhor rodada):",
+            *(
+                f"- {r.nome}: backup v1 "
+                f"{r.faixa('backup_v1', r.entradas.tamanho_v1)}, restauração "
+                f"{r.faixa('restauracao', r.entradas.tamanho_v2)}"
+                for r in validos.values()
+            ),
+            "",
+        ]
     if s3 := [r for r in resultados if r.nome.endswith("(S3)")]:
         partes += [
             "### S3: servidor compatível (moto) em 127.0.0.1, mesma rodada",

@@ -48,7 +48,18 @@ def aad(id_repositorio: bytes, tipo: int, id_objeto: bytes, cabecalho: bytes) ->
 class Cifra(Protocol):
     """What encryption must provide (implemented by the security layer)."""
 
-    def cifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes: ...
+    expansao: int  # bytes an encrypted payload grows by (nonce + tag)
+
+    def cifrar(self, dados: bytes | memoryview, aad: bytes) -> list[bytes]:
+        """`nonce || ciphertext || tag`, as parts ready for writev."""
+        ...
+
+    def cifrar_em(
+        self, dados: bytes | memoryview, aad: bytes, destino: memoryview
+    ) -> None:
+        """`nonce || ciphertext || tag` written into `destino` (exactly
+        len(dados) + expansao bytes): no ciphertext is allocated."""
+        ...
 
     def decifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes: ...
 
@@ -116,14 +127,58 @@ class Codificador:
     ) -> list[bytes | memoryview]:
         """Header + payload, as parts ready for writev (no extra copy)."""
         flags, payload = self.comprimir_se_compensa(dados, sempre_tentar)
+        return self.montar(flags, payload, len(dados), tipo, id_objeto)
+
+    def montar(
+        self,
+        flags: int,
+        payload: bytes | memoryview,
+        claro: int,
+        tipo: int = TIPO_BLOCO,
+        id_objeto: bytes = ID_NULO,
+    ) -> list[bytes | memoryview]:
+        """The blob of an already compressed (or kept raw) payload, as parts."""
         if self.cifra is None:
-            return [CABECALHO.pack(VERSAO_BLOB, flags, 0, len(dados)), payload]
+            return [CABECALHO.pack(VERSAO_BLOB, flags, 0, claro), payload]
         flags |= FLAG_CIFRADO
-        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, len(dados))
+        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
         cifrado = self.cifra.cifrar(
             payload, aad(self.id_repositorio, tipo, id_objeto, cab)
         )
-        return [cab, cifrado]
+        return [cab, *cifrado]
+
+    def tamanho_montado(self, n_payload: int) -> int:
+        """Bytes `montar` yields for a payload of `n_payload` bytes."""
+        return (
+            TAMANHO_CABECALHO + n_payload + (self.cifra.expansao if self.cifra else 0)
+        )
+
+    def montar_em(
+        self,
+        destino: memoryview,
+        flags: int,
+        payload: bytes | memoryview,
+        claro: int,
+        tipo: int = TIPO_BLOCO,
+        id_objeto: bytes = ID_NULO,
+    ) -> None:
+        """`montar` written into `destino` (exactly `tamanho_montado` bytes).
+
+        Used for encrypted chunks: the ciphertext lands in the pack's buffer
+        instead of a fresh allocation per chunk (touching new memory is slow).
+        """
+        if self.cifra is None:
+            destino[:TAMANHO_CABECALHO] = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
+            destino[TAMANHO_CABECALHO:] = payload
+            return
+        flags |= FLAG_CIFRADO
+        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
+        destino[:TAMANHO_CABECALHO] = cab
+        self.cifra.cifrar_em(
+            payload,
+            aad(self.id_repositorio, tipo, id_objeto, cab),
+            destino[TAMANHO_CABECALHO:],
+        )
 
     def decodificar(
         self,

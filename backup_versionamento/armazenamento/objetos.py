@@ -272,12 +272,27 @@ class SessaoEscrita:
         if self.armazem.indice.contem(id_bloco):
             return 0
         arm = self.armazem
+        cod = arm.codificador
         with arm._compressao:
-            partes = arm.codificador.codificar(dados, id_objeto=bytes.fromhex(id_bloco))
-        n = sum(len(p) for p in partes)
+            flags, payload = cod.comprimir_se_compensa(dados)
+        n = cod.tamanho_montado(len(payload))
         if not pacote.cabe(n):
             self._selar(pacote)
-        pacote.adicionar(id_bloco, partes, len(dados))
+        if cod.cifra is None:
+            # Raw chunks stay views into the caller's segment (no copy).
+            pacote.adicionar(
+                id_bloco, cod.montar(flags, payload, len(dados)), len(dados)
+            )
+        else:
+            # Encrypted straight into the pack's buffer: no ciphertext allocated.
+            cod.montar_em(
+                pacote.reservar(n),
+                flags,
+                payload,
+                len(dados),
+                id_objeto=bytes.fromhex(id_bloco),
+            )
+            pacote.confirmar(id_bloco, n, len(dados))
         if pacote.cheio():
             self._selar(pacote)
         return n

@@ -95,6 +95,21 @@ class PacoteEmConstrucao:
             (bytes.fromhex(id_bloco), inicio, self.tamanho - inicio, flags, claro)
         )
 
+    def reservar(self, n: int) -> memoryview:
+        """`n` writable bytes at the pack's end, in its own buffer; the caller
+        fills them, then calls `confirmar`."""
+        self.materializar()
+        return memoryview(self.buf)[self.tamanho : self.tamanho + n]
+
+    def confirmar(self, id_bloco: str, n: int, claro: int) -> None:
+        """Append the blob written into the last `reservar`."""
+        inicio = self.tamanho
+        self.tamanho = self._proprio = inicio + n
+        self.partes = [memoryview(self.buf)[: self.tamanho]]
+        self.registros.append(
+            (bytes.fromhex(id_bloco), inicio, n, self.buf[inicio + 1], claro)
+        )
+
     def materializar(self) -> None:
         """Copy every blob held by reference into the pack's own buffer."""
         if self._proprio == self.tamanho:

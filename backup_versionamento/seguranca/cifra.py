@@ -59,15 +59,25 @@ class CifraAESGCM:
     """The storage layer's `Cifra` over one 256-bit data key."""
 
     algoritmo = ALGORITMO
+    expansao = TAMANHO_NONCE + TAMANHO_TAG
 
     def __init__(self, chave_dados: bytes) -> None:
         if len(chave_dados) != TAMANHO_CHAVE:
             raise ValueError("a chave de dados deve ter 32 bytes")
         self._aes = AESGCM(chave_dados)
 
-    def cifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes:
+    def cifrar(self, dados: bytes | memoryview, aad: bytes) -> list[bytes]:
+        """[nonce, ciphertext + tag]: parts for writev, never concatenated (a
+        join would copy every encrypted byte once more)."""
         nonce = os.urandom(TAMANHO_NONCE)
-        return nonce + self._aes.encrypt(nonce, dados, aad)  # buffers: no copy
+        return [nonce, self._aes.encrypt(nonce, dados, aad)]
+
+    def cifrar_em(
+        self, dados: bytes | memoryview, aad: bytes, destino: memoryview
+    ) -> None:
+        nonce = os.urandom(TAMANHO_NONCE)
+        destino[:TAMANHO_NONCE] = nonce
+        self._aes.encrypt_into(nonce, dados, aad, destino[TAMANHO_NONCE:])
 
     def decifrar(self, dados: bytes | memoryview, aad: bytes) -> bytes:
         nome = _nome_do_aad(aad)
