@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
-from .pacote import Local
+from .pacote import Local, buffer_anonimo
 
 # FastCDC parameters of new repositories (each repository records its own in
 # repositorio.json). pyfastcdc's real average is avg + min, ~320 KiB here: small
@@ -103,8 +103,8 @@ class GravadorBlocos:
         except queue.Empty:
             if self._criados < self._n_segmentos:
                 self._criados += 1
-                # An anonymous mapping: only the pages a file fills are touched.
-                return mmap.mmap(-1, self._tamanho_segmento)
+                # Only the pages a file fills are ever touched.
+                return buffer_anonimo(self._tamanho_segmento)
             return self._livres.get()
 
     def _liberar(self, buf: mmap.mmap) -> None:

@@ -28,6 +28,13 @@ REGISTRO = struct.Struct("<32sIIBI")  # id, offset, length, flags, plaintext len
 TAMANHO_ALVO = 16 << 20
 
 
+def buffer_anonimo(tamanho: int) -> mmap.mmap:
+    """Private anonymous memory, zero-filled by the kernel page by page as it is
+    first touched (a bytearray would write all of it up front). Private, not
+    Python's default shared mapping, which is shmem-backed and slower to fault."""
+    return mmap.mmap(-1, tamanho, flags=mmap.MAP_PRIVATE)
+
+
 def chave_pacote(id_pacote: str) -> str:
     return f"{PREFIXO}{id_pacote[:2]}/{id_pacote}"
 
@@ -70,7 +77,7 @@ class PacoteEmConstrucao:
     @property
     def buf(self) -> mmap.mmap:
         if self._buf is None:
-            self._buf = mmap.mmap(-1, self.capacidade)
+            self._buf = buffer_anonimo(self.capacidade)
         return self._buf
 
     def cabe(self, n: int) -> bool:
