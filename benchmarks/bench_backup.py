@@ -681,27 +681,19 @@ def pode_esvaziar_cache() -> bool:
     return os.geteuid() == 0 and os.access(_DROP_CACHES, os.W_OK)
 
 
-def preparar_memoria(pasta: Path) -> None:
-    """Free the page cache, then read back what the next operation reads.
+def esvaziar_cache() -> None:
+    """Free the page cache the rest of the machine left, once, before the inputs
+    are generated (root only).
 
-    On these VMs a full page cache makes every write wait for reclaim (cp + sync
-    of 512 MiB swings from 0.3 to 1.5 s): starting each measurement with free
-    memory and warm inputs (the tool's folder: source, repository, its caches)
-    removes most of that noise, the same way for every tool. Root only.
+    With the page cache full, every write of every tool waits for reclaim (cp +
+    sync of 512 MiB swings from 0.3 to 1.5 s). Dropping it before *each*
+    measurement was tried and is worse: these VMs hand freed memory back to the
+    host, and the next writes into it are slower (a 512 MiB backup 0.57 s ->
+    0.70 s). Once at the start, the rounds (a few GB) then run in free memory.
     """
     os.sync()
-    if not pode_esvaziar_cache():
-        return
-    _DROP_CACHES.write_text("1\n")
-    buf = bytearray(BLOCO_IO)
-    for raiz, _pastas, nomes in os.walk(pasta):
-        for nome in nomes:
-            with (
-                contextlib.suppress(OSError),
-                open(os.path.join(raiz, nome), "rb", buffering=0) as f,
-            ):
-                while f.readinto(buf):
-                    pass
+    if pode_esvaziar_cache():
+        _DROP_CACHES.write_text("1\n")
 
 
 def rodar_ferramenta(
@@ -717,7 +709,6 @@ def rodar_ferramenta(
         f.iniciar()
         inicial, _ = f.conteudo_repo()
         pedidos = f.requisicoes()
-        preparar_memoria(trabalho)
         v1 = f.backup(origem, "v1")
         requisicoes_v1 = f.requisicoes() - pedidos
         depois_v1, arquivos = f.conteudo_repo()
@@ -725,13 +716,11 @@ def rodar_ferramenta(
             raise ErroMedicao(f"{f.nome}: o backup da v1 não gravou nada")
         trocar_entrada(entradas.v2, origem)
         pedidos = f.requisicoes()
-        preparar_memoria(trabalho)
         v2 = f.backup(origem, "v2")
         requisicoes_v2 = f.requisicoes() - pedidos
         bytes_v2 = f.conteudo_repo()[0] - depois_v1
         destino = trabalho / "restaurado"
         destino.mkdir()
-        preparar_memoria(trabalho)
         restauracao, restaurado = f.restaurar(destino)
         if not restaurado.is_file():
             raise ErroMedicao(f"{f.nome}: a restauração não criou {restaurado}")
@@ -858,7 +847,7 @@ def fatos_da_maquina(pasta: Path, carga: tuple[float, ...]) -> list[str]:
         "carga média antes das medições (1/5/15 min): "
         + " / ".join(f"{c:.2f}" for c in carga)
         + " (outros processos na máquina distorcem os tempos)",
-        "page cache esvaziado antes de cada medição: "
+        "page cache esvaziado antes das rodadas: "
         + ("sim" if pode_esvaziar_cache() else "não (precisa de root)"),
     ]
 
@@ -1004,12 +993,9 @@ def formatar_metas(projeto: Resultado, restic: Resultado | None) -> list[str]:
 
 
 NOTAS = [
-    "memória: antes de cada medição, `sync`, o page cache é esvaziado "
-    "(/proc/sys/vm/drop_caches, só como root) e a pasta da ferramenta (fonte, "
-    "repositório, caches) é relida, então cada operação começa com memória livre e "
-    "as entradas quentes; sem root, as entradas estão quentes mas a memória pode "
-    "estar cheia de page cache (as escritas esperam a recuperação de páginas e os "
-    "tempos oscilam muito)",
+    "memória: o page cache que a máquina acumulou é esvaziado uma vez, antes de "
+    "gerar as entradas (/proc/sys/vm/drop_caches, só como root), e as rodadas "
+    "correm em memória livre; as entradas acabaram de ser geradas e estão quentes",
     "cada medição começa depois de um `sync` e inclui um `sync` no fim (cp e tar "
     "não fazem fsync; assim todos pagam a escrita em disco)",
     "MB = 10^6 bytes; MB/s = tamanho do arquivo ÷ tempo de parede do subprocesso "
@@ -1214,6 +1200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         aviso(
             f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
         )
+        esvaziar_cache()
         entradas = preparar_entradas(pasta, tamanho)
         carga = os.getloadavg()
         resultados = medir_todas(classes, entradas, pasta, args.repeticoes)

@@ -173,6 +173,19 @@ def main() -> int:
         if args.so_indice:
             print(json.dumps(indice_blocos(pasta, args.blocos)))
             return 0
+        # As installed (pip and `make instalar` compile the bytecode), like
+        # bench_backup.py: with PYTHONDONTWRITEBYTECODE=1 each run recompiles.
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "compileall",
+                "-q",
+                str(RAIZ / "backup_versionamento"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         env = {**os.environ, "XDG_CACHE_HOME": str(pasta / "cache")}
         (pasta / "cfg.json").write_text(
             json.dumps({"validacao": {"modo": "desligado"}})
