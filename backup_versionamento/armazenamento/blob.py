@@ -153,7 +153,7 @@ class Codificador:
             TAMANHO_CABECALHO + n_payload + (self.cifra.expansao if self.cifra else 0)
         )
 
-    def montar_em(
+    def cifrar_em(
         self,
         destino: memoryview,
         flags: int,
@@ -162,15 +162,11 @@ class Codificador:
         tipo: int = TIPO_BLOCO,
         id_objeto: bytes = ID_NULO,
     ) -> None:
-        """`montar` written into `destino` (exactly `tamanho_montado` bytes).
-
-        Used for encrypted chunks: the ciphertext lands in the pack's buffer
-        instead of a fresh allocation per chunk (touching new memory is slow).
-        """
+        """The encrypted blob `montar` would give, written into `destino`
+        (exactly `tamanho_montado` bytes): the ciphertext lands in the pack's
+        buffer instead of a fresh allocation per chunk (new memory is slow)."""
         if self.cifra is None:
-            destino[:TAMANHO_CABECALHO] = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
-            destino[TAMANHO_CABECALHO:] = payload
-            return
+            raise ValueError("cifrar_em num repositório sem criptografia")
         flags |= FLAG_CIFRADO
         cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
         destino[:TAMANHO_CABECALHO] = cab

@@ -285,7 +285,7 @@ class SessaoEscrita:
             )
         else:
             # Encrypted straight into the pack's buffer: no ciphertext allocated.
-            cod.montar_em(
+            cod.cifrar_em(
                 pacote.reservar(n),
                 flags,
                 payload,
