@@ -127,14 +127,16 @@ class ServicoBackup:
                 f"{origem}: a pasta contém o próprio repositório ({base}); faça "
                 "backup de uma pasta que não o contenha ou mude diretorios.base"
             )
-        if not forcar and not forcar_leitura:
-            igual = self._versao_inalterada(origem, modelo)
+        # One listing serves both pre-checks; publishing lists again (fresh).
+        atual = self.ctx.repo.ultima_versao(modelo)
+        if not forcar and not forcar_leitura and atual is not None:
+            igual = self._versao_inalterada(origem, modelo, str(atual))
             if igual:
                 log.info("Backup sem mudanças: %s já está em %s", modelo, igual)
                 self.ctx.eventos.emitir("backup_ignorado", **quem, versao=igual)
                 return igual, False
         validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
-        self._checar_espaco(tamanho_origem, modelo)
+        self._checar_espaco(tamanho_origem, modelo, sem_base=atual is None)
         linhagem = coletar_linhagem(
             origem, validacao["biblioteca"] if validacao else None
         )
@@ -264,13 +266,10 @@ class ServicoBackup:
                 "nada foi alterado, rode o backup de novo"
             )
 
-    def _versao_inalterada(self, origem: Path, modelo: str) -> str | None:
-        """The latest version when the source's stat says nothing changed."""
-        atual = self.ctx.repo.ultima_versao(modelo)
-        if atual is None:
-            return None
+    def _versao_inalterada(self, origem: Path, modelo: str, atual: str) -> str | None:
+        """`atual` (the latest version) when the source's stat says nothing changed."""
         try:
-            sc = self.ctx.repo.ler_versao(modelo, str(atual))
+            sc = self.ctx.repo.ler_versao(modelo, atual)
         except ErroBackup:
             return None
         if sc.origem != str(origem.resolve()):
@@ -326,7 +325,7 @@ class ServicoBackup:
             )
         return rel, insp
 
-    def _checar_espaco(self, necessario: int, modelo: str) -> None:
+    def _checar_espaco(self, necessario: int, modelo: str, *, sem_base: bool) -> None:
         if not isinstance(self.ctx.base, Path):
             return  # an object store has no free space to measure
         esp = self.ctx.config["espaco_disco"]
@@ -342,7 +341,6 @@ class ServicoBackup:
             )
         reserva = esp["reserva_mb"] * mb
         # Without a previous version nothing can deduplicate: the whole size must fit.
-        sem_base = self.ctx.repo.ultima_versao(modelo) is None
         if livre < reserva or (sem_base and necessario > livre - reserva):
             raise ErroEspacoInsuficiente(
                 f"{self.ctx.base}: espaço em disco insuficiente para o backup de "
