@@ -1,4 +1,5 @@
-"""The one atomic-write helper for metadata and config files.
+"""Durable writes: the one atomic-write helper for metadata and config files,
+writev until done, and starting writeback early for big files.
 
 Write to a temp file in the same folder, fsync, then rename (or link, when the
 target must not exist yet), then fsync the folder: a reader sees the old file or
