@@ -674,6 +674,22 @@ def trocar_entrada(origem: Path, arquivo: Path) -> None:
     os.replace(temp, arquivo)
 
 
+def compilar_bytecode() -> None:
+    """Compile the package as installed (pip and `make instalar` do it): with
+    PYTHONDONTWRITEBYTECODE=1 every measured run would recompile it instead."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(RAIZ_PROJETO / "backup_versionamento"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 _DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -1176,19 +1192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     pasta = Path(tempfile.mkdtemp(prefix="bench_backup-", dir=base))
-    # As installed (pip and `make instalar` compile the bytecode): with
-    # PYTHONDONTWRITEBYTECODE=1 every run would recompile the package instead.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "compileall",
-            "-q",
-            str(RAIZ_PROJETO / "backup_versionamento"),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    compilar_bytecode()
     global SERVIDOR_S3
     if args.s3:
         try:

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_backup import compilar_bytecode
+
 RAIZ = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(RAIZ))
 CLI = [sys.executable, str(RAIZ / "inicializar_backup.py")]
@@ -173,19 +175,7 @@ def main() -> int:
         if args.so_indice:
             print(json.dumps(indice_blocos(pasta, args.blocos)))
             return 0
-        # As installed (pip and `make instalar` compile the bytecode), like
-        # bench_backup.py: with PYTHONDONTWRITEBYTECODE=1 each run recompiles.
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "compileall",
-                "-q",
-                str(RAIZ / "backup_versionamento"),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        compilar_bytecode()
         env = {**os.environ, "XDG_CACHE_HOME": str(pasta / "cache")}
         (pasta / "cfg.json").write_text(
             json.dumps({"validacao": {"modo": "desligado"}})

@@ -43,6 +43,14 @@ def _pacote(g: GerenciadorBackupVersionamento, loc: Local) -> Path:
     return g.base / chave_pacote(loc.pacote)
 
 
+def _trocar_dois_blocos(sidecar: Path) -> None:
+    """Swap the first two chunks of a sidecar's list: each chunk stays intact."""
+    dados = ler_sidecar_json(sidecar)
+    blocos = dados["entradas"][0]["blocos"]
+    blocos[0], blocos[1] = blocos[1], blocos[0]
+    gravar_sidecar_json(sidecar, dados)
+
+
 def _flip(p: Path, loc: Local) -> None:
     b = bytearray(p.read_bytes())
     b[loc.deslocamento + loc.tamanho // 2] ^= 0x40
@@ -137,11 +145,7 @@ def test_verificacao_completa_acha_bloco_trocado(
 ) -> None:
     # A sidecar whose chunk list is valid but in the wrong order: each object is
     # fine, only rebuilding the file and checking SHA-256 can tell.
-    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
-    dados = ler_sidecar_json(sc)
-    blocos = dados["entradas"][0]["blocos"]
-    blocos[0], blocos[1] = blocos[1], blocos[0]
-    gravar_sidecar_json(sc, dados)
+    _trocar_dois_blocos(repo / "modelos" / "m.h5" / "1.0.0.json")
     assert gerenciador.verificar_integridade()["ok"]
     rel = gerenciador.verificar_integridade(completa=True)
     assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
@@ -156,11 +160,7 @@ def test_conferir_sha256_acha_lista_de_blocos_trocada(
 ) -> None:
     # Each chunk is fine, only their order in the sidecar is wrong: the chunk
     # checks cannot see it, the end-to-end SHA-256 does.
-    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
-    dados = ler_sidecar_json(sc)
-    blocos = dados["entradas"][0]["blocos"]
-    blocos[0], blocos[1] = blocos[1], blocos[0]
-    gravar_sidecar_json(sc, dados)
+    _trocar_dois_blocos(repo / "modelos" / "m.h5" / "1.0.0.json")
     destino = tmp_path / "conferido"
     with pytest.raises(ErroIntegridade, match="SHA-256 do arquivo restaurado"):
         gerenciador.restaurar_backup("m.h5", "1.0.0", destino, conferir_sha256=True)

@@ -297,10 +297,11 @@ def test_pasta_nao_vazia_nao_vira_repositorio(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "coisas").iterdir()) == ["foto.jpg"]
 
 
-def test_restauracao_grande_inicia_descarga_e_confere(
+def test_restauracao_grande_byte_a_byte_com_e_sem_sha256(
     gerenciador: GerenciadorBackupVersionamento, tmp_path: Path
 ) -> None:
-    # 20 MiB crosses two DESCARGA marks (writeback started as it is written).
+    # 20 MiB spans several read runs and two DESCARGA marks (the writeback
+    # started along the way must not disturb what is written).
     dados = aleatorio(20 * 1024 * 1024 + 12345, 7)
     m = escrever(tmp_path / "grande.bin", dados)
     gerenciador.criar_backup(m, "patch")

@@ -282,15 +282,18 @@ def escrever_blocos(
     """
     sha = hashlib.sha256() if sha256 else None
     total = 0
-    fila: queue.Queue[list[bytes | memoryview] | None] = queue.Queue(maxsize=8)
+    # (parts, their total size): the writer does not count them again.
+    fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
+    fila = queue.Queue(maxsize=8)
     erro: list[BaseException] = []
 
     def escritor() -> None:
         inicio = pos = os.lseek(fd, 0, os.SEEK_CUR)
         try:
-            while (partes := fila.get()) is not None:
+            while (item := fila.get()) is not None:
+                partes, n = item
                 escrever_tudo(fd, partes)
-                pos += sum(len(p) for p in partes)
+                pos += n
                 if pos - inicio >= DESCARGA:
                     iniciar_descarga(fd, inicio, pos - inicio)
                     inicio = pos
@@ -308,7 +311,7 @@ def escrever_blocos(
                 if sha is not None:
                     sha.update(dados)
                 n += len(dados)
-            fila.put(partes)
+            fila.put((partes, n))
             total += n
             if erro:
                 break

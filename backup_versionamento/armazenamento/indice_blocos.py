@@ -34,6 +34,17 @@ CREATE TABLE IF NOT EXISTS fragmentos (id TEXT PRIMARY KEY);
 """
 
 
+# A chunk's location: (chunk id, pack id, offset, length, flags, plaintext length).
+_SELECIONAR_LOCAIS = (
+    "SELECT b.id, p.id, b.deslocamento, b.tamanho, b.flags, b.claro "
+    "FROM blocos b JOIN pacotes p ON p.n = b.pacote"
+)
+
+
+def _local(linha: tuple[bytes, bytes, int, int, int, int]) -> Local:
+    return Local(linha[1].hex(), linha[2], linha[3], linha[4], linha[5])
+
+
 class IndiceBlocos:
     def __init__(self, arquivo: Path, cache_mb: int = 64) -> None:
         self.arquivo = arquivo
@@ -48,13 +59,9 @@ class IndiceBlocos:
     def local(self, id_bloco: str) -> Local | None:
         with self._trava:
             linha = self._conn.execute(
-                "SELECT p.id, b.deslocamento, b.tamanho, b.flags, b.claro "
-                "FROM blocos b JOIN pacotes p ON p.n = b.pacote WHERE b.id = ?",
-                (bytes.fromhex(id_bloco),),
+                f"{_SELECIONAR_LOCAIS} WHERE b.id = ?", (bytes.fromhex(id_bloco),)
             ).fetchone()
-        if linha is None:
-            return None
-        return Local(linha[0].hex(), linha[1], linha[2], linha[3], linha[4])
+        return None if linha is None else _local(linha)
 
     def locais(self, ids: Iterable[str]) -> dict[str, Local]:
         """Locations of many chunks in a few queries (absent ids are left out)."""
@@ -65,13 +72,11 @@ class IndiceBlocos:
             for k in range(0, len(chaves), 900):
                 lote = chaves[k : k + 900]
                 linhas = self._conn.execute(
-                    "SELECT b.id, p.id, b.deslocamento, b.tamanho, b.flags, b.claro "
-                    "FROM blocos b JOIN pacotes p ON p.n = b.pacote "
-                    f"WHERE b.id IN ({','.join('?' * len(lote))})",
+                    f"{_SELECIONAR_LOCAIS} WHERE b.id IN ({','.join('?' * len(lote))})",
                     lote,
                 ).fetchall()
-                for i, p, d, t, f, c in linhas:
-                    saida[i.hex()] = Local(p.hex(), d, t, f, c)
+                for linha in linhas:
+                    saida[linha[0].hex()] = _local(linha)
         return saida
 
     def contem(self, id_bloco: str) -> bool:
@@ -85,11 +90,8 @@ class IndiceBlocos:
 
     def todos(self) -> dict[str, Local]:
         with self._trava:
-            linhas = self._conn.execute(
-                "SELECT b.id, p.id, b.deslocamento, b.tamanho, b.flags, b.claro "
-                "FROM blocos b JOIN pacotes p ON p.n = b.pacote"
-            ).fetchall()
-        return {i.hex(): Local(p.hex(), d, t, f, c) for i, p, d, t, f, c in linhas}
+            linhas = self._conn.execute(_SELECIONAR_LOCAIS).fetchall()
+        return {linha[0].hex(): _local(linha) for linha in linhas}
 
     def pacotes_indexados(self) -> set[str]:
         with self._trava:

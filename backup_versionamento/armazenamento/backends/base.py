@@ -73,6 +73,32 @@ class Backend(Protocol):
     def apagar(self, chave: str) -> None: ...
 
 
+class BackendEnvolto:
+    """Base of the wrappers (retries, fault injection): the backend's own
+    properties come from the wrapped one."""
+
+    def __init__(self, interno: Backend) -> None:
+        self.interno = interno
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.interno!r})"
+
+    @property
+    def somente_leitura(self) -> bool:
+        return self.interno.somente_leitura
+
+    @property
+    def exclusao_real(self) -> bool:
+        return self.interno.exclusao_real
+
+    @property
+    def leitura_maxima(self) -> int:
+        return self.interno.leitura_maxima
+
+    def descrever(self) -> str:
+        return self.interno.descrever()
+
+
 def validar_chave(chave: str) -> str:
     """Return `chave` if it is a valid key, else raise ValueError.
 

@@ -12,14 +12,21 @@ import threading
 from collections.abc import Callable, Iterator
 
 from ...erros import ErroEspacoInsuficiente, ErroRepositorio
-from .base import Backend, InfoObjeto, Partes, como_vistas, validar_chave
+from .base import (
+    Backend,
+    BackendEnvolto,
+    InfoObjeto,
+    Partes,
+    como_vistas,
+    validar_chave,
+)
 
 
-class BackendComFalhas:
+class BackendComFalhas(BackendEnvolto):
     """Thread-safe fault-injecting wrapper with counters of what went through."""
 
     def __init__(self, interno: Backend) -> None:
-        self.interno = interno
+        super().__init__(interno)
         self.gravacoes = 0  # gravar calls seen (failed ones included)
         self.leituras = 0  # ler and ler_intervalo calls seen
         self.bytes_gravados = 0  # bytes the inner backend accepted
@@ -32,24 +39,6 @@ class BackendComFalhas:
         self._gancho: Callable[[str], None] | None = None
         self._gancho_depois: Callable[[str], None] | None = None
         self._gancho_apagar: Callable[[str], None] | None = None
-
-    def __repr__(self) -> str:
-        return f"BackendComFalhas({self.interno!r})"
-
-    @property
-    def somente_leitura(self) -> bool:
-        return self.interno.somente_leitura
-
-    @property
-    def exclusao_real(self) -> bool:
-        return self.interno.exclusao_real
-
-    @property
-    def leitura_maxima(self) -> int:
-        return self.interno.leitura_maxima
-
-    def descrever(self) -> str:
-        return self.interno.descrever()
 
     # --- planning faults -------------------------------------------------
 

@@ -10,14 +10,22 @@ from typing import TypeVar
 
 from ...erros import ErroChaveAusente, ErroTransitorio
 from ...registro import NOME_LOGGER
-from .base import Backend, InfoObjeto, Partes, como_vistas, iguais, validar_chave
+from .base import (
+    Backend,
+    BackendEnvolto,
+    InfoObjeto,
+    Partes,
+    como_vistas,
+    iguais,
+    validar_chave,
+)
 
 log = logging.getLogger(NOME_LOGGER)
 
 T = TypeVar("T")
 
 
-class BackendComRetentativas:
+class BackendComRetentativas(BackendEnvolto):
     """Retries every operation on ErroTransitorio, exponential backoff + full jitter.
 
     Other errors pass through unchanged; after the last try the last
@@ -37,30 +45,12 @@ class BackendComRetentativas:
     ) -> None:
         if tentativas < 1:
             raise ValueError(f"tentativas deve ser >= 1, não {tentativas}")
-        self.interno = interno
+        super().__init__(interno)
         self.tentativas = tentativas
         self.espera_inicial = espera_inicial
         self.espera_maxima = espera_maxima
         self._dormir = dormir
         self._aleatorio = random.Random()
-
-    def __repr__(self) -> str:
-        return f"BackendComRetentativas({self.interno!r})"
-
-    @property
-    def somente_leitura(self) -> bool:
-        return self.interno.somente_leitura
-
-    @property
-    def exclusao_real(self) -> bool:
-        return self.interno.exclusao_real
-
-    @property
-    def leitura_maxima(self) -> int:
-        return self.interno.leitura_maxima
-
-    def descrever(self) -> str:
-        return self.interno.descrever()
 
     def _esperar(self, tentativa: int, erro: ErroTransitorio, operacao: str) -> None:
         """Full jitter: a uniform wait in [0, min(max, initial * 2**try)]."""
