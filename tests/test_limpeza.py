@@ -19,16 +19,20 @@ MiB = 1024 * 1024
 AGORA = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 
 
-def _envelhecer(repo: Path, modelo: str, versao: str, dias: float) -> None:
-    """Backdate a version's creation time (as if it were made `dias` ago)."""
+def _envelhecer(
+    repo: Path, modelo: str, versao: str, dias: float, agora: datetime = AGORA
+) -> None:
+    """Backdate a version's creation time (as if it were made `dias` before `agora`)."""
     arq = repo / "modelos" / modelo / f"{versao}.json"
     sc = ler_sidecar_json(arq)
-    quando = AGORA - timedelta(days=dias)
+    quando = agora - timedelta(days=dias)
     sc["criado_em"] = quando.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     gravar_sidecar_json(arq, sc)
 
 
-def _historico(tmp_path: Path, repo: Path, idades: list[float]) -> dict[str, bytes]:
+def _historico(
+    tmp_path: Path, repo: Path, idades: list[float], agora: datetime = AGORA
+) -> dict[str, bytes]:
     conteudos = {}
     m = tmp_path / "m.h5"
     with GerenciadorBackupVersionamento(repo, {}) as g:
@@ -37,7 +41,7 @@ def _historico(tmp_path: Path, repo: Path, idades: list[float]) -> dict[str, byt
             escrever(m, dados)
             conteudos[g.criar_backup(m, "retreino")] = dados
     for (versao, _), dias in zip(conteudos.items(), idades, strict=True):
-        _envelhecer(repo, "m.h5", versao, dias)
+        _envelhecer(repo, "m.h5", versao, dias, agora)
     return conteudos
 
 
@@ -67,7 +71,8 @@ def test_limpeza_remove_o_velho_e_libera_espaco(tmp_path: Path) -> None:
 
 def test_limpeza_maximo_de_versoes_via_cli(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    _historico(tmp_path, repo, [0.1] * 5)
+    # The CLI runs on the real clock: age the versions relative to it.
+    _historico(tmp_path, repo, [0.1] * 5, datetime.now(timezone.utc))
     cfg = tmp_path / "c.json"
     cfg.write_text(
         json.dumps(

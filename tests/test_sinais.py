@@ -79,6 +79,31 @@ def test_sigterm_no_meio_da_restauracao_limpa_o_temporario(
     assert 143 in CODIGOS_SAIDA
 
 
+def test_sigterm_em_qualquer_momento_da_restauracao_sem_traceback(
+    tmp_path: Path, repo_grande: tuple[Path, Path]
+) -> None:
+    # The signal lands at a different point of the restore each round (the
+    # writer thread starting, writing, being stopped): never a traceback from
+    # any thread, and never a half-written model.
+    repo, config = repo_grande
+    for i in range(12):
+        dest = tmp_path / f"dest{i}"
+        proc = _iniciar(
+            "restaurar", "--base", str(repo), "--config", str(config),
+            "--modelo", "m.h5", "--destino", f"{dest}/", cwd=tmp_path,
+        )  # fmt: skip
+        _esperar(lambda d=dest: any(d.glob(".m.h5.*.restaurando")), proc)
+        time.sleep(i * 0.002)
+        proc.send_signal(signal.SIGTERM)
+        _, erro = proc.communicate(timeout=60)
+        assert "Traceback" not in erro and "Exception in thread" not in erro, erro
+        if proc.returncode == 143:
+            assert list(dest.iterdir()) == []
+        else:  # finished before the signal: the whole model is there
+            assert proc.returncode == 0, erro
+            assert [p.name for p in dest.iterdir()] == ["m.h5"]
+
+
 def test_sigterm_no_meio_do_backup_nao_deixa_temporarios(
     tmp_path: Path, repo_grande: tuple[Path, Path]
 ) -> None:

@@ -7,6 +7,7 @@ from a fixed pool, so a 5 GiB model costs the same memory as a 5 MiB one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -276,9 +277,12 @@ def escrever_blocos(
 ) -> tuple[int, str]:
     """Write a chunk list to an open fd; return (size, sha256) of what was written.
 
-    Every chunk is checked against its id on the way (`ler_trechos`). The whole
-    file's SHA-256 (empty string when `sha256` is false) runs here while a writer
-    thread does the writev(2) calls: both release the GIL, so they overlap.
+    Every chunk is checked against its id on the way (`ler_trechos`). A producer
+    thread reads, verifies and hashes (the whole file's SHA-256; empty string when
+    `sha256` is false) while a writer thread does the writev(2) calls: both
+    release the GIL, so they overlap. The calling thread only waits on a pipe:
+    a signal handler that raises there (Ctrl+C, the CLI's SIGTERM) can never
+    interrupt a lock or a queue that the two workers share.
     """
     sha = hashlib.sha256() if sha256 else None
     total = 0
@@ -286,40 +290,73 @@ def escrever_blocos(
     fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
     fila = queue.Queue(maxsize=8)
     erro: list[BaseException] = []
+    parar = threading.Event()
+
+    def produtor() -> None:
+        nonlocal total
+        try:
+            for partes in ler_trechos(armazem, blocos, threads=threads):
+                if parar.is_set() or erro:
+                    break
+                n = 0
+                for dados in partes:
+                    if sha is not None:
+                        sha.update(dados)
+                    n += len(dados)
+                fila.put((partes, n))
+                total += n
+                if progresso:
+                    progresso(n)
+        except BaseException as e:  # reported to the caller below
+            erro.append(e)
+        finally:
+            fila.put(None)
+
+    # The writer owns its descriptors (a duplicate of `fd`, the pipe's write
+    # end): an interrupted caller may close `fd` while the writer still runs.
+    fd_escritor = os.dup(fd)
+    pronto, pronto_escritor = os.pipe()
 
     def escritor() -> None:
-        inicio = pos = os.lseek(fd, 0, os.SEEK_CUR)
         try:
+            inicio = pos = os.lseek(fd_escritor, 0, os.SEEK_CUR)
             while (item := fila.get()) is not None:
+                if parar.is_set() or erro:
+                    continue  # drain so the producer never blocks
                 partes, n = item
-                escrever_tudo(fd, partes)
+                escrever_tudo(fd_escritor, partes)
                 pos += n
                 if pos - inicio >= DESCARGA:
-                    iniciar_descarga(fd, inicio, pos - inicio)
+                    iniciar_descarga(fd_escritor, inicio, pos - inicio)
                     inicio = pos
         except BaseException as e:  # reported to the caller below
             erro.append(e)
-            while fila.get() is not None:  # drain so the producer never blocks
+            while fila.get() is not None:
                 pass
+        finally:
+            os.close(fd_escritor)
+            # OSError: the caller gave up waiting and closed its end.
+            with contextlib.suppress(OSError):
+                os.write(pronto_escritor, b".")
+            os.close(pronto_escritor)
 
-    t = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
-    t.start()
+    t_escritor = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
+    t_produtor = threading.Thread(target=produtor, name="leitura-produtor", daemon=True)
     try:
-        for partes in ler_trechos(armazem, blocos, threads=threads):
-            n = 0
-            for dados in partes:
-                if sha is not None:
-                    sha.update(dados)
-                n += len(dados)
-            fila.put((partes, n))
-            total += n
-            if erro:
-                break
-            if progresso:
-                progresso(n)
+        t_escritor.start()
+        t_produtor.start()
+        os.read(pronto, 1)
+    except BaseException:
+        parar.set()
+        if t_produtor.ident is None:  # never ran: the writer must still end
+            fila.put(None)
+        if t_escritor.ident is not None:
+            os.read(pronto, 1)  # it stops at its next item (EOF once it ended)
+        raise
     finally:
-        fila.put(None)
-        t.join()
+        os.close(pronto)
+    t_produtor.join()
+    t_escritor.join()
     if erro:
         raise erro[0]
     return total, sha.hexdigest() if sha is not None else ""
