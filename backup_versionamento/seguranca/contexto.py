@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,7 +243,17 @@ class ContextoSeguranca:
         self, repo: Repositorio, eventos: BarramentoEventos, pasta_logs: Path
     ) -> None:
         """Signer hooks on the repository, audit subscriber, restrictive modes."""
-        repo.assinador = self.assinador
+        # Always: a policy recorded in the header binds even a machine whose
+        # configuration has signatures off (docs/SEGURANCA.md).
+        if self.assinador is not None or repo.cabecalho.get("politica_assinatura"):
+            from .politica_assinatura import PoliticaAssinatura
+
+            chave_hmac = None
+            if self.mestra is not None and self.id_repositorio:
+                from .cifra import USO_POLITICA, derivar
+
+                chave_hmac = derivar(self.mestra, USO_POLITICA, self.id_repositorio)
+            repo.assinador = PoliticaAssinatura(repo, self.assinador, chave_hmac)
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
             from .auditoria import LogAuditoria
 
@@ -251,6 +263,20 @@ class ContextoSeguranca:
             self.base
         ):
             _restringir(self.base)
+
+    @contextmanager
+    def permitir_sem_assinatura(
+        self, repo: Repositorio, permitir: bool = True
+    ) -> Iterator[None]:
+        """For one call: accept unsigned versions the header's policy would refuse."""
+        from .politica_assinatura import PoliticaAssinatura
+
+        politica = repo.assinador
+        if not permitir or not isinstance(politica, PoliticaAssinatura):
+            yield
+            return
+        with politica.permitir_sem_assinatura():
+            yield
 
     def autorizar(self, papel: str, eventos: BarramentoEventos) -> None:
         """ErroAcessoNegado (and an `acesso_negado` event) if the user lacks `papel`."""
