@@ -231,3 +231,19 @@ def test_copia_recebe_a_politica_registrada_depois(
     assert "politica_assinatura" in _cabecalho(copia)
     with GerenciadorBackupVersionamento(copia, _cfg("", par[1])) as g:
         assert g.verificar_integridade()["ok"]
+
+
+def test_maquina_que_viu_a_politica_pega_o_despir_total(
+    tmp_path: Path, par: tuple[str, str]
+) -> None:
+    repo = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(repo, _cfg(*par)) as g:
+        _backup(tmp_path, g, 0)
+    cab = _cabecalho(repo)
+    del cab["politica_assinatura"]
+    (repo / "repositorio.json").write_text(json.dumps(cab))
+    _despir(repo, "1.0.0")  # no signed version left to tell
+    with GerenciadorBackupVersionamento(repo, SEM_VALIDACAO) as g:
+        with pytest.raises(ErroIntegridade, match="já viu"):
+            g.restaurar_backup("m.bin", "1.0.0", tmp_path / "r")
+        assert not g.verificar_integridade()["ok"]

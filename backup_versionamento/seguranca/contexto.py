@@ -245,7 +245,11 @@ class ContextoSeguranca:
         """Signer hooks on the repository, audit subscriber, restrictive modes."""
         # Always: a policy recorded in the header binds even a machine whose
         # configuration has signatures off (docs/SEGURANCA.md).
-        if self.assinador is not None or repo.cabecalho.get("politica_assinatura"):
+        if (
+            self.assinador is not None
+            or repo.cabecalho.get("politica_assinatura")
+            or (repo.pasta_estado / "politica_assinatura").exists()  # seen before
+        ):
             from .politica_assinatura import PoliticaAssinatura
 
             chave_hmac = None

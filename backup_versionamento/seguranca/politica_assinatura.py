@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import PREFIXO, SUFIXO, Sidecar, chave_sidecar
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
 from ..politica.versoes import e_versao
@@ -48,6 +49,7 @@ CAMPO = "politica_assinatura"
 DOMINIO_POLITICA = b"backup_versionamento/politica-assinatura/v1\x00"
 DOMINIO_SIDECAR_V2 = b"backup_versionamento/sidecar/v2\x00"
 _NAO_ASSINADOS = ("assinatura", "autenticacao")
+ARQUIVO_MEMORIA = "politica_assinatura"
 
 
 def digest_sidecar(sidecar: Sidecar) -> str:
@@ -93,6 +95,25 @@ class PoliticaAssinatura:
         self._erro_registro: str | None = None
         self._removida: str | None = None  # a v2 signature seen with no record
         self._carregar(repo.cabecalho.get(CAMPO))
+        self._lembrar()
+
+    def _lembrar(self) -> None:
+        """This machine remembers a policy it saw: a tripwire if the header loses it."""
+        memoria = self.repo.pasta_estado / ARQUIVO_MEMORIA
+        try:
+            if self._registro is not None:
+                if not memoria.exists():
+                    escrever_atomico(
+                        memoria, self._registro["chave_publica"].encode("ascii")
+                    )
+            elif self._erro_registro is None and memoria.exists():
+                self._removida = (
+                    f"sem assinatura, e esta máquina já viu neste repositório uma "
+                    f"política de assinatura ({memoria}) que repositorio.json não "
+                    f"tem mais ({CAMPO} removido)"
+                )
+        except (OSError, ErroBackup) as e:  # a cache: never fatal
+            log.debug("%s: %s", memoria, e)
 
     # -- the record ------------------------------------------------------------------
     def _carregar(self, registro: Any) -> None:
@@ -166,6 +187,11 @@ class PoliticaAssinatura:
             raise ErroIntegridade(
                 f"{self._origem_cab}: cabeçalho ausente ou trocado; nada foi publicado"
             )
+        if self._removida:
+            raise ErroIntegridade(
+                f"{self._origem_cab}: {self._removida}. Nada foi publicado. Reponha "
+                "repositorio.json de uma cópia"
+            )
         if cab.get(CAMPO) is not None:  # another machine registered it meanwhile
             self.repo.cabecalho[CAMPO] = cab[CAMPO]
             self._carregar(cab[CAMPO])
@@ -209,6 +235,7 @@ class PoliticaAssinatura:
         self.repo.backend.gravar(CHAVE_CABECALHO, serializar_cabecalho(cab))
         self.repo.cabecalho[CAMPO] = registro
         self._carregar(registro)
+        self._lembrar()
         log.info(
             "Política de assinatura registrada no cabeçalho do repositório (chave %s; "
             "%d versão(ões) anteriores sem assinatura aceitas)",
