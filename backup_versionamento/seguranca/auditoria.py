@@ -12,6 +12,7 @@ docs/SEGURANCA.md for the limits.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import hmac
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..armazenamento.escrita_atomica import escrever_atomico
+from ..armazenamento.sidecar import Sidecar
 from ..eventos import Evento, agora_iso
 from ..registro import NOME_LOGGER
 from .acesso import usuario_atual
@@ -127,13 +129,70 @@ def _resultado(nome: str) -> str:
 class LogAuditoria:
     """Bus subscriber: appends one chained entry per action (several processes safe)."""
 
-    def __init__(self, pasta_logs: Path, autenticador: Autenticador) -> None:
+    def __init__(
+        self, pasta_logs: Path, autenticador: Autenticador, id_log: str = ""
+    ) -> None:
         self.pasta = Path(pasta_logs)
         self.arquivo = self.pasta / NOME_ARQUIVO
         self.cabeca = self.pasta / NOME_CABECA
         self.autenticador = autenticador
         self.host = socket.gethostname()
+        # Which log an anchor speaks of: the repository's own, or one machine's.
+        self.id_log = id_log or f"maquina:{self.host}"
         self._avisado = False
+
+    def ancora(self) -> dict[str, Any] | None:
+        """The head as it is now, for a version about to be published."""
+        try:
+            cabeca = json.loads((self.pasta / NOME_CABECA).read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cabeca, dict) or not isinstance(cabeca.get("seq"), int):
+            return None
+        return {"log": self.id_log, "seq": cabeca["seq"], "hash": cabeca.get("hash")}
+
+    def ancorar(self, sidecar: Sidecar) -> Sidecar:
+        ancora = self.ancora()
+        if ancora is None:
+            return sidecar
+        return dataclasses.replace(sidecar, auditoria=ancora)
+
+    def conferir_ancoras(self, sidecars: list[Sidecar]) -> list[dict[str, Any]]:
+        """Versions whose recorded audit head this log no longer has.
+
+        Catches a log deleted (with its head), truncated, or replaced by an
+        older copy or a new one: anchors live in the authenticated sidecars.
+        """
+        ancoradas = [
+            s for s in sidecars if s.auditoria and s.auditoria.get("log") == self.id_log
+        ]
+        if not ancoradas:
+            return []
+        hashes = _hashes_por_seq(self.arquivo)
+        problemas = []
+        for sc in ancoradas:
+            assert sc.auditoria is not None
+            seq, h = sc.auditoria.get("seq"), sc.auditoria.get("hash")
+            if not isinstance(seq, int) or seq < 1:
+                continue
+            achado = hashes.get(seq)
+            if achado == h:
+                continue
+            motivo = (
+                "não tem essa entrada (apagado ou truncado)"
+                if achado is None
+                else "tem outra entrada nessa posição (trocado)"
+            )
+            problemas.append(
+                {
+                    "tipo": "auditoria",
+                    "modelo": sc.modelo,
+                    "versao": sc.versao,
+                    "mensagem": f"a versão foi publicada depois da entrada {seq} do "
+                    f"log de auditoria, mas {self.arquivo} {motivo}",
+                }
+            )
+        return problemas
 
     def __call__(self, evento: Evento) -> None:
         if evento.nome in _IGNORADOS:
@@ -205,6 +264,22 @@ class LogAuditoria:
             return entrada
         finally:
             os.close(fd)
+
+
+def _hashes_por_seq(arquivo: Path) -> dict[int, str]:
+    try:
+        bruto = arquivo.read_bytes()
+    except OSError:
+        return {}
+    hashes = {}
+    for linha in bruto.split(b"\n"):
+        try:
+            e = json.loads(linha)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and isinstance(e.get("seq"), int):
+            hashes[e["seq"]] = str(e.get("hash"))
+    return hashes
 
 
 def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[str, Any]:

@@ -261,8 +261,19 @@ class ContextoSeguranca:
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
             from .auditoria import LogAuditoria
 
-            self.auditoria = LogAuditoria(pasta_logs, self.autenticador_auditoria())
+            no_repositorio = e_local(self.base) and pasta_logs.resolve().is_relative_to(
+                self.base.resolve()
+            )
+            self.auditoria = LogAuditoria(
+                pasta_logs,
+                self.autenticador_auditoria(),
+                "repositorio" if no_repositorio else "",
+            )
             eventos.inscrever(self.auditoria, nome="auditoria")
+            # Each version records the head it follows; verificar checks the log
+            # still has it (a dropped or replaced log is detected).
+            repo.anotadores.append(self.auditoria.ancorar)
+            repo.verificadores.append(self.auditoria.conferir_ancoras)
         if (self.cripto["habilitada"] or self.cfg_acesso["habilitado"]) and e_local(
             self.base
         ):
