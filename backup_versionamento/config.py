@@ -117,6 +117,10 @@ PADRAO: dict[str, Any] = {
             "habilitado": False,
             "usuarios_autorizados": ["admin", "ml_engineer"],
             "log_acessos": True,
+            # A local repository owned by this OS group, with modes that the kernel
+            # enforces: "leitor" (read) or "operador" (also create versions).
+            "grupo": "",
+            "papel_grupo": "leitor",
         },
         "assinatura": {
             "habilitada": False,
@@ -456,6 +460,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
     "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,
+    "seguranca.controle_acesso.papel_grupo": _um_de({"leitor", "operador"}),
     "seguranca.assinatura": _assinatura,
     "performance.threads_backup": _faixa(1, 64),
     "performance.threads_compressao": _faixa(1, 64),

@@ -64,6 +64,10 @@ class ContextoSeguranca:
             restringir = getattr(backend, "restringir", None)  # a local folder
             if restringir is not None:
                 restringir()
+        if self.cfg_acesso["grupo"] and e_local(self.base):
+            from .grupo import preparar_backend
+
+            preparar_backend(self.cfg_acesso, backend)
 
     # -- keys ------------------------------------------------------------------------
     @property
@@ -278,6 +282,10 @@ class ContextoSeguranca:
             self.base
         ):
             _restringir(self.base)
+        if self.cfg_acesso["grupo"] and e_local(self.base):
+            from .grupo import aplicar
+
+            aplicar(self.base, self.cfg_acesso)
 
     @contextmanager
     def permitir_sem_assinatura(
