@@ -208,10 +208,19 @@ class ContextoSeguranca:
             )
         return Chaveiro(self.backend, self.id_repositorio), self.mestra
 
-    def adicionar_chave(self, credencial: Credencial) -> str:
-        """Wrap the master key for one more key file or passphrase; data untouched."""
+    def adicionar_chave(
+        self, credencial: Credencial, usuario: str | None = None
+    ) -> str:
+        """Wrap the master key for one more key file or passphrase; data untouched.
+
+        `usuario`: the person the key is for (one key object per person).
+        """
         chaveiro, mestra = self._chaveiro_aberto()
-        return chaveiro.embrulhar(mestra, credencial)
+        return chaveiro.embrulhar(mestra, credencial, usuario=usuario)
+
+    def remover_chaves_de(self, usuario: str) -> list[str]:
+        chaveiro, _ = self._chaveiro_aberto()
+        return chaveiro.remover_de(usuario)
 
     def remover_chave(self, id_chave: str) -> None:
         chaveiro, _ = self._chaveiro_aberto()
