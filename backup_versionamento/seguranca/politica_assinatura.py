@@ -313,6 +313,8 @@ class PoliticaAssinatura:
                     "valor": base64.b64encode(valor).decode("ascii"),
                 },
             )
+        if not self.registrada and not self._erro_registro:
+            self._reler_cabecalho()  # registered by another machine since we opened?
         if self.registrada or self._erro_registro:
             raise ErroConfiguracao(
                 f"{self._origem_cab}: o repositório exige versões assinadas (política "
@@ -321,6 +323,15 @@ class PoliticaAssinatura:
                 "e chave_privada. Nada foi publicado."
             )
         return sidecar
+
+    def _reler_cabecalho(self) -> None:
+        from ..armazenamento.repositorio import ler_cabecalho
+
+        cab = ler_cabecalho(self.repo.backend)
+        if cab and cab.get("id") == self.repo.id and cab.get(CAMPO) is not None:
+            self.repo.cabecalho[CAMPO] = cab[CAMPO]
+            self._carregar(cab[CAMPO])
+            self._lembrar()
 
     def _registro_chave(self) -> str:
         return str((self._registro or {}).get("chave_publica", "?"))
