@@ -121,6 +121,9 @@ PADRAO: dict[str, Any] = {
             # enforces: "leitor" (read) or "operador" (also create versions).
             "grupo": "",
             "papel_grupo": "leitor",
+            # S3: days of Object Lock retention of the audit witnesses (0: the
+            # bucket's default retention, if any).
+            "auditoria_retencao_dias": 0,
         },
         "assinatura": {
             "habilitada": False,
@@ -461,6 +464,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
     "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,
     "seguranca.controle_acesso.papel_grupo": _um_de({"leitor", "operador"}),
+    "seguranca.controle_acesso.auditoria_retencao_dias": _faixa(0, 36500),
     "seguranca.assinatura": _assinatura,
     "performance.threads_backup": _faixa(1, 64),
     "performance.threads_compressao": _faixa(1, 64),

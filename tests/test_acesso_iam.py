@@ -161,8 +161,13 @@ def test_cli_imprime_a_politica(tmp_path: Any) -> None:
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["Version"] == "2012-10-17"
-    acoes = {a for d in doc["Statement"] for a in _lista(d["Action"])}
-    assert acoes == {"s3:ListBucket", "s3:GetObject"}
+    escrita = [
+        r
+        for d in doc["Statement"]
+        if set(_lista(d["Action"])) - {"s3:ListBucket", "s3:GetObject"}
+        for r in _lista(d["Resource"])
+    ]
+    assert escrita == ["arn:aws:s3:::b/equipe/auditoria/*"]  # witnesses only
     r = cli("acesso", "politica-iam", "--papel", "dono", "--bucket", "b")
     assert r.returncode == 2 and "dono" in r.stderr
     with pytest.raises(ErroArgumento, match="s3://"):

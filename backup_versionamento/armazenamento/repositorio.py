@@ -266,6 +266,7 @@ class Repositorio:
             "travas",
             "relatorios",
             "chaves",  # key objects of a concurrent creator (or the key file's folder)
+            "auditoria",  # audit witnesses (seguranca/auditoria.py)
         }
         if estranhos:
             raise ErroRepositorio(

@@ -32,6 +32,15 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         g.seguranca.autorizar("consulta", g.eventos)
         rel = verificar_log(g.pasta_logs, g.seguranca.autenticador_auditoria())
+        log_auditoria = g.seguranca.auditoria
+        if log_auditoria is not None and log_auditoria.testemunha is not None:
+            backend = g.backend
+            falha = log_auditoria.conferir_testemunhas(
+                lambda prefixo: [i.chave for i in backend.listar(prefixo)],
+                backend.ler,
+            )
+            if falha and rel["ok"]:
+                rel.update(ok=False, problema=falha)
         if g.seguranca.auditoria is not None:
             # The versions' anchors: a log dropped whole, or put back older.
             sidecars = [

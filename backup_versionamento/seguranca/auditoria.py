@@ -140,6 +140,9 @@ class LogAuditoria:
         # Which log an anchor speaks of: the repository's own, or one machine's.
         self.id_log = id_log or f"maquina:{self.host}"
         self._avisado = False
+        # A copy of each entry's hash in the bucket (S3 repositories): see testemunhar.
+        self.testemunha: Callable[[str, bytes], bool] | None = None
+        self._avisado_testemunha = False
 
     def ancora(self) -> dict[str, Any] | None:
         """The head as it is now, for a version about to be published."""
@@ -261,9 +264,68 @@ class LogAuditoria:
                 ),
             }
             escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o660)
-            return entrada
         finally:
             os.close(fd)
+        self._testemunhar(entrada)
+        return entrada
+
+    def _testemunhar(self, entrada: dict[str, Any]) -> None:
+        """Write the entry's hash to the bucket, never to be replaced (Object Lock).
+
+        Only {seq, hash, anterior, autenticacao}: no user, model or path leaves
+        this machine. A local log later truncated, deleted or replaced disagrees
+        with these witnesses (`auditoria verificar`).
+        """
+        if self.testemunha is None:
+            return
+        corpo = {k: entrada[k] for k in _CAMPOS_TESTEMUNHA if k in entrada}
+        try:
+            self.testemunha(
+                chave_testemunha(self.id_log, entrada["seq"]), _canonico(corpo)
+            )
+        except Exception as e:  # the action already happened: a warning, once
+            if not self._avisado_testemunha:
+                log.warning(
+                    "Testemunha do log de auditoria não gravada no bucket: %s", e
+                )
+                self._avisado_testemunha = True
+
+    def conferir_testemunhas(
+        self, listar: Callable[[str], list[str]], ler: Callable[[str], bytes]
+    ) -> str | None:
+        """The first disagreement between the local log and the bucket's witnesses."""
+        prefixo = f"{PREFIXO_TESTEMUNHAS}{_segmento(self.id_log)}/"
+        hashes = _hashes_por_seq(self.arquivo)
+        for chave in sorted(listar(prefixo)):
+            try:
+                t = json.loads(ler(chave))
+                seq, h = int(t["seq"]), str(t["hash"])
+            except (ValueError, KeyError, TypeError):
+                return f"{chave}: testemunha ilegível"
+            local = hashes.get(seq)
+            if local is None:
+                return (
+                    f"o bucket guarda a entrada {seq} ({chave}), que o log local "
+                    f"{self.arquivo} não tem (apagado, truncado ou reposto)"
+                )
+            if local != h:
+                return (
+                    f"a entrada {seq} do log local difere da guardada no bucket "
+                    f"({chave}): log trocado"
+                )
+        return None
+
+
+PREFIXO_TESTEMUNHAS = "auditoria/"
+_CAMPOS_TESTEMUNHA = ("seq", "hash", "anterior", "autenticacao")
+
+
+def _segmento(id_log: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in id_log)
+
+
+def chave_testemunha(id_log: str, seq: int) -> str:
+    return f"{PREFIXO_TESTEMUNHAS}{_segmento(id_log)}/{seq:012d}.json"
 
 
 def _hashes_por_seq(arquivo: Path) -> dict[int, str]:

@@ -282,6 +282,12 @@ class ContextoSeguranca:
                 self.autenticador_auditoria(),
                 "repositorio" if no_repositorio else "",
             )
+            gravar_retido = _metodo_do_backend(self.backend, "gravar_retido")
+            if gravar_retido is not None:  # an object store: witnesses there
+                dias = int(self.cfg_acesso["auditoria_retencao_dias"])
+                self.auditoria.testemunha = lambda chave, dados: gravar_retido(
+                    chave, dados, dias
+                )
             eventos.inscrever(self.auditoria, nome="auditoria")
             # Each version records the head it follows; verificar checks the log
             # still has it (a dropped or replaced log is detected).
@@ -319,6 +325,16 @@ class ContextoSeguranca:
             log.error("%s", e)
             eventos.emitir("acesso_negado", usuario=usuario, papel=papel, motivo=str(e))
             raise
+
+
+def _metodo_do_backend(backend: Any, nome: str) -> Any:
+    """A method of the innermost backend (past retry and fault wrappers)."""
+    while backend is not None:
+        metodo = getattr(type(backend), nome, None)
+        if metodo is not None:
+            return getattr(backend, nome)
+        backend = getattr(backend, "interno", None)
+    return None
 
 
 def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:

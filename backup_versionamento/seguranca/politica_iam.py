@@ -5,7 +5,8 @@ configuration its user can edit; these policies are checked by S3, whatever the
 client runs. Each role gets exactly the calls the engine makes for it
 (backends/s3.py):
 
-- leitor: list and read (listar, status, verificar, restaurar, sincronizar from).
+- leitor: list and read (listar, status, verificar, restaurar, sincronizar from),
+  and create audit witnesses (`auditoria/`, never replaced).
 - operador: leitor, plus creating packs, index fragments, sidecars and locks; a
   sidecar or the header only with `If-None-Match: *` (AWS's `s3:if-none-match`
   condition key), so an operator cannot overwrite a published version or the
@@ -60,6 +61,17 @@ def politica_iam(papel: str, bucket: str, prefixo: str = "") -> dict[str, Any]:
             "Resource": objetos(),
         },
     ]
+    if papel != "admin":
+        # Audit witnesses (seguranca/auditoria.py): created once, never replaced.
+        declaracoes.append(
+            {
+                "Sid": "TestemunhasDeAuditoria",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": objetos("auditoria/*"),
+                "Condition": {"Null": {"s3:if-none-match": "false"}},
+            }
+        )
     if papel == "operador":
         declaracoes += [
             {
