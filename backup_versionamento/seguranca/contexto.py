@@ -307,10 +307,13 @@ class ContextoSeguranca:
         self, repo: Repositorio, permitir: bool = True
     ) -> Iterator[None]:
         """For one call: accept unsigned versions the header's policy would refuse."""
+        politica = repo.assinador
+        if not permitir or politica is None:  # lazy: cryptography only if signing
+            yield
+            return
         from .politica_assinatura import PoliticaAssinatura
 
-        politica = repo.assinador
-        if not permitir or not isinstance(politica, PoliticaAssinatura):
+        if not isinstance(politica, PoliticaAssinatura):
             yield
             return
         with politica.permitir_sem_assinatura():
