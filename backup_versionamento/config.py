@@ -363,9 +363,7 @@ _PARECE_ENDERECO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:/|[sS]3:")
 def _base(v: str) -> str | None:
     if not v.strip():
         return "não pode ser vazio"
-    if (
-        "://" in v or _PARECE_ENDERECO.match(v)
-    ) and not _ENDERECO_S3.fullmatch(v):
+    if ("://" in v or _PARECE_ENDERECO.match(v)) and not _ENDERECO_S3.fullmatch(v):
         return (
             f"'{v}' não é uma pasta nem um endereço s3://BUCKET/PREFIXO válido "
             "(o bucket tem 3 a 63 letras minúsculas, dígitos, '.' ou '-')"
