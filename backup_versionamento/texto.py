@@ -45,6 +45,25 @@ def seguro(valor: object) -> str:
     return "".join(_escapar(c) if _SUSPEITO.match(c) else c for c in texto)
 
 
+# Credentials inside a URL: the password of 'usuario:senha@' and the value of a
+# query parameter whose name says secret ('?token=', '&api_key=', '&X-Amz-Signature=').
+_URL_SENHA = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):[^@/?#\s]*@")
+_URL_PARAMETRO = re.compile(
+    r"(?P<pre>[?&;](?P<nome>[^=&#\s]*"
+    r"(?:token|senha|pass|pwd|secret|segredo|key|chave|sig|credential|auth)"
+    r"[^=&#\s]*)=)[^&#\s]*",
+    re.IGNORECASE,
+)
+
+
+def mascarar_url(texto: str) -> str:
+    """`texto` with the credentials of any URL in it replaced by '***'."""
+    if "://" not in texto and "=" not in texto:
+        return texto
+    texto = _URL_SENHA.sub(r"\g<pre>:***@", texto)
+    return _URL_PARAMETRO.sub(r"\g<pre>***", texto)
+
+
 def inteiro_enorme(valor: object) -> str | None:
     """ "um inteiro de 401 dígitos" for an int too long to print in a message, else
     None. Never raises (CPython refuses str() of ints past 4300 digits)."""
