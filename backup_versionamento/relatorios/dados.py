@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..erros import ErroBackup
-from ..metricas import METRICAS_CONHECIDAS, linha_base_aleatoria
+from ..metricas import (
+    METRICAS_CONHECIDAS,
+    linha_base_aleatoria,
+    teste_acaso_para_exibir,
+)
 from ..registro import NOME_LOGGER
 
 if TYPE_CHECKING:
@@ -411,6 +415,17 @@ def _quantos(x: Any) -> int | None:
     return None
 
 
+def _teste_acaso(
+    nome: str, versoes: list[dict[str, Any]], pontos: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if nome not in METRICAS_CONHECIDAS or not pontos:
+        return None
+    versao = pontos[-1]["versao"]
+    metricas = next(v["metricas"] for v in versoes if v["versao"] == versao)
+    teste = teste_acaso_para_exibir(metricas, TAMANHO_APOSTA_BASE).get(nome)
+    return {**teste, "versao": versao} if teste else None
+
+
 def series_metricas(versoes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each metric across versions; known ones carry their chance baseline."""
     base = linha_base_aleatoria(TAMANHO_APOSTA_BASE)
@@ -436,6 +451,8 @@ def series_metricas(versoes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "conhecida": nome in METRICAS_CONHECIDAS,
                 "acaso": acaso if isinstance(acaso, float) else None,
                 "pontos": pontos,
+                # The test behind "supera o acaso", on the last version measured.
+                "teste": _teste_acaso(nome, versoes, pontos),
             }
         )
     return saida
