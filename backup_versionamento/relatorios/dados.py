@@ -294,13 +294,32 @@ def serie_crescimento(
     return saida
 
 
+def _serie_do_ajuste(
+    serie: list[dict[str, Any]], todas: list[dict[str, Any]], inicio: date
+) -> list[dict[str, Any]]:
+    """The days the rate is fitted on: the real span of a young repository.
+
+    The days before its first version are not days of no growth (it did not
+    exist): fitting them turned 6 versions today into "0 versões/dia". A young
+    repository is fitted from the eve of its first version (nothing stored yet)
+    to today, so one day with 6 versions reads 6 per day.
+    """
+    dias = [d for d in (_dia(v["criado_em"]) for v in todas) if d is not None]
+    primeiro = min(dias, default=None)
+    if primeiro is None or primeiro <= inicio:
+        return serie
+    vespera = {"bytes_acumulados": 0, "versoes_acumuladas": 0}
+    return [vespera, *(d for d in serie if d["dia"] >= primeiro.isoformat())]
+
+
 def _crescimento(
     todas: list[dict[str, Any]], repo: dict[str, Any], hoje: date, dias: int
 ) -> dict[str, Any]:
     inicio = hoje - timedelta(days=dias - 1)
     serie = serie_crescimento(todas, inicio, dias)
-    taxa_b = inclinacao([float(d["bytes_acumulados"]) for d in serie])
-    taxa_v = inclinacao([float(d["versoes_acumuladas"]) for d in serie])
+    ajuste = _serie_do_ajuste(serie, todas, inicio)
+    taxa_b = inclinacao([float(d["bytes_acumulados"]) for d in ajuste])
+    taxa_v = inclinacao([float(d["versoes_acumuladas"]) for d in ajuste])
     livre = repo["espaco_livre"]
     projecao: dict[str, Any] = {
         "disco": _projecao(livre, livre + repo["tamanho_armazenado"], taxa_b, hoje),
@@ -315,6 +334,7 @@ def _crescimento(
         "dias": serie,
         "taxa_bytes_dia": round(taxa_b, 3),
         "taxa_versoes_dia": round(taxa_v, 4),
+        "dias_taxa": dias if ajuste is serie else len(ajuste) - 1,
         "projecao": projecao,
     }
 
