@@ -101,34 +101,20 @@ def test_reembrulhar_lembra_de_atualizar_chave_arquivo(
     assert str(tmp_path / "chaves" / "chave") in r.stdout
 
 
-def test_senha_vazia_no_terminal_diz_que_esta_vazia(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A real pseudo-terminal: the prompt appears, the person just presses Enter."""
-    repo = tmp_path / "repo"
-    cfg = _cfg(tmp_path, chave_arquivo=str(tmp_path / "nenhum" / "chave"))
-    monkeypatch.setenv("BACKUP_VERSIONAMENTO_SENHA", "senha boa e longa")
-    with GerenciadorBackupVersionamento(repo, cfg) as g:
-        g.criar_backup(escrever(tmp_path / "m.bin", aleatorio(512)), "patch")
-    monkeypatch.delenv("BACKUP_VERSIONAMENTO_SENHA")
-    arq_cfg = tmp_path / "config.json"
-    arq_cfg.write_text(json.dumps(cfg))
+def _no_terminal(*args: str, pergunta: bytes) -> tuple[int, str]:
+    """Run the CLI on a real pseudo-terminal; answer `pergunta` with just Enter."""
     mestre, escravo = os.openpty()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(RAIZ / "inicializar_backup.py"),
-            "listar",
-            "--base",
-            str(repo),
-            "--config",
-            str(arq_cfg),
-        ],
+        [sys.executable, str(RAIZ / "inicializar_backup.py"), *args],
         stdin=escravo,
         stdout=escravo,
         stderr=escravo,
         start_new_session=True,  # no controlling tty: getpass reads the pty on stdin
-        env={k: v for k, v in os.environ.items() if k != "BACKUP_VERSIONAMENTO_SENHA"},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BACKUP_VERSIONAMENTO_SENHA")
+        },
     )
     os.close(escravo)
     saida = b""
@@ -145,7 +131,7 @@ def test_senha_vazia_no_terminal_diz_que_esta_vazia(
                 if not pedaco:
                     break
                 saida += pedaco
-            if not enviado and b"Senha do reposit" in saida:
+            if not enviado and pergunta in saida:
                 os.write(mestre, b"\n")
                 enviado = True
             if proc.poll() is not None and not prontos:
@@ -158,6 +144,46 @@ def test_senha_vazia_no_terminal_diz_que_esta_vazia(
             proc.wait()
     texto = saida.decode("utf-8", "replace")
     assert enviado, texto
+    return codigo, texto
+
+
+def test_senha_vazia_no_terminal_diz_que_esta_vazia(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prompt appears on a real terminal; the person just presses Enter."""
+    repo = tmp_path / "repo"
+    cfg = _cfg(tmp_path, chave_arquivo=str(tmp_path / "nenhum" / "chave"))
+    monkeypatch.setenv("BACKUP_VERSIONAMENTO_SENHA", "senha boa e longa")
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        g.criar_backup(escrever(tmp_path / "m.bin", aleatorio(512)), "patch")
+    monkeypatch.delenv("BACKUP_VERSIONAMENTO_SENHA")
+    arq_cfg = tmp_path / "config.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    base = ("--base", str(repo), "--config", str(arq_cfg))
+    codigo, texto = _no_terminal("listar", *base, pergunta=b"Senha do reposit")
     assert codigo == 16, texto
     assert "senha vazia" in texto, texto
     assert "não está definida" not in texto and "Traceback" not in texto
+
+
+def test_senha_nova_vazia_no_terminal_diz_que_esta_vazia(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    cfg = _cfg(tmp_path)
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        g.criar_backup(escrever(tmp_path / "m.bin", aleatorio(512)), "patch")
+    arq_cfg = tmp_path / "config.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    antes = sorted(p.name for p in (repo / "chaves").iterdir())
+    codigo, texto = _no_terminal(
+        "chaves",
+        "adicionar",
+        "--senha",
+        "--base",
+        str(repo),
+        "--config",
+        str(arq_cfg),
+        pergunta=b"Nova senha",
+    )
+    assert codigo == 16, texto
+    assert "senha vazia" in texto and "rode num terminal" not in texto, texto
+    assert sorted(p.name for p in (repo / "chaves").iterdir()) == antes

@@ -211,6 +211,10 @@ def senha_nova() -> str:
     senha = os.environ.get(VARIAVEL_SENHA_NOVA)
     if not senha and sys.stdin.isatty():
         senha = getpass.getpass("Nova senha: ")
+        if not senha:
+            raise ErroCriptografia(
+                "senha vazia: nenhuma senha foi digitada; nada foi alterado"
+            )
         if senha != getpass.getpass("Repita a nova senha: "):
             raise ErroCriptografia("as senhas não conferem; nada foi alterado")
     if not senha:
