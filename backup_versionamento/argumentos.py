@@ -35,6 +35,16 @@ def exigir(valor: Any, tipos: type | tuple[type, ...], nome: str, oque: str) -> 
         )
 
 
+def checar_caminho(caminho: Any) -> None:
+    """A path to back up: '' would silently mean '.', the current folder."""
+    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    if isinstance(caminho, str) and not caminho.strip():
+        raise ErroArgumento(
+            "caminho do modelo vazio (--modelo \"\" ou caminho=''); informe o "
+            "arquivo ou a pasta do modelo (use '.' para a pasta atual)"
+        )
+
+
 def checar_nome_modelo(nome: str) -> None:
     """A name that fits a folder and prints as itself (no control characters)."""
     tamanho = len(nome.encode("utf-8", "surrogatepass"))
@@ -55,7 +65,7 @@ def checar_backup(
     caminho: Any, tipo_mudanca: Any, descricao: Any, nome_modelo: Any, nome: str
 ) -> None:
     """The arguments of a backup request; `nome` is the model name it resolves to."""
-    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    checar_caminho(caminho)
     exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
     exigir(descricao, str, "descricao", "um texto")
     exigir(nome_modelo, (str, type(None)), "nome_modelo", "um texto ou None")

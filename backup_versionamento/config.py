@@ -370,12 +370,15 @@ def _globais_permitidos(v: list[Any]) -> str | None:
 
 
 _ENDERECO_S3 = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
+# 'esquema:/...' or 's3:...' is an address with a slash missing (s3:/bucket), never
+# a folder the user meant; two letters at least, so 'C:/dados' stays a path.
+_PARECE_ENDERECO = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+:/|[sS]3:")
 
 
 def _base(v: str) -> str | None:
     if not v.strip():
         return "não pode ser vazio"
-    if "://" in v and not _ENDERECO_S3.fullmatch(v):
+    if ("://" in v or _PARECE_ENDERECO.match(v)) and not _ENDERECO_S3.fullmatch(v):
         return (
             f"'{v}' não é uma pasta nem um endereço s3://BUCKET/PREFIXO válido "
             "(o bucket tem 3 a 63 letras minúsculas, dígitos, '.' ou '-')"
@@ -606,6 +609,9 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
 
 def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     """Point the configuration at another repository folder (API/CLI override)."""
+    problema = _base(str(base))
+    if problema:
+        raise ErroConfiguracao(f"--base: {problema}")
     if e_remoto(base):
         cfg["diretorios"]["base"] = str(base).rstrip("/")
         cfg["diretorios"]["modelos"] = _modelos_de(cfg["diretorios"]["base"])

@@ -459,3 +459,34 @@ def comparar_com_acaso(
         else:
             e["decisao"] = f"{INSUFICIENTE}: {motivo}"
     return saida
+
+
+def teste_acaso_para_exibir(
+    metricas: Mapping[str, Any], tamanho_aposta: int = 15
+) -> dict[str, dict[str, Any]]:
+    """`comparar_com_acaso` for reports: one summary per known metric, never raises.
+
+    Whoever shows "supera o acaso" shows the test behind it: decisao, p-values,
+    the number of draws and the method. Stored metrics that cannot be tested (a
+    rounded rate, a bad n_sorteios) get a decision that says why.
+    """
+    try:
+        resultado = comparar_com_acaso(metricas, tamanho_aposta)
+    except ErroValidacao as e:
+        return {
+            nome: {
+                "decisao": f"{NAO_TESTAVEL}: {e}",
+                "supera_acaso": False,
+                "p_valor": None,
+                "p_ajustado": None,
+                "n_sorteios": None,
+                "metodo": None,
+            }
+            for nome in METRICAS_CONHECIDAS
+            if nome in metricas
+        }
+    campos = ("decisao", "supera_acaso", "p_valor", "p_ajustado", "n_sorteios")
+    return {
+        nome: {**{c: e[c] for c in campos}, "metodo": e["metodo"]}
+        for nome, e in resultado.items()
+    }

@@ -45,6 +45,25 @@ def seguro(valor: object) -> str:
     return "".join(_escapar(c) if _SUSPEITO.match(c) else c for c in texto)
 
 
+# Credentials inside a URL: the password of 'usuario:senha@' and the value of a
+# query parameter whose name says secret ('?token=', '&api_key=', '&X-Amz-Signature=').
+_URL_SENHA = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):[^@/?#\s]*@")
+_URL_PARAMETRO = re.compile(
+    r"(?P<pre>[?&;](?P<nome>[^=&#\s]*"
+    r"(?:token|senha|pass|pwd|secret|segredo|key|chave|sig|credential|auth)"
+    r"[^=&#\s]*)=)[^&#\s]*",
+    re.IGNORECASE,
+)
+
+
+def mascarar_url(texto: str) -> str:
+    """`texto` with the credentials of any URL in it replaced by '***'."""
+    if "://" not in texto and "=" not in texto:
+        return texto
+    texto = _URL_SENHA.sub(r"\g<pre>:***@", texto)
+    return _URL_PARAMETRO.sub(r"\g<pre>***", texto)
+
+
 def inteiro_enorme(valor: object) -> str | None:
     """ "um inteiro de 401 dígitos" for an int too long to print in a message, else
     None. Never raises (CPython refuses str() of ints past 4300 digits)."""
@@ -91,10 +110,34 @@ _MENSAGENS_JSON = (
 )
 
 
-def _constante_proibida(nome: str) -> Any:
-    raise ValueError(
-        f"{nome} não é um número JSON válido; use um número finito (ou remova a chave)"
+class _Proibida:
+    """Placeholder for NaN/Infinity, so the error can name the key that holds it."""
+
+    def __init__(self, nome: str) -> None:
+        self.nome = nome
+
+
+def _achar_proibida(valor: Any, caminho: str = "") -> tuple[str, str] | None:
+    """(dotted key, constant) of the first NaN/Infinity in a parsed document."""
+    if isinstance(valor, _Proibida):
+        return caminho, valor.nome
+    filhos = (
+        valor.items()
+        if isinstance(valor, dict)
+        else enumerate(valor)
+        if isinstance(valor, list)
+        else ()
     )
+    for k, v in filhos:
+        sub = (
+            f"{caminho}[{k}]"
+            if isinstance(k, int)
+            else (f"{caminho}.{k}" if caminho else str(k))
+        )
+        achado = _achar_proibida(v, sub)
+        if achado:
+            return achado
+    return None
 
 
 def decodificar_json(texto: str) -> Any:
@@ -106,7 +149,7 @@ def decodificar_json(texto: str) -> Any:
     if not texto.strip():
         raise ValueError("o arquivo está vazio; esperado um objeto JSON ({...})")
     try:
-        return json.loads(texto, parse_constant=_constante_proibida)
+        dados = json.loads(texto, parse_constant=_Proibida)
     except json.JSONDecodeError as e:
         motivo = next(
             (pt for en, pt in _MENSAGENS_JSON if e.msg.startswith(en)),
@@ -123,3 +166,12 @@ def decodificar_json(texto: str) -> Any:
                 "JSON inválido: número inteiro com dígitos demais"
             ) from None
         raise
+    achado = _achar_proibida(dados)
+    if achado:
+        chave, nome = achado
+        onde = f"chave {chave}: " if chave else ""
+        raise ValueError(
+            f"{onde}{nome} não é um número JSON válido; use um número finito "
+            "(ou remova a chave)"
+        )
+    return dados

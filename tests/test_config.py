@@ -226,3 +226,37 @@ def test_config_nao_mostra_segredos(tmp_path: Path) -> None:
     assert dados["integracao"]["webhook"]["endpoints"][0]["segredo"] == "***"
     assert dados["relatorios"]["painel_token"] == "***"
     assert dados["integracao"]["webhook"]["url"] == "http://127.0.0.1:9/x"
+
+
+def test_config_mascara_credenciais_dentro_de_urls(tmp_path: Path) -> None:
+    """A password in 'usuario:senha@' or a '?token=' in any URL is not printed."""
+    arquivo = tmp_path / "cfg.json"
+    arquivo.write_text(
+        json.dumps(
+            {
+                "integracao": {
+                    "webhook": {
+                        "habilitado": True,
+                        "url": "https://maria:senha-secreta@hooks.exemplo/x?token=tk-secreto&canal=ml",
+                        "endpoints": [
+                            {"url": "http://127.0.0.1:9/y?api_key=chave-secreta"}
+                        ],
+                    },
+                    "cloud_storage": {
+                        "endpoint_url": "http://admin:minio-secreto@127.0.0.1:9000"
+                    },
+                }
+            }
+        )
+    )
+    r = cli("config", "--config", str(arquivo))
+    assert r.returncode == 0, r.stderr
+    assert "secret" not in r.stdout, r.stdout
+    dados = json.loads(r.stdout)
+    webhook = dados["integracao"]["webhook"]
+    assert webhook["url"] == "https://maria:***@hooks.exemplo/x?token=***&canal=ml"
+    assert webhook["endpoints"][0]["url"] == "http://127.0.0.1:9/y?api_key=***"
+    assert (
+        dados["integracao"]["cloud_storage"]["endpoint_url"]
+        == "http://admin:***@127.0.0.1:9000"
+    )

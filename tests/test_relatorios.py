@@ -298,7 +298,11 @@ def test_json_segue_o_esquema_e_confere_com_o_repositorio(
         assert d["bytes_novos"] == por_dia_b[d["dia"]], d
     assert dias[-1]["versoes_acumuladas"] == 9
     assert dias[-1]["bytes_acumulados"] == sum(s["tamanho_armazenado"] for s in scs)
-    taxa = inclinacao_numpy([d["bytes_acumulados"] for d in dias])
+    # The repository is younger than the 90 days: the rate is fitted from the eve
+    # of its first version (nothing stored) to today, not over days it did not exist.
+    primeiro = next(i for i, d in enumerate(dias) if d["versoes_acumuladas"])
+    taxa = inclinacao_numpy([0] + [d["bytes_acumulados"] for d in dias[primeiro:]])
+    assert r["crescimento"]["dias_taxa"] == len(dias) - primeiro
     assert r["crescimento"]["taxa_bytes_dia"] == pytest.approx(taxa, rel=1e-6)
     disco = r["crescimento"]["projecao"]["disco"]
     assert disco["restante_bytes"] == repo["espaco_livre"]

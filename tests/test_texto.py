@@ -227,3 +227,16 @@ def test_comparar_camadas_sem_dicionarios_crus() -> None:
     assert "camada alterada: dense: units 3 -> 4" in texto
     assert "parâmetro alterado: max_depth 3 -> ausente" in texto
     assert "parâmetro adicionado: eta = 0.3" in texto
+
+
+def test_mascarar_url() -> None:
+    from backup_versionamento.texto import mascarar_url
+
+    assert (
+        mascarar_url("https://u:p@h/x?token=t&a=1#f")
+        == "https://u:***@h/x?token=***&a=1#f"
+    )
+    assert mascarar_url("http://h:9000/x") == "http://h:9000/x"
+    assert mascarar_url("s3://bucket/p") == "s3://bucket/p"
+    assert mascarar_url("ssh://git@github.com/r") == "ssh://git@github.com/r"
+    assert mascarar_url("h/?X-Amz-Signature=abc") == "h/?X-Amz-Signature=***"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..erros import ErroIntegridade, ErroRepositorio
+from ..erros import ErroArgumento, ErroIntegridade
 from ..politica.versoes import Versao
 
 ESQUEMA_SIDECAR = 2
@@ -31,7 +31,11 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def validar_nome_modelo(nome: str) -> str:
-    """A model name becomes a key segment: refuse anything that could escape it."""
+    """A model name becomes a key segment: refuse anything that could escape it.
+
+    The name always comes from the caller (--nome, nome_modelo=, --modelo), so
+    a bad one is a usage error (exit 2), not a damaged repository.
+    """
     if (
         not isinstance(nome, str)
         or not nome
@@ -39,12 +43,12 @@ def validar_nome_modelo(nome: str) -> str:
         or _NOME_PROIBIDO.search(nome)
         or nome.startswith(".")
     ):
-        raise ErroRepositorio(
+        raise ErroArgumento(
             f"nome de modelo inválido: {nome!r}; use um nome de arquivo simples, sem "
-            "'/', sem caracteres de controle, sem começar com '.'"
+            "'/', sem caracteres de controle, sem começar com '.' (opção --nome)"
         )
     if len(nome.encode("utf-8")) > TAMANHO_MAXIMO_NOME:
-        raise ErroRepositorio(
+        raise ErroArgumento(
             f"nome de modelo longo demais ({len(nome)} caracteres): use até "
             f"{TAMANHO_MAXIMO_NOME} bytes (opção --nome)"
         )

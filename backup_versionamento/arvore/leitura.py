@@ -17,6 +17,7 @@ from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.objetos import SessaoEscrita
 from ..armazenamento.sidecar import Entrada, digest_diretorio
 from ..erros import (
+    ErroArgumento,
     ErroArquivoNaoEncontrado,
     ErroIntegridade,
     ErroPermissao,
@@ -168,6 +169,17 @@ def inalterado(origem: Path, entradas: tuple[Entrada, ...] | list[Entrada]) -> b
     return tipo == ("diretorio" if origem.is_dir() else "arquivo")
 
 
+def _tipo_especial(caminho: Path) -> str:
+    modo = caminho.stat().st_mode
+    if stat.S_ISFIFO(modo):
+        return "é um FIFO, pipe nomeado"
+    if stat.S_ISSOCK(modo):
+        return "é um socket"
+    if stat.S_ISCHR(modo) or stat.S_ISBLK(modo):
+        return "é um dispositivo"
+    return "tipo de arquivo especial"
+
+
 def checar_origem(origem: Path) -> int:
     """Fail early, with a clear message, on a missing or unreadable source."""
     try:
@@ -193,8 +205,11 @@ def checar_origem(origem: Path) -> int:
                         total += p.stat().st_size
             return total
         if not origem.is_file():
-            raise ErroArquivoNaoEncontrado(
-                f"{origem}: não é um arquivo comum nem uma pasta"
+            # It exists (a FIFO, socket or device): a wrong argument, not a
+            # missing file; reading a FIFO would block forever.
+            raise ErroArgumento(
+                f"{origem}: não é um arquivo comum nem uma pasta "
+                f"({_tipo_especial(origem)}); informe o arquivo ou a pasta do modelo"
             )
         with open(origem, "rb"):
             pass

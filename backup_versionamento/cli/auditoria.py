@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..texto import seguro
 from .comum import gerenciador, imprimir
 
 # Same code as any other integrity failure.
 SAIDA_ADULTERADO = 9
+# Auditing off and no log to check: the configuration, not the log, is the answer;
+# a script asking "is the audit log intact?" must not read "yes" (exit 0).
+SAIDA_DESLIGADA = 3
+_COMO_LIGAR = (
+    "seguranca.controle_acesso.habilitado e seguranca.controle_acesso.log_acessos"
+)
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -17,7 +24,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         help="confere o log de auditoria (logs/auditoria.jsonl)",
         description="Confere o encadeamento de hashes e a autenticação do log de "
         "auditoria e diz qual é a primeira entrada editada, removida, reordenada ou "
-        "cortada do fim. Sai com código 9 se achar adulteração.",
+        "cortada do fim. Sai com código 9 se achar adulteração e 3 se a auditoria "
+        "está desligada e não há log.",
     )
     acoes = p.add_subparsers(dest="acao", metavar="AÇÃO", required=True)
     a = acoes.add_parser("verificar", parents=[comum], help="confere o log")
@@ -58,14 +66,33 @@ def executar(args: argparse.Namespace) -> int:
                         else ""
                     ),
                 )
+        ligada = g.seguranca.auditoria is not None
+    rel["ligada"] = ligada
+    existe = Path(rel["arquivo"]).exists()
+    if not ligada and not existe:
+        rel.update(ok=False, problema=f"auditoria desligada; ligue {_COMO_LIGAR}")
 
     def texto() -> str:
+        if not ligada and not existe:
+            return (
+                "Auditoria desligada: não há log de auditoria para conferir "
+                f"({seguro(rel['arquivo'])}). Para registrar as ações, ligue "
+                f"{_COMO_LIGAR} na configuração"
+            )
+        aviso = (
+            ""
+            if ligada
+            else f"\naviso: auditoria desligada agora; ações novas não são "
+            f"registradas ({_COMO_LIGAR})"
+        )
         if rel["ok"]:
             return (
                 f"Log de auditoria íntegro: {rel['entradas']} entrada(s), "
-                f"autenticação {rel['autenticacao']} ({seguro(rel['arquivo'])})"
+                f"autenticação {rel['autenticacao']} ({seguro(rel['arquivo'])})" + aviso
             )
-        return f"Log de auditoria ADULTERADO: {seguro(rel['problema'])}"
+        return f"Log de auditoria ADULTERADO: {seguro(rel['problema'])}" + aviso
 
     imprimir(args, rel, texto)
+    if not ligada and not existe:
+        return SAIDA_DESLIGADA
     return 0 if rel["ok"] else SAIDA_ADULTERADO

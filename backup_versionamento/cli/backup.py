@@ -100,7 +100,7 @@ def executar(args: argparse.Namespace) -> int:
     metricas = ler_metricas(args.metricas)
     origem = Path(args.modelo)
     # Before the repository folder is created.
-    checar_pedido(origem, args.tipo_mudanca, args.nome, args.descricao)
+    checar_pedido(args.modelo, args.tipo_mudanca, args.nome, args.descricao)
     tamanho = origem.stat().st_size if origem.is_file() else 0
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)

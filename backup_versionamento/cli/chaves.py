@@ -160,12 +160,36 @@ def _reembrulhar(args: argparse.Namespace) -> int:
         g.eventos.emitir(
             "chave_alterada", acao="reembrulhada", id=novo, anterior=args.id
         )
+        lembrete = _lembrete_chave_arquivo(g.seguranca.arquivo_chave, cred)
     imprimir(
         args,
-        {"id": novo, "anterior": args.id, "tipo": cred.tipo},
-        lambda: f"Chave {seguro(args.id)} trocada por {novo}",
+        {"id": novo, "anterior": args.id, "tipo": cred.tipo, "lembrete": lembrete},
+        lambda: f"Chave {seguro(args.id)} trocada por {novo}\nLembrete: {lembrete}",
     )
     return 0
+
+
+def _lembrete_chave_arquivo(configurado: Path, cred: Credencial) -> str:
+    """What the user must change so the next command opens the repository."""
+    from ..seguranca.chaves import TIPO_ARQUIVO, VARIAVEL_SENHA
+
+    atual = seguro(str(configurado))
+    if cred.tipo == TIPO_ARQUIVO:
+        if Path(cred.descricao) == configurado.expanduser().resolve():
+            return (
+                f"o arquivo de chave {atual} (seguranca.criptografia.chave_arquivo) "
+                "mudou: guarde uma cópia nova dele fora desta máquina"
+            )
+        return (
+            f"atualize seguranca.criptografia.chave_arquivo para "
+            f"{seguro(cred.descricao)} (hoje aponta para {atual}) e guarde uma "
+            "cópia dele fora desta máquina"
+        )
+    return (
+        f"a chave agora abre com a senha ({VARIAVEL_SENHA} ou perguntada); "
+        f"se seguranca.criptografia.chave_arquivo ({atual}) era a chave trocada, "
+        "atualize essa chave da configuração"
+    )
 
 
 def _remover(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..texto import seguro
+from ..texto import mascarar_url, seguro
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -52,4 +52,6 @@ def _sem_segredos(valor: Any) -> Any:
         }
     if isinstance(valor, list):
         return [_sem_segredos(v) for v in valor]
+    if isinstance(valor, str):
+        return mascarar_url(valor)  # https://usuario:senha@..., ?token=...
     return valor

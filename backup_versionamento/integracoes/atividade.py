@@ -33,7 +33,7 @@ class DiarioAtividade:
         linha = json.dumps(evento.como_dict(), ensure_ascii=False, sort_keys=True)
         dados = (linha + "\n").encode("utf-8")
         try:
-            fd = os.open(self.arquivo, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.arquivo, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
             try:
                 escritos = os.write(fd, dados)
                 while escritos < len(dados):  # short writes: finish the line

@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..erros import ErroBackup
-from ..metricas import METRICAS_CONHECIDAS, linha_base_aleatoria
+from ..metricas import (
+    METRICAS_CONHECIDAS,
+    linha_base_aleatoria,
+    teste_acaso_para_exibir,
+)
 from ..registro import NOME_LOGGER
 
 if TYPE_CHECKING:
@@ -290,13 +294,32 @@ def serie_crescimento(
     return saida
 
 
+def _serie_do_ajuste(
+    serie: list[dict[str, Any]], todas: list[dict[str, Any]], inicio: date
+) -> list[dict[str, Any]]:
+    """The days the rate is fitted on: the real span of a young repository.
+
+    The days before its first version are not days of no growth (it did not
+    exist): fitting them turned 6 versions today into "0 versões/dia". A young
+    repository is fitted from the eve of its first version (nothing stored yet)
+    to today, so one day with 6 versions reads 6 per day.
+    """
+    dias = [d for d in (_dia(v["criado_em"]) for v in todas) if d is not None]
+    primeiro = min(dias, default=None)
+    if primeiro is None or primeiro <= inicio:
+        return serie
+    vespera = {"bytes_acumulados": 0, "versoes_acumuladas": 0}
+    return [vespera, *(d for d in serie if d["dia"] >= primeiro.isoformat())]
+
+
 def _crescimento(
     todas: list[dict[str, Any]], repo: dict[str, Any], hoje: date, dias: int
 ) -> dict[str, Any]:
     inicio = hoje - timedelta(days=dias - 1)
     serie = serie_crescimento(todas, inicio, dias)
-    taxa_b = inclinacao([float(d["bytes_acumulados"]) for d in serie])
-    taxa_v = inclinacao([float(d["versoes_acumuladas"]) for d in serie])
+    ajuste = _serie_do_ajuste(serie, todas, inicio)
+    taxa_b = inclinacao([float(d["bytes_acumulados"]) for d in ajuste])
+    taxa_v = inclinacao([float(d["versoes_acumuladas"]) for d in ajuste])
     livre = repo["espaco_livre"]
     projecao: dict[str, Any] = {
         "disco": _projecao(livre, livre + repo["tamanho_armazenado"], taxa_b, hoje),
@@ -311,6 +334,7 @@ def _crescimento(
         "dias": serie,
         "taxa_bytes_dia": round(taxa_b, 3),
         "taxa_versoes_dia": round(taxa_v, 4),
+        "dias_taxa": dias if ajuste is serie else len(ajuste) - 1,
         "projecao": projecao,
     }
 
@@ -411,6 +435,17 @@ def _quantos(x: Any) -> int | None:
     return None
 
 
+def _teste_acaso(
+    nome: str, versoes: list[dict[str, Any]], pontos: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if nome not in METRICAS_CONHECIDAS or not pontos:
+        return None
+    versao = pontos[-1]["versao"]
+    metricas = next(v["metricas"] for v in versoes if v["versao"] == versao)
+    teste = teste_acaso_para_exibir(metricas, TAMANHO_APOSTA_BASE).get(nome)
+    return {**teste, "versao": versao} if teste else None
+
+
 def series_metricas(versoes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each metric across versions; known ones carry their chance baseline."""
     base = linha_base_aleatoria(TAMANHO_APOSTA_BASE)
@@ -436,6 +471,8 @@ def series_metricas(versoes: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "conhecida": nome in METRICAS_CONHECIDAS,
                 "acaso": acaso if isinstance(acaso, float) else None,
                 "pontos": pontos,
+                # The test behind "supera o acaso", on the last version measured.
+                "teste": _teste_acaso(nome, versoes, pontos),
             }
         )
     return saida

@@ -63,8 +63,10 @@ def _config(**extra: Any) -> dict[str, Any]:
 
 
 def _rotulos_principais(rotulos: list[str], quantos: int = 10) -> list[str]:
+    """About `quantos` labels, counted back from the last: the newest (today, the
+    latest version) is always labelled."""
     passo = max(1, len(rotulos) // quantos)
-    return rotulos[::passo]
+    return rotulos[::-1][::passo][::-1]
 
 
 # pygal always embeds its config as an inline <script> (for the tooltips we do not

@@ -228,8 +228,10 @@ class LogAuditoria:
     ) -> dict[str, Any]:
         """Append one entry under an exclusive flock; update the head."""
         self.pasta.mkdir(parents=True, exist_ok=True)
-        # 0660: the team's group appends (a shared repository); others never.
-        fd = os.open(self.arquivo, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o660)
+        # 0640 like every file of a protected repository: the group reads, only
+        # the owner writes (the head is replaced by rename: a group writer could
+        # append an entry but never move the head, which reads as tampering).
+        fd = os.open(self.arquivo, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             ultima = _ultima_entrada(fd)
@@ -263,7 +265,7 @@ class LogAuditoria:
                     _texto_cabeca(entrada["seq"], entrada["hash"])
                 ),
             }
-            escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o660)
+            escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o640)
         finally:
             os.close(fd)
         self._testemunhar(entrada)

@@ -192,9 +192,17 @@ def senha_do_ambiente(perguntar: bool = True) -> str | None:
         return senha
     if perguntar and sys.stdin.isatty() and sys.stderr.isatty():
         try:
-            return getpass.getpass("Senha do repositório: ") or None
+            senha = getpass.getpass("Senha do repositório: ")
         except (EOFError, KeyboardInterrupt):
             return None
+        if not senha:
+            # Typed nothing: say so, not "the variable is not set".
+            raise ErroCriptografia(
+                "senha vazia: nenhuma senha foi digitada; rode de novo e digite a "
+                f"senha do repositório (ou defina {VARIAVEL_SENHA}); nada foi lido "
+                "nem escrito"
+            )
+        return senha
     return None
 
 
@@ -203,6 +211,10 @@ def senha_nova() -> str:
     senha = os.environ.get(VARIAVEL_SENHA_NOVA)
     if not senha and sys.stdin.isatty():
         senha = getpass.getpass("Nova senha: ")
+        if not senha:
+            raise ErroCriptografia(
+                "senha vazia: nenhuma senha foi digitada; nada foi alterado"
+            )
         if senha != getpass.getpass("Repita a nova senha: "):
             raise ErroCriptografia("as senhas não conferem; nada foi alterado")
     if not senha:

@@ -297,6 +297,7 @@ class ContextoSeguranca:
             self.base
         ):
             _restringir(self.base)
+            _restringir_logs(pasta_logs)
         if self.cfg_acesso["grupo"] and e_local(self.base):
             from .grupo import aplicar
 
@@ -358,6 +359,28 @@ def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:
             return False
 
     return Autenticador("ed25519", assinar, conferir)
+
+
+# logs/ of a protected local repository: like its other folders and files
+# (docs/SEGURANCA.md): the owner writes, the group reads, others nothing.
+MODO_PASTA_LOGS = 0o750
+MODO_ARQUIVO_LOG = 0o640
+
+
+def _restringir_logs(pasta: Path) -> None:
+    """logs/ 0750 and its files at most 0640, whatever the umask made them."""
+    try:
+        itens = [pasta, *pasta.iterdir()] if pasta.is_dir() else []
+        for item in itens:
+            st = item.lstat()
+            if st.st_uid != os.geteuid() or stat.S_ISLNK(st.st_mode):
+                continue
+            teto = MODO_PASTA_LOGS if stat.S_ISDIR(st.st_mode) else MODO_ARQUIVO_LOG
+            modo = stat.S_IMODE(st.st_mode)
+            if modo & ~teto:
+                os.chmod(item, modo & teto)
+    except OSError as e:
+        log.debug("%s: permissões não ajustadas (%s)", pasta, e)
 
 
 def _restringir(base: Path) -> None:

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from ..argumentos import CAMINHO, checar_backup, exigir
+from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.repositorio import agora_iso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
@@ -375,11 +375,11 @@ def checar_pedido(
     descricao: str = "",
 ) -> None:
     """Validate a backup request before anything is created on disk."""
-    exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+    checar_caminho(caminho)
     exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
     incremento_de(tipo_mudanca)
     checar_origem(Path(caminho))  # a missing file is the first thing to say
     nome = nome_modelo if isinstance(nome_modelo, str) else ""
-    checar_backup(
-        caminho, tipo_mudanca, descricao, nome_modelo, nome or nome_do_modelo(caminho)
-    )
+    nome = nome or nome_do_modelo(caminho)
+    checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, nome)
+    validar_nome_modelo(nome)  # 'a/b' is refused before the repository exists

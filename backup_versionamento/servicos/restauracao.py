@@ -82,7 +82,7 @@ class ServicoRestauracao:
             "restauracao_concluida",
             modelo=sidecar.modelo,
             versao=sidecar.versao,
-            destino=str(final),
+            destino=os.path.abspath(final),  # documented absolute (EVENTOS.md)
             tamanho=sidecar.tamanho,
             sha256=sidecar.sha256,
         )
