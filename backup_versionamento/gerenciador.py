@@ -25,6 +25,7 @@ from .eventos import BarramentoEventos
 from .integracoes import Integracoes
 from .politica.versoes import ULTIMA
 from .seguranca.contexto import ContextoSeguranca
+from .servicos.aliases import ServicoAliases
 from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
 from .servicos.consulta import ServicoConsulta
 from .servicos.contexto import Contexto
@@ -112,6 +113,7 @@ class GerenciadorBackupVersionamento:
         self._restauracao = ServicoRestauracao(ctx, self.consulta)
         self._verificacao = ServicoVerificacao(ctx, self.consulta)
         self._limpeza = ServicoLimpeza(ctx, self.consulta)
+        self._aliases = ServicoAliases(ctx, self.consulta)
 
     def fechar(self) -> None:
         self.eventos.fechar()  # deliver what was emitted, then stop subscribers
@@ -320,6 +322,40 @@ class GerenciadorBackupVersionamento:
         """Pin a version so retention never removes it (or unpin it)."""
         self._autorizar("admin")
         return self._limpeza.fixar(modelo, versao, fixa)
+
+    # -- aliases (docs/FORMATO.md, "Aliases") ------------------------------------
+    def definir_alias(
+        self, modelo: str | Path, alias: str, versao: str, motivo: str = ""
+    ) -> str:
+        """Point `alias` (e.g. producao) at `versao`; returns that version.
+
+        Every move is kept in the alias history; `versao` accepts 'ultima' and
+        '@outro_alias'. Retention never removes a version an alias points at.
+        """
+        self._autorizar("admin")
+        return str(self._aliases.definir(modelo, alias, versao, motivo)["versao"])
+
+    def remover_alias(self, modelo: str | Path, alias: str, motivo: str = "") -> str:
+        """Make `alias` point at nothing; returns the version it pointed at."""
+        self._autorizar("admin")
+        return str(self._aliases.remover(modelo, alias, motivo)["versao_anterior"])
+
+    def aliases(self, modelo: str | Path) -> dict[str, str]:
+        """alias -> the version it points at now."""
+        self._autorizar("consulta")
+        return self._aliases.aliases(modelo)
+
+    def listar_aliases(self, modelo: str | Path | None = None) -> list[dict[str, Any]]:
+        """Every alias of `modelo` (or of every model), removed ones too:
+        {modelo, alias, versao (None if removed), historico}."""
+        self._autorizar("consulta")
+        return self._aliases.listar(modelo)
+
+    def historico_alias(self, modelo: str | Path, alias: str) -> list[dict[str, Any]]:
+        """Every move of `alias`, oldest first: versao, versao_anterior, usuario,
+        host, criado_em (UTC), motivo, acao, sequencia, assinada."""
+        self._autorizar("consulta")
+        return self._aliases.historico(modelo, alias)
 
     def limpeza(
         self,
