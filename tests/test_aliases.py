@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import os
+import pwd
 import subprocess
 import sys
 import threading
@@ -29,7 +30,11 @@ from backup_versionamento.erros import (
 from backup_versionamento.integracoes import ler_atividade
 from backup_versionamento.politica.retencao import PoliticaRetencao, aplicar_politica
 
+from . import ajuda_cifra
 from .conftest import RAIZ, aleatorio, cli, cli_json, escrever
+
+# The CLI as tests/conftest.py runs it (through the hook in the encrypted rerun).
+PROGRAMA = "tests/ajuda_cifra.py" if ajuda_cifra.ligada() else "inicializar_backup.py"
 
 CFG: dict[str, Any] = {
     "validacao": {"modo": "desligado"},
@@ -271,6 +276,29 @@ def test_eventos_e_diario(tmp_path: Path) -> None:
     assert recebidos[2][1]["versao_anterior"] == "1.1.0"
     diario = [e["evento"] for e in ler_atividade(pasta_logs)]
     assert diario.count("alias_definido") == 2 and "alias_removido" in diario
+    # the audit log (access control on) records who moved what
+    cfg_aud = {
+        **CFG,
+        "seguranca": {
+            "controle_acesso": {
+                "habilitado": True,
+                "usuarios_autorizados": [pwd.getpwuid(os.geteuid()).pw_name],
+            }
+        },
+    }
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg_aud) as g:
+        g.definir_alias("m.h5", "producao", "1.2.0", "auditado")
+    auditoria = [
+        json.loads(x)
+        for x in (tmp_path / "repo" / "logs" / "auditoria.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert (auditoria[-1]["acao"], auditoria[-1]["alvo"]) == (
+        "alias_definido",
+        "m.h5 @producao 1.2.0",
+    )
+    assert auditoria[-1]["detalhe"] == "auditado"
     # webhooks may subscribe to them (the config accepts the names)
     cfg_web = {
         **CFG,
@@ -443,7 +471,7 @@ def test_s3_duas_maquinas_movem_o_mesmo_alias(
             subprocess.Popen(
                 [
                     sys.executable,
-                    str(RAIZ / "inicializar_backup.py"),
+                    str(RAIZ / PROGRAMA),
                     "alias",
                     "definir",
                     "--base",
@@ -481,3 +509,29 @@ def test_s3_duas_maquinas_movem_o_mesmo_alias(
     r = cli("alias", "listar", "--base", base, "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert [h["versao"] for h in json.loads(r.stdout)[0]["historico"]][-1] == "1.2.0"
+
+
+def test_espelho_leva_o_historico_e_maquina_nova_resolve_o_alias(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local repository mirrored to S3: an alias move alone triggers the push,
+    and a machine that pulls the mirror restores through the alias."""
+    pytest.importorskip("moto.server")
+    from .s3_servidor import servidor
+
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    bucket = srv.novo_bucket()
+    nuvem = {"habilitado": True, "bucket": bucket, "prefixo": "esp"}
+    cfg = {**CFG, "integracao": {"cloud_storage": {**nuvem, "endpoint_url": srv.url}}}
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        m = _tres_versoes(tmp_path, g)
+        assert g.eventos.esvaziar(60)
+        g.definir_alias("m.h5", "producao", "1.2.0", "espelhado")
+        assert g.eventos.esvaziar(60)
+    nova = tmp_path / "nova"
+    with GerenciadorBackupVersionamento(f"s3://{bucket}/esp", CFG) as g:
+        assert g.aliases("m.h5") == {"producao": "1.2.0"}
+        assert g.historico_alias("m.h5", "producao")[0]["motivo"] == "espelhado"
+        out = g.restaurar_backup("m.h5", "@producao", nova)
+    assert _sha(Path(out)) == _sha(m)
