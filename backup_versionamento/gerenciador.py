@@ -304,13 +304,15 @@ class GerenciadorBackupVersionamento:
         completa: bool = False,
         modelo: str | None = None,
         progresso: Progresso | None = None,
+        versao: str | None = None,
     ) -> dict[str, Any]:
         """Check every version: sidecars parse, every chunk exists and hashes right.
 
-        `completa` also rebuilds each version and checks its SHA-256.
+        `completa` also rebuilds each version and checks its SHA-256; `versao`
+        (with `modelo`: '1.2.0', 'ultima' or '@alias') checks only that one.
         """
         self._autorizar("consulta")
-        return self._verificacao.integridade(completa, modelo, progresso)
+        return self._verificacao.integridade(completa, modelo, progresso, versao)
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""

@@ -430,6 +430,10 @@ def test_cli_alias(tmp_path: Path) -> None:
     assert d["versao"] == "1.2.0" and _sha(destino / "m.h5") == _sha(m)
     d = cli_json("comparar", *base, "--modelo", "m.h5", "--de", "@producao")
     assert d["a"] == "1.2.0"
+    d = cli_json("verificar", *base, "--modelo", "m.h5", "--versao", "@producao")
+    assert d["ok"] is True and d["versoes_verificadas"] == 1
+    r = cli("verificar", *base, "--versao", "@producao")
+    assert r.returncode == 2 and "modelo" in r.stderr
     d = cli_json("fixar", *base, "--modelo", "m.h5", "--versao", "@producao")
     assert d["versao"] == "1.2.0"
     versoes = cli_json("listar", *base, "--modelo", "m.h5")

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..armazenamento.fluxo import Progresso, sha256_arquivo
 from ..arvore.leitura import checar_origem
-from ..erros import ErroBackup
+from ..erros import ErroArgumento, ErroBackup
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import nome_do_modelo
@@ -30,17 +30,23 @@ class ServicoVerificacao:
         completa: bool = False,
         modelo: str | None = None,
         progresso: Progresso | None = None,
+        versao: str | None = None,
     ) -> dict[str, Any]:
         """Check every version: sidecars parse, every chunk exists and hashes right.
 
-        `completa` also rebuilds each version and checks its SHA-256.
+        `completa` also rebuilds each version and checks its SHA-256. `versao`
+        (with `modelo`; also 'ultima' or '@alias') checks that one version.
         """
         if modelo:
             self.consulta.listar_versoes(
                 modelo
             )  # an unknown model is an error, not "OK"
+        if versao is not None:
+            if not modelo:
+                raise ErroArgumento("verificar uma versão pede também o modelo")
+            versao = self.consulta.resolver_versao(modelo, versao)
         rel = self.ctx.repo.verificar(
-            completa=completa, modelo=modelo, progresso=progresso
+            completa=completa, modelo=modelo, progresso=progresso, so_versao=versao
         )
         # Not an integrity fault, but worth seeing: versions stored despite a
         # failed model validation (validacao.modo = "avisar").
@@ -48,10 +54,13 @@ class ServicoVerificacao:
             f"{m} {v['versao']}"
             for m in ([modelo] if modelo else self.consulta.listar_modelos())
             for v in self.ctx.repo.versoes(m)
-            if v.get("validacao") and not v["validacao"].get("valido", True)
+            if (not versao or v["versao"] == versao)
+            and v.get("validacao")
+            and not v["validacao"].get("valido", True)
         ]
         resumo = {
             "modelo": modelo,
+            **({"versao": versao} if versao else {}),
             "completa": completa,
             "versoes_verificadas": rel["versoes_verificadas"],
             "objetos_verificados": rel["objetos_verificados"],
