@@ -81,24 +81,25 @@ def test_lightgbm(g: GerenciadorBackupVersionamento) -> None:
     g.versionar_objeto(clf, "lgbm", "retreino", descricao="primeiro")
     volta = g.carregar_modelo("lgbm.txt")
     assert isinstance(volta, lightgbm.Booster)
-    np.testing.assert_allclose(volta.predict(x), clf.predict_proba(x)[:, 1])
+    proba = np.asarray(clf.predict_proba(x))
+    np.testing.assert_allclose(volta.predict(x), proba[:, 1])
 
 
 def test_pytorch(g: GerenciadorBackupVersionamento) -> None:
     import torch
 
     torch.manual_seed(0)
-    rede = torch.nn.Sequential(
+    rede: Any = torch.nn.Sequential(
         torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
     )
     x = torch.from_numpy(dados(3)[0])
     g.versionar_objeto(rede, "rede", "auto")
     estado = g.carregar_modelo("rede")  # the state_dict
     assert set(estado) == set(rede.state_dict())
-    outra = torch.nn.Sequential(
+    outra: Any = torch.nn.Sequential(
         torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
     )
-    volta = g.carregar_modelo("rede.pt", modulo_torch=outra)
+    volta: Any = g.carregar_modelo("rede.pt", modulo_torch=outra)
     assert volta is outra
     with torch.no_grad():
         assert torch.equal(volta(x), rede(x))
