@@ -8,17 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.erros import ErroArgumento, ErroTipoMudanca
+from backup_versionamento.keras import CallbackBackup
 
 from .modelos_reais import dados, keras_modelo
-
-keras = pytest.importorskip("keras")
-
-from backup_versionamento.keras import CallbackBackup  # noqa: E402
 
 CFG: dict[str, Any] = {
     "validacao": {"modo": "bloquear", "teste_carregamento": False},
