@@ -539,3 +539,18 @@ def test_espelho_leva_o_historico_e_maquina_nova_resolve_o_alias(
         assert g.historico_alias("m.h5", "producao")[0]["motivo"] == "espelhado"
         out = g.restaurar_backup("m.h5", "@producao", nova)
     assert _sha(Path(out)) == _sha(m)
+
+
+def test_relatorio_e_painel_mostram_os_aliases(tmp_path: Path) -> None:
+    from backup_versionamento.relatorios.painel import escrever_painel
+
+    with GerenciadorBackupVersionamento(tmp_path / "repo", CFG) as g:
+        _tres_versoes(tmp_path, g)
+        g.definir_alias("m.h5", "producao", "1.1.0")
+        arquivos = g.gerar_relatorio(tmp_path / "rel", formatos=("json", "html"))
+        painel = escrever_painel(g, tmp_path / "painel.html")
+    dados = json.loads(Path(arquivos["json"]).read_text())
+    assert dados["modelos"][0]["aliases"] == {"producao": "1.1.0"}
+    html = Path(arquivos["html"]).read_text()
+    assert '1.1.0 <span class="alias">@producao</span>' in html
+    assert "m.h5 @producao → 1.1.0" in painel.read_text()
