@@ -14,6 +14,7 @@ import pwd
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -554,3 +555,41 @@ def test_relatorio_e_painel_mostram_os_aliases(tmp_path: Path) -> None:
     html = Path(arquivos["html"]).read_text()
     assert '1.1.0 <span class="alias">@producao</span>' in html
     assert "m.h5 @producao → 1.1.0" in painel.read_text()
+
+
+def test_alias_definido_durante_a_limpeza_segura_a_versao(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The plan is made, then the cleanup waits for a running backup (which holds
+    the repository lock); an alias set meanwhile still keeps its version."""
+    from backup_versionamento.armazenamento.trava import travar
+
+    cfg = {**CFG, "retencao": {"por_quantidade": {"maximo_versoes_por_modelo": 1}}}
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        _tres_versoes(tmp_path, g)
+        resultado: dict[str, Any] = {}
+        with travar(g.repo.caminho_trava("repositorio"), exclusiva=False):
+            limpeza = threading.Thread(
+                target=lambda: resultado.update(g.limpeza()), name="teste-limpeza"
+            )
+            limpeza.start()
+            # Wait until the cleanup sits in the lock wait (its plan is made).
+            limite = time.monotonic() + 60
+            while time.monotonic() < limite:
+                quadro = sys._current_frames().get(limpeza.ident or 0)
+                nomes = []
+                while quadro is not None:
+                    nomes.append(quadro.f_code.co_name)
+                    quadro = quadro.f_back
+                if "travar" in nomes:
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("a limpeza não chegou a esperar a trava")
+            g.definir_alias("m.h5", "producao", "1.0.0", "no meio da limpeza")
+        limpeza.join(60)
+        assert resultado["versoes_removidas"] == ["m.h5 1.1.0"]
+        motivos = {d["versao"]: d["motivos"] for d in resultado["modelos"]["m.h5"]}
+        assert motivos["1.0.0"] == ["apontada pelo alias @producao"]
+        assert [v["versao"] for v in g.listar_versoes("m.h5")] == ["1.0.0", "1.2.0"]
+    assert "alias definido durante a limpeza" in caplog.text
