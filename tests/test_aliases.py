@@ -190,6 +190,10 @@ def test_historico_adulterado_e_recusado(tmp_path: Path) -> None:
         pytest.raises(ErroIntegridade, match=esperado),
     ):
         g.historico_alias("m.h5", "producao")
+    with GerenciadorBackupVersionamento(repo, CFG) as g:
+        rel = g.verificar_integridade()
+    assert rel["ok"] is False and rel["versoes_com_problema"] == ["m.h5 @producao"]
+    assert rel["problemas"][0]["tipo"] == "alias"
     segunda.unlink()  # a removed middle entry
     with (
         GerenciadorBackupVersionamento(repo, CFG) as g,

@@ -58,6 +58,8 @@ class ServicoVerificacao:
             and v.get("validacao")
             and not v["validacao"].get("valido", True)
         ]
+        if versao is None:
+            self._verificar_aliases(modelo, rel)
         resumo = {
             "modelo": modelo,
             **({"versao": versao} if versao else {}),
@@ -86,6 +88,36 @@ class ServicoVerificacao:
                 total_problemas=len(rel["problemas"]),
             )
         return rel
+
+    def _verificar_aliases(self, modelo: str | None, rel: dict[str, Any]) -> None:
+        """Each alias history reads back whole (chain, signatures) and points at a
+        version that exists."""
+        historico = self.consulta.historico_aliases
+        for m in [modelo] if modelo else self.consulta.listar_modelos():
+            existentes = {v["versao"] for v in self.ctx.repo.versoes(m)}
+            for alias in historico.nomes(m):
+                try:
+                    entradas = historico.historico(m, alias)
+                except ErroBackup as e:
+                    mensagem = str(e)
+                else:
+                    alvo = entradas[-1].versao
+                    if alvo is None or alvo in existentes:
+                        continue
+                    mensagem = (
+                        f"o alias @{alias} aponta para a versão {alvo}, que não "
+                        "existe mais"
+                    )
+                rel["problemas"].append(
+                    {
+                        "tipo": "alias",
+                        "modelo": m,
+                        "versao": f"@{alias}",
+                        "mensagem": mensagem,
+                    }
+                )
+                rel["versoes_com_problema"].append(f"{m} @{alias}")
+                rel["ok"] = False
 
     def arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""
