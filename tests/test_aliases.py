@@ -304,18 +304,36 @@ def test_eventos_e_diario(tmp_path: Path) -> None:
         "m.h5 @producao 1.2.0",
     )
     assert auditoria[-1]["detalhe"] == "auditado"
-    # webhooks may subscribe to them (the config accepts the names)
-    cfg_web = {
-        **CFG,
-        "integracao": {
-            "webhook": {
-                "habilitado": False,
-                "url": "http://127.0.0.1:9/x",
-                "eventos": ["alias_definido", "alias_removido"],
-            }
-        },
-    }
-    GerenciadorBackupVersionamento(tmp_path / "repo", cfg_web).fechar()
+
+
+def test_webhook_recebe_os_movimentos(tmp_path: Path) -> None:
+    from .ajuda_automacao import esperar
+    from .test_webhooks import Receptor
+
+    receptor = Receptor()
+    try:
+        cfg = {
+            **CFG,
+            "integracao": {
+                "webhook": {
+                    "habilitado": True,
+                    "url": receptor.url("/registro"),
+                    "eventos": ["alias_definido", "alias_removido"],
+                }
+            },
+        }
+        with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+            _tres_versoes(tmp_path, g)
+            g.definir_alias("m.h5", "producao", "1.1.0", "aprovado")
+            g.remover_alias("m.h5", "producao")
+            esperar(lambda: len(receptor.pedidos) == 2, mensagem="2 entregas")
+    finally:
+        receptor.fechar()
+    cargas = [json.loads(p["corpo"]) for p in receptor.pedidos]
+    assert [c["evento"] for c in cargas] == ["alias_definido", "alias_removido"]
+    assert cargas[0]["dados"]["versao"] == "1.1.0"
+    assert cargas[0]["dados"]["motivo"] == "aprovado"
+    assert cargas[1]["dados"]["versao_anterior"] == "1.1.0"
 
 
 def test_git_registra_cada_movimento_na_branch(
