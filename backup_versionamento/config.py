@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import segredos
 from .erros import ErroConfiguracao, mensagem_os
 from .eventos import EVENTOS
 from .texto import decodificar_json, inteiro_enorme
@@ -97,6 +98,9 @@ PADRAO: dict[str, Any] = {
             "url": "",
             "eventos": ["backup_criado", "backup_falhou"],
             "segredo": "",
+            # The secret from a file of its own (mode 0600) instead of in clear here;
+            # or from $BACKUP_VERSIONAMENTO_WEBHOOK_SEGREDO (see segredos.py).
+            "segredo_arquivo": "",
             "tempo_limite_segundos": 10.0,
             "tentativas": 8,
             # More endpoints: [{"url": ..., "eventos": [...], "segredo": ...}].
@@ -113,6 +117,13 @@ PADRAO: dict[str, Any] = {
             "habilitado": False,
             "usuarios_autorizados": ["admin", "ml_engineer"],
             "log_acessos": True,
+            # A local repository owned by this OS group, with modes that the kernel
+            # enforces: "leitor" (read) or "operador" (also create versions).
+            "grupo": "",
+            "papel_grupo": "leitor",
+            # S3: days of Object Lock retention of the audit witnesses (0: the
+            # bucket's default retention, if any).
+            "auditoria_retencao_dias": 0,
         },
         "assinatura": {
             "habilitada": False,
@@ -141,6 +152,8 @@ PADRAO: dict[str, Any] = {
         "painel_porta": 8765,
         "painel_endereco": "127.0.0.1",
         "painel_token": "",
+        # The token from a 0600 file, or $BACKUP_VERSIONAMENTO_PAINEL_TOKEN.
+        "painel_token_arquivo": "",
     },
 }
 
@@ -165,7 +178,7 @@ _TIPOS_MUDANCA = {
     "auto",
 }
 _BUCKETS_TEMPO = {"todas", "diarias", "semanais", "mensais", "nenhuma"}
-_CHAVES_ENDPOINT = {"url", "eventos", "segredo"}
+_CHAVES_ENDPOINT = {"url", "eventos", "segredo", "segredo_arquivo"}
 _REF_GIT_PROIBIDA = re.compile(r"(^[./-])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(//)")
 
 
@@ -317,6 +330,8 @@ def _endpoints(v: list[Any]) -> str | None:
             problemas.append(f"{onde}.segredo: esperado texto")
         elif msg := _segredo(segredo):
             problemas.append(f"{onde}.segredo: {msg}")
+        if not isinstance(item.get("segredo_arquivo", ""), str):
+            problemas.append(f"{onde}.segredo_arquivo: esperado texto (um caminho)")
     return "; ".join(problemas) or None
 
 
@@ -448,6 +463,8 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
     "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,
+    "seguranca.controle_acesso.papel_grupo": _um_de({"leitor", "operador"}),
+    "seguranca.controle_acesso.auditoria_retencao_dias": _faixa(0, 36500),
     "seguranca.assinatura": _assinatura,
     "performance.threads_backup": _faixa(1, 64),
     "performance.threads_compressao": _faixa(1, 64),
@@ -466,10 +483,13 @@ ENDERECOS_LOCAIS = {"127.0.0.1", "::1", "localhost"}
 def _checar_painel(cfg: dict[str, Any]) -> str | None:
     """Anyone who can reach a non-loopback address could read the dashboard."""
     r = cfg["relatorios"]
-    if r["painel_endereco"] not in ENDERECOS_LOCAIS and not r["painel_token"].strip():
+    if r["painel_endereco"] not in ENDERECOS_LOCAIS and not (
+        segredos.token_do_painel_disponivel(cfg)
+    ):
         return (
             f"relatorios.painel_endereco: '{r['painel_endereco']}' não é local; "
-            "defina relatorios.painel_token (um segredo que o navegador e o "
+            "defina relatorios.painel_token_arquivo (ou painel_token, ou "
+            f"${segredos.VARIAVEL_PAINEL}: um segredo que o navegador e o "
             "Prometheus enviam) ou use 127.0.0.1"
         )
     return None
@@ -623,6 +643,10 @@ def _finalizar(
     cfg: dict[str, Any], dados: dict[str, Any], raiz: Path, base: str | Path | None
 ) -> dict[str, Any]:
     _resolver_caminhos(cfg, raiz)
+    segredos.caminhos_relativos(cfg, raiz)
+    segredos.resolver(cfg)
+    if msg := _segredo(cfg["integracao"]["webhook"]["segredo"]):
+        raise ErroConfiguracao(f"integracao.webhook.segredo: {msg}")
     if base is not None:
         ajustar_base(cfg, base)
     elif "modelos" not in dados.get("diretorios", {}):
@@ -672,6 +696,7 @@ def carregar(
         return _finalizar(validar({}, "padrões"), {}, Path.cwd(), base)
     arquivo = Path(caminho)
     dados = ler_arquivo(arquivo)
+    segredos.avisar_se_exposto(dados, arquivo)
     return _finalizar(
         validar(dados, str(arquivo)), dados, arquivo.resolve().parent, base
     )

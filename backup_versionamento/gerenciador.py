@@ -7,6 +7,7 @@ It keeps the spec's names and delegates each use case to a service in
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import tempfile
@@ -112,6 +113,7 @@ class GerenciadorBackupVersionamento:
             self.config, self.base, self.repo, self.eventos, self.pasta_estado
         )
         self.consulta = ServicoConsulta(ctx)
+        self.consulta.assinador_aliases = lambda: self.seguranca.assinador
         self._backup = ServicoBackup(ctx, self.consulta)
         self._restauracao = ServicoRestauracao(ctx, self.consulta)
         self._verificacao = ServicoVerificacao(ctx, self.consulta)
@@ -339,12 +341,15 @@ class GerenciadorBackupVersionamento:
         sobrescrever: bool = False,
         conferir_sha256: bool = False,
         progresso: Progresso | None = None,
+        aceitar_sem_assinatura: bool = False,
     ) -> str:
         """Restore a version into `destino` (see `servicos.destino` for the rules).
 
         Every chunk is checked against its hash as it is read; `conferir_sha256`
         also recomputes the whole file's SHA-256 (end to end, a second hash of
-        every byte) before the file takes its place.
+        every byte) before the file takes its place. `aceitar_sem_assinatura`
+        accepts, for this call, an unsigned version the repository's signing
+        policy would refuse.
         """
         return str(
             self.restaurar_backup_detalhado(
@@ -354,6 +359,7 @@ class GerenciadorBackupVersionamento:
                 sobrescrever=sobrescrever,
                 conferir_sha256=conferir_sha256,
                 progresso=progresso,
+                aceitar_sem_assinatura=aceitar_sem_assinatura,
             )["caminho"]
         )
 
@@ -366,20 +372,28 @@ class GerenciadorBackupVersionamento:
         sobrescrever: bool = False,
         conferir_sha256: bool = False,
         progresso: Progresso | None = None,
+        aceitar_sem_assinatura: bool = False,
     ) -> dict[str, Any]:
         """Like `restaurar_backup`, plus how the destination was read and why.
 
         Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
         """
         self._autorizar("restaurar")
-        return self._restauracao.restaurar(
-            modelo,
-            versao,
-            destino,
-            sobrescrever=sobrescrever,
-            conferir_sha256=conferir_sha256,
-            progresso=progresso,
-        )
+        with self.sem_exigir_assinatura(aceitar_sem_assinatura):
+            return self._restauracao.restaurar(
+                modelo,
+                versao,
+                destino,
+                sobrescrever=sobrescrever,
+                conferir_sha256=conferir_sha256,
+                progresso=progresso,
+            )
+
+    def sem_exigir_assinatura(
+        self, permitir: bool = True
+    ) -> contextlib.AbstractContextManager[None]:
+        """Within this block, accept unsigned versions the signing policy refuses."""
+        return self.seguranca.permitir_sem_assinatura(self.repo, permitir)
 
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(

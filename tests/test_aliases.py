@@ -25,6 +25,7 @@ from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.aliases import chave_entrada
 from backup_versionamento.erros import (
     ErroArgumento,
+    ErroConfiguracao,
     ErroIntegridade,
     ErroVersaoNaoEncontrada,
 )
@@ -246,10 +247,22 @@ def test_cifrado_e_assinado(tmp_path: Path) -> None:
     so_publica["seguranca"]["assinatura"]["chave_privada"] = ""
     with GerenciadorBackupVersionamento(repo, so_publica) as g:
         assert g.aliases("m.h5") == {"producao": "1.2.0"}
-        # it cannot sign, and signatures are required: its move is refused on read
+        # it cannot sign, and signatures are required: its move is refused
+        with pytest.raises(ErroConfiguracao, match="chave privada"):
+            g.definir_alias("m.h5", "producao", "1.0.0")
+        assert len(g.historico_alias("m.h5", "producao")) == 2
+    # An unsigned entry slipped in (written by hand) is refused on read.
+    sem_assinatura = json.loads(json.dumps(cfg))
+    sem_assinatura["seguranca"]["assinatura"].update(
+        habilitada=False, obrigatoria=False
+    )
+    with GerenciadorBackupVersionamento(repo, sem_assinatura) as g:
         g.definir_alias("m.h5", "producao", "1.0.0")
-        with pytest.raises(ErroIntegridade, match="sem assinatura"):
-            g.aliases("m.h5")
+    with (
+        GerenciadorBackupVersionamento(repo, so_publica) as g,
+        pytest.raises(ErroIntegridade, match="sem assinatura"),
+    ):
+        g.aliases("m.h5")
 
 
 # --- events, journal, git, webhook config ----------------------------------------

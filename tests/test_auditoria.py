@@ -177,3 +177,54 @@ def _eu() -> str:
     from backup_versionamento.seguranca.acesso import usuario_atual
 
     return usuario_atual()
+
+
+def test_log_apagado_ou_reposto_e_detectado_pelas_versoes(tmp_path: Path) -> None:
+    import shutil
+
+    repo = tmp_path / "repo"
+    cfg = {
+        "validacao": {"modo": "desligado"},
+        "seguranca": {
+            "criptografia": {
+                "habilitada": True,
+                "chave_arquivo": str(tmp_path / "k" / "chave"),
+            },
+            "controle_acesso": {"habilitado": True, "usuarios_autorizados": [_eu()]},
+        },
+    }
+    arq_cfg = tmp_path / "cfg.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    logs, copia = repo / "logs", tmp_path / "copia_antiga"
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        for i in range(3):
+            g.criar_backup(
+                escrever(tmp_path / "src" / "m.bin", aleatorio(100_000, i)), "patch"
+            )
+            assert g.eventos.esvaziar(10)
+            if i == 0:
+                copia.mkdir()
+                for nome in ("auditoria.jsonl", "auditoria.cabeca.json"):
+                    shutil.copy(logs / nome, copia / nome)
+        ancora = g.repo.ler_versao("m.bin", "1.0.2").auditoria
+        entradas = [json.loads(x) for x in (logs / "auditoria.jsonl").open()]
+        assert ancora == {"log": "repositorio", "seq": 2, "hash": entradas[1]["hash"]}
+        assert g.verificar_integridade()["ok"]
+
+    def auditoria() -> tuple[int, str]:
+        r = cli("auditoria", "verificar", "--base", str(repo), "--config", str(arq_cfg))
+        return r.returncode, r.stdout + r.stderr
+
+    assert auditoria()[0] == 0
+    # An older copy put back: consistent in itself, but behind the versions.
+    for nome in ("auditoria.jsonl", "auditoria.cabeca.json"):
+        shutil.copy(copia / nome, logs / nome)
+    codigo, saida = auditoria()
+    assert codigo == 9 and "1.0.2" in saida and "entrada 2" in saida
+    # Deleted together with its head.
+    for nome in ("auditoria.jsonl", "auditoria.cabeca.json"):
+        (logs / nome).unlink()
+    codigo, saida = auditoria()
+    assert codigo == 9 and "apagado ou truncado" in saida
+    r = cli("verificar", "--base", str(repo), "--config", str(arq_cfg))
+    assert r.returncode == 9 and "auditoria" in r.stdout

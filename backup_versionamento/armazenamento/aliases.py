@@ -30,6 +30,7 @@ import blake3
 
 from ..erros import (
     ErroArgumento,
+    ErroConfiguracao,
     ErroIntegridade,
     ErroObjetoCorrompido,
     ErroRepositorio,
@@ -345,6 +346,13 @@ class HistoricoAliases:
             assinador = self._assinador()
             if assinador is not None:
                 assinatura = assinador.assinar_bytes(entrada.mensagem_assinada())
+                if assinatura is None and getattr(assinador, "obrigatoria", False):
+                    # An unsigned entry would make the alias unreadable for all.
+                    raise ErroConfiguracao(
+                        "seguranca.assinatura.obrigatoria: esta máquina não tem a "
+                        "chave privada (seguranca.assinatura.chave_privada) para "
+                        f"assinar a mudança do alias @{alias}; nada foi gravado"
+                    )
                 entrada = dataclasses.replace(entrada, assinatura=assinatura)
             chave = chave_entrada(modelo, alias, entrada.sequencia)
             if self.backend.gravar(chave, self._selar(entrada), exclusivo=True):

@@ -171,6 +171,10 @@ class Repositorio:
         )
         # Signs and checks sidecars when seguranca.assinatura is on.
         self.assinador: Assinador | None = None
+        # Hooks of the security layer: fill fields of a sidecar before it is
+        # signed and published (the audit anchor), and add findings to verificar.
+        self.anotadores: list[Callable[[Sidecar], Sidecar]] = []
+        self.verificadores: list[Callable[[list[Sidecar]], list[dict[str, Any]]]] = []
         self.indice_blocos = IndiceBlocos(
             self.pasta_estado / "blocos.sqlite", max(8, cache_mb // 4)
         )
@@ -262,6 +266,7 @@ class Repositorio:
             "travas",
             "relatorios",
             "chaves",  # key objects of a concurrent creator (or the key file's folder)
+            "auditoria",  # audit witnesses (seguranca/auditoria.py)
         }
         if estranhos:
             raise ErroRepositorio(
@@ -344,6 +349,8 @@ class Repositorio:
     def publicar(self, sidecar: Sidecar) -> bool:
         """Create the sidecar exclusively; False if that version already exists."""
         self._garantir_cabecalho()
+        for anotar in self.anotadores:
+            sidecar = anotar(sidecar)
         if self.assinador is not None:
             sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(
@@ -588,6 +595,8 @@ class Repositorio:
             for sc in sidecars:
                 if not any(i in ruins for i, _ in sc.blocos()):
                     problemas.extend(self._verificar_reconstrucao(sc))
+        for verificador in self.verificadores:
+            problemas.extend(verificador(sidecars))
         afetadas = sorted({f"{p['modelo']} {p['versao']}" for p in problemas})
         return {
             "ok": not problemas,

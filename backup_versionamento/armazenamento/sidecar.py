@@ -137,12 +137,17 @@ class Sidecar:
     linhagem: dict[str, Any] | None = None
     assinatura: dict[str, Any] | None = None
     esquema: int = ESQUEMA_SIDECAR
+    # The audit log's head when this version was published ({log, seq, hash}):
+    # a log later truncated, deleted or replaced no longer has it (auditoria.py).
+    auditoria: dict[str, Any] | None = None
 
     # -- views ---------------------------------------------------------------------
     def como_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["entradas"] = [e.como_dict() for e in self.entradas]
         d["avisos"] = list(self.avisos)
+        if d["auditoria"] is None:  # absent in older sidecars: same bytes, same hash
+            del d["auditoria"]
         return d
 
     def bytes_canonicos(self) -> bytes:
@@ -221,6 +226,8 @@ class Sidecar:
             esperado = digest_diretorio(entradas)
         if dados["sha256"] != esperado:
             raise ruim("SHA-256 do modelo não confere com as entradas (editado?)")
+        if not isinstance(dados.get("auditoria", {}), dict):
+            raise ruim("campo 'auditoria' com tipo errado")
         conhecidos = {f for f in cls.__dataclass_fields__}
         extras = {k: v for k, v in dados.items() if k in conhecidos}
         extras["entradas"] = entradas

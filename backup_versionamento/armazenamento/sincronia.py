@@ -66,6 +66,26 @@ def planejar(origem: Backend, destino: Backend) -> dict[str, Any]:
     }
 
 
+def _copiar_politica(origem: Backend, destino: Backend) -> None:
+    """A signing policy registered after the first copy goes along too.
+
+    Without it, the copy's signed versions would look like a header whose policy
+    was removed (docs/SEGURANCA.md).
+    """
+    campo = "politica_assinatura"
+    cab_origem, cab_destino = ler_cabecalho(origem), ler_cabecalho(destino)
+    if (
+        not cab_origem
+        or not cab_destino
+        or cab_origem.get("id") != cab_destino.get("id")
+    ):
+        return
+    if cab_origem.get(campo) and cab_origem.get(campo) != cab_destino.get(campo):
+        cab_destino[campo] = cab_origem[campo]
+        bruto = (json.dumps(cab_destino, ensure_ascii=False, indent=2) + "\n").encode()
+        destino.gravar(CHAVE_CABECALHO, bruto)
+
+
 def sincronizar(
     origem: Backend,
     destino: Backend,
@@ -81,6 +101,8 @@ def sincronizar(
         cab = ler_cabecalho(origem)
         bruto = (json.dumps(cab, ensure_ascii=False, indent=2) + "\n").encode()
         destino.gravar(CHAVE_CABECALHO, bruto, exclusivo=True)
+    else:
+        _copiar_politica(origem, destino)
     copiados = 0
     bytes_copiados = 0
     trava = threading.Lock()

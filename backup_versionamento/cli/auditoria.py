@@ -26,11 +26,38 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     # lazy: startup time (docs/DESEMPENHO.md)
+    from ..armazenamento.sidecar import Sidecar
     from ..seguranca.auditoria import verificar_log
 
     with gerenciador(args) as g:
         g.seguranca.autorizar("consulta", g.eventos)
         rel = verificar_log(g.pasta_logs, g.seguranca.autenticador_auditoria())
+        log_auditoria = g.seguranca.auditoria
+        if log_auditoria is not None and log_auditoria.testemunha is not None:
+            backend = g.backend
+            falha = log_auditoria.conferir_testemunhas(
+                lambda prefixo: [i.chave for i in backend.listar(prefixo)],
+                backend.ler,
+            )
+            if falha and rel["ok"]:
+                rel.update(ok=False, problema=falha)
+        if g.seguranca.auditoria is not None:
+            # The versions' anchors: a log dropped whole, or put back older.
+            sidecars = [
+                sc for _, _, sc in g.repo.iterar_sidecars() if isinstance(sc, Sidecar)
+            ]
+            rel["ancoras"] = g.seguranca.auditoria.conferir_ancoras(sidecars)
+            if rel["ancoras"] and rel["ok"]:
+                p = rel["ancoras"][0]
+                rel.update(
+                    ok=False,
+                    problema=f"{p['modelo']} {p['versao']}: {p['mensagem']}"
+                    + (
+                        f" (e mais {len(rel['ancoras']) - 1} versão(ões))"
+                        if len(rel["ancoras"]) > 1
+                        else ""
+                    ),
+                )
 
     def texto() -> str:
         if rel["ok"]:

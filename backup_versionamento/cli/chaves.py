@@ -50,6 +50,13 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         a = acoes.add_parser(nome, parents=[comum], help=ajuda, description=ajuda)
         if nome == "reembrulhar":
             a.add_argument("id", help="id da chave a trocar (veja `chaves listar`)")
+        else:
+            a.add_argument(
+                "--usuario",
+                metavar="NOME",
+                help="de quem é a chave (uma por pessoa; `chaves remover --usuario "
+                "NOME` a tira). Padrão: quem roda o comando",
+            )
         grupo = a.add_mutually_exclusive_group(required=True)
         grupo.add_argument(
             "--arquivo",
@@ -69,7 +76,11 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     a = acoes.add_parser(
         "remover", parents=[comum], help="remove uma chave (nunca a última)"
     )
-    a.add_argument("id", help="id da chave (veja `chaves listar`)")
+    alvo = a.add_mutually_exclusive_group(required=True)
+    alvo.add_argument("id", nargs="?", help="id da chave (veja `chaves listar`)")
+    alvo.add_argument(
+        "--usuario", metavar="NOME", help="remove todas as chaves dessa pessoa"
+    )
     a.set_defaults(executar=_remover)
     a = acoes.add_parser(
         "gerar-assinatura",
@@ -122,9 +133,22 @@ def _adicionar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
     with gerenciador(args) as g:
         g.seguranca.autorizar("admin", g.eventos)
-        novo = g.seguranca.adicionar_chave(cred)
-        g.eventos.emitir("chave_alterada", acao="adicionada", id=novo, tipo=cred.tipo)
-    imprimir(args, {"id": novo, "tipo": cred.tipo}, lambda: f"Chave adicionada: {novo}")
+        novo = g.seguranca.adicionar_chave(cred, args.usuario)
+        g.eventos.emitir(
+            "chave_alterada",
+            acao="adicionada",
+            id=novo,
+            tipo=cred.tipo,
+            usuario_chave=args.usuario or "",
+        )
+    imprimir(
+        args,
+        {"id": novo, "tipo": cred.tipo, "usuario": args.usuario},
+        lambda: (
+            f"Chave adicionada: {novo}"
+            + (f" (de {seguro(args.usuario)})" if args.usuario else "")
+        ),
+    )
     return 0
 
 
@@ -147,9 +171,26 @@ def _reembrulhar(args: argparse.Namespace) -> int:
 def _remover(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         g.seguranca.autorizar("admin", g.eventos)
-        g.seguranca.remover_chave(args.id)
-        g.eventos.emitir("chave_alterada", acao="removida", id=args.id)
-    imprimir(args, {"removida": args.id}, lambda: f"Chave removida: {seguro(args.id)}")
+        if args.usuario:
+            removidas = g.seguranca.remover_chaves_de(args.usuario)
+        else:
+            g.seguranca.remover_chave(args.id)
+            removidas = [args.id]
+        for id_chave in removidas:
+            g.eventos.emitir("chave_alterada", acao="removida", id=id_chave)
+    imprimir(
+        args,
+        {"removida": removidas[0], "removidas": removidas},
+        lambda: (
+            f"Chave(s) removida(s): {seguro(', '.join(removidas))}"
+            + (
+                f" (de {seguro(args.usuario)}). Quem já abriu o repositório pode ter "
+                "guardado a chave mestra: veja docs/SEGURANCA.md, 'Revogar'"
+                if args.usuario
+                else ""
+            )
+        ),
+    )
     return 0
 
 

@@ -43,11 +43,20 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         help="valida o modelo restaurado (estrutura e carregamento isolado); "
         "sai com código 12 se falhar",
     )
+    p.add_argument(
+        "--aceitar-sem-assinatura",
+        action="store_true",
+        help="só neste comando, aceita uma versão sem assinatura que a política "
+        "de assinatura do repositório recusaria (docs/SEGURANCA.md)",
+    )
     p.set_defaults(executar=executar)
 
 
 def executar(args: argparse.Namespace) -> int:
-    with gerenciador(args) as g:
+    with (
+        gerenciador(args) as g,
+        g.sem_exigir_assinatura(args.aceitar_sem_assinatura),
+    ):
         info = g.obter_versao(args.modelo, args.versao)
         with barra(info["tamanho"], f"{info['modelo']} {info['versao']}", args) as prog:
             r = g.restaurar_backup_detalhado(

@@ -12,6 +12,7 @@ docs/SEGURANCA.md for the limits.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import hmac
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..armazenamento.escrita_atomica import escrever_atomico
+from ..armazenamento.sidecar import Sidecar
 from ..eventos import Evento, agora_iso
 from ..registro import NOME_LOGGER
 from .acesso import usuario_atual
@@ -129,13 +131,73 @@ def _resultado(nome: str) -> str:
 class LogAuditoria:
     """Bus subscriber: appends one chained entry per action (several processes safe)."""
 
-    def __init__(self, pasta_logs: Path, autenticador: Autenticador) -> None:
+    def __init__(
+        self, pasta_logs: Path, autenticador: Autenticador, id_log: str = ""
+    ) -> None:
         self.pasta = Path(pasta_logs)
         self.arquivo = self.pasta / NOME_ARQUIVO
         self.cabeca = self.pasta / NOME_CABECA
         self.autenticador = autenticador
         self.host = socket.gethostname()
+        # Which log an anchor speaks of: the repository's own, or one machine's.
+        self.id_log = id_log or f"maquina:{self.host}"
         self._avisado = False
+        # A copy of each entry's hash in the bucket (S3 repositories): see testemunhar.
+        self.testemunha: Callable[[str, bytes], bool] | None = None
+        self._avisado_testemunha = False
+
+    def ancora(self) -> dict[str, Any] | None:
+        """The head as it is now, for a version about to be published."""
+        try:
+            cabeca = json.loads((self.pasta / NOME_CABECA).read_bytes())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(cabeca, dict) or not isinstance(cabeca.get("seq"), int):
+            return None
+        return {"log": self.id_log, "seq": cabeca["seq"], "hash": cabeca.get("hash")}
+
+    def ancorar(self, sidecar: Sidecar) -> Sidecar:
+        ancora = self.ancora()
+        if ancora is None:
+            return sidecar
+        return dataclasses.replace(sidecar, auditoria=ancora)
+
+    def conferir_ancoras(self, sidecars: list[Sidecar]) -> list[dict[str, Any]]:
+        """Versions whose recorded audit head this log no longer has.
+
+        Catches a log deleted (with its head), truncated, or replaced by an
+        older copy or a new one: anchors live in the authenticated sidecars.
+        """
+        ancoradas = [
+            s for s in sidecars if s.auditoria and s.auditoria.get("log") == self.id_log
+        ]
+        if not ancoradas:
+            return []
+        hashes = _hashes_por_seq(self.arquivo)
+        problemas = []
+        for sc in ancoradas:
+            assert sc.auditoria is not None
+            seq, h = sc.auditoria.get("seq"), sc.auditoria.get("hash")
+            if not isinstance(seq, int) or seq < 1:
+                continue
+            achado = hashes.get(seq)
+            if achado == h:
+                continue
+            motivo = (
+                "não tem essa entrada (apagado ou truncado)"
+                if achado is None
+                else "tem outra entrada nessa posição (trocado)"
+            )
+            problemas.append(
+                {
+                    "tipo": "auditoria",
+                    "modelo": sc.modelo,
+                    "versao": sc.versao,
+                    "mensagem": f"a versão foi publicada depois da entrada {seq} do "
+                    f"log de auditoria, mas {self.arquivo} {motivo}",
+                }
+            )
+        return problemas
 
     def __call__(self, evento: Evento) -> None:
         if evento.nome in _IGNORADOS:
@@ -204,9 +266,84 @@ class LogAuditoria:
                 ),
             }
             escrever_atomico(self.cabeca, _canonico(cabeca) + b"\n", modo=0o660)
-            return entrada
         finally:
             os.close(fd)
+        self._testemunhar(entrada)
+        return entrada
+
+    def _testemunhar(self, entrada: dict[str, Any]) -> None:
+        """Write the entry's hash to the bucket, never to be replaced (Object Lock).
+
+        Only {seq, hash, anterior, autenticacao}: no user, model or path leaves
+        this machine. A local log later truncated, deleted or replaced disagrees
+        with these witnesses (`auditoria verificar`).
+        """
+        if self.testemunha is None:
+            return
+        corpo = {k: entrada[k] for k in _CAMPOS_TESTEMUNHA if k in entrada}
+        try:
+            self.testemunha(
+                chave_testemunha(self.id_log, entrada["seq"]), _canonico(corpo)
+            )
+        except Exception as e:  # the action already happened: a warning, once
+            if not self._avisado_testemunha:
+                log.warning(
+                    "Testemunha do log de auditoria não gravada no bucket: %s", e
+                )
+                self._avisado_testemunha = True
+
+    def conferir_testemunhas(
+        self, listar: Callable[[str], list[str]], ler: Callable[[str], bytes]
+    ) -> str | None:
+        """The first disagreement between the local log and the bucket's witnesses."""
+        prefixo = f"{PREFIXO_TESTEMUNHAS}{_segmento(self.id_log)}/"
+        hashes = _hashes_por_seq(self.arquivo)
+        for chave in sorted(listar(prefixo)):
+            try:
+                t = json.loads(ler(chave))
+                seq, h = int(t["seq"]), str(t["hash"])
+            except (ValueError, KeyError, TypeError):
+                return f"{chave}: testemunha ilegível"
+            local = hashes.get(seq)
+            if local is None:
+                return (
+                    f"o bucket guarda a entrada {seq} ({chave}), que o log local "
+                    f"{self.arquivo} não tem (apagado, truncado ou reposto)"
+                )
+            if local != h:
+                return (
+                    f"a entrada {seq} do log local difere da guardada no bucket "
+                    f"({chave}): log trocado"
+                )
+        return None
+
+
+PREFIXO_TESTEMUNHAS = "auditoria/"
+_CAMPOS_TESTEMUNHA = ("seq", "hash", "anterior", "autenticacao")
+
+
+def _segmento(id_log: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in id_log)
+
+
+def chave_testemunha(id_log: str, seq: int) -> str:
+    return f"{PREFIXO_TESTEMUNHAS}{_segmento(id_log)}/{seq:012d}.json"
+
+
+def _hashes_por_seq(arquivo: Path) -> dict[int, str]:
+    try:
+        bruto = arquivo.read_bytes()
+    except OSError:
+        return {}
+    hashes = {}
+    for linha in bruto.split(b"\n"):
+        try:
+            e = json.loads(linha)
+        except ValueError:
+            continue
+        if isinstance(e, dict) and isinstance(e.get("seq"), int):
+            hashes[e["seq"]] = str(e.get("hash"))
+    return hashes
 
 
 def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[str, Any]:

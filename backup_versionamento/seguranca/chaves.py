@@ -275,9 +275,16 @@ class Chaveiro:
         return sorted(objetos, key=lambda o: (str(o.get("criada_em")), str(o["id"])))
 
     def embrulhar(
-        self, mestra: bytes, credencial: Credencial, kdf: dict[str, Any] | None = None
+        self,
+        mestra: bytes,
+        credencial: Credencial,
+        kdf: dict[str, Any] | None = None,
+        usuario: str | None = None,
     ) -> str:
-        """Write a new key object for `mestra`; return its id."""
+        """Write a new key object for `mestra`; return its id.
+
+        `usuario`: the person this key belongs to (default: who creates it).
+        """
         id_chave = uuid.uuid4().hex
         obj: dict[str, Any] = {
             "versao": VERSAO_OBJETO,
@@ -286,7 +293,8 @@ class Chaveiro:
             "tipo": credencial.tipo,
             "descricao": credencial.descricao,
             "criada_em": _agora(),
-            "usuario": getpass.getuser(),
+            "usuario": usuario or getpass.getuser(),
+            "criada_por": getpass.getuser(),
             "host": socket.gethostname(),
             "kdf": kdf if credencial.tipo == TIPO_SENHA else None,
         }
@@ -352,6 +360,24 @@ class Chaveiro:
             f"das {len(objetos)} chave(s) do repositório (veja `inicializar_backup.py "
             "chaves listar`); nada foi lido nem escrito"
         )
+
+    def remover_de(self, usuario: str) -> list[str]:
+        """Remove every key object of `usuario`; never the repository's last key."""
+        objetos = self.listar()
+        dele = [str(o["id"]) for o in objetos if o.get("usuario") == usuario]
+        if not dele:
+            raise ErroCriptografia(
+                f"nenhuma chave do usuário {usuario!r} neste repositório (veja "
+                "`chaves listar`)"
+            )
+        if len(dele) == len(objetos):
+            raise ErroCriptografia(
+                f"as chaves de {usuario!r} são as únicas do repositório: removê-las "
+                "tornaria os dados ilegíveis para sempre; adicione outra antes"
+            )
+        for id_chave in dele:
+            self.backend.apagar(chave_objeto(id_chave))
+        return dele
 
     def remover(self, id_chave: str) -> None:
         objetos = self.listar()

@@ -28,6 +28,7 @@ USO_DADOS = b"backup_versionamento/dados/v1"
 USO_IDS = b"backup_versionamento/ids-blocos/v1"
 USO_AUDITORIA = b"backup_versionamento/auditoria/v1"
 USO_IMPRESSAO = b"backup_versionamento/impressao-chave/v1"
+USO_POLITICA = b"backup_versionamento/politica-assinatura/v1"
 
 
 def derivar(mestra: bytes, uso: bytes, id_repositorio: str) -> bytes:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +64,10 @@ class ContextoSeguranca:
             restringir = getattr(backend, "restringir", None)  # a local folder
             if restringir is not None:
                 restringir()
+        if self.cfg_acesso["grupo"] and e_local(self.base):
+            from .grupo import preparar_backend
+
+            preparar_backend(self.cfg_acesso, backend)
 
     # -- keys ------------------------------------------------------------------------
     @property
@@ -202,10 +208,19 @@ class ContextoSeguranca:
             )
         return Chaveiro(self.backend, self.id_repositorio), self.mestra
 
-    def adicionar_chave(self, credencial: Credencial) -> str:
-        """Wrap the master key for one more key file or passphrase; data untouched."""
+    def adicionar_chave(
+        self, credencial: Credencial, usuario: str | None = None
+    ) -> str:
+        """Wrap the master key for one more key file or passphrase; data untouched.
+
+        `usuario`: the person the key is for (one key object per person).
+        """
         chaveiro, mestra = self._chaveiro_aberto()
-        return chaveiro.embrulhar(mestra, credencial)
+        return chaveiro.embrulhar(mestra, credencial, usuario=usuario)
+
+    def remover_chaves_de(self, usuario: str) -> list[str]:
+        chaveiro, _ = self._chaveiro_aberto()
+        return chaveiro.remover_de(usuario)
 
     def remover_chave(self, id_chave: str) -> None:
         chaveiro, _ = self._chaveiro_aberto()
@@ -241,16 +256,68 @@ class ContextoSeguranca:
         self, repo: Repositorio, eventos: BarramentoEventos, pasta_logs: Path
     ) -> None:
         """Signer hooks on the repository, audit subscriber, restrictive modes."""
-        repo.assinador = self.assinador
+        # Always: a policy recorded in the header binds even a machine whose
+        # configuration has signatures off (docs/SEGURANCA.md).
+        if (
+            self.assinador is not None
+            or repo.cabecalho.get("politica_assinatura")
+            or (repo.pasta_estado / "politica_assinatura").exists()  # seen before
+        ):
+            from .politica_assinatura import PoliticaAssinatura
+
+            chave_hmac = None
+            if self.mestra is not None and self.id_repositorio:
+                from .cifra import USO_POLITICA, derivar
+
+                chave_hmac = derivar(self.mestra, USO_POLITICA, self.id_repositorio)
+            repo.assinador = PoliticaAssinatura(repo, self.assinador, chave_hmac)
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
             from .auditoria import LogAuditoria
 
-            self.auditoria = LogAuditoria(pasta_logs, self.autenticador_auditoria())
+            no_repositorio = e_local(self.base) and pasta_logs.resolve().is_relative_to(
+                self.base.resolve()
+            )
+            self.auditoria = LogAuditoria(
+                pasta_logs,
+                self.autenticador_auditoria(),
+                "repositorio" if no_repositorio else "",
+            )
+            gravar_retido = _metodo_do_backend(self.backend, "gravar_retido")
+            if gravar_retido is not None:  # an object store: witnesses there
+                dias = int(self.cfg_acesso["auditoria_retencao_dias"])
+                self.auditoria.testemunha = lambda chave, dados: gravar_retido(
+                    chave, dados, dias
+                )
             eventos.inscrever(self.auditoria, nome="auditoria")
+            # Each version records the head it follows; verificar checks the log
+            # still has it (a dropped or replaced log is detected).
+            repo.anotadores.append(self.auditoria.ancorar)
+            repo.verificadores.append(self.auditoria.conferir_ancoras)
         if (self.cripto["habilitada"] or self.cfg_acesso["habilitado"]) and e_local(
             self.base
         ):
             _restringir(self.base)
+        if self.cfg_acesso["grupo"] and e_local(self.base):
+            from .grupo import aplicar
+
+            aplicar(self.base, self.cfg_acesso)
+
+    @contextmanager
+    def permitir_sem_assinatura(
+        self, repo: Repositorio, permitir: bool = True
+    ) -> Iterator[None]:
+        """For one call: accept unsigned versions the header's policy would refuse."""
+        politica = repo.assinador
+        if not permitir or politica is None:  # lazy: cryptography only if signing
+            yield
+            return
+        from .politica_assinatura import PoliticaAssinatura
+
+        if not isinstance(politica, PoliticaAssinatura):
+            yield
+            return
+        with politica.permitir_sem_assinatura():
+            yield
 
     def autorizar(self, papel: str, eventos: BarramentoEventos) -> None:
         """ErroAcessoNegado (and an `acesso_negado` event) if the user lacks `papel`."""
@@ -261,6 +328,16 @@ class ContextoSeguranca:
             log.error("%s", e)
             eventos.emitir("acesso_negado", usuario=usuario, papel=papel, motivo=str(e))
             raise
+
+
+def _metodo_do_backend(backend: Any, nome: str) -> Any:
+    """A method of the innermost backend (past retry and fault wrappers)."""
+    while backend is not None:
+        metodo = getattr(type(backend), nome, None)
+        if metodo is not None:
+            return getattr(backend, nome)
+        backend = getattr(backend, "interno", None)
+    return None
 
 
 def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..argumentos import CAMINHO, exigir
 from ..armazenamento.aliases import AssinadorBytes, HistoricoAliases, validar_nome_alias
@@ -20,6 +21,8 @@ class ServicoConsulta:
     def __init__(self, ctx: Contexto) -> None:
         self.ctx = ctx
         self._aliases: HistoricoAliases | None = None
+        # Signs and checks alias entries (the manager wires the Ed25519 signer).
+        self.assinador_aliases: Callable[[], AssinadorBytes | None] = lambda: None
 
     @property
     def historico_aliases(self) -> HistoricoAliases:
@@ -27,9 +30,7 @@ class ServicoConsulta:
         if self._aliases is None:
             repo = self.ctx.repo
             self._aliases = HistoricoAliases(
-                repo.backend,
-                repo.codificador,
-                lambda: cast(AssinadorBytes | None, repo.assinador),
+                repo.backend, repo.codificador, lambda: self.assinador_aliases()
             )
         return self._aliases
 

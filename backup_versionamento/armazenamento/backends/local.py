@@ -77,8 +77,17 @@ class BackendLocal:
     modo_arquivo = 0o644
     modo_pasta = 0o755
 
+    # With a team group (controle_acesso.grupo) the modes are set explicitly after
+    # each create: the umask would strip the group bits, mkdir the setgid/sticky.
+    _modos_exatos = False
+
     def restringir(self) -> None:
         self.modo_arquivo, self.modo_pasta = 0o640, 0o750
+
+    def usar_grupo(self, modo_pasta: int) -> None:
+        """Group modes (seguranca/grupo.py): files 0640, folders `modo_pasta`."""
+        self.modo_arquivo, self.modo_pasta = 0o640, modo_pasta
+        self._modos_exatos = True
 
     def __init__(self, raiz: Path, *, somente_leitura: bool | None = None) -> None:
         self.raiz = Path(raiz)
@@ -195,10 +204,13 @@ class BackendLocal:
     def _abrir_temp(self, temp: str, pasta: str) -> int:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
-            return os.open(temp, flags, self.modo_arquivo)
+            fd = os.open(temp, flags, self.modo_arquivo)
         except FileNotFoundError:
             self._criar_pastas(pasta)
-            return os.open(temp, flags, self.modo_arquivo)
+            fd = os.open(temp, flags, self.modo_arquivo)
+        if self._modos_exatos:
+            os.fchmod(fd, self.modo_arquivo)
+        return fd
 
     def _criar_pastas(self, pasta: str) -> None:
         """mkdir -p, fsyncing each new folder's parent so the path is durable."""
@@ -213,6 +225,8 @@ class BackendLocal:
         for p in reversed(faltando):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(p, self.modo_pasta)
+                if self._modos_exatos:
+                    os.chmod(p, self.modo_pasta)
             sincronizar_pasta(os.path.dirname(p))
 
     def info(self, chave: str) -> InfoObjeto | None:

@@ -326,6 +326,37 @@ class BackendS3:
             self._gravar_em_partes(s3, dados, alvo)
         return True
 
+    def gravar_retido(self, chave: str, dados: bytes, dias: int = 0) -> bool:
+        """Create `chave` once (False if it exists); with `dias`, under Object Lock.
+
+        Retention is GOVERNANCE mode until now + `dias`: nobody deletes or
+        replaces that version meanwhile without s3:BypassGovernanceRetention. The
+        bucket must have been created with Object Lock; `dias=0` leaves the
+        bucket's default retention (if any) to apply.
+        """
+        from datetime import datetime, timedelta, timezone
+
+        extra: dict[str, Any] = {}
+        if dias > 0:
+            extra = {
+                "ObjectLockMode": "GOVERNANCE",
+                "ObjectLockRetainUntilDate": datetime.now(timezone.utc)
+                + timedelta(days=dias),
+            }
+        try:
+            self._cliente.put_object(
+                Bucket=self.bucket,
+                Key=self._chave_s3(chave),
+                Body=dados,
+                IfNoneMatch="*",
+                **extra,
+            )
+        except Exception as e:
+            if self._codigo(e) in ("PreconditionFailed", "412"):
+                return False
+            self._falhar(e, self._alvo(chave))
+        return True
+
     def _gravar_em_partes(self, s3: str, dados: bytes, alvo: str) -> None:
         """Multipart upload, parts in parallel; aborted on any failure (no debris)."""
         inicio = self._chamar(
