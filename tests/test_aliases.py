@@ -24,6 +24,7 @@ import pytest
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.aliases import chave_entrada
 from backup_versionamento.erros import (
+    ErroAcessoNegado,
     ErroArgumento,
     ErroConfiguracao,
     ErroIntegridade,
@@ -625,3 +626,24 @@ def test_alias_definido_durante_a_limpeza_segura_a_versao(
         assert motivos["1.0.0"] == ["apontada pelo alias @producao"]
         assert [v["versao"] for v in g.listar_versoes("m.h5")] == ["1.0.0", "1.2.0"]
     assert "alias definido durante a limpeza" in caplog.text
+
+
+def test_mover_alias_exige_papel_admin(tmp_path: Path) -> None:
+    eu = pwd.getpwuid(os.geteuid()).pw_name
+    repo = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(repo, CFG) as g:
+        _tres_versoes(tmp_path, g)
+    cfg = {
+        **CFG,
+        "seguranca": {
+            "controle_acesso": {
+                "habilitado": True,
+                "usuarios_autorizados": {eu: ["backup", "restaurar"]},
+            }
+        },
+    }
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        with pytest.raises(ErroAcessoNegado):
+            g.definir_alias("m.h5", "producao", "1.0.0")
+        assert g.aliases("m.h5") == {}  # reading needs any role
+    assert not list((repo / "modelos" / "m.h5").glob("aliases/**/*.json"))
