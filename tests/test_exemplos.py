@@ -9,14 +9,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .conftest import RAIZ, cli_json
+from backup_versionamento import GerenciadorBackupVersionamento
+
+from .conftest import RAIZ
 
 
 def _rodar(script: str, tmp_path: Path, *args: str) -> Any:
     cfg = tmp_path / "config_backup.json"
     # The isolated load test imports TensorFlow in a child per backup: the
     # validation tests cover it; here it would only cost minutes.
-    cfg.write_text(json.dumps({"validacao": {"teste_carregamento": False}}))
+    # Spelled out, so the encrypted rerun of the suite (which encrypts by
+    # default only in the test processes) reads what the example wrote.
+    cfg.write_text(
+        json.dumps(
+            {
+                "validacao": {"teste_carregamento": False},
+                "seguranca": {"criptografia": {"habilitada": False}},
+            }
+        )
+    )
     r = subprocess.run(
         [
             sys.executable,
@@ -36,6 +47,18 @@ def _rodar(script: str, tmp_path: Path, *args: str) -> Any:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _versoes(tmp_path: Path, modelo: str) -> list[dict[str, Any]]:
+    cfg = tmp_path / "config_backup.json"
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        return g.listar_versoes(modelo)
+
+
+def _aliases(tmp_path: Path, modelo: str) -> dict[str, str]:
+    cfg = tmp_path / "config_backup.json"
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        return g.aliases(modelo)
+
+
 def test_exemplo_scikit_learn(tmp_path: Path) -> None:
     primeira = _rodar("treino_sklearn.py", tmp_path)
     assert primeira["versao"] == "1.0.0" and primeira["promovida"] is True
@@ -43,9 +66,7 @@ def test_exemplo_scikit_learn(tmp_path: Path) -> None:
     assert len(primeira["proxima_aposta"]) == 15
     segunda = _rodar("treino_sklearn.py", tmp_path, "--arvores", "5", "--semente", "1")
     assert segunda["aliases"]["candidato"] == segunda["versao"] != "1.0.0"
-    versoes = cli_json(
-        "listar", "--base", str(tmp_path / "repo"), "--modelo", "lotofacil_rf.joblib"
-    )
+    versoes = _versoes(tmp_path, "lotofacil_rf.joblib")
     assert [v["metricas"]["acertos_13"] for v in versoes] == [
         primeira["metricas"]["acertos_13"],
         segunda["metricas"]["acertos_13"],
@@ -56,12 +77,12 @@ def test_exemplo_keras(tmp_path: Path) -> None:
     r = _rodar("treino_keras.py", tmp_path, "--epocas", "2")
     assert r["falhas"] == [] and r["versoes"]
     assert r["producao"] == r["versoes"][-1]["versao"]
-    versoes = cli_json(
-        "listar", "--base", str(tmp_path / "repo"), "--modelo", "lotofacil_rede.keras"
-    )
+    versoes = _versoes(tmp_path, "lotofacil_rede.keras")
     assert [v["versao"] for v in versoes] == [v["versao"] for v in r["versoes"]]
     for v in versoes:
         assert {"loss", "val_loss", "acertos_13", "cobertura_padroes"} <= set(
             v["metricas"]
         )
-    assert versoes[-1]["aliases"] == ["producao"]
+    assert _aliases(tmp_path, "lotofacil_rede.keras") == {
+        "producao": versoes[-1]["versao"]
+    }
