@@ -40,6 +40,8 @@ NOMES_EVENTOS: dict[str, str] = {
     "versao_fixada": "uma versão foi fixada (a retenção não a remove)",
     "versao_desafixada": "uma versão deixou de ser fixada",
     "versao_removida": "a limpeza removeu uma versão",
+    "alias_definido": "um alias (ex.: producao) passou a apontar para uma versão",
+    "alias_removido": "um alias deixou de apontar para uma versão",
     "limpeza_concluida": "a limpeza terminou",
     "daemon_iniciado": "o daemon começou a rodar",
     "daemon_parado": "o daemon parou",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,15 +18,18 @@ from typing import Any
 
 from . import config as configuracao
 from . import registro
+from .argumentos import exigir
 from .armazenamento.backends import Backend
 from .armazenamento.backends.endereco import backend_para, e_local
 from .armazenamento.fluxo import Progresso
 from .armazenamento.repositorio import Repositorio
-from .erros import ErroBackup, ErroRepositorio
+from .armazenamento.sidecar import validar_nome_modelo
+from .erros import ErroBackup, ErroRepositorio, ErroValidacao
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
-from .politica.versoes import ULTIMA
+from .politica.versoes import ULTIMA, incremento_de
 from .seguranca.contexto import ContextoSeguranca
+from .servicos.aliases import ServicoAliases
 from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
 from .servicos.consulta import ServicoConsulta
 from .servicos.contexto import Contexto
@@ -109,10 +113,12 @@ class GerenciadorBackupVersionamento:
             self.config, self.base, self.repo, self.eventos, self.pasta_estado
         )
         self.consulta = ServicoConsulta(ctx)
+        self.consulta.assinador_aliases = lambda: self.seguranca.assinador
         self._backup = ServicoBackup(ctx, self.consulta)
         self._restauracao = ServicoRestauracao(ctx, self.consulta)
         self._verificacao = ServicoVerificacao(ctx, self.consulta)
         self._limpeza = ServicoLimpeza(ctx, self.consulta)
+        self._aliases = ServicoAliases(ctx, self.consulta)
 
     def fechar(self) -> None:
         self.eventos.fechar()  # deliver what was emitted, then stop subscribers
@@ -206,6 +212,86 @@ class GerenciadorBackupVersionamento:
             progresso=progresso,
             origem_pedido=origem_pedido,
         )
+
+    def versionar_objeto(
+        self,
+        objeto: Any,
+        nome: str,
+        tipo_mudanca: str = "auto",
+        metricas: dict[str, Any] | None = None,
+        descricao: str = "",
+    ) -> str:
+        """Back up a live model (Keras, PyTorch, XGBoost, LightGBM, scikit-learn).
+
+        It is written in its library's own format (objetos_vivos.py) into a
+        temporary folder and backed up like a file; the model's name in the
+        repository gets the format's extension when `nome` has none (rede ->
+        rede.keras). Returns the version, like `criar_backup`.
+        """
+        from . import objetos_vivos  # lazy: the ML libraries load only here
+
+        exigir(nome, str, "nome", "o nome do modelo no repositório (texto)")
+        exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'auto' ou 'minor'")
+        incremento_de(tipo_mudanca)  # a wrong kind fails before the model is saved
+        nome_modelo = objetos_vivos.nome_arquivo(
+            nome, objetos_vivos.biblioteca_de(objeto)
+        )
+        validar_nome_modelo(nome_modelo)
+        self.pasta_estado.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(
+            dir=self.pasta_estado, prefix=".objeto-"
+        ) as tmp:
+            caminho = objetos_vivos.serializar(objeto, Path(tmp), nome_modelo)
+            return self.criar_backup(
+                caminho, tipo_mudanca, descricao, metricas, nome_modelo=nome_modelo
+            )
+
+    def carregar_modelo(
+        self, nome: str, versao: str = ULTIMA, *, modulo_torch: Any = None
+    ) -> Any:
+        """Restore a version into a temporary folder and load it with its library.
+
+        The file passes the validation's safety checks first (structure, the
+        pickle scanner, the isolated load test when configured): a refused file
+        raises ErroValidacao with the reason and is never loaded here. PyTorch
+        files hold a state_dict: it is returned as is, or loaded into
+        `modulo_torch` (a module of the same architecture), which is returned.
+        """
+        from . import objetos_vivos  # lazy: the ML libraries load only here
+        from .validacao import analisar_modelo, opcoes_da_config
+
+        self._autorizar("restaurar")
+        exigir(nome, str, "nome", "o nome do modelo no repositório (texto)")
+        modelo = self._nome_guardado(nome, objetos_vivos.EXTENSOES.values())
+        sidecar = self.consulta.sidecar(modelo, versao)
+        self.pasta_estado.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(
+            dir=self.pasta_estado, prefix=".carregar-"
+        ) as tmp:
+            caminho = Path(
+                self.restaurar_backup(sidecar.modelo, sidecar.versao, Path(tmp) / "m/")
+            )
+            rel, _ = analisar_modelo(
+                caminho, inspecionar=False, **opcoes_da_config(self.config)
+            )
+            if not rel["valido"]:
+                motivos = "\n".join(f"  - {p}" for p in rel["problemas"])
+                raise ErroValidacao(
+                    f"{sidecar.modelo} {sidecar.versao}: carregamento recusado pelas "
+                    f"verificações de segurança; nada foi carregado:\n{motivos}"
+                )
+            return objetos_vivos.carregar(
+                caminho, rel["formato"], modulo_torch=modulo_torch
+            )
+
+    def _nome_guardado(self, nome: str, extensoes: Any) -> str:
+        """`nome` if the repository has it, else `nome` plus the one format
+        extension `versionar_objeto` would have added."""
+        modelos = set(self.consulta.listar_modelos())
+        if nome in modelos:
+            return nome
+        achados = [nome + e for e in extensoes if nome + e in modelos]
+        return achados[0] if len(achados) == 1 else nome
 
     def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Validation report of a model file or folder (structure + load test)."""
@@ -315,13 +401,15 @@ class GerenciadorBackupVersionamento:
         completa: bool = False,
         modelo: str | None = None,
         progresso: Progresso | None = None,
+        versao: str | None = None,
     ) -> dict[str, Any]:
         """Check every version: sidecars parse, every chunk exists and hashes right.
 
-        `completa` also rebuilds each version and checks its SHA-256.
+        `completa` also rebuilds each version and checks its SHA-256; `versao`
+        (with `modelo`: '1.2.0', 'ultima' or '@alias') checks only that one.
         """
         self._autorizar("consulta")
-        return self._verificacao.integridade(completa, modelo, progresso)
+        return self._verificacao.integridade(completa, modelo, progresso, versao)
 
     def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""
@@ -333,6 +421,40 @@ class GerenciadorBackupVersionamento:
         """Pin a version so retention never removes it (or unpin it)."""
         self._autorizar("admin")
         return self._limpeza.fixar(modelo, versao, fixa)
+
+    # -- aliases (docs/FORMATO.md, "Aliases") ------------------------------------
+    def definir_alias(
+        self, modelo: str | Path, alias: str, versao: str, motivo: str = ""
+    ) -> str:
+        """Point `alias` (e.g. producao) at `versao`; returns that version.
+
+        Every move is kept in the alias history; `versao` accepts 'ultima' and
+        '@outro_alias'. Retention never removes a version an alias points at.
+        """
+        self._autorizar("admin")
+        return str(self._aliases.definir(modelo, alias, versao, motivo)["versao"])
+
+    def remover_alias(self, modelo: str | Path, alias: str, motivo: str = "") -> str:
+        """Make `alias` point at nothing; returns the version it pointed at."""
+        self._autorizar("admin")
+        return str(self._aliases.remover(modelo, alias, motivo)["versao_anterior"])
+
+    def aliases(self, modelo: str | Path) -> dict[str, str]:
+        """alias -> the version it points at now."""
+        self._autorizar("consulta")
+        return self._aliases.aliases(modelo)
+
+    def listar_aliases(self, modelo: str | Path | None = None) -> list[dict[str, Any]]:
+        """Every alias of `modelo` (or of every model), removed ones too:
+        {modelo, alias, versao (None if removed), historico}."""
+        self._autorizar("consulta")
+        return self._aliases.listar(modelo)
+
+    def historico_alias(self, modelo: str | Path, alias: str) -> list[dict[str, Any]]:
+        """Every move of `alias`, oldest first: versao, versao_anterior, usuario,
+        host, criado_em (UTC), motivo, acao, sequencia, assinada."""
+        self._autorizar("consulta")
+        return self._aliases.historico(modelo, alias)
 
     def limpeza(
         self,

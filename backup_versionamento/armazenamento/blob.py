@@ -31,6 +31,7 @@ TIPO_BLOCO = 0
 TIPO_TRAILER = 1
 TIPO_FRAGMENTO = 2
 TIPO_SIDECAR = 3
+TIPO_ALIAS = 4  # an entry of an alias history (armazenamento/aliases.py)
 
 ID_NULO = bytes(32)
 

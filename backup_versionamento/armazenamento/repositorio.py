@@ -484,15 +484,18 @@ class Repositorio:
         completa: bool = False,
         modelo: str | None = None,
         progresso: Progresso | None = None,
+        so_versao: str | None = None,
     ) -> dict[str, Any]:
-        """Check sidecars and every chunk they use; report, never raise for findings."""
+        """Check sidecars and every chunk they use; report, never raise for findings.
+
+        `so_versao` (with `modelo`) checks that one version."""
         inicio = time.monotonic()
         problemas: list[dict[str, Any]] = []
         usos: dict[str, set[tuple[str, str]]] = defaultdict(set)
         tamanhos: dict[str, int] = {}
         sidecars: list[Sidecar] = []
         for mod, versao, sc in self.iterar_sidecars():
-            if modelo and mod != modelo:
+            if (modelo and mod != modelo) or (so_versao and versao != so_versao):
                 continue
             if isinstance(sc, ErroBackup):
                 self.resumos.esquecer(mod, versao)

@@ -48,7 +48,7 @@ def instalar_sigterm() -> Any:
 SUBCOMANDOS = [
     "iniciar", "parar", "backup", "listar", "restaurar", "verificar", "comparar",
     "status", "config", "limpeza", "fixar", "migrar", "sincronizar", "relatorio",
-    "painel", "chaves", "auditoria", "acesso",
+    "painel", "chaves", "auditoria", "acesso", "alias",
 ]  # fmt: skip
 
 # argparse looks its messages up through the module-level gettext `_` when it

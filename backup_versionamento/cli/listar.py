@@ -25,6 +25,11 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         if args.modelo:
             versoes = g.listar_versoes(args.modelo)
+            por_versao: dict[str, list[str]] = {}
+            for alias, versao in g.aliases(args.modelo).items():
+                por_versao.setdefault(versao, []).append(alias)
+            for v in versoes:
+                v["aliases"] = por_versao.get(v["versao"], [])
             imprimir(args, versoes, lambda: _tabela_versoes(versoes))
             return 0
         modelos = []
@@ -37,6 +42,7 @@ def executar(args: argparse.Namespace) -> int:
                     "ultima_versao": vs[-1]["versao"],
                     "atualizado_em": vs[-1]["criado_em"],
                     "tamanho": vs[-1]["tamanho"],
+                    "aliases": g.aliases(nome),
                 }
             )
     imprimir(args, modelos, lambda: _tabela_modelos(modelos))
@@ -56,6 +62,7 @@ def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:
         marca = "*" if v.get("fixada") else " "
         valid = v.get("validacao") or {}
         alerta = "" if valid.get("valido", True) else "  [validação falhou]"
+        alerta += "".join(f"  [@{a}]" for a in v.get("aliases", []))
         linhas.append(
             f"{v['versao']:<9}{marca} {hora_local(v['criado_em']):<23} "
             f"{tipo:<12} {tamanho_legivel(v['tamanho']):>10} "
@@ -77,5 +84,6 @@ def _tabela_modelos(modelos: list[dict[str, Any]]) -> str:
             f"{seguro(m['modelo']):<32} {m['versoes']:>7} {m['ultima_versao']:>9} "
             f"{tamanho_legivel(m['tamanho']):>10}  "
             f"{hora_local(m['atualizado_em'])}"
+            + "".join(f"  @{a}={v}" for a, v in m.get("aliases", {}).items())
         )
     return "\n".join(linhas)

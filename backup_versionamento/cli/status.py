@@ -55,6 +55,15 @@ def _texto(st: dict[str, Any]) -> str:
             if st.get("espaco_baixo")
             else ""
         ),
+        "Aliases:            "
+        + (
+            ", ".join(
+                f"{seguro(m)} @{a}={v}"
+                for m, por_alias in st.get("aliases", {}).items()
+                for a, v in por_alias.items()
+            )
+            or "nenhum"
+        ),
         f"Log:                {seguro(st['log'])}",
         _texto_daemon(st["daemon"]),
         *_texto_integracoes(st.get("integracoes") or {}),

@@ -28,6 +28,11 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     )
     p.add_argument("--modelo", metavar="NOME", help="verifica só este modelo")
     p.add_argument(
+        "--versao",
+        help="com --modelo, verifica só esta versão (ex.: 1.2.3, 'ultima' ou "
+        "'@producao')",
+    )
+    p.add_argument(
         "--arquivo",
         metavar="CAMINHO",
         help="verifica um arquivo de modelo e diz a qual versão ele corresponde",
@@ -52,7 +57,10 @@ def executar(args: argparse.Namespace) -> int:
         total = g.repo.tamanho_pacotes()[1] if em_terminal(args) else 0
         with barra(total, "verificando", args) as prog:
             rel = g.verificar_integridade(
-                completa=args.completa, modelo=args.modelo, progresso=prog
+                completa=args.completa,
+                modelo=args.modelo,
+                progresso=prog,
+                versao=args.versao,
             )
     imprimir(args, rel, lambda: _texto(rel))
     return 0 if rel["ok"] else 9

@@ -62,10 +62,10 @@ class Integracoes:
             self.espelho = Espelho(config, backend, self.saude_espelho)
             eventos.inscrever(self.espelho, EVENTOS_ESPELHO, nome="espelho")
         if cfg["git"]["habilitada"]:
-            from .git import IntegracaoGit
+            from .git import EVENTOS_GIT, IntegracaoGit
 
             self.git = IntegracaoGit(cfg["git"], ler_sidecar, self.saude_git)
-            eventos.inscrever(self.git, {"backup_criado"}, nome="git")
+            eventos.inscrever(self.git, EVENTOS_GIT, nome="git")
         if cfg["webhook"]["habilitado"]:
             from .webhooks import Webhooks
 

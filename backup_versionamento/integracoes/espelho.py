@@ -25,7 +25,15 @@ from .saude import Saude
 log = logging.getLogger(NOME_LOGGER)
 
 NOME = "espelho"
-EVENTOS_ESPELHO = frozenset({"backup_criado", "versao_fixada", "limpeza_concluida"})
+EVENTOS_ESPELHO = frozenset(
+    {
+        "backup_criado",
+        "versao_fixada",
+        "limpeza_concluida",
+        "alias_definido",
+        "alias_removido",
+    }
+)
 TENTATIVAS = 3
 ESPERA_INICIAL_S = 1.0
 

@@ -8,6 +8,8 @@ into a private index, commit-tree, update-ref as compare-and-swap), so the
 user's working tree, index, stash and HEAD are never touched; a concurrent
 writer makes the swap fail and we rebuild on top of its commit. Optionally an
 annotated tag `<modelo>@<versao>` (mktag, never signed, never an editor).
+An alias move (`alias_definido`, `alias_removido`) commits the alias's new state
+(`<modelo>/aliases/<alias>.json`): the branch's log is then its history too.
 Any failure is a warning in the log and in `status`: the backup already succeeded.
 """
 
@@ -32,6 +34,8 @@ from .saude import Saude
 log = logging.getLogger(NOME_LOGGER)
 
 NOME = "git"
+# backup_criado commits the version; an alias move commits the alias's state.
+EVENTOS_GIT = frozenset({"backup_criado", "alias_definido", "alias_removido"})
 TENTATIVAS_CAS = 20
 TEMPO_LIMITE_GIT_S = 60.0
 ZERO = "0" * 40
@@ -53,7 +57,7 @@ class FalhaGit(Exception):
 
 
 class IntegracaoGit:
-    """Bus subscriber for `backup_criado` (see module docstring)."""
+    """Bus subscriber for `backup_criado` and alias moves (see module docstring)."""
 
     def __init__(
         self,
@@ -69,13 +73,19 @@ class IntegracaoGit:
         self.saude = saude
 
     def __call__(self, evento: Evento) -> None:
-        if evento.nome != "backup_criado" or not self.auto_commit:
+        if evento.nome not in EVENTOS_GIT or not self.auto_commit:
             return
-        modelo, versao = evento.dados["modelo"], evento.dados["versao"]
+        modelo = evento.dados["modelo"]
+        # An alias move is recorded against the version it names.
+        versao = str(evento.dados["versao"] or evento.dados.get("versao_anterior"))
         try:
             sidecar = self.ler_sidecar(modelo, versao)
             pasta = self._pasta_repositorio(sidecar)
-            commit = registrar_versao(pasta, self.branch, sidecar, tag=self.tag)
+            if evento.nome == "backup_criado":
+                commit = registrar_versao(pasta, self.branch, sidecar, tag=self.tag)
+            else:
+                commit = registrar_alias(pasta, self.branch, evento.dados, sidecar)
+                versao = f"@{evento.dados['alias']}"
         except FalhaGit as e:
             log.warning(
                 "Integração git: %s %s não registrado em %s: %s (o backup foi "
@@ -258,11 +268,55 @@ def registrar_versao(
         f"{modelo}/{versao}.json": conteudo_sidecar(sidecar),
         f"{modelo}/{versao}.md": resumo(sidecar).encode("utf-8"),
     }
+    mensagem = mensagem_commit(sidecar).encode("utf-8")
+    commit = _commitar(
+        pasta, branch, arquivos, mensagem, identidade, f"{modelo} {versao}"
+    )
+    if tag:
+        _criar_tag(pasta, f"{modelo}@{versao}", commit, mensagem, identidade)
+    return commit
+
+
+def registrar_alias(
+    pasta: Path, branch: str, dados: dict[str, Any], sidecar: dict[str, Any]
+) -> str:
+    """Commit an alias move: `<modelo>/aliases/<alias>.json` holds its new state,
+    and the branch's log is the alias's history."""
+    _checar_repositorio(pasta, f"refs/heads/{branch}")
+    modelo, alias = dados["modelo"], dados["alias"]
+    destino = dados["versao"] or "(removido)"
+    mensagem = (
+        f"{modelo} @{alias} -> {destino}\n\n"
+        f"{dados.get('motivo') or '(sem motivo)'}\n\n"
+        f"Modelo: {modelo}\nAlias: {alias}\nVersão: {destino}\n"
+        f"Versão anterior: {dados.get('versao_anterior') or 'nenhuma'}\n"
+        f"Usuário / máquina: {dados.get('usuario')} / {dados.get('host')}\n"
+    ).encode()
+    arquivos = {f"{modelo}/aliases/{alias}.json": conteudo_sidecar(dados)}
+    return _commitar(
+        pasta,
+        branch,
+        arquivos,
+        mensagem,
+        _identidade(pasta, sidecar),
+        f"{modelo} @{alias}",
+    )
+
+
+def _commitar(
+    pasta: Path,
+    branch: str,
+    arquivos: dict[str, bytes],
+    mensagem: bytes,
+    identidade: dict[str, str],
+    rotulo: str,
+) -> str:
+    """Commit `arquivos` on top of `branch` by compare-and-swap; the commit id."""
+    ref = f"refs/heads/{branch}"
     blobs = {
         caminho: _git(pasta, "hash-object", "-w", "--stdin", entrada=dados)[1]
         for caminho, dados in arquivos.items()
     }
-    mensagem = mensagem_commit(sidecar).encode("utf-8")
     for tentativa in range(TENTATIVAS_CAS):
         codigo, pai = _git(
             pasta, "rev-parse", "-q", "--verify", f"{ref}^{{commit}}", aceitar=(0, 1)
@@ -283,7 +337,7 @@ def registrar_versao(
             pasta,
             "update-ref",
             "-m",
-            f"backup_versionamento: {modelo} {versao}",
+            f"backup_versionamento: {rotulo}",
             ref,
             commit,
             anterior or ZERO,
@@ -298,8 +352,6 @@ def registrar_versao(
             f"a branch {branch} mudou {TENTATIVAS_CAS} vezes seguidas durante o "
             "registro; tente de novo"
         )
-    if tag:
-        _criar_tag(pasta, f"{modelo}@{versao}", commit, mensagem, identidade)
     return commit
 
 

@@ -9,6 +9,8 @@ Rules, applied to the versions of ONE model (all times in UTC):
 1. Protected versions are always kept:
    - the latest version, meaning the highest semantic version ("mais recente");
    - versions pinned by the user, ``fixada: True`` ("fixada pelo usuário");
+   - versions an alias points at, from ``aliases`` (version -> alias names),
+     like a pin ("apontada pelo alias @producao");
    - with ``manter_melhores.metrica`` set and ``quantidade`` > 0, the best
      ``quantidade`` versions by that metric ("melhor por acertos_13 (2º)").
      Higher is better unless ``maior_melhor`` is false. Only versions whose
@@ -313,12 +315,17 @@ def _sem_repetir(itens: list[str]) -> list[str]:
 
 
 def aplicar_politica(
-    versoes: Sequence[Mapping[str, Any]], politica: PoliticaRetencao, agora: datetime
+    versoes: Sequence[Mapping[str, Any]],
+    politica: PoliticaRetencao,
+    agora: datetime,
+    aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Decisao]:
     """Decide, for every version of one model, whether to keep it and why.
 
-    ``agora`` without a time zone is taken as UTC.
+    ``agora`` without a time zone is taken as UTC. ``aliases`` maps a version to
+    the aliases that point at it (they protect it like a pin).
     """
+    aliases = aliases or {}
     if agora.tzinfo is None:
         agora = agora.replace(tzinfo=timezone.utc)
     agora = agora.astimezone(timezone.utc)
@@ -338,6 +345,8 @@ def aplicar_politica(
             lista.append("mais recente")
         if v.fixada:
             lista.append("fixada pelo usuário")
+        for nome in sorted(aliases.get(v.versao, ())):
+            lista.append(f"apontada pelo alias @{nome}")
         if v.indice in melhores:
             lista.append(
                 f"melhor por {politica.metrica_melhores} ({melhores[v.indice]}º)"

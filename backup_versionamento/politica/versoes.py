@@ -38,7 +38,7 @@ class Versao:
         if not m:
             raise ErroVersaoNaoEncontrada(
                 f"versão inválida: {texto!r}; use o formato major.minor.patch "
-                f"(ex.: 1.2.3) ou '{ULTIMA}'"
+                f"(ex.: 1.2.3), '{ULTIMA}' ou '@alias' (ex.: @producao)"
             )
         return cls(int(m[1]), int(m[2]), int(m[3]))
 

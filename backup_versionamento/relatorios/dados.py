@@ -478,7 +478,9 @@ def series_metricas(versoes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return saida
 
 
-def _modelo(nome: str, versoes: list[dict[str, Any]]) -> dict[str, Any]:
+def _modelo(
+    nome: str, versoes: list[dict[str, Any]], aliases: dict[str, str] | None = None
+) -> dict[str, Any]:
     linhas = [
         {
             "versao": v["versao"],
@@ -502,6 +504,7 @@ def _modelo(nome: str, versoes: list[dict[str, Any]]) -> dict[str, Any]:
         "tamanho_logico": sum(v["tamanho"] for v in linhas),
         "tamanho_adicionado": sum(v["tamanho_adicionado"] for v in linhas),
         "ultima_versao": ultima["versao"] if ultima else None,
+        "aliases": dict(aliases or {}),
         "ultimo_backup": ultima["criado_em"] if ultima else None,
         "tamanho_aposta_base": TAMANHO_APOSTA_BASE,
         "metricas": series_metricas(versoes),
@@ -568,6 +571,6 @@ def montar_relatorio(
         "repositorio": repo,
         "crescimento": _crescimento(todas, repo, hoje, dias),
         "atividade": atividade,
-        "modelos": [_modelo(m, lista) for m, lista in versoes.items()],
+        "modelos": [_modelo(m, lista, g.aliases(m)) for m, lista in versoes.items()],
         "retencao": _retencao(g),
     }

@@ -112,6 +112,8 @@ def _ultima_entrada(fd: int) -> dict[str, Any] | None:
 
 def _alvo(dados: dict[str, Any]) -> str:
     partes = [str(dados[k]) for k in ("modelo", "versao") if dados.get(k)]
+    if dados.get("alias"):  # an alias move: "m.h5 @producao 1.2.0"
+        partes.insert(min(1, len(partes)), f"@{dados['alias']}")
     for k in ("destino", "id", "papel"):
         if not partes and dados.get(k):
             partes.append(str(dados[k]))

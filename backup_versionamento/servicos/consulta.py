@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..argumentos import CAMINHO, exigir
+from ..armazenamento.aliases import AssinadorBytes, HistoricoAliases, validar_nome_alias
 from ..armazenamento.sidecar import Sidecar
 from ..arvore import escrita
 from ..erros import ErroVersaoNaoEncontrada
@@ -18,6 +20,41 @@ from .contexto import Contexto
 class ServicoConsulta:
     def __init__(self, ctx: Contexto) -> None:
         self.ctx = ctx
+        self._aliases: HistoricoAliases | None = None
+        # Signs and checks alias entries (the manager wires the Ed25519 signer).
+        self.assinador_aliases: Callable[[], AssinadorBytes | None] = lambda: None
+
+    @property
+    def historico_aliases(self) -> HistoricoAliases:
+        """The repository's alias histories (signed with the repository's signer)."""
+        if self._aliases is None:
+            repo = self.ctx.repo
+            self._aliases = HistoricoAliases(
+                repo.backend, repo.codificador, lambda: self.assinador_aliases()
+            )
+        return self._aliases
+
+    def versoes_com_alias(self, modelo: str) -> dict[str, list[str]]:
+        """version -> the aliases that point at it now (retention keeps these)."""
+        saida: dict[str, list[str]] = {}
+        for alias, e in self.historico_aliases.atuais(nome_de(modelo)).items():
+            saida.setdefault(str(e.versao), []).append(alias)
+        return saida
+
+    def resolver_alias(self, modelo: str | Path, alias: str) -> str:
+        """The version `alias` points at now ('@' optional)."""
+        nome = nome_de(modelo)
+        alias = validar_nome_alias(alias.removeprefix("@"))
+        entrada = self.historico_aliases.ultima(nome, alias)
+        if entrada is None or entrada.versao is None:
+            atuais = self.historico_aliases.atuais(nome)
+            motivo = "foi removido" if entrada is not None else "não existe"
+            lista = ", ".join(f"@{a} -> {e.versao}" for a, e in atuais.items())
+            raise ErroVersaoNaoEncontrada(
+                f"o alias @{alias} do modelo {nome!r} {motivo}; aliases atuais: "
+                f"{lista or 'nenhum'}"
+            )
+        return entrada.versao
 
     def listar_modelos(self) -> list[str]:
         return self.ctx.repo.modelos()
@@ -38,6 +75,8 @@ class ServicoConsulta:
         if versao in (ULTIMA, "última", "latest"):
             versoes = self.listar_versoes(modelo)
             return str(versoes[-1]["versao"])
+        if versao.startswith("@"):
+            return self.resolver_alias(modelo, versao)
         return str(Versao.ler(versao))
 
     def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
@@ -149,8 +188,13 @@ class ServicoConsulta:
         # An object store has no free space to measure: None.
         base = self.ctx.base
         livre = shutil.disk_usage(base).free if isinstance(base, Path) else None
+        aliases = {
+            m: {a: str(e.versao) for a, e in self.historico_aliases.atuais(m).items()}
+            for m in modelos
+        }
         return {
             "base": str(self.ctx.base),
+            "aliases": {m: a for m, a in aliases.items() if a},
             "formato": self.ctx.repo.cabecalho["formato"],
             "id": self.ctx.repo.cabecalho["id"],
             "modelos": len(modelos),

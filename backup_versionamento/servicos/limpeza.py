@@ -41,7 +41,12 @@ class ServicoLimpeza:
         agora = agora or datetime.now(timezone.utc)
         modelos = [modelo] if modelo else self.consulta.listar_modelos()
         plano = {
-            m: aplicar_politica(self.consulta.listar_versoes(m), politica, agora)
+            m: aplicar_politica(
+                self.consulta.listar_versoes(m),
+                politica,
+                agora,
+                self.consulta.versoes_com_alias(m),
+            )
             for m in modelos
         }
         remover = [(m, d) for m, ds in plano.items() for d in ds if not d.manter]
@@ -62,6 +67,7 @@ class ServicoLimpeza:
             ),
             trava_limpeza(self.ctx.repo.backend),
         ):
+            remover = self._sem_aliases_novos(remover, saida)
             for m, d in remover:
                 self.ctx.repo.remover_versao(m, d.versao)
                 log.info(
@@ -91,6 +97,31 @@ class ServicoLimpeza:
             versoes_mantidas=saida["versoes_mantidas"],
         )
         return saida
+
+    def _sem_aliases_novos(
+        self, remover: list[tuple[str, Any]], saida: dict[str, Any]
+    ) -> list[tuple[str, Any]]:
+        """Drop from `remover` what an alias moved onto after the plan was made."""
+        atuais = {
+            m: self.consulta.versoes_com_alias(m) for m in {m for m, _ in remover}
+        }
+        fica = []
+        for m, d in remover:
+            nomes = atuais[m].get(d.versao)
+            if not nomes:
+                fica.append((m, d))
+                continue
+            d.manter = True
+            d.motivos = [f"apontada pelo alias @{a}" for a in sorted(nomes)]
+            saida["versoes_removidas"].remove(f"{m} {d.versao}")
+            saida["versoes_mantidas"] += 1
+            for item in saida["modelos"][m]:
+                if item["versao"] == d.versao:
+                    item.update(d.como_dict())
+            log.info(
+                "Versão mantida: %s %s (alias definido durante a limpeza)", m, d.versao
+            )
+        return fica
 
     def fixar(self, modelo: str, versao: str, fixa: bool = True) -> str:
         """Pin a version so retention never removes it (or unpin it)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..armazenamento.fluxo import Progresso, sha256_arquivo
 from ..arvore.leitura import checar_origem
-from ..erros import ErroBackup
+from ..erros import ErroArgumento, ErroBackup
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import nome_do_modelo
@@ -30,17 +30,23 @@ class ServicoVerificacao:
         completa: bool = False,
         modelo: str | None = None,
         progresso: Progresso | None = None,
+        versao: str | None = None,
     ) -> dict[str, Any]:
         """Check every version: sidecars parse, every chunk exists and hashes right.
 
-        `completa` also rebuilds each version and checks its SHA-256.
+        `completa` also rebuilds each version and checks its SHA-256. `versao`
+        (with `modelo`; also 'ultima' or '@alias') checks that one version.
         """
         if modelo:
             self.consulta.listar_versoes(
                 modelo
             )  # an unknown model is an error, not "OK"
+        if versao is not None:
+            if not modelo:
+                raise ErroArgumento("verificar uma versão pede também o modelo")
+            versao = self.consulta.resolver_versao(modelo, versao)
         rel = self.ctx.repo.verificar(
-            completa=completa, modelo=modelo, progresso=progresso
+            completa=completa, modelo=modelo, progresso=progresso, so_versao=versao
         )
         # Not an integrity fault, but worth seeing: versions stored despite a
         # failed model validation (validacao.modo = "avisar").
@@ -48,10 +54,15 @@ class ServicoVerificacao:
             f"{m} {v['versao']}"
             for m in ([modelo] if modelo else self.consulta.listar_modelos())
             for v in self.ctx.repo.versoes(m)
-            if v.get("validacao") and not v["validacao"].get("valido", True)
+            if (not versao or v["versao"] == versao)
+            and v.get("validacao")
+            and not v["validacao"].get("valido", True)
         ]
+        if versao is None:
+            self._verificar_aliases(modelo, rel)
         resumo = {
             "modelo": modelo,
+            **({"versao": versao} if versao else {}),
             "completa": completa,
             "versoes_verificadas": rel["versoes_verificadas"],
             "objetos_verificados": rel["objetos_verificados"],
@@ -77,6 +88,36 @@ class ServicoVerificacao:
                 total_problemas=len(rel["problemas"]),
             )
         return rel
+
+    def _verificar_aliases(self, modelo: str | None, rel: dict[str, Any]) -> None:
+        """Each alias history reads back whole (chain, signatures) and points at a
+        version that exists."""
+        historico = self.consulta.historico_aliases
+        for m in [modelo] if modelo else self.consulta.listar_modelos():
+            existentes = {v["versao"] for v in self.ctx.repo.versoes(m)}
+            for alias in historico.nomes(m):
+                try:
+                    entradas = historico.historico(m, alias)
+                except ErroBackup as e:
+                    mensagem = str(e)
+                else:
+                    alvo = entradas[-1].versao
+                    if alvo is None or alvo in existentes:
+                        continue
+                    mensagem = (
+                        f"o alias @{alias} aponta para a versão {alvo}, que não "
+                        "existe mais"
+                    )
+                rel["problemas"].append(
+                    {
+                        "tipo": "alias",
+                        "modelo": m,
+                        "versao": f"@{alias}",
+                        "mensagem": mensagem,
+                    }
+                )
+                rel["versoes_com_problema"].append(f"{m} @{alias}")
+                rel["ok"] = False
 
     def arquivo(self, caminho: str | Path) -> dict[str, Any]:
         """Check a model file on disk and whether it matches a stored version."""
