@@ -296,6 +296,13 @@ class GerenciadorBackupVersionamento:
             progresso=progresso,
         )
 
+    def versao_a_restaurar(
+        self, modelo: str | Path, versao: str = ULTIMA, destino: str | Path = "."
+    ) -> dict[str, Any]:
+        """The sidecar a restore of this version would use (or restauracao_falhou)."""
+        self._autorizar("restaurar")
+        return self._restauracao.versao_a_restaurar(modelo, versao, destino)
+
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(
         self,

@@ -48,7 +48,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
-        info = g.obter_versao(args.modelo, args.versao)
+        info = g.versao_a_restaurar(args.modelo, args.versao, args.destino)
         with barra(info["tamanho"], f"{info['modelo']} {info['versao']}", args) as prog:
             r = g.restaurar_backup_detalhado(
                 info["modelo"],

@@ -1,0 +1,267 @@
+"""Feature x door: the same promise from the API, the CLI and the daemon.
+
+One engine, three doors (docs/PORTAS.md). Each row of the matrix runs one
+action through one door, for real (the CLI and the daemon as subprocesses, a
+repository in a folder or in S3 on a loopback moto server, a real HTTP
+receiver), then reads every place that action must leave a trace: the
+activity journal, the audit log, the webhook receiver and /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.erros import ErroBackup
+from backup_versionamento.integracoes import ler_atividade
+from backup_versionamento.relatorios.metricas_prometheus import gerar
+from backup_versionamento.relatorios.painel import Painel
+from backup_versionamento.seguranca.acesso import usuario_atual
+
+from .ajuda_automacao import DaemonPrimeiroPlano, esperar, versoes
+from .ajuda_cifra import gravar_sidecar_json, ler_sidecar_json
+from .conftest import cli, escrever
+from .s3_servidor import servidor
+from .test_webhooks import Receptor
+
+PORTAS = ("api", "cli", "daemon")
+PREFIXO = "backup_versionamento_"
+# Exit code of each failure (docs: README_BACKUP.md, "Códigos de saída").
+SAIDA = {"versao_desconhecida": 6, "assinatura_invalida": 9, "arquivo_ausente": 4}
+
+
+@pytest.fixture
+def receptor() -> Iterator[Receptor]:
+    r = Receptor()
+    yield r
+    r.fechar()
+
+
+@pytest.fixture(params=["local", "s3"])
+def base(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    if request.param == "local":
+        return str(tmp_path / "repo")
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)  # this process and children
+    return f"s3://{srv.novo_bucket()}/repo"
+
+
+def _config(
+    tmp_path: Path,
+    base: str,
+    receptor: Receptor,
+    assinatura: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    seguranca: dict[str, Any] = {
+        # the audit log is kept when access control is on
+        "controle_acesso": {
+            "habilitado": True,
+            "usuarios_autorizados": [usuario_atual()],
+        }
+    }
+    if assinatura:
+        seguranca["assinatura"] = assinatura
+    return {
+        "diretorios": {"base": base},
+        "validacao": {"modo": "desligado"},
+        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
+        "relatorios": {"painel_porta": 0},
+        "integracao": {
+            "webhook": {
+                "habilitado": True,
+                "url": receptor.url("/"),
+                "eventos": ["backup_criado", "backup_falhou", "restauracao_falhou"],
+            }
+        },
+        "backup_automatico": {
+            "diretorios_monitorados": [str(tmp_path / "observada")],
+            "periodo_silencio_segundos": 0.3,
+        },
+        "seguranca": seguranca,
+    }
+
+
+def _arquivo(tmp_path: Path, cfg: dict[str, Any]) -> Path:
+    arquivo = tmp_path / "config_backup.json"
+    arquivo.write_text(json.dumps(cfg), encoding="utf-8")
+    return arquivo
+
+
+def _rastros(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What the repository's machine-side records say (read with webhooks off)."""
+    sem_webhook = {**cfg, "integracao": {}}
+    with GerenciadorBackupVersionamento(config=sem_webhook) as g:
+        diario = [e["evento"] for e in ler_atividade(g.pasta_logs)]
+        auditoria_arq = Path(g.pasta_logs) / "auditoria.jsonl"
+        auditoria = [
+            (e["acao"], e["resultado"])
+            for e in map(json.loads, auditoria_arq.read_text().splitlines())
+        ]
+        texto = gerar(Painel(g)).decode()
+    metricas = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(texto)
+        for s in fam.samples
+    }
+    return {"diario": diario, "auditoria": auditoria, "metricas": metricas}
+
+
+def _webhooks(receptor: Receptor) -> list[str]:
+    return [json.loads(p["corpo"])["evento"] for p in receptor.pedidos]
+
+
+# -- backup_criado: every door, local and S3 ------------------------------------
+
+
+@pytest.mark.parametrize("porta", PORTAS)
+def test_backup_criado_deixa_rastro_em_todo_lugar(
+    porta: str, base: str, tmp_path: Path, receptor: Receptor
+) -> None:
+    cfg = _config(tmp_path, base, receptor)
+    arquivo = _arquivo(tmp_path, cfg)
+    modelo = tmp_path / "observada" / "m.pkl"
+    if porta == "api":
+        escrever(modelo, b"um")
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            g.criar_backup(modelo, "patch")
+    elif porta == "cli":
+        escrever(modelo, b"um")
+        r = cli("backup", "--config", str(arquivo), "--modelo", str(modelo))
+        assert r.returncode == 0, r.stderr
+    else:
+        (tmp_path / "observada").mkdir()
+        daemon = DaemonPrimeiroPlano(arquivo)
+        try:
+            escrever(modelo, b"um")
+            esperar(lambda: versoes(arquivo, "m.pkl"), 60, mensagem="versão do daemon")
+        finally:
+            assert daemon.parar() == 0
+    # Delivered before the process (or the `with`) ended: no waiting here.
+    assert "backup_criado" in _webhooks(receptor)
+    r = _rastros(cfg)
+    assert "backup_criado" in r["diario"]
+    assert ("backup_criado", "sucesso") in r["auditoria"]
+    duracao = (PREFIXO + "backup_duracao_segundos_count", (("modelo", "m.pkl"),))
+    assert r["metricas"][duracao] == 1
+    soma = (PREFIXO + "backup_duracao_segundos_sum", (("modelo", "m.pkl"),))
+    assert r["metricas"][soma] > 0
+
+
+# -- failures: every door that can ask for them --------------------------------
+
+
+def _repositorio_com_versao(
+    tmp_path: Path, cfg: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    modelo = escrever(tmp_path / "m.pkl", b"um")
+    with GerenciadorBackupVersionamento(config={**cfg, **(extra or {})}) as g:
+        g.criar_backup(modelo, "patch")
+
+
+def _assinatura(tmp_path: Path) -> dict[str, Any]:
+    r = cli("chaves", "gerar-assinatura", "--saida", str(tmp_path / "ass"), "--json")
+    assert r.returncode == 0, r.stderr
+    par = json.loads(r.stdout)
+    return {
+        "habilitada": True,
+        "chave_privada": par["chave_privada"],
+        "chave_publica": par["chave_publica"],
+    }
+
+
+def _estragar_assinatura(base: str) -> None:
+    """A sidecar edited after it was signed."""
+    arquivo = Path(base) / "modelos" / "m.pkl" / "1.0.0.json"
+    sidecar = ler_sidecar_json(arquivo)
+    sidecar["descricao"] = "editada depois"
+    gravar_sidecar_json(arquivo, sidecar)
+
+
+@pytest.mark.parametrize("falha", ["versao_desconhecida", "assinatura_invalida"])
+@pytest.mark.parametrize("porta", ["api", "cli"])
+def test_restauracao_recusada_emite_restauracao_falhou(
+    porta: str, falha: str, tmp_path: Path, receptor: Receptor
+) -> None:
+    assinatura = _assinatura(tmp_path) if falha == "assinatura_invalida" else None
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor, assinatura)
+    _repositorio_com_versao(tmp_path, cfg, {"integracao": {}})
+    versao = "9.9.9"
+    if falha == "assinatura_invalida":
+        _estragar_assinatura(str(tmp_path / "repo"))
+        versao = "1.0.0"
+    destino = tmp_path / "destino"
+    if porta == "api":
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            with pytest.raises(ErroBackup) as e:
+                g.restaurar_backup("m.pkl", versao, destino)
+            assert e.value.codigo_saida == SAIDA[falha]
+    else:
+        r = cli(
+            "restaurar",
+            "--config",
+            str(_arquivo(tmp_path, cfg)),
+            "--modelo",
+            "m.pkl",
+            "--versao",
+            versao,
+            "--destino",
+            str(destino),
+        )
+        assert r.returncode == SAIDA[falha], r.stderr
+        assert "Traceback" not in r.stderr
+    assert not destino.exists()
+    assert _webhooks(receptor) == ["restauracao_falhou"]
+    r = _rastros(cfg)
+    assert "restauracao_falhou" in r["diario"]
+    assert ("restauracao_falhou", "falha") in r["auditoria"]
+    restauracoes = (PREFIXO + "restauracoes_total", (("resultado", "falha"),))
+    assert r["metricas"][restauracoes] == 1
+
+
+@pytest.mark.parametrize("porta", ["api", "cli"])
+def test_backup_de_arquivo_ausente_emite_backup_falhou(
+    porta: str, tmp_path: Path, receptor: Receptor
+) -> None:
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    _repositorio_com_versao(tmp_path, cfg, {"integracao": {}})
+    ausente = tmp_path / "sumiu.pkl"
+    if porta == "api":
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            with pytest.raises(ErroBackup) as e:
+                g.criar_backup(ausente, "patch")
+            assert e.value.codigo_saida == SAIDA["arquivo_ausente"]
+    else:
+        r = cli(
+            "backup", "--config", str(_arquivo(tmp_path, cfg)), "--modelo", str(ausente)
+        )
+        assert r.returncode == SAIDA["arquivo_ausente"], r.stderr
+        assert "sumiu.pkl" in r.stderr and "Traceback" not in r.stderr
+    assert _webhooks(receptor) == ["backup_falhou"]
+    r = _rastros(cfg)
+    assert "backup_falhou" in r["diario"]
+    assert ("backup_falhou", "falha") in r["auditoria"]
+    falhas = (PREFIXO + "falhas_backup_total", (("modelo", "sumiu.pkl"),))
+    assert r["metricas"][falhas] == 1
+
+
+def test_backup_de_arquivo_ausente_sem_repositorio_nao_cria_nada(
+    tmp_path: Path, receptor: Receptor
+) -> None:
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    r = cli(
+        "backup",
+        "--config",
+        str(_arquivo(tmp_path, cfg)),
+        "--modelo",
+        str(tmp_path / "sumiu.pkl"),
+    )
+    assert r.returncode == SAIDA["arquivo_ausente"], r.stderr
+    assert not (tmp_path / "repo").exists()
