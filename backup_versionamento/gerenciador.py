@@ -20,7 +20,7 @@ from .armazenamento.backends import Backend
 from .armazenamento.backends.endereco import backend_para, e_local
 from .armazenamento.fluxo import Progresso
 from .armazenamento.repositorio import Repositorio
-from .erros import ErroBackup, ErroRepositorio
+from .erros import ErroAcessoNegado, ErroBackup, ErroRepositorio
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
 from .politica.versoes import ULTIMA
@@ -137,8 +137,17 @@ class GerenciadorBackupVersionamento:
         )
 
     def _autorizar(self, papel: str) -> None:
-        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado."""
-        self.seguranca.autorizar(papel, self.eventos)
+        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado.
+
+        A denied action writes nothing: a repository this process just created
+        for it is removed again (the denial is still audited).
+        """
+        try:
+            self.seguranca.autorizar(papel, self.eventos)
+        except ErroAcessoNegado:
+            if self.repo.desfazer_criacao():
+                log.info("Repositório recém-criado desfeito: acesso negado")
+            raise
 
     # -- backup ------------------------------------------------------------------
     def criar_backup(

@@ -265,3 +265,35 @@ def test_backup_de_arquivo_ausente_sem_repositorio_nao_cria_nada(
     )
     assert r.returncode == SAIDA["arquivo_ausente"], r.stderr
     assert not (tmp_path / "repo").exists()
+
+
+# -- access control: a denied action writes nothing ----------------------------
+
+
+@pytest.mark.parametrize("porta", ["api", "cli"])
+def test_usuario_negado_nao_cria_repositorio(
+    porta: str, tmp_path: Path, receptor: Receptor
+) -> None:
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    cfg["seguranca"]["controle_acesso"]["usuarios_autorizados"] = ["outra_pessoa"]
+    modelo = escrever(tmp_path / "m.pkl", b"um")
+    if porta == "api":
+        with (
+            pytest.raises(ErroBackup) as e,
+            GerenciadorBackupVersionamento(config=cfg) as g,
+        ):
+            g.criar_backup(modelo, "patch")
+        assert e.value.codigo_saida == 17
+    else:
+        r = cli(
+            "backup", "--config", str(_arquivo(tmp_path, cfg)), "--modelo", str(modelo)
+        )
+        assert r.returncode == 17, r.stderr
+        assert "acesso negado" in r.stderr and "Traceback" not in r.stderr
+    repo = tmp_path / "repo"
+    assert not (repo / "repositorio.json").exists()
+    # Only the logs of the refusal remain (the denial is audited).
+    escritos = [p.relative_to(repo) for p in repo.rglob("*") if p.is_file()]
+    assert all(p.parts[0] == "logs" for p in escritos), escritos
+    entradas = (repo / "logs" / "auditoria.jsonl").read_text().splitlines()
+    assert [json.loads(x)["resultado"] for x in entradas] == ["negado"]
