@@ -297,3 +297,29 @@ def test_usuario_negado_nao_cria_repositorio(
     assert all(p.parts[0] == "logs" for p in escritos), escritos
     entradas = (repo / "logs" / "auditoria.jsonl").read_text().splitlines()
     assert [json.loads(x)["resultado"] for x in entradas] == ["negado"]
+
+
+# -- the daemon watches only what is configured --------------------------------
+
+
+def test_daemon_nao_guarda_arquivos_da_pasta_mae_de_monitorada_ausente(
+    tmp_path: Path, receptor: Receptor
+) -> None:
+    projeto = tmp_path / "projeto"
+    monitorada = projeto / "modelo"  # does not exist when the daemon starts
+    projeto.mkdir()
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    cfg["backup_automatico"]["diretorios_monitorados"] = [str(monitorada)]
+    arquivo = _arquivo(tmp_path, cfg)
+    daemon = DaemonPrimeiroPlano(arquivo)
+    try:
+        escrever(projeto / "fora.pkl", b"na pasta mae")
+        monitorada.mkdir()
+        escrever(monitorada / "dentro.pkl", b"na monitorada")
+        esperar(lambda: versoes(arquivo, "dentro.pkl"), 60, mensagem="dentro.pkl")
+        escrever(projeto / "fora.pkl", b"de novo")  # after the folder appeared
+        escrever(monitorada / "depois.pkl", b"depois")
+        esperar(lambda: versoes(arquivo, "depois.pkl"), 60, mensagem="depois.pkl")
+    finally:
+        assert daemon.parar() == 0
+    assert versoes(arquivo, "fora.pkl") == []
