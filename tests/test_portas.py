@@ -323,3 +323,39 @@ def test_daemon_nao_guarda_arquivos_da_pasta_mae_de_monitorada_ausente(
     finally:
         assert daemon.parar() == 0
     assert versoes(arquivo, "fora.pkl") == []
+
+
+# -- reports on an object store --------------------------------------------------
+
+
+@pytest.mark.parametrize("porta", ["api", "cli"])
+def test_relatorio_de_repositorio_no_s3(
+    porta: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    base = f"s3://{srv.novo_bucket()}/repo"
+    cfg = {"diretorios": {"base": base}, "validacao": {"modo": "desligado"}}
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        g.criar_backup(escrever(tmp_path / "m.pkl", b"um"), "patch")
+    saida = tmp_path / "relatorios"
+    if porta == "api":
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            g.gerar_relatorio(saida, formatos=("json", "html"))
+    else:
+        r = cli(
+            "relatorio",
+            "--base",
+            base,
+            "--saida",
+            str(saida),
+            "--formatos",
+            "json,html",
+            env=srv.ambiente(),
+        )
+        assert r.returncode == 0, r.stderr
+    dados = json.loads((saida / "relatorio_diario.json").read_text())
+    assert dados["repositorio"]["espaco_livre"] is None
+    assert dados["crescimento"]["projecao"]["disco"] is None
+    html = (saida / "relatorio_diario.html").read_text()
+    assert "não se aplica (armazenamento de objetos)" in html
