@@ -230,6 +230,13 @@ class GerenciadorBackupVersionamento:
         self._autorizar("consulta")
         return self.consulta.listar_versoes(modelo)
 
+    def versoes_danificadas(
+        self, modelo: str | Path | None = None
+    ) -> list[dict[str, str]]:
+        """Versions left out of listings because their sidecar does not read."""
+        self._autorizar("consulta")
+        return self.consulta.versoes_danificadas(modelo)
+
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
         return self.consulta.resolver_versao(modelo, versao)
 

@@ -359,3 +359,74 @@ def test_relatorio_de_repositorio_no_s3(
     assert dados["crescimento"]["projecao"]["disco"] is None
     html = (saida / "relatorio_diario.html").read_text()
     assert "não se aplica (armazenamento de objetos)" in html
+
+
+# -- a damaged version is shown as damaged by every door --------------------------
+
+
+def _virar_um_byte(arquivo: Path) -> None:
+    """One bit of a quote in the middle: '"' becomes '#'."""
+    dados = bytearray(arquivo.read_bytes())
+    dados[dados.index(b'"', len(dados) // 2)] ^= 0x01
+    arquivo.write_bytes(bytes(dados))
+
+
+def test_versao_danificada_aparece_como_danificada(tmp_path: Path) -> None:
+    base = tmp_path / "repo"
+    cfg = {"diretorios": {"base": str(base)}, "validacao": {"modo": "desligado"}}
+    arquivo = _arquivo(tmp_path, cfg)
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        for conteudo in (b"um", b"dois"):
+            g.criar_backup(escrever(tmp_path / "m.pkl", conteudo), "patch")
+        g.criar_backup(escrever(tmp_path / "so.pkl", b"unica"), "patch")
+        g.listar_versoes("m.pkl")  # the machine's cache knows both versions
+    _virar_um_byte(base / "modelos" / "m.pkl" / "1.0.1.json")
+    _virar_um_byte(base / "modelos" / "so.pkl" / "1.0.0.json")
+    esperadas = [("m.pkl", "1.0.1"), ("so.pkl", "1.0.0")]
+
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        danificadas = [(d["modelo"], d["versao"]) for d in g.versoes_danificadas()]
+        assert danificadas == esperadas
+        st = g.status()
+        assert [(d["modelo"], d["versao"]) for d in st["versoes_danificadas"]] == (
+            esperadas
+        )
+        assert "so.pkl" in g.listar_modelos()
+        from backup_versionamento.relatorios.painel import escrever_painel
+
+        painel = escrever_painel(g, tmp_path / "painel.html").read_text()
+    assert "DANIFICADA" in painel and "m.pkl 1.0.1" in painel
+
+    def conferir_saida(r: Any) -> None:
+        assert r.returncode == 9, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr
+        assert "m.pkl 1.0.1" in r.stderr and "verificar" in r.stderr
+
+    r = cli("listar", "--config", str(arquivo))
+    conferir_saida(r)
+    assert "m.pkl" in r.stdout and "so.pkl 1.0.0: DANIFICADA" in r.stdout
+    r = cli("listar", "--config", str(arquivo), "--modelo", "m.pkl")
+    conferir_saida(r)
+    assert "1.0.0" in r.stdout and "m.pkl 1.0.1: DANIFICADA" in r.stdout
+    r = cli("listar", "--config", str(arquivo), "--modelo", "m.pkl", "--json")
+    conferir_saida(r)
+    assert [v["versao"] for v in json.loads(r.stdout)] == ["1.0.0"]
+    r = cli("status", "--config", str(arquivo))
+    conferir_saida(r)
+    assert "2 DANIFICADA(S)" in r.stdout
+    saida = tmp_path / "relatorios"
+    r = cli(
+        "relatorio",
+        "--config",
+        str(arquivo),
+        "--saida",
+        str(saida),
+        "--formatos",
+        "json,html",
+    )
+    conferir_saida(r)
+    dados = json.loads((saida / "relatorio_diario.json").read_text())
+    assert [
+        (d["modelo"], d["versao"]) for d in dados["repositorio"]["versoes_danificadas"]
+    ] == esperadas
+    assert "DANIFICADA" in (saida / "relatorio_diario.html").read_text()

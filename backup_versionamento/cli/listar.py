@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..texto import seguro
-from .comum import gerenciador, imprimir, tamanho_legivel
+from .comum import gerenciador, imprimir, saida_danificadas, tamanho_legivel
 from .formato import hora_local
 
 
@@ -25,11 +25,18 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         if args.modelo:
             versoes = g.listar_versoes(args.modelo)
-            imprimir(args, versoes, lambda: _tabela_versoes(versoes))
-            return 0
+            danificadas = g.versoes_danificadas(args.modelo)
+            imprimir(
+                args,
+                versoes,
+                lambda: _tabela_versoes(versoes) + _linhas_danificadas(danificadas),
+            )
+            return saida_danificadas(danificadas, "listar")
         modelos = []
         for nome in g.listar_modelos():
             vs = g.listar_versoes(nome)
+            if not vs:  # only damaged versions: shown below
+                continue
             modelos.append(
                 {
                     "modelo": nome,
@@ -39,8 +46,20 @@ def executar(args: argparse.Namespace) -> int:
                     "tamanho": vs[-1]["tamanho"],
                 }
             )
-    imprimir(args, modelos, lambda: _tabela_modelos(modelos))
-    return 0
+        danificadas = g.versoes_danificadas()
+    imprimir(
+        args,
+        modelos,
+        lambda: _tabela_modelos(modelos) + _linhas_danificadas(danificadas),
+    )
+    return saida_danificadas(danificadas, "listar")
+
+
+def _linhas_danificadas(danificadas: list[dict[str, str]]) -> str:
+    return "".join(
+        f"\n{seguro(d['modelo'])} {d['versao']}: DANIFICADA ({seguro(d['erro'])})"
+        for d in danificadas
+    )
 
 
 def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:

@@ -249,6 +249,8 @@ def _repositorio(
         # None: an object store (S3) has no free space to report.
         "espaco_livre": None if st["espaco_livre"] is None else int(st["espaco_livre"]),
         "cota_bytes": cota_bytes,
+        # Left out of every count above: their sidecar does not read.
+        "versoes_danificadas": list(st.get("versoes_danificadas") or []),
     }
 
 
