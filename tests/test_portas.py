@@ -10,6 +10,7 @@ activity journal, the audit log, the webhook receiver and /metrics.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,60 @@ def test_versao_danificada_aparece_como_danificada(tmp_path: Path) -> None:
         (d["modelo"], d["versao"]) for d in dados["repositorio"]["versoes_danificadas"]
     ] == esperadas
     assert "DANIFICADA" in (saida / "relatorio_diario.html").read_text()
+
+
+# -- git integration: a commit per version, and none of the user's hooks ----------
+
+
+def _git(pasta: Path, *args: str) -> str:
+    r = subprocess.run(
+        ["git", *args], cwd=pasta, check=True, capture_output=True, timeout=30
+    )
+    return r.stdout.decode().strip()
+
+
+@pytest.mark.parametrize("porta", PORTAS)
+def test_git_sem_hooks_em_toda_porta(
+    porta: str, tmp_path: Path, receptor: Receptor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.resolve()))
+    for nome in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        monkeypatch.setenv(nome, "Teste")
+    for nome in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(nome, "teste@example.invalid")
+    projeto = tmp_path / "projeto"
+    observada = projeto / "observada"
+    observada.mkdir(parents=True)
+    _git(projeto, "init", "-q", "-b", "principal")
+    escrever(projeto / "treino.py", b"print(1)\n")
+    _git(projeto, "add", "treino.py")
+    _git(projeto, "commit", "-q", "-m", "primeiro")
+    rastro = tmp_path / "hooks_rodaram.txt"
+    for nome in ("reference-transaction", "post-index-change", "post-commit"):
+        gancho = projeto / ".git" / "hooks" / nome
+        gancho.write_text(f"#!/bin/sh\necho {nome} >> '{rastro}'\n")
+        gancho.chmod(0o755)
+    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    cfg["integracao"]["git"] = {"habilitada": True}
+    cfg["backup_automatico"]["diretorios_monitorados"] = [str(observada)]
+    arquivo = _arquivo(tmp_path, cfg)
+    modelo = observada / "m.pkl"
+    if porta == "api":
+        escrever(modelo, b"um")
+        with GerenciadorBackupVersionamento(config=cfg) as g:
+            g.criar_backup(modelo, "patch")
+    elif porta == "cli":
+        escrever(modelo, b"um")
+        r = cli("backup", "--config", str(arquivo), "--modelo", str(modelo))
+        assert r.returncode == 0, r.stderr
+    else:
+        daemon = DaemonPrimeiroPlano(arquivo)
+        try:
+            escrever(modelo, b"um")
+            esperar(lambda: versoes(arquivo, "m.pkl"), 60, mensagem="versão do daemon")
+        finally:
+            assert daemon.parar() == 0
+    assert _git(projeto, "rev-list", "--count", "backups") == "1"
+    assert not rastro.exists(), rastro.read_text()
