@@ -366,9 +366,10 @@ def test_relatorio_de_repositorio_no_s3(
 
 
 def _virar_um_byte(arquivo: Path) -> None:
-    """One bit of a quote in the middle: '"' becomes '#'."""
+    """One bit of a quote past the middle ('"' becomes '#'): never valid JSON."""
     dados = bytearray(arquivo.read_bytes())
-    dados[dados.index(b'"', len(dados) // 2)] ^= 0x01
+    aspas = dados.find(b'"', len(dados) // 2)
+    dados[aspas if aspas >= 0 else len(dados) // 2] ^= 0x01
     arquivo.write_bytes(bytes(dados))
 
 
