@@ -20,10 +20,11 @@ from .armazenamento.backends import Backend
 from .armazenamento.backends.endereco import backend_para, e_local
 from .armazenamento.fluxo import Progresso
 from .armazenamento.repositorio import Repositorio
-from .erros import ErroAcessoNegado, ErroBackup, ErroRepositorio
+from .erros import ErroBackup, ErroRepositorio
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
 from .politica.versoes import ULTIMA
+from .seguranca.acesso import usuario_atual
 from .seguranca.contexto import ContextoSeguranca
 from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
 from .servicos.consulta import ServicoConsulta
@@ -68,18 +69,29 @@ class GerenciadorBackupVersionamento:
         self.backend = backend or backend_para(self.base, self.config)
         # Keys, signer, access control and audit (docs/SEGURANCA.md).
         self.seguranca = ContextoSeguranca(self.config, self.backend)
-        self.repo = Repositorio.abrir(
-            self.backend,
-            criar=criar_repositorio and not self.backend.somente_leitura,
-            preparar_criacao=self.seguranca.preparar_criacao,
-            chaves=self.seguranca.chaves,
-            estado=self.config["diretorios"]["estado"],
-            threads=perf["threads_backup"],
-            threads_compressao=perf["threads_compressao"],
-            buffer_mb=perf["buffer_size_mb"],
-            cache_mb=perf["cache_size_mb"],
-            nivel_compressao=perf["nivel_compressao"],
+        criar = criar_repositorio and not self.backend.somente_leitura
+        # Only someone who may back up creates a repository: a denied user
+        # writes nothing, not even an empty one (docs/SEGURANCA.md).
+        negado = criar and not self.seguranca.acesso.permitido(
+            "backup", usuario_atual()
         )
+        try:
+            self.repo = Repositorio.abrir(
+                self.backend,
+                criar=criar and not negado,
+                preparar_criacao=self.seguranca.preparar_criacao,
+                chaves=self.seguranca.chaves,
+                estado=self.config["diretorios"]["estado"],
+                threads=perf["threads_backup"],
+                threads_compressao=perf["threads_compressao"],
+                buffer_mb=perf["buffer_size_mb"],
+                cache_mb=perf["cache_size_mb"],
+                nivel_compressao=perf["nivel_compressao"],
+            )
+        except ErroRepositorio:
+            if negado:  # there is none: say why none was created
+                self.seguranca.acesso.autorizar("backup", "criar backups")
+            raise
         # Caches, locks and integration queues of this machine (never the truth).
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
@@ -137,17 +149,8 @@ class GerenciadorBackupVersionamento:
         )
 
     def _autorizar(self, papel: str) -> None:
-        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado.
-
-        A denied action writes nothing: a repository this process just created
-        for it is removed again (the denial is still audited).
-        """
-        try:
-            self.seguranca.autorizar(papel, self.eventos)
-        except ErroAcessoNegado:
-            if self.repo.desfazer_criacao():
-                log.info("Repositório recém-criado desfeito: acesso negado")
-            raise
+        """Access control (seguranca.controle_acesso): raise ErroAcessoNegado."""
+        self.seguranca.autorizar(papel, self.eventos)
 
     # -- backup ------------------------------------------------------------------
     def criar_backup(

@@ -292,12 +292,21 @@ def test_usuario_negado_nao_cria_repositorio(
         assert r.returncode == 17, r.stderr
         assert "acesso negado" in r.stderr and "Traceback" not in r.stderr
     repo = tmp_path / "repo"
-    assert not (repo / "repositorio.json").exists()
-    # Only the logs of the refusal remain (the denial is audited).
-    escritos = [p.relative_to(repo) for p in repo.rglob("*") if p.is_file()]
-    assert all(p.parts[0] == "logs" for p in escritos), escritos
+    # No repository, no keys, no logs: nothing at all (also with encryption on).
+    assert not repo.exists() or not any(repo.iterdir()), list(repo.rglob("*"))
+    # In an existing repository the same denial is audited and writes no version.
+    permitido = {**cfg, "seguranca": {}}
+    _repositorio_com_versao(tmp_path, permitido, {"integracao": {}})
+    escrever(modelo, b"dois")
+    with (
+        pytest.raises(ErroBackup),
+        GerenciadorBackupVersionamento(config=cfg) as g,
+    ):
+        g.criar_backup(modelo, "patch")
+    with GerenciadorBackupVersionamento(config=permitido) as g:
+        assert [v["versao"] for v in g.listar_versoes("m.pkl")] == ["1.0.0"]
     entradas = (repo / "logs" / "auditoria.jsonl").read_text().splitlines()
-    assert [json.loads(x)["resultado"] for x in entradas] == ["negado"]
+    assert [json.loads(x)["resultado"] for x in entradas][-1] == "negado"
 
 
 # -- the daemon watches only what is configured --------------------------------
