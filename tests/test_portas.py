@@ -338,7 +338,7 @@ def test_daemon_nao_guarda_arquivos_da_pasta_mae_de_monitorada_ausente(
 # -- reports on an object store --------------------------------------------------
 
 
-@pytest.mark.parametrize("porta", ["api", "cli"])
+@pytest.mark.parametrize("porta", PORTAS)
 def test_relatorio_de_repositorio_no_s3(
     porta: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,6 +352,15 @@ def test_relatorio_de_repositorio_no_s3(
     if porta == "api":
         with GerenciadorBackupVersionamento(config=cfg) as g:
             g.gerar_relatorio(saida, formatos=("json", "html"))
+    elif porta == "daemon":  # the daemon's daily job, as the scheduler calls it
+        from backup_versionamento.relatorios import extras_do_daemon, pasta_padrao
+
+        diario = {**cfg, "relatorios": {"painel_porta": 0}}
+        with GerenciadorBackupVersionamento(config=diario) as g:
+            tarefa = extras_do_daemon(g).relatorio
+            assert tarefa is not None
+            tarefa()
+            saida = pasta_padrao(g)
     else:
         r = cli(
             "relatorio",
