@@ -229,9 +229,9 @@ def test_restauracao_recusada_emite_restauracao_falhou(
 
 @pytest.mark.parametrize("porta", ["api", "cli"])
 def test_backup_de_arquivo_ausente_emite_backup_falhou(
-    porta: str, tmp_path: Path, receptor: Receptor
+    porta: str, base: str, tmp_path: Path, receptor: Receptor
 ) -> None:
-    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor)
+    cfg = _config(tmp_path, base, receptor)
     _repositorio_com_versao(tmp_path, cfg, {"integracao": {}})
     ausente = tmp_path / "sumiu.pkl"
     if porta == "api":
