@@ -179,7 +179,15 @@ def _assinatura(tmp_path: Path) -> dict[str, Any]:
 
 
 def _estragar_assinatura(base: str) -> None:
-    """A sidecar edited after it was signed."""
+    """A sidecar edited after it was signed (in the folder or in the bucket)."""
+    if base.startswith("s3://"):
+        bucket, prefixo = base[len("s3://") :].split("/", 1)
+        cliente = servidor().cliente()
+        chave = f"{prefixo}/modelos/m.pkl/1.0.0.json"
+        sc = json.loads(cliente.get_object(Bucket=bucket, Key=chave)["Body"].read())
+        sc["descricao"] = "editada depois"
+        cliente.put_object(Bucket=bucket, Key=chave, Body=json.dumps(sc).encode())
+        return
     arquivo = Path(base) / "modelos" / "m.pkl" / "1.0.0.json"
     sidecar = ler_sidecar_json(arquivo)
     sidecar["descricao"] = "editada depois"
@@ -189,14 +197,14 @@ def _estragar_assinatura(base: str) -> None:
 @pytest.mark.parametrize("falha", ["versao_desconhecida", "assinatura_invalida"])
 @pytest.mark.parametrize("porta", ["api", "cli"])
 def test_restauracao_recusada_emite_restauracao_falhou(
-    porta: str, falha: str, tmp_path: Path, receptor: Receptor
+    porta: str, falha: str, base: str, tmp_path: Path, receptor: Receptor
 ) -> None:
     assinatura = _assinatura(tmp_path) if falha == "assinatura_invalida" else None
-    cfg = _config(tmp_path, str(tmp_path / "repo"), receptor, assinatura)
+    cfg = _config(tmp_path, base, receptor, assinatura)
     _repositorio_com_versao(tmp_path, cfg, {"integracao": {}})
     versao = "9.9.9"
     if falha == "assinatura_invalida":
-        _estragar_assinatura(str(tmp_path / "repo"))
+        _estragar_assinatura(base)
         versao = "1.0.0"
     destino = tmp_path / "destino"
     if porta == "api":
