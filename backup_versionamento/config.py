@@ -92,6 +92,8 @@ PADRAO: dict[str, Any] = {
             "prefixo": "backups_modelos",
             "regiao": "",
             "endpoint_url": "",
+            # A short-lived command waits this long for its push before exiting.
+            "espera_ao_sair_segundos": 30.0,
         },
         "webhook": {
             "habilitado": False,
@@ -103,6 +105,8 @@ PADRAO: dict[str, Any] = {
             "segredo_arquivo": "",
             "tempo_limite_segundos": 10.0,
             "tentativas": 8,
+            # A short-lived command waits this long for its deliveries at exit.
+            "espera_ao_sair_segundos": 5.0,
             # More endpoints: [{"url": ..., "eventos": [...], "segredo": ...}].
             "endpoints": [],
         },
@@ -463,6 +467,8 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     "integracao.webhook.segredo": _segredo,
     "integracao.webhook.tempo_limite_segundos": _positivo,
     "integracao.webhook.tentativas": _faixa(1, 100),
+    "integracao.webhook.espera_ao_sair_segundos": _faixa(0, 600),
+    "integracao.cloud_storage.espera_ao_sair_segundos": _faixa(0, 3600),
     "integracao.webhook.endpoints": _endpoints,
     "seguranca.criptografia.algoritmo": _um_de({"AES-256", "AES-256-GCM"}),
     "seguranca.controle_acesso.usuarios_autorizados": _usuarios_autorizados,

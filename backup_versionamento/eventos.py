@@ -199,6 +199,8 @@ class BarramentoEventos:
         self._inscricoes: list[Inscricao] = []
         self._trava = threading.Lock()
         self._fechado = False
+        # Run after the last delivery (integrations finish their own sends).
+        self._ao_fechar: list[Callable[[], None]] = []
         # A script that never calls fechar() still gets its events delivered.
         self._ao_sair = functools.partial(_fechar_se_vivo, weakref.ref(self))
         atexit.register(self._ao_sair)
@@ -221,6 +223,14 @@ class BarramentoEventos:
             inscricao = Inscricao(ouvinte, filtro, rotulo)
             self._inscricoes.append(inscricao)
         return inscricao
+
+    def ao_fechar(self, acao: Callable[[], None]) -> None:
+        """Call `acao()` when the bus closes, after queued events were delivered.
+
+        Also at interpreter exit for a script that never closes its manager, so a
+        short-lived process still sends what its subscribers queued.
+        """
+        self._ao_fechar.append(acao)
 
     def cancelar(
         self, inscricao: Inscricao, tempo_limite: float = TEMPO_FECHAR_S
@@ -263,6 +273,11 @@ class BarramentoEventos:
             inscricao.pedir_parada()
         for inscricao in inscricoes:
             inscricao.aguardar(prazo, tempo_limite)
+        for acao in self._ao_fechar:
+            try:
+                acao()
+            except Exception:  # closing must finish for every integration
+                log.exception("Ação de fechamento %r falhou", acao)
 
 
 def _fechar_se_vivo(ref: weakref.ReferenceType[BarramentoEventos]) -> None:

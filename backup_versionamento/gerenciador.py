@@ -28,6 +28,7 @@ from .erros import ErroBackup, ErroRepositorio, ErroValidacao
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
 from .politica.versoes import ULTIMA, incremento_de
+from .seguranca.acesso import usuario_atual
 from .seguranca.contexto import ContextoSeguranca
 from .servicos.aliases import ServicoAliases
 from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
@@ -73,18 +74,29 @@ class GerenciadorBackupVersionamento:
         self.backend = backend or backend_para(self.base, self.config)
         # Keys, signer, access control and audit (docs/SEGURANCA.md).
         self.seguranca = ContextoSeguranca(self.config, self.backend)
-        self.repo = Repositorio.abrir(
-            self.backend,
-            criar=criar_repositorio and not self.backend.somente_leitura,
-            preparar_criacao=self.seguranca.preparar_criacao,
-            chaves=self.seguranca.chaves,
-            estado=self.config["diretorios"]["estado"],
-            threads=perf["threads_backup"],
-            threads_compressao=perf["threads_compressao"],
-            buffer_mb=perf["buffer_size_mb"],
-            cache_mb=perf["cache_size_mb"],
-            nivel_compressao=perf["nivel_compressao"],
+        criar = criar_repositorio and not self.backend.somente_leitura
+        # Only someone who may back up creates a repository: a denied user
+        # writes nothing, not even an empty one (docs/SEGURANCA.md).
+        negado = criar and not self.seguranca.acesso.permitido(
+            "backup", usuario_atual()
         )
+        try:
+            self.repo = Repositorio.abrir(
+                self.backend,
+                criar=criar and not negado,
+                preparar_criacao=self.seguranca.preparar_criacao,
+                chaves=self.seguranca.chaves,
+                estado=self.config["diretorios"]["estado"],
+                threads=perf["threads_backup"],
+                threads_compressao=perf["threads_compressao"],
+                buffer_mb=perf["buffer_size_mb"],
+                cache_mb=perf["cache_size_mb"],
+                nivel_compressao=perf["nivel_compressao"],
+            )
+        except ErroRepositorio:
+            if negado:  # there is none: say why none was created
+                self.seguranca.acesso.autorizar("backup", "criar backups")
+            raise
         # Caches, locks and integration queues of this machine (never the truth).
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
@@ -308,6 +320,13 @@ class GerenciadorBackupVersionamento:
         self._autorizar("consulta")
         return self.consulta.listar_versoes(modelo)
 
+    def versoes_danificadas(
+        self, modelo: str | Path | None = None
+    ) -> list[dict[str, str]]:
+        """Versions left out of listings because their sidecar does not read."""
+        self._autorizar("consulta")
+        return self.consulta.versoes_danificadas(modelo)
+
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
         return self.consulta.resolver_versao(modelo, versao)
 
@@ -394,6 +413,13 @@ class GerenciadorBackupVersionamento:
     ) -> contextlib.AbstractContextManager[None]:
         """Within this block, accept unsigned versions the signing policy refuses."""
         return self.seguranca.permitir_sem_assinatura(self.repo, permitir)
+
+    def versao_a_restaurar(
+        self, modelo: str | Path, versao: str = ULTIMA, destino: str | Path = "."
+    ) -> dict[str, Any]:
+        """The sidecar a restore of this version would use (or restauracao_falhou)."""
+        self._autorizar("restaurar")
+        return self._restauracao.versao_a_restaurar(modelo, versao, destino)
 
     # -- checks ------------------------------------------------------------------
     def verificar_integridade(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -31,21 +32,62 @@ class FormatadorSeguro(logging.Formatter):
         return super().formatMessage(record)
 
 
+def _manipulador_arquivo(arquivo: Path) -> logging.Handler:
+    """The rotating file handler, quiet when the log itself cannot be written.
+
+    A full disk (or a read-only or vanished folder) must not print logging's
+    `--- Logging error ---` traceback on the terminal, nor let a failing flush at
+    close hide the command's own error: one short line on stderr says the log is
+    unavailable, and the command goes on (its error message and exit code are the
+    ones that matter).
+    """
+    import logging.handlers  # lazy: startup time (docs/DESEMPENHO.md)
+    import sys
+
+    class ManipuladorArquivo(logging.handlers.RotatingFileHandler):
+        avisado = False
+
+        def handleError(self, record: logging.LogRecord) -> None:
+            erro = sys.exc_info()[1]
+            if not isinstance(erro, OSError):
+                super().handleError(record)
+                return
+            if not self.avisado and logging.raiseExceptions:
+                self.avisado = True
+                from .erros import mensagem_os
+
+                motivo = mensagem_os(erro)
+                with contextlib.suppress(Exception):
+                    print(
+                        f"aviso: não foi possível gravar no log {self.baseFilename}: "
+                        f"{motivo}",
+                        file=sys.stderr,
+                    )
+
+        def flush(self) -> None:
+            with contextlib.suppress(OSError):
+                super().flush()
+
+        def close(self) -> None:
+            with contextlib.suppress(OSError):
+                super().close()
+
+    return ManipuladorArquivo(
+        arquivo, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    )
+
+
 def configurar(
     pasta_logs: Path, *, debug: bool = False, detalhado: bool = False
 ) -> Path:
     """Attach one rotating file handler per log file (idempotent across managers)."""
-    import logging.handlers  # lazy: startup time (docs/DESEMPENHO.md)
-
     pasta_logs.mkdir(parents=True, exist_ok=True)
     arquivo = (pasta_logs / "backup_system.log").resolve()
     log.setLevel(logging.DEBUG if debug else logging.INFO)
     for h in log.handlers:
         if isinstance(h, logging.FileHandler) and Path(h.baseFilename) == arquivo:
             return arquivo
-    handler = logging.handlers.RotatingFileHandler(
-        arquivo, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
-    )
+    handler = _manipulador_arquivo(arquivo)
     handler.setFormatter(
         FormatadorSeguro(FORMATO_DETALHADO if detalhado else FORMATO, FORMATO_DATA)
     )

@@ -174,7 +174,9 @@ def test_diario_de_atividade_registra_cada_acao(tmp_path: Path) -> None:
         "tamanho": 4,
         "tamanho_armazenado": d["backup_criado"]["tamanho_armazenado"],
         "sha256": d["backup_criado"]["sha256"],
+        "duracao_s": d["backup_criado"]["duracao_s"],
     }
+    assert 0 < d["backup_criado"]["duracao_s"] < 60
     assert d["backup_criado"]["caminho"] == str(m)
     assert d["backup_ignorado"]["versao"] == "1.0.0"
     assert d["backup_falhou"]["tipo_erro"] == "ErroArquivoNaoEncontrado"

@@ -239,3 +239,33 @@ def test_cache_da_maquina_cheio_depois_do_sidecar(tmp_path: Path) -> None:
         )
         assert r.returncode == 0, r.stdout + r.stderr
         assert (tmp_path / "r.bin").read_bytes() == segundo
+
+
+def _alinhar_a_pagina(arquivo: Path) -> None:
+    """Pad a log to a page boundary, so its next line needs a new block."""
+    n = arquivo.stat().st_size if arquivo.exists() else 0
+    with open(arquivo, "ab") as f:
+        f.write(b"\n" * ((-n) % 4096))
+
+
+def test_disco_cheio_sem_traceback_do_log_nem_do_diario(tmp_path: Path) -> None:
+    config = _config(tmp_path, CFG)
+    m = tmp_path / "src" / "m.bin"
+    with tmpfs(tmp_path / "disco", "20m") as ponto:
+        base = ponto / "repo"
+        args = ("backup", "--modelo", str(m), "--base", str(base), "--config", config)
+        escrever(m, aleatorio(MiB, 1))
+        assert cli(*args).returncode == 0
+        # The log, the journal and the audit log can write nothing more either.
+        for nome in ("backup_system.log", "atividade.jsonl", "auditoria.jsonl"):
+            _alinhar_a_pagina(base / "logs" / nome)
+        encher(ponto / "enchimento")
+        escrever(m, aleatorio(MiB, 2))
+        r = cli(*args)
+        assert r.returncode == 10, r.stdout + r.stderr
+        sem_traceback(r)
+        assert "Logging error" not in r.stderr and "OSError" not in r.stderr
+        # The command's own error, naming what could not be written, is last.
+        ultima = r.stderr.strip().splitlines()[-1]
+        assert ultima.startswith(f"erro: {base}") and "espaço em disco" in ultima
+        assert "não foi possível gravar no log" in r.stderr

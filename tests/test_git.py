@@ -256,3 +256,30 @@ def test_repositorio_configurado(tmp_path: Path) -> None:
         "m.pkl/1.0.0.json",
         "m.pkl/1.0.0.md",
     ]
+
+
+def test_hooks_do_usuario_nao_rodam(tmp_path: Path, projeto: Path) -> None:
+    """Every hook git could run for these plumbing commands leaves a trace if run."""
+    rastro = tmp_path / "hooks_rodaram.txt"
+    hooks = projeto / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for nome in (
+        "reference-transaction",
+        "post-index-change",
+        "pre-commit",
+        "post-commit",
+        "post-rewrite",
+    ):
+        gancho = hooks / nome
+        gancho.write_text(f"#!/bin/sh\necho {nome} >> '{rastro}'\n")
+        gancho.chmod(0o755)
+    # The hook works: a plain git command in the project runs it.
+    git(projeto, "update-ref", "refs/heads/sonda", "HEAD")
+    assert "reference-transaction" in rastro.read_text()
+    rastro.unlink()
+    cfg = config(tmp_path, tag_por_versao=True)
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        g.criar_backup(escrever(projeto / "modelos" / "rede.pkl", b"pesos"), "patch")
+        assert g.eventos.esvaziar(30)
+    assert git(projeto, "rev-list", "--count", "backups") == "1"
+    assert not rastro.exists(), rastro.read_text()

@@ -47,6 +47,10 @@ class IndiceResumos:
         self.ler = ler
         self._trava = threading.Lock()
         self._conn = abrir_cache(arquivo, _ESQUEMA, cache_mb)
+        # (model, version) -> why its sidecar could not be read, from the last
+        # sync: such a version is shown as damaged, never silently dropped.
+        self._danificadas: dict[tuple[str, str], str] = {}
+        self._danificadas_antes: dict[tuple[str, str], str] = {}  # warned once
 
     def fechar(self) -> None:
         with self._trava:
@@ -83,6 +87,8 @@ class IndiceResumos:
                             "(SELECT value FROM json_each(?))",
                             (json.dumps(modelos),),
                         )
+                    if modelo is None:
+                        self._danificadas.clear()
                     for m in modelos:
                         self._sincronizar(m, listagem.get(m))
                     self._conn.execute("COMMIT")
@@ -105,6 +111,8 @@ class IndiceResumos:
                 "SELECT versao, marca FROM versoes WHERE modelo=?", (modelo,)
             ).fetchall()
         )
+        for chave in [k for k in self._danificadas if k[0] == modelo]:
+            del self._danificadas[chave]
         for versao in set(conhecidas) - set(sidecars):
             self._conn.execute(
                 "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
@@ -115,7 +123,16 @@ class IndiceResumos:
             try:
                 sc = self.ler(modelo, versao)
             except ErroBackup as e:
-                log.warning("Versão ignorada na listagem: %s", e)
+                if self._danificadas_antes.get((modelo, versao)) != str(e):
+                    log.warning(
+                        "Versão danificada fora da listagem: %s %s: %s (rode "
+                        "`inicializar_backup.py verificar`)",
+                        modelo,
+                        versao,
+                        e,
+                    )
+                self._danificadas[(modelo, versao)] = str(e)
+                self._danificadas_antes[(modelo, versao)] = str(e)
                 self._conn.execute(
                     "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
                 )
@@ -151,14 +168,24 @@ class IndiceResumos:
 
     # -- queries -------------------------------------------------------------------
     def modelos(self) -> list[str]:
+        """Every model, also one whose only versions are damaged."""
         self.sincronizar()
         with self._trava:
-            return [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT DISTINCT modelo FROM versoes ORDER BY modelo"
-                )
-            ]
+            nomes = {
+                r[0] for r in self._conn.execute("SELECT DISTINCT modelo FROM versoes")
+            }
+            nomes.update(m for m, _ in self._danificadas)
+        return sorted(nomes)
+
+    def danificadas(self, modelo: str | None = None) -> list[dict[str, str]]:
+        """Versions whose sidecar did not read at the last sync (call after it)."""
+        with self._trava:
+            itens = sorted(self._danificadas.items())
+        return [
+            {"modelo": m, "versao": v, "erro": erro}
+            for (m, v), erro in itens
+            if modelo is None or m == modelo
+        ]
 
     def versoes(self, modelo: str, *, sincronizar: bool = True) -> list[dict[str, Any]]:
         """Summaries of a model's versions, oldest first."""

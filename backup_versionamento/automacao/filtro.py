@@ -89,9 +89,13 @@ class FiltroModelos:
         """Map any path seen on disk to the model it belongs to, or None.
 
         A file inside a SavedModel folder maps to the folder; a plain file maps to
-        itself when accepted. Paths in the repository never map to anything.
+        itself when accepted. Paths in the repository, and paths outside every
+        monitored folder in `limites` (the parent watched while one is missing),
+        never map to anything.
         """
         caminho = normalizar(caminho)
+        if not any(dentro_de(caminho, raiz) for raiz in limites):
+            return None
         if self.excluido(caminho) or caminho.is_symlink():
             return None
         raiz = self.raiz_savedmodel(caminho, limites)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..erros import ErroArquivoNaoEncontrado, ErroValidacao
+from ..erros import ErroArquivoNaoEncontrado, ErroBackup, ErroValidacao
 from ..politica.versoes import AUTO, INCREMENTOS
 from ..texto import decodificar_json, seguro
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
@@ -94,13 +95,36 @@ def _avisar_espaco_baixo(evento: str, dados: dict[str, Any]) -> None:
         )
 
 
+def _recusar_no_repositorio(args: argparse.Namespace, origem: Path) -> None:
+    """Let the service refuse it too, so an existing repository records the failure.
+
+    The service emits `backup_falhou` (audit log, journal, webhooks, /metrics);
+    where no repository exists none is created just to say so.
+    """
+    try:
+        g = gerenciador(args)
+    except ErroBackup:
+        return
+    with g, contextlib.suppress(ErroBackup):
+        g.criar_backup_detalhado(
+            origem,
+            args.tipo_mudanca,
+            args.descricao,
+            nome_modelo=args.nome,
+            origem_pedido="cli",
+        )
+
+
 def executar(args: argparse.Namespace) -> int:
     from ..gerenciador import checar_pedido  # lazy: startup time (docs/DESEMPENHO.md)
 
     metricas = ler_metricas(args.metricas)
     origem = Path(args.modelo)
-    # Before the repository folder is created.
-    checar_pedido(args.modelo, args.tipo_mudanca, args.nome, args.descricao)
+    try:  # before the repository folder is created
+        checar_pedido(args.modelo, args.tipo_mudanca, args.nome, args.descricao)
+    except ErroBackup:
+        _recusar_no_repositorio(args, origem)
+        raise
     tamanho = origem.stat().st_size if origem.is_file() else 0
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)

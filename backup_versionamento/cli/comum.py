@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..erros import ErroRepositorio
+from ..erros import ErroIntegridade, ErroRepositorio
+from ..texto import seguro
 from ..texto import tamanho_legivel as tamanho_legivel  # used by the subcommands
 
 if TYPE_CHECKING:
@@ -64,6 +65,27 @@ def _dica_outro_repositorio(args: argparse.Namespace) -> str | None:
                 f'ou com "diretorios": {{"base": "{rel}"}} no config_backup.json.'
             )
     return None
+
+
+def saida_danificadas(danificadas: list[dict[str, str]], resposta: str) -> int:
+    """After the answer was printed: 0, or 9 with the damaged versions on stderr.
+
+    The answer on stdout keeps its shape (also with --json); the exit code says
+    it is incomplete.
+    """
+    if not danificadas:
+        return 0
+    itens = "; ".join(
+        f"{d['modelo']} {d['versao']} ({d['erro']})" for d in danificadas[:5]
+    )
+    mais = f" e mais {len(danificadas) - 5}" if len(danificadas) > 5 else ""
+    print(
+        f"erro: {resposta} incompleto: {len(danificadas)} versão(ões) "
+        f"danificada(s) ficaram de fora: {seguro(itens)}{mais}; rode "
+        "`inicializar_backup.py verificar` para o diagnóstico",
+        file=sys.stderr,
+    )
+    return ErroIntegridade.codigo_saida
 
 
 def imprimir(args: argparse.Namespace, dados: Any, humano: Callable[[], str]) -> None:

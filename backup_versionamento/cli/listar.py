@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..texto import seguro
-from .comum import gerenciador, imprimir, tamanho_legivel
+from .comum import gerenciador, imprimir, saida_danificadas, tamanho_legivel
 from .formato import hora_local
 
 
@@ -30,11 +30,18 @@ def executar(args: argparse.Namespace) -> int:
                 por_versao.setdefault(versao, []).append(alias)
             for v in versoes:
                 v["aliases"] = por_versao.get(v["versao"], [])
-            imprimir(args, versoes, lambda: _tabela_versoes(versoes))
-            return 0
+            danificadas = g.versoes_danificadas(args.modelo)
+            imprimir(
+                args,
+                versoes,
+                lambda: _tabela_versoes(versoes) + _linhas_danificadas(danificadas),
+            )
+            return saida_danificadas(danificadas, "listar")
         modelos = []
         for nome in g.listar_modelos():
             vs = g.listar_versoes(nome)
+            if not vs:  # only damaged versions: shown below
+                continue
             modelos.append(
                 {
                     "modelo": nome,
@@ -45,8 +52,20 @@ def executar(args: argparse.Namespace) -> int:
                     "aliases": g.aliases(nome),
                 }
             )
-    imprimir(args, modelos, lambda: _tabela_modelos(modelos))
-    return 0
+        danificadas = g.versoes_danificadas()
+    imprimir(
+        args,
+        modelos,
+        lambda: _tabela_modelos(modelos) + _linhas_danificadas(danificadas),
+    )
+    return saida_danificadas(danificadas, "listar")
+
+
+def _linhas_danificadas(danificadas: list[dict[str, str]]) -> str:
+    return "".join(
+        f"\n{seguro(d['modelo'])} {d['versao']}: DANIFICADA ({seguro(d['erro'])})"
+        for d in danificadas
+    )
 
 
 def _tabela_versoes(versoes: list[dict[str, Any]]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..relatorios import FORMATOS, gerar_relatorio, pasta_padrao
-from .comum import gerenciador, imprimir
+from .comum import gerenciador, imprimir, saida_danificadas
 
 
 def _formatos(texto: str) -> list[str]:
@@ -49,6 +49,7 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         saida = args.saida or pasta_padrao(g)
         arquivos = gerar_relatorio(g, saida, formatos=args.formatos)
+        danificadas = g.versoes_danificadas()
     imprimir(
         args,
         {"arquivos": arquivos},
@@ -57,4 +58,4 @@ def executar(args: argparse.Namespace) -> int:
             + "\n".join(f"  {f.upper():<5} {c}" for f, c in arquivos.items())
         ),
     )
-    return 0
+    return saida_danificadas(danificadas, "relatório gravado, mas")

@@ -57,7 +57,7 @@ def executar(args: argparse.Namespace) -> int:
         gerenciador(args) as g,
         g.sem_exigir_assinatura(args.aceitar_sem_assinatura),
     ):
-        info = g.obter_versao(args.modelo, args.versao)
+        info = g.versao_a_restaurar(args.modelo, args.versao, args.destino)
         with barra(info["tamanho"], f"{info['modelo']} {info['versao']}", args) as prog:
             r = g.restaurar_backup_detalhado(
                 info["modelo"],

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..texto import plural, seguro
-from .comum import gerenciador, imprimir, tamanho_legivel
+from .comum import gerenciador, imprimir, saida_danificadas, tamanho_legivel
 from .formato import hora_local
 
 
@@ -23,7 +23,7 @@ def executar(args: argparse.Namespace) -> int:
         st = g.status()
         st["daemon"] = ler_estado_daemon(g.pasta_estado)
     imprimir(args, st, lambda: _texto(st))
-    return 0
+    return saida_danificadas(st["versoes_danificadas"], "status")
 
 
 def _texto(st: dict[str, Any]) -> str:
@@ -31,7 +31,12 @@ def _texto(st: dict[str, Any]) -> str:
     razao = st["razao_economia"]
     linhas = [
         f"Repositório:        {seguro(st['base'])} (formato {st['formato']})",
-        f"Modelos / versões:  {st['modelos']} / {st['versoes']}",
+        f"Modelos / versões:  {st['modelos']} / {st['versoes']}"
+        + (
+            f" (+ {len(st['versoes_danificadas'])} DANIFICADA(S): rode verificar)"
+            if st["versoes_danificadas"]
+            else ""
+        ),
         f"Tamanho lógico:     {tamanho_legivel(st['tamanho_logico'])}",
         f"Armazenado:         {tamanho_legivel(st['tamanho_armazenado'])} em "
         f"{plural(st['pacotes'], 'pacote')}"

@@ -59,7 +59,9 @@ class Integracoes:
         ):
             from .espelho import EVENTOS_ESPELHO, Espelho
 
-            self.espelho = Espelho(config, backend, self.saude_espelho)
+            self.espelho = Espelho(
+                config, backend, self.saude_espelho, pasta_estado=pasta_estado
+            )
             eventos.inscrever(self.espelho, EVENTOS_ESPELHO, nome="espelho")
         if cfg["git"]["habilitada"]:
             from .git import EVENTOS_GIT, IntegracaoGit
@@ -73,6 +75,18 @@ class Integracoes:
             nomes = set().union(*(d.eventos for d in self.webhooks.destinos))
             eventos.inscrever(self.webhooks, nomes, nome="webhook")
             self.webhooks.iniciar()
+        # After the bus delivered its last events: finish the sends (bounded).
+        eventos.ao_fechar(self.concluir)
+
+    def concluir(self) -> None:
+        """Before exit: push what the mirror lacks and send due webhooks, bounded.
+
+        What does not finish in time stays pending for the next process.
+        """
+        if self.espelho is not None:
+            self.espelho.concluir()
+        if self.webhooks is not None:
+            self.webhooks.concluir()
 
     def fechar(self) -> None:
         """Stop the webhook sender (pending deliveries stay on disk)."""

@@ -139,7 +139,9 @@ def _git(
 ) -> tuple[int, str]:
     try:
         r = subprocess.run(
-            ["git", *args],
+            # No hook of the user's runs (reference-transaction, post-index-change,
+            # ...): they could act on the user's work or slow every backup.
+            ["git", "-c", "core.hooksPath=/dev/null", *args],
             cwd=pasta,
             input=entrada,
             capture_output=True,

@@ -8,8 +8,10 @@ Standard Webhooks conventions (https://www.standardwebhooks.com): headers
 The bus subscriber only writes one file per pending delivery (atomically) under
 `<pasta_estado>/webhooks/`; a background sender posts them, removes each after a
 2xx, and retries the others with exponential backoff and jitter, honouring
-`Retry-After`. A delivery still pending when the process exits is sent by the
-next process (or the daemon), with the same id. One process sends at a time
+`Retry-After`. Before the process exits, `concluir` keeps sending what is due
+for at most `espera_ao_sair_segundos` (a CLI command lives less than the
+sender's first round); what is still pending is sent by the next process with
+webhooks on (any command, or the daemon), with the same id. One process sends at a time
 (a flock), so none is sent twice concurrently. After `tentativas` attempts the
 delivery moves to `webhooks/falhas/` and the failure is logged and shown in
 `status`.
@@ -145,12 +147,15 @@ class Webhooks:
         self.por_url = {d.url: d for d in self.destinos}
         self.tempo_limite = float(cfg_webhook["tempo_limite_segundos"])
         self.tentativas = int(cfg_webhook["tentativas"])
+        self.espera_ao_sair = float(cfg_webhook["espera_ao_sair_segundos"])
         self.pasta = Path(pasta_estado) / PASTA
         self.pasta_falhas = self.pasta / "falhas"
         self.saude = saude
         self._parar = threading.Event()
         self._acordar = threading.Event()
         self._thread: threading.Thread | None = None
+        # monotonic deadline of the last round before exit (None: not exiting)
+        self._prazo_saida: float | None = None
 
     # -- producer (bus subscriber) -------------------------------------------------
     def __call__(self, evento: Evento) -> None:
@@ -195,6 +200,23 @@ class Webhooks:
         )
         self._thread.start()
 
+    def concluir(self) -> None:
+        """Before exit: send what is due for at most `espera_ao_sair` s, then stop.
+
+        Deliveries not sent by then (receiver down, backoff past the deadline,
+        another process holding the sender lock) stay on disk for the next one.
+        """
+        if self._thread is not None and self.espera_ao_sair > 0:
+            self._prazo_saida = time.monotonic() + self.espera_ao_sair
+            self._acordar.set()
+            self._thread.join(self.espera_ao_sair + 1.0)
+        self.parar()
+
+    def _restante_saida(self) -> float | None:
+        """Seconds left before exit (None: not exiting)."""
+        prazo = self._prazo_saida
+        return None if prazo is None else prazo - time.monotonic()
+
     def parar(self, tempo_limite: float = TEMPO_PARAR_S) -> None:
         """Stop soon; what is pending stays on disk for the next process.
 
@@ -219,20 +241,35 @@ class Webhooks:
                     if trava is None:
                         trava = _tentar_trava(self.pasta / ".envio.trava")
                     self._acordar.clear()
-                    # Without the lock another process sends; we only wait.
-                    espera = RELEITURA_S if trava is None else self._rodada(cliente)
-                    self._acordar.wait(espera)
+                    saida = self._restante_saida()
+                    if trava is None:
+                        if saida is not None:
+                            return  # another process holds the lock and sends
+                        self._acordar.wait(RELEITURA_S)  # we only wait
+                        continue
+                    proxima = self._rodada(cliente)
+                    espera = (
+                        RELEITURA_S
+                        if proxima is None
+                        else max(0.0, proxima - time.time())
+                    )
+                    saida = self._restante_saida()
+                    # Exiting: wait only for a retry due before the deadline.
+                    if saida is not None and (proxima is None or espera >= saida):
+                        return
+                    self._acordar.wait(min(espera, RELEITURA_S))
         except Exception:  # the sender must never die silently
             log.exception("Envio de webhooks interrompido por erro inesperado")
         finally:
             if trava is not None:
                 os.close(trava)
 
-    def _rodada(self, cliente: httpx.Client) -> float:
-        """Try every due delivery once; return how long to sleep."""
-        proxima = time.time() + RELEITURA_S
+    def _rodada(self, cliente: httpx.Client) -> float | None:
+        """Try every due delivery once; when the next pending one is due (or None)."""
+        proxima: float | None = None
         for caminho in sorted(self.pasta.glob("*.json")):
-            if self._parar.is_set():
+            saida = self._restante_saida()
+            if self._parar.is_set() or (saida is not None and saida <= 0):
                 break
             try:
                 entrega = json.loads(caminho.read_text(encoding="utf-8"))
@@ -242,11 +279,14 @@ class Webhooks:
                 log.warning("Entrega de webhook ilegível %s: %s", caminho, e)
                 self._desistir(caminho, None, f"arquivo ilegível: {e}")
                 continue
-            if float(entrega.get("proxima_tentativa", 0)) > time.time():
-                proxima = min(proxima, float(entrega["proxima_tentativa"]))
-                continue
-            self._tentar(cliente, caminho, entrega)
-        return max(0.0, proxima - time.time())
+            quando = float(entrega.get("proxima_tentativa", 0))
+            if quando <= time.time():
+                self._tentar(cliente, caminho, entrega)
+                if not caminho.exists():
+                    continue  # delivered or given up
+                quando = float(entrega.get("proxima_tentativa", 0))
+            proxima = quando if proxima is None else min(proxima, quando)
+        return proxima
 
     def _tentar(
         self, cliente: httpx.Client, caminho: Path, entrega: dict[str, Any]
@@ -274,8 +314,14 @@ class Webhooks:
             )
         pedido = f"{entrega['evento']} {entrega['webhook_id']} -> {url_segura(url)}"
         espera = None
+        tempo = self.tempo_limite
+        saida = self._restante_saida()
+        if saida is not None:  # exiting: no request outlives the deadline
+            tempo = max(0.1, min(tempo, saida))
         try:
-            resposta = cliente.post(url, content=corpo, headers=cabecalhos)
+            resposta = cliente.post(
+                url, content=corpo, headers=cabecalhos, timeout=tempo
+            )
         except httpx.HTTPError as e:
             erro = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         else:

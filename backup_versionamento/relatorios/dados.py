@@ -250,8 +250,11 @@ def _repositorio(
         "razao_deduplicacao": _razao(logico, unico),
         "razao_compressao": _razao(unico, armazenado),
         "razao_economia": _razao(logico, armazenado),
-        "espaco_livre": int(st["espaco_livre"]),
+        # None: an object store (S3) has no free space to report.
+        "espaco_livre": None if st["espaco_livre"] is None else int(st["espaco_livre"]),
         "cota_bytes": cota_bytes,
+        # Left out of every count above: their sidecar does not read.
+        "versoes_danificadas": list(st.get("versoes_danificadas") or []),
     }
 
 
@@ -322,7 +325,9 @@ def _crescimento(
     taxa_v = inclinacao([float(d["versoes_acumuladas"]) for d in ajuste])
     livre = repo["espaco_livre"]
     projecao: dict[str, Any] = {
-        "disco": _projecao(livre, livre + repo["tamanho_armazenado"], taxa_b, hoje),
+        "disco": None
+        if livre is None
+        else _projecao(livre, livre + repo["tamanho_armazenado"], taxa_b, hoje),
         "cota": None,
     }
     if repo["cota_bytes"]:

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class ServicoBackup:
             "origem": origem_pedido,
         }
         self.ctx.eventos.emitir("backup_iniciado", **quem)
+        inicio = time.monotonic()
         try:
             checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, modelo)
             exigir(forcar, bool, "forcar", "verdadeiro ou falso")
@@ -79,6 +81,7 @@ class ServicoBackup:
                 forcar_leitura,
                 progresso,
                 quem,
+                inicio,
             )
         except Exception as e:
             if isinstance(e, ErroBackup):
@@ -107,6 +110,7 @@ class ServicoBackup:
         forcar_leitura: bool,
         progresso: Progresso | None,
         quem: dict[str, Any],
+        inicio: float,
     ) -> tuple[str, bool]:
         # lazy: startup time (docs/DESEMPENHO.md); a restore loads none of these
         from ..linhagem import coletar_linhagem
@@ -253,6 +257,7 @@ class ServicoBackup:
             tamanho=conteudo.tamanho,
             tamanho_armazenado=conteudo.tamanho_armazenado,
             sha256=conteudo.sha256,
+            duracao_s=round(time.monotonic() - inicio, 3),  # backup_duracao_segundos
         )
         return nova, True
 

@@ -70,6 +70,21 @@ class ServicoConsulta:
             )
         return versoes
 
+    def versoes_danificadas(
+        self, modelo: str | Path | None = None
+    ) -> list[dict[str, str]]:
+        """Versions whose sidecar does not read (damaged): model, version, why.
+
+        Listings leave them out (nothing in them can be trusted); every door
+        shows them apart and points at `verificar`.
+        """
+        if modelo is None:
+            self.ctx.repo.modelos()  # one sync of every model
+            return self.ctx.repo.resumos.danificadas()
+        nome = nome_de(modelo)
+        self.ctx.repo.versoes(nome)
+        return self.ctx.repo.resumos.danificadas(nome)
+
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
         exigir(versao, str, "versao", "um texto como '1.2.3' ou 'ultima'")
         if versao in (ULTIMA, "última", "latest"):
@@ -210,6 +225,7 @@ class ServicoConsulta:
             "espaco_baixo": livre is not None
             and livre < self.ctx.config["espaco_disco"]["aviso_mb"] * 1024**2,
             "aviso_espaco_mb": self.ctx.config["espaco_disco"]["aviso_mb"],
+            "versoes_danificadas": self.ctx.repo.resumos.danificadas(),
         }
 
 

@@ -62,18 +62,7 @@ class ServicoRestauracao:
                 progresso=progresso,
             )
         except Exception as e:
-            if isinstance(e, ErroBackup):
-                log.error(
-                    "Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e
-                )
-            self.ctx.eventos.emitir(
-                "restauracao_falhou",
-                modelo=nome_de(modelo),
-                versao=versao,
-                destino=os.path.abspath(destino),
-                erro=str(e),
-                tipo_erro=type(e).__name__,
-            )
+            self._falhou(modelo, versao, destino, e)
             raise
         log.info(
             "Backup restaurado: %s %s -> %s", sidecar.modelo, sidecar.versao, final
@@ -91,3 +80,35 @@ class ServicoRestauracao:
             "tratado_como": r.tratado_como,
             "motivo": r.motivo,
         }
+
+    def versao_a_restaurar(
+        self, modelo: str | Path, versao: str, destino: str | Path
+    ) -> dict[str, Any]:
+        """The sidecar a restore would use; a refusal is a failed restore.
+
+        The CLI reads it first (to size its progress bar): an unknown version or
+        a bad signature must emit `restauracao_falhou` there too.
+        """
+        try:
+            return self.consulta.obter_versao(modelo, versao)
+        except Exception as e:
+            self._falhou(modelo, versao, destino, e)
+            raise
+
+    def _falhou(
+        self,
+        modelo: str | Path,
+        versao: str,
+        destino: str | Path,
+        e: Exception,
+    ) -> None:
+        if isinstance(e, ErroBackup):
+            log.error("Restauração falhou: %s %s -> %s: %s", modelo, versao, destino, e)
+        self.ctx.eventos.emitir(
+            "restauracao_falhou",
+            modelo=nome_de(modelo),
+            versao=versao,
+            destino=os.path.abspath(destino),
+            erro=str(e),
+            tipo_erro=type(e).__name__,
+        )
