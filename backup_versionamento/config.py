@@ -66,6 +66,7 @@ PADRAO: dict[str, Any] = {
         "por_quantidade": {"maximo_versoes_por_modelo": 50},
         "manter_melhores": {"metrica": "", "quantidade": 0, "maior_melhor": True},
         "carencia_coleta_minutos": 60,
+        "espera_backups_minutos": 10,
     },
     "validacao": {
         "modo": "avisar",
@@ -429,6 +430,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     ),
     "retencao.manter_melhores.quantidade": _faixa(0, 1_000_000),
     "retencao.carencia_coleta_minutos": _faixa(0, 60 * 24 * 366),
+    "retencao.espera_backups_minutos": _faixa(0, 60 * 24),
     "validacao.modo": _um_de({"bloquear", "avisar", "desligado"}),
     "validacao.tempo_limite_segundos": _faixa(1, 24 * 3600),
     "validacao.memoria_limite_mb": _faixa(64, 1024 * 1024),

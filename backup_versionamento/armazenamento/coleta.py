@@ -50,7 +50,8 @@ def coletar(
     objetos = repo.objetos
     backend = repo.backend
     objetos.atualizar_indice(forcar=True)
-    objetos.reconstruir_de_pacotes()  # orphans get entries: judged like the rest
+    # Orphans get entries, judged like the rest (we hold the collection lock).
+    objetos.reconstruir_de_pacotes(exclusiva=True)
     locais: dict[str, Local] = repo.indice_blocos.todos()
     faltando = vivos - set(locais)
     if faltando:

@@ -366,7 +366,7 @@ class _Migracao:
         objetos = self.repo.objetos
         objetos.atualizar_indice(forcar=True)
         # Packs a killed run wrote without their fragment: index them, not redo them.
-        objetos.reconstruir_de_pacotes()
+        objetos.reconstruir_de_pacotes(exclusiva=True)
         indice = self.repo.indice_blocos
         # Two listings instead of one list in memory: millions of v1 objects.
         total = n = 0

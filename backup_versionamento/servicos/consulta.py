@@ -149,7 +149,14 @@ class ServicoConsulta:
         # An object store has no free space to measure: None.
         base = self.ctx.base
         livre = shutil.disk_usage(base).free if isinstance(base, Path) else None
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..armazenamento.trava_remota import ler_trava, listar_concessoes
+
+        backend = self.ctx.repo.backend
         return {
+            # Who holds the repository now; stale ones say what to do.
+            "trava_limpeza": ler_trava(backend),
+            "concessoes": listar_concessoes(backend),
             "base": str(self.ctx.base),
             "formato": self.ctx.repo.cabecalho["formato"],
             "id": self.ctx.repo.cabecalho["id"],

@@ -7,7 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import quebrar_trava, trava_limpeza
+from ..armazenamento.trava_remota import (
+    quebrar_concessoes,
+    quebrar_trava,
+    trava_limpeza,
+)
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import ESPERA_TRAVA_S
@@ -54,13 +58,16 @@ class ServicoLimpeza:
         if simular:
             return saida
         carencia = self.ctx.config["retencao"]["carencia_coleta_minutos"] * 60
+        espera_backups = self.ctx.config["retencao"]["espera_backups_minutos"] * 60
         with (
             travar(
                 self.ctx.repo.caminho_trava("repositorio"),
                 espera=ESPERA_TRAVA_S,
                 descricao="repositório (backup em andamento)",
             ),
-            trava_limpeza(self.ctx.repo.backend),
+            # Then no backup of any machine holds a lease: nothing deletes a
+            # pack that a running backup may be deduplicating against.
+            trava_limpeza(self.ctx.repo.backend, espera_backups),
         ):
             for m, d in remover:
                 self.ctx.repo.remover_versao(m, d.versao)
@@ -107,3 +114,7 @@ class ServicoLimpeza:
     def quebrar_trava(self) -> dict[str, Any] | None:
         """Remove a stale collection lock object (shared stores); what it held."""
         return quebrar_trava(self.ctx.repo.backend)
+
+    def quebrar_concessoes(self) -> list[dict[str, Any]]:
+        """Remove expired backup leases (their backups died); what they held."""
+        return quebrar_concessoes(self.ctx.repo.backend)

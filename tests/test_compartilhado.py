@@ -1,0 +1,249 @@
+"""A repository shared by several machines never loses a promised version.
+
+The stress test: three "machines" (separate processes, separate per-machine
+state folders) back up in a loop, with content that often reuses chunks only
+removed versions had used, while a fourth runs `limpeza` in a loop with grace 0.
+At the end `verificar --completa` passes, every version still there restores
+byte for byte as promised, and every promised version that is gone was removed
+by retention. Short in `make test`; BACKUP_VERSIONAMENTO_ESTRESSE_S=150 (seconds
+per run) for the long version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.armazenamento.backends import BackendLocal
+from backup_versionamento.armazenamento.trava_remota import Concessao, TravaRemota
+
+from .ajuda_estresse import CFG
+from .conftest import RAIZ, cli, cli_json
+from .s3_servidor import ServidorS3, servidor
+
+DURACAO_S = float(os.environ.get("BACKUP_VERSIONAMENTO_ESTRESSE_S", "8"))
+MODELOS = ["a.bin", "b.bin"]
+
+
+def _rodar_maquinas(
+    base: str, pasta: Path, env: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Start 3 backup machines and 1 collector; return every line they wrote."""
+    procs = []
+    saidas = []
+    for n, papel in enumerate(["backup", "backup", "backup", "limpeza"]):
+        cache = pasta / f"maquina{n}" / "cache"
+        cache.mkdir(parents=True)
+        saida = pasta / f"maquina{n}" / "saida.jsonl"
+        saidas.append(saida)
+        extra = [str(n + 1), *MODELOS] if papel == "backup" else []
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(RAIZ / "tests" / "ajuda_estresse.py"),
+                    papel,
+                    base,
+                    str(saida),
+                    str(DURACAO_S),
+                    *extra,
+                ],
+                env={**os.environ, **env, "XDG_CACHE_HOME": str(cache)},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    try:
+        for p in procs[:3]:
+            _, err = p.communicate(timeout=DURACAO_S + 600)
+            assert p.returncode == 0, err
+    finally:
+        (pasta / "parar").touch()  # the collector stops after the backups
+    _, err = procs[3].communicate(timeout=600)
+    assert procs[3].returncode == 0, err
+    linhas = []
+    for s in saidas:
+        linhas += [json.loads(x) for x in s.read_text().splitlines() if x]
+    return linhas
+
+
+def _conferir(base: str, linhas: list[dict[str, Any]], destino: Path) -> None:
+    prometidas: dict[tuple[str, str], str] = {}
+    novas: list[tuple[str, str]] = []
+    removidas: set[tuple[str, str]] = set()
+    for ln in linhas:
+        if ln["tipo"] == "versao":
+            chave = (ln["modelo"], ln["versao"])
+            # One version number, one content: never two backups told the same.
+            assert prometidas.setdefault(chave, ln["sha256"]) == ln["sha256"], ln
+            if ln["nova"]:
+                novas.append(chave)
+        elif ln["tipo"] == "limpeza":
+            removidas.update(tuple(r.split(" ", 1)) for r in ln["removidas"])
+    assert len(novas) == len(set(novas)), "duas máquinas receberam a mesma versão"
+    assert novas, [ln for ln in linhas if ln["tipo"] == "erro"][:5]
+    # The collector really removed versions while the backups ran.
+    assert removidas, [ln for ln in linhas if ln["tipo"] == "erro"][:5]
+    erros = [ln["erro"] for ln in linhas if ln["tipo"] == "erro"]
+    print(f"{len(novas)} versões, {len(removidas)} removidas, erros: {erros[:5]}")
+    with GerenciadorBackupVersionamento(base, CFG) as g:
+        rel = g.verificar_integridade(completa=True)
+        assert rel["ok"], rel["problemas"][:5]
+        presentes = {
+            (m, v["versao"]) for m in g.listar_modelos() for v in g.listar_versoes(m)
+        }
+        # Gone only by retention's decision, never lost.
+        assert set(prometidas) - presentes <= removidas
+        for modelo, versao in sorted(presentes):
+            assert (modelo, versao) in prometidas, (modelo, versao)
+            alvo = destino / modelo / versao / modelo
+            g.restaurar_backup(modelo, versao, alvo)
+            sha = hashlib.sha256(alvo.read_bytes()).hexdigest()
+            assert sha == prometidas[(modelo, versao)], (modelo, versao)
+
+
+def test_estresse_local_tres_maquinas_e_limpeza(tmp_path: Path) -> None:
+    base = str(tmp_path / "repo")
+    linhas = _rodar_maquinas(base, tmp_path, {})
+    _conferir(base, linhas, tmp_path / "restaurado")
+
+
+def test_estresse_s3_tres_maquinas_e_limpeza(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv: ServidorS3 = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    base = f"s3://{srv.novo_bucket()}/equipe"
+    linhas = _rodar_maquinas(base, tmp_path, srv.ambiente())
+    _conferir(base, linhas, tmp_path / "restaurado")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    pytest.main([__file__, "-q"])
+
+
+# --- the lease protocol, piece by piece (local repository, real CLI) --------------
+
+
+def _concessao(repo: Path, host: str, pid: int, expira_em: float) -> Path:
+    arq = repo / "travas" / "concessoes" / f"{uuid.uuid4().hex}.json"
+    arq.parent.mkdir(parents=True, exist_ok=True)
+    arq.write_text(
+        json.dumps(
+            {
+                "id": arq.stem,
+                "dono": "ana",
+                "host": host,
+                "pid": pid,
+                "criada_em": "2026-01-01T00:00:00Z",
+                "expira_em": "?",
+                "expira_em_s": expira_em,
+            }
+        )
+    )
+    return arq
+
+
+def test_limpeza_nao_apaga_com_backup_em_andamento(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"retencao": {"espera_backups_minutos": 0}}))
+    arq = tmp_path / "m.bin"
+    arq.write_bytes(os.urandom(50_000))
+    assert cli("backup", "--base", str(repo), "--modelo", str(arq)).returncode == 0
+    comum = ["--base", str(repo), "--config", str(cfg)]
+    # A backup of another machine holds a live lease: nothing is deleted.
+    viva = _concessao(repo, "outra-maquina", 4242, time.time() + 300)
+    r = cli("limpeza", *comum)
+    assert r.returncode == 11, r.stderr
+    assert "backup(s) em andamento" in r.stderr and "outra-maquina" in r.stderr
+    assert "Traceback" not in r.stderr
+    st = cli_json("status", "--base", str(repo))
+    assert [(c["host"], c["expirada"]) for c in st["concessoes"]] == [
+        ("outra-maquina", False)
+    ]
+    assert "Backup:             em andamento, ana@outra-maquina" in (
+        cli("status", "--base", str(repo)).stdout
+    )
+    # That backup died: its lease expires, the cleanup says what to do.
+    viva.unlink()
+    _concessao(repo, "outra-maquina", 4242, time.time() - 1)
+    r = cli("limpeza", *comum)
+    assert r.returncode == 11
+    assert "concessão expirada" in r.stderr and "--quebrar-trava" in r.stderr
+    assert "EXPIRADA" in cli("status", "--base", str(repo)).stdout
+    r = cli("limpeza", *comum, "--quebrar-trava", "--json")
+    assert r.returncode == 0, r.stderr
+    removidas = json.loads(r.stdout)["concessoes_removidas"]
+    assert [c["host"] for c in removidas] == ["outra-maquina"]
+    assert cli("limpeza", *comum).returncode == 0
+    # A lease of this host whose process is gone is removed on sight.
+    morto = subprocess.Popen([sys.executable, "-c", "pass"])
+    morto.wait()
+    lixo = _concessao(repo, socket.gethostname(), morto.pid, time.time() + 300)
+    assert cli("limpeza", *comum).returncode == 0
+    assert not lixo.exists()
+
+
+def test_limpeza_espera_o_backup_terminar(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    arq = tmp_path / "m.bin"
+    arq.write_bytes(os.urandom(50_000))
+    assert cli("backup", "--base", str(repo), "--modelo", str(arq)).returncode == 0
+    concessao = Concessao(BackendLocal(repo), renovacao_s=0.1)
+    concessao.adquirir()
+    soltar = threading.Timer(1.5, concessao.liberar)
+    soltar.name = "backup-teste-soltar"
+    inicio = time.monotonic()
+    soltar.start()
+    try:
+        r = cli("limpeza", "--base", str(repo), "--json")
+    finally:
+        soltar.join()
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - inicio >= 1.5  # it waited for the lease
+
+
+def test_backup_espera_limpeza_de_outro_processo(tmp_path: Path) -> None:
+    """A collection of another state folder holds the lock: the backup waits
+    before writing or reusing anything, then publishes."""
+    repo = tmp_path / "repo"
+    arq = tmp_path / "m.bin"
+    arq.write_bytes(os.urandom(50_000))
+    assert cli("backup", "--base", str(repo), "--modelo", str(arq)).returncode == 0
+    arq.write_bytes(os.urandom(50_000))
+    trava = TravaRemota(BackendLocal(repo), renovacao_s=0.1)
+    trava.adquirir()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, str(RAIZ / "inicializar_backup.py"), "backup"),
+            *("--base", str(repo), "--modelo", str(arq)),
+        ],
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "outra")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2)
+        assert proc.poll() is None
+        assert not (repo / "modelos" / "m.bin" / "1.0.1.json").exists()
+        assert not list((repo / "travas" / "concessoes").glob("*.json"))
+    finally:
+        trava.liberar()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (repo / "modelos" / "m.bin" / "1.0.1.json").exists()
+    assert not list((repo / "travas" / "concessoes").glob("*.json"))
