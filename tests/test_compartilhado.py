@@ -27,6 +27,10 @@ import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.backends import BackendLocal
+from backup_versionamento.armazenamento.backends.reivindicacao import (
+    BackendCriacaoSondada,
+    BackendSemCondicional,
+)
 from backup_versionamento.armazenamento.trava_remota import Concessao, TravaRemota
 
 from .ajuda_estresse import CFG
@@ -247,3 +251,112 @@ def test_backup_espera_limpeza_de_outro_processo(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert (repo / "modelos" / "m.bin" / "1.0.1.json").exists()
     assert not list((repo / "travas" / "concessoes").glob("*.json"))
+
+
+# --- a store that ignores conditional writes ------------------------------------
+
+
+def _publicar_em_paralelo(
+    tmp_path: Path, fabrica: Any, por_maquina: int = 4
+) -> list[tuple[str, str]]:
+    """Two "machines" back up one model at once; every (version, sha256) told."""
+    repo = tmp_path / "repo"
+    contadas: list[tuple[str, str]] = []
+    erros: list[BaseException] = []
+    largada = threading.Barrier(2)
+
+    def maquina(n: int) -> None:
+        cfg = {**CFG, "diretorios": {"estado": str(tmp_path / f"estado{n}")}}
+        try:
+            with GerenciadorBackupVersionamento(repo, cfg, backend=fabrica(repo)) as g:
+                largada.wait()
+                for i in range(por_maquina):
+                    dados = os.urandom(30_000)
+                    arq = tmp_path / f"origem{n}" / "m.bin"
+                    arq.parent.mkdir(exist_ok=True)
+                    arq.write_bytes(dados)
+                    v = g.criar_backup(arq, "patch", descricao=f"{n}-{i}")
+                    contadas.append((v, hashlib.sha256(dados).hexdigest()))
+        except BaseException as e:
+            erros.append(e)
+
+    threads = [
+        threading.Thread(target=maquina, args=(n,), name=f"backup-teste-maq{n}")
+        for n in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not erros, erros
+    return contadas
+
+
+def test_servidor_sem_escrita_condicional_nunca_perde_versao(tmp_path: Path) -> None:
+    """The store overwrites on If-None-Match: probed, then claims publish."""
+    contadas = _publicar_em_paralelo(
+        tmp_path,
+        lambda repo: BackendCriacaoSondada(
+            BackendSemCondicional(BackendLocal(repo)),
+            cache=tmp_path / "sondas.json",
+        ),
+    )
+    versoes = [v for v, _ in contadas]
+    assert len(versoes) == 8 and len(set(versoes)) == 8, sorted(versoes)
+    assert json.loads((tmp_path / "sondas.json").read_text()) == {
+        str(tmp_path / "repo"): False
+    }
+    with GerenciadorBackupVersionamento(tmp_path / "repo", CFG) as g:
+        assert len(g.listar_versoes("m.bin")) == 8
+        for v, sha in contadas:
+            alvo = g.restaurar_backup("m.bin", v, tmp_path / "r" / v / "m.bin")
+            assert hashlib.sha256(Path(alvo).read_bytes()).hexdigest() == sha
+
+
+# --- per-machine state keyed by repository id and location ----------------------
+
+
+def test_copia_do_repositorio_nao_divide_o_estado(tmp_path: Path) -> None:
+    """`cp -a` keeps the id: `parar --base copia` must not stop the original's
+    daemon, and the copy's caches come from the copy."""
+    orig, copia = tmp_path / "orig", tmp_path / "copia"
+    arq = tmp_path / "m.bin"
+    arq.write_bytes(os.urandom(60_000))
+    assert cli("backup", "--base", str(orig), "--modelo", str(arq)).returncode == 0
+    subprocess.run(["cp", "-a", str(orig), str(copia)], check=True)
+    with (
+        GerenciadorBackupVersionamento(orig, CFG) as a,
+        GerenciadorBackupVersionamento(copia, CFG) as b,
+    ):
+        assert a.repo.id == b.repo.id
+        assert a.repo.pasta_estado != b.repo.pasta_estado
+        pid_orig = a.repo.pasta_estado / "daemon.pid"
+    # A stand-in for the original's daemon: holds its PID file like the daemon.
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; sys.path.insert(0, sys.argv[2]);"
+            "from backup_versionamento.automacao.arquivo_pid import ArquivoPid;"
+            "ArquivoPid(__import__('pathlib').Path(sys.argv[1])).adquirir();"
+            "print('ok', flush=True); time.sleep(60)",
+            str(pid_orig),
+            str(RAIZ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline() == "ok\n"
+        r = cli("parar", "--base", str(copia))
+        assert r.returncode != 0 and "nenhum daemon" in r.stderr, r.stderr
+        assert daemon.poll() is None  # the original's daemon still runs
+    finally:
+        daemon.kill()
+        daemon.wait()
+    # The original moves on; the copy lists and restores only what it holds.
+    arq.write_bytes(os.urandom(60_000))
+    assert cli("backup", "--base", str(orig), "--modelo", str(arq)).returncode == 0
+    versoes = cli_json("listar", "--base", str(copia), "--modelo", "m.bin")
+    assert [v["versao"] for v in versoes] == ["1.0.0"], versoes
+    assert cli("verificar", "--base", str(copia), "--completa").returncode == 0

@@ -49,7 +49,7 @@ from ..erros import (
     ErroRepositorio,
     ErroTrava,
 )
-from ..estado import pasta_estado
+from ..estado import lugar_do_repositorio, pasta_estado
 from ..politica.versoes import e_versao
 from .backends import Backend
 from .backends.endereco import backend_para, e_local
@@ -133,7 +133,11 @@ def migrar_repositorio(
     with ExitStack() as pilha:
         pilha.enter_context(
             travar(
-                pasta_estado(cab["id"], estado) / "travas" / "repositorio.lock",
+                pasta_estado(
+                    cab["id"], estado, lugar_do_repositorio(backend.descrever())
+                )
+                / "travas"
+                / "repositorio.lock",
                 espera=ESPERA_TRAVA_S,
                 descricao=f"{backend.descrever()}: repositório",
             )
