@@ -92,6 +92,8 @@ PADRAO: dict[str, Any] = {
             "prefixo": "backups_modelos",
             "regiao": "",
             "endpoint_url": "",
+            # Mirror: also delete from the bucket what limpeza removed here.
+            "apagar_no_espelho": False,
         },
         "webhook": {
             "habilitado": False,

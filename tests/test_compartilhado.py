@@ -360,3 +360,128 @@ def test_copia_do_repositorio_nao_divide_o_estado(tmp_path: Path) -> None:
     versoes = cli_json("listar", "--base", str(copia), "--modelo", "m.bin")
     assert [v["versao"] for v in versoes] == ["1.0.0"], versoes
     assert cli("verificar", "--base", str(copia), "--completa").returncode == 0
+
+
+# --- complete mirrors --------------------------------------------------------------
+
+
+def _chaves_bucket(srv: ServidorS3, bucket: str) -> list[str]:
+    pag = srv.cliente().get_paginator("list_objects_v2")
+    return sorted(
+        o["Key"] for p in pag.paginate(Bucket=bucket) for o in p.get("Contents", [])
+    )
+
+
+def test_espelho_cifrado_e_assinado_abre_numa_maquina_nova(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the bucket and the key file (plus the public key): opens, verifies
+    and restores byte for byte."""
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    bucket = srv.novo_bucket()
+    r = cli("chaves", "gerar-assinatura", "--saida", str(tmp_path / "ass"), "--json")
+    assert r.returncode == 0, r.stderr
+    par = json.loads(r.stdout)
+    chave = tmp_path / "chaves" / "chave"
+    seguranca = {
+        "criptografia": {"habilitada": True, "chave_arquivo": str(chave)},
+        "assinatura": {
+            "habilitada": True,
+            "chave_privada": par["chave_privada"],
+            "chave_publica": par["chave_publica"],
+        },
+    }
+    nuvem = {"bucket": bucket, "prefixo": "espelho", "endpoint_url": srv.url}
+    cfg = {
+        **CFG,
+        "seguranca": seguranca,
+        "integracao": {"cloud_storage": {**nuvem, "habilitado": True}},
+    }
+    arq = tmp_path / "m.bin"
+    dados = [os.urandom(300_000), os.urandom(300_000)]
+    with GerenciadorBackupVersionamento(tmp_path / "repo", cfg) as g:
+        for d in dados:
+            arq.write_bytes(d)
+            g.criar_backup(arq, "patch")
+        g.fixar_versao("m.bin", "1.0.0")
+        assert g.eventos.esvaziar(30)
+    no_bucket = _chaves_bucket(srv, bucket)
+    assert any(k.startswith("espelho/chaves/") for k in no_bucket), no_bucket
+    assert "espelho/modelos/m.bin/1.0.0.fixada" in no_bucket
+    # A new machine: empty state, the key file and the public key only.
+    nova = {
+        **CFG,
+        "seguranca": {
+            "criptografia": seguranca["criptografia"],
+            "assinatura": {
+                "habilitada": True,
+                "chave_publica": par["chave_publica"],
+                "obrigatoria": True,
+            },
+        },
+    }
+    arq_cfg = tmp_path / "nova.json"
+    arq_cfg.write_text(json.dumps(nova))
+    env = {**srv.ambiente(), "XDG_CACHE_HOME": str(tmp_path / "nova_cache")}
+    base = ["--base", f"s3://{bucket}/espelho", "--config", str(arq_cfg)]
+    r = cli("verificar", *base, "--completa", env=env)
+    assert r.returncode == 0, r.stderr
+    for versao, d in zip(("1.0.0", "1.0.1"), dados, strict=True):
+        destino = tmp_path / "restaurado" / versao / "m.bin"
+        r = cli(
+            "restaurar",
+            *base,
+            "--modelo",
+            "m.bin",
+            "--versao",
+            versao,
+            "--destino",
+            str(destino),
+            "--conferir-sha256",
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr
+        assert destino.read_bytes() == d
+
+
+def test_sincronizar_apagar_propaga_a_limpeza(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    bucket = srv.novo_bucket()
+    remoto = f"s3://{bucket}/copia"
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(CFG))  # keeps 2 versions, grace 0
+    repo = tmp_path / "repo"
+    comum = ["--base", str(repo), "--config", str(cfg)]
+    env = srv.ambiente()
+    arq = tmp_path / "m.bin"
+    for _ in range(4):
+        arq.write_bytes(os.urandom(200_000))
+        assert cli("backup", *comum, "--modelo", str(arq), env=env).returncode == 0
+    r = cli("sincronizar", *comum, "--remoto", remoto, env=env)
+    assert r.returncode == 0, r.stderr
+    assert cli("limpeza", *comum, env=env).returncode == 0
+    # Additive by default: what limpeza removed here stays in the bucket.
+    r = cli("sincronizar", *comum, "--remoto", remoto, "--json", env=env)
+    assert json.loads(r.stdout)["objetos_apagados"] == 0
+    assert "copia/modelos/m.bin/1.0.0.json" in _chaves_bucket(srv, bucket)
+    r = cli("sincronizar", *comum, "--remoto", remoto, "--apagar", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["objetos_apagados"] >= 2
+    no_bucket = _chaves_bucket(srv, bucket)
+    sidecars = [k for k in no_bucket if k.endswith(".json") and "/modelos/" in k]
+    ficaram = sorted(
+        f"copia/{p.relative_to(repo)}" for p in (repo / "modelos").rglob("*.json")
+    )
+    assert sidecars == ficaram and "copia/modelos/m.bin/1.0.0.json" not in ficaram
+    pacotes = {k.removeprefix("copia/") for k in no_bucket if "/pacotes/" in k}
+    locais = {
+        str(p.relative_to(repo)) for p in (repo / "pacotes").rglob("*") if p.is_file()
+    }
+    assert pacotes == locais
+    assert not [k for k in no_bucket if "/travas/concessoes/" in k]
+    r = cli("verificar", "--base", remoto, "--completa", env=env)
+    assert r.returncode == 0, r.stderr

@@ -174,9 +174,8 @@ class ServicoBackup:
                 backend = self.ctx.repo.backend
                 # Only a lease broken by hand (or expired) lets a collection
                 # run meanwhile: then every reused chunk must still exist.
-                if (concessao is not None and not concessao.valida()) or marca_limpeza(
-                    backend
-                ) != marca:
+                perdida = concessao is not None and not concessao.valida()
+                if perdida or marca_limpeza(backend) != marca:
                     self._conferir_apos_limpeza(conteudo.entradas, modelo)
                 # The per-model lock is per machine; on a shared object store
                 # another machine may take the version first: recompute, retry.
