@@ -108,6 +108,23 @@ def test_criacao_condicional_declarada_ou_sondada(backend: Backend) -> None:
     assert _chaves(backend, "") == []
 
 
+def test_capacidades_opcionais(backend: Backend) -> None:
+    """Where a backend offers an optional capability, it keeps its contract:
+    `limpar_temporarios(idade_s)` -> (count, bytes) and never touches a key;
+    `restringir()` takes no argument and later writes still round-trip."""
+    backend.gravar("pacotes/ab/x", b"dados")
+    limpar = getattr(backend, "limpar_temporarios", None)
+    if limpar is not None:
+        n, total = limpar(0.0)
+        assert isinstance(n, int) and isinstance(total, int) and n >= 0
+    restringir = getattr(backend, "restringir", None)
+    if restringir is not None:
+        restringir()
+        backend.gravar("pacotes/ab/y", b"mais")
+        assert backend.ler("pacotes/ab/y") == b"mais"
+    assert backend.ler("pacotes/ab/x") == b"dados"
+
+
 def test_sonda_acha_servidor_que_ignora_escrita_condicional(tmp_path: Path) -> None:
     cru = BackendComFalhas(BackendSemCondicional(BackendMemoria()))
     assert cru.criacao_condicional is None
