@@ -42,7 +42,6 @@ CFG: dict[str, Any] = {
         },
         "por_quantidade": {"maximo_versoes_por_modelo": 2},
         "carencia_coleta_minutos": 0,
-        "espera_backups_minutos": 1,
     },
 }
 
