@@ -223,7 +223,7 @@ class Concessao(TravaRemota):
             )
             self.backend.gravar(self.chave, self._registro())
             dados = ler_trava(self.backend)
-            if dados is None or dados["expirada"]:
+            if dados is None or dados["expirada"] or _processo_morto(dados):
                 self._iniciar_renovacao()
                 return
             # A collection started meanwhile and may not have seen our lease
