@@ -485,3 +485,32 @@ def test_sincronizar_apagar_propaga_a_limpeza(
     assert not [k for k in no_bucket if "/travas/concessoes/" in k]
     r = cli("verificar", "--base", remoto, "--completa", env=env)
     assert r.returncode == 0, r.stderr
+
+
+def test_limpeza_com_trava_quebrada_para_antes_de_apagar(tmp_path: Path) -> None:
+    """Someone ran --quebrar-trava on a live collection: it stops before
+    deleting any pack (backups may be writing again), and loses nothing."""
+    from backup_versionamento.armazenamento.backends import BackendComFalhas
+    from backup_versionamento.erros import ErroTrava
+
+    repo = tmp_path / "repo"
+    backend = BackendComFalhas(BackendLocal(repo))
+    arq = tmp_path / "m.bin"
+    with GerenciadorBackupVersionamento(repo, CFG, backend=backend) as g:
+        for _ in range(4):
+            arq.write_bytes(os.urandom(200_000))
+            g.criar_backup(arq, "patch")
+        pacotes = sorted((repo / "pacotes").rglob("*"))
+
+        def quebrar(chave: str) -> None:
+            if chave.startswith("modelos/"):  # retention runs: the lock vanishes
+                (repo / "travas" / "limpeza.json").unlink(missing_ok=True)
+
+        backend.antes_de_apagar(quebrar)
+        with pytest.raises(ErroTrava, match="durante a limpeza"):
+            g.limpeza()
+        backend.antes_de_apagar(None)
+        assert sorted((repo / "pacotes").rglob("*")) == pacotes
+        assert g.verificar_integridade(completa=True)["ok"]
+        r = g.limpeza()  # the next run finishes the job
+        assert r["pacotes_removidos"] + r["pacotes_reempacotados"] > 0

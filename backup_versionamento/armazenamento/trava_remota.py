@@ -178,6 +178,18 @@ class TravaRemota:
         """Still ours and refreshed recently enough that others count it live."""
         return not self.perdida and time.monotonic() - self._renovada < self.validade_s
 
+    def exigir_valida(self) -> None:
+        """Raise before deleting anything once the lock is no longer ours."""
+        dados = ler_trava(self.backend, self.chave)
+        if dados is None or dados.get("id") != self.id:
+            self.perdida = True
+        if not self.valida():
+            raise ErroTrava(
+                f"{self.backend.descrever()}: {self.chave} foi removida ou expirou "
+                "durante a limpeza; ela parou antes de apagar mais nada (backups "
+                "podem estar gravando). Rode a limpeza de novo"
+            )
+
     def liberar(self) -> None:
         self._parar.set()
         if self._thread is not None:
@@ -190,17 +202,18 @@ class TravaRemota:
 @contextmanager
 def trava_limpeza(
     backend: Backend, espera_backups_s: float = 0.0, *, intervalo_s: float = 0.2
-) -> Iterator[None]:
+) -> Iterator[TravaRemota]:
     """Exclude other collections, then wait out every backup's lease.
 
     Even a local folder needs the lock object: processes with different state
-    folders (or machines sharing a mount) share no flock.
+    folders (or machines sharing a mount) share no flock. Before deleting, the
+    holder checks `exigir_valida()`: a lock broken meanwhile lets backups in.
     """
     trava = TravaRemota(backend)
     trava.adquirir()
     try:
         esperar_concessoes(backend, espera_backups_s, intervalo_s=intervalo_s)
-        yield
+        yield trava
     finally:
         trava.liberar()
 

@@ -67,8 +67,10 @@ class ServicoLimpeza:
             ),
             # Then no backup of any machine holds a lease: nothing deletes a
             # pack that a running backup may be deduplicating against.
-            trava_limpeza(self.ctx.repo.backend, espera_backups),
+            trava_limpeza(self.ctx.repo.backend, espera_backups) as trava,
         ):
+            if remover:
+                trava.exigir_valida()
             for m, d in remover:
                 self.ctx.repo.remover_versao(m, d.versao)
                 log.info(
@@ -77,7 +79,9 @@ class ServicoLimpeza:
                 self.ctx.eventos.emitir(
                     "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
                 )
-            coleta = coletar(self.ctx.repo, carencia)
+            coleta = coletar(
+                self.ctx.repo, carencia, antes_de_apagar=trava.exigir_valida
+            )
         saida.update(coleta)
         log.info(
             "Limpeza concluída: %s, %s, %s, %d bytes liberados",
