@@ -67,6 +67,7 @@ PADRAO: dict[str, Any] = {
         "por_quantidade": {"maximo_versoes_por_modelo": 50},
         "manter_melhores": {"metrica": "", "quantidade": 0, "maior_melhor": True},
         "carencia_coleta_minutos": 60,
+        "espera_backups_minutos": 10,
     },
     "validacao": {
         "modo": "avisar",
@@ -94,6 +95,8 @@ PADRAO: dict[str, Any] = {
             "endpoint_url": "",
             # A short-lived command waits this long for its push before exiting.
             "espera_ao_sair_segundos": 30.0,
+            # Mirror: also delete from the bucket what limpeza removed here.
+            "apagar_no_espelho": False,
         },
         "webhook": {
             "habilitado": False,
@@ -451,6 +454,7 @@ _REGRAS: dict[str, Callable[[Any], str | None]] = {
     ),
     "retencao.manter_melhores.quantidade": _faixa(0, 1_000_000),
     "retencao.carencia_coleta_minutos": _faixa(0, 60 * 24 * 366),
+    "retencao.espera_backups_minutos": _faixa(0, 60 * 24),
     "validacao.modo": _um_de({"bloquear", "avisar", "desligado"}),
     "validacao.tempo_limite_segundos": _faixa(1, 24 * 3600),
     "validacao.memoria_limite_mb": _faixa(64, 1024 * 1024),

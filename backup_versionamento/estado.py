@@ -8,6 +8,7 @@ restored.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ NOME_APP = "backup_versionamento"
 
 
 def raiz_estado(configurada: str = "") -> Path:
-    """The folder that holds one sub-folder per repository id.
+    """The folder that holds one sub-folder per repository (id and location).
 
     `diretorios.estado` when set; otherwise `$XDG_CACHE_HOME/backup_versionamento`
     (`~/.cache/backup_versionamento`).
@@ -29,9 +30,22 @@ def raiz_estado(configurada: str = "") -> Path:
     return base / NOME_APP
 
 
-def pasta_estado(id_repositorio: str, configurada: str = "") -> Path:
-    """This machine's state folder for one repository (created on demand)."""
-    pasta = raiz_estado(configurada) / id_repositorio
+def lugar_do_repositorio(descricao: str) -> str:
+    """Where a repository is: the real path of a folder, the URL of a bucket."""
+    return descricao if "://" in descricao else os.path.realpath(descricao)
+
+
+def pasta_estado(id_repositorio: str, configurada: str = "", lugar: str = "") -> Path:
+    """This machine's state folder for one repository (created on demand).
+
+    Keyed by the repository id and its `lugar` (lugar_do_repositorio): a copy
+    (`cp -a`, `sincronizar --receber`) has the same id but never shares the
+    original's caches, locks or daemon files.
+    """
+    nome = id_repositorio
+    if lugar:
+        nome += "-" + hashlib.sha256(lugar.encode()).hexdigest()[:16]
+    pasta = raiz_estado(configurada) / nome
     try:
         pasta.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:

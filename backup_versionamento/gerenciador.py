@@ -502,6 +502,11 @@ class GerenciadorBackupVersionamento:
         self._autorizar("admin")
         return self._limpeza.quebrar_trava()
 
+    def quebrar_concessoes_expiradas(self) -> list[dict[str, Any]]:
+        """Remove expired backup leases (their backups died); what they held."""
+        self._autorizar("admin")
+        return self._limpeza.quebrar_concessoes()
+
     def gerar_relatorio(
         self,
         saida: str | Path | None = None,

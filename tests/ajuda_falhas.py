@@ -33,7 +33,15 @@ CFG: dict[str, Any] = {
     "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
 }
 # What a repository folder may hold at its top level.
-TOPO_PERMITIDO = {"repositorio.json", "modelos", "pacotes", "indices", "logs", "chaves"}
+TOPO_PERMITIDO = {
+    "repositorio.json",
+    "modelos",
+    "pacotes",
+    "indices",
+    "logs",
+    "chaves",
+    "travas",
+}
 
 Esperado = dict[tuple[str, str], bytes]
 
@@ -96,8 +104,10 @@ def conferir(
     destino: Path,
     *,
     g: GerenciadorBackupVersionamento | None = None,
+    ao_menos: bool = False,
 ) -> None:
-    """The repository verifies and holds exactly `esperado`, byte-exact."""
+    """The repository verifies and holds exactly `esperado` (`ao_menos`: at
+    least it; retention may not have run), byte-exact."""
     proprio = g is None
     g = g or GerenciadorBackupVersionamento(base, cfg)
     try:
@@ -106,7 +116,10 @@ def conferir(
         achadas = {
             (m, v["versao"]) for m in g.listar_modelos() for v in g.listar_versoes(m)
         }
-        assert achadas == set(esperado)
+        if ao_menos:
+            assert achadas >= set(esperado)
+        else:
+            assert achadas == set(esperado)
         for (modelo, versao), dados in esperado.items():
             alvo = destino / f"{modelo}-{versao}"
             dest = g.restaurar_backup(modelo, versao, alvo, sobrescrever=True)
@@ -132,6 +145,12 @@ def sem_temporarios(base: Path) -> None:
     assert not ocultos, f"sobras no repositório: {ocultos}"
     topo = {p.name for p in base.iterdir()}
     assert topo <= TOPO_PERMITIDO, topo - TOPO_PERMITIDO
+    # Lock objects: the last collection's mark, or leases/locks of processes
+    # that died (the next collection on this host removes them).
+    for p in (base / "travas").rglob("*"):
+        if p.is_file() and p.name != "limpeza_ultima.json":
+            pid = json.loads(p.read_text())["pid"]
+            assert not Path(f"/proc/{pid}").exists(), f"trava de processo vivo: {p}"
 
 
 def auditar(g: GerenciadorBackupVersionamento, relatorio: dict[str, Any]) -> None:

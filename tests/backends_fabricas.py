@@ -49,8 +49,21 @@ def _s3(tmp_path: Path) -> Iterator[Backend]:
     )
 
 
+@contextmanager
+def _memoria_sem_condicional(tmp_path: Path) -> Iterator[Backend]:
+    # A store that ignores If-None-Match (s3rver, old S3/MinIO/Ceph), made whole
+    # again by the probe and the claim protocol.
+    from backup_versionamento.armazenamento.backends.reivindicacao import (
+        BackendCriacaoSondada,
+        BackendSemCondicional,
+    )
+
+    yield BackendCriacaoSondada(BackendSemCondicional(BackendMemoria()))
+
+
 FABRICAS: dict[str, Fabrica] = {
     "memoria": _memoria,
     "local": _local,
     "s3": _s3,
+    "memoria_sem_condicional": _memoria_sem_condicional,
 }

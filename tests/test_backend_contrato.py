@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,11 @@ from backup_versionamento.armazenamento.backends import (
     InfoObjeto,
     Partes,
     validar_chave,
+)
+from backup_versionamento.armazenamento.backends.reivindicacao import (
+    BackendCriacaoSondada,
+    BackendSemCondicional,
+    sondar_criacao_condicional,
 )
 from backup_versionamento.erros import (
     ErroChaveAusente,
@@ -91,6 +97,53 @@ def test_atributos(backend: Backend) -> None:
     assert backend.somente_leitura is False
     assert isinstance(backend.exclusao_real, bool)
     assert backend.descrever()
+
+
+def test_criacao_condicional_declarada_ou_sondada(backend: Backend) -> None:
+    """A backend that declares conditional create honors it; one that does not
+    know is probed, and every backend here passes the probe (the ones that
+    ignore If-None-Match are wrapped by the claim protocol)."""
+    assert backend.criacao_condicional in (True, None)
+    assert sondar_criacao_condicional(backend) is True
+    assert _chaves(backend, "") == []
+
+
+def test_capacidades_opcionais(backend: Backend) -> None:
+    """Where a backend offers an optional capability, it keeps its contract:
+    `limpar_temporarios(idade_s)` -> (count, bytes) and never touches a key;
+    `restringir()` takes no argument and later writes still round-trip."""
+    backend.gravar("pacotes/ab/x", b"dados")
+    limpar = getattr(backend, "limpar_temporarios", None)
+    if limpar is not None:
+        n, total = limpar(0.0)
+        assert isinstance(n, int) and isinstance(total, int) and n >= 0
+    restringir = getattr(backend, "restringir", None)
+    if restringir is not None:
+        restringir()
+        backend.gravar("pacotes/ab/y", b"mais")
+        assert backend.ler("pacotes/ab/y") == b"mais"
+    assert backend.ler("pacotes/ab/x") == b"dados"
+
+
+def test_sonda_acha_servidor_que_ignora_escrita_condicional(tmp_path: Path) -> None:
+    cru = BackendComFalhas(BackendSemCondicional(BackendMemoria()))
+    assert cru.criacao_condicional is None
+    assert sondar_criacao_condicional(cru) is False
+    assert _chaves(cru, "") == []
+    # Probed once per endpoint and bucket, the answer kept on this machine.
+    cache = tmp_path / "estado" / "sondas.json"
+    b = BackendCriacaoSondada(cru, cache=cache, chave_cache="http://x balde")
+    assert b.capaz() is False and b.criacao_condicional is True
+    assert json.loads(cache.read_text()) == {"http://x balde": False}
+    antes = cru.gravacoes
+    outro = BackendCriacaoSondada(cru, cache=cache, chave_cache="http://x balde")
+    assert outro.capaz() is False and cru.gravacoes == antes  # no new probe
+    assert outro.gravar("a", b"1", exclusivo=True) is True
+    assert outro.gravar("a", b"2", exclusivo=True) is False
+    assert outro.ler("a") == b"1"
+    # A real conditional store needs no probe at all.
+    local = BackendComFalhas(BackendMemoria())
+    assert BackendCriacaoSondada(local).capaz() is True and local.gravacoes == 0
 
 
 def test_ida_e_volta_bytes(backend: Backend) -> None:

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 from backup_versionamento import GerenciadorBackupVersionamento
-from backup_versionamento.estado import pasta_estado
 
 from .ajuda_falhas import CFG, conferir, sem_temporarios, sem_traceback
 from .conftest import RAIZ, aleatorio, cli, escrever
@@ -66,7 +65,7 @@ def test_cache_travado_por_outro_processo_e_esperado(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(base, CFG) as g:
         escrever(m, aleatorio(300_000, 1))
         g.criar_backup(m, "patch")
-        estado = pasta_estado(g.repo.id)
+        estado = g.repo.pasta_estado
     versoes, blocos = estado / "versoes.sqlite", estado / "blocos.sqlite"
     inodes = {arq: _marcar(arq) for arq in (versoes, blocos)}
     config = tmp_path / "cfg.json"

@@ -152,7 +152,9 @@ def test_disco_cheio_no_meio_da_limpeza(tmp_path: Path) -> None:
         sem_traceback(r)
         sem_temporarios(base)
         _pacotes_inteiros(base, CFG_LIMPEZA)
-        conferir(base, CFG_LIMPEZA, esperado, tmp_path / "r1")
+        # The full disk may stop it before any removal (its lock object is the
+        # first write): nothing lost either way.
+        conferir(base, CFG_LIMPEZA, esperado, tmp_path / "r1", ao_menos=True)
 
         (ponto / "lastro").unlink()
         r = cli(*args, "--json")

@@ -26,6 +26,9 @@ pytest.importorskip("moto.server")
 from backup_versionamento import GerenciadorBackupVersionamento, config
 from backup_versionamento.armazenamento.backends import BackendComRetentativas
 from backup_versionamento.armazenamento.backends.endereco import backend_para
+from backup_versionamento.armazenamento.backends.reivindicacao import (
+    BackendCriacaoSondada,
+)
 from backup_versionamento.armazenamento.backends.s3 import BackendS3
 from backup_versionamento.armazenamento.trava_remota import (
     CHAVE_TRAVA_LIMPEZA,
@@ -107,7 +110,8 @@ def test_backend_para_s3_usa_a_config(srv: ServidorS3) -> None:
         }
     )
     b = backend_para(f"s3://{bucket}/a/b/", cfg)
-    assert isinstance(b, BackendComRetentativas)
+    assert isinstance(b, BackendCriacaoSondada)
+    assert isinstance(b.interno, BackendComRetentativas)
     assert b.descrever() == f"s3://{bucket}/a/b"
     assert b.exclusao_real is False and b.somente_leitura is False
     b.gravar("modelos/m/1.0.0.json", b"{}")

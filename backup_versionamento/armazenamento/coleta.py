@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from ..erros import ErroBackup, ErroIntegridade
@@ -35,9 +36,17 @@ LIMIAR_REEMPACOTAR = 0.25
 
 
 def coletar(
-    repo: Any, carencia_s: float, *, limiar: float = LIMIAR_REEMPACOTAR
+    repo: Any,
+    carencia_s: float,
+    *,
+    limiar: float = LIMIAR_REEMPACOTAR,
+    antes_de_apagar: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Free what no version uses; say what was freed, what was kept and why."""
+    """Free what no version uses; say what was freed, what was kept and why.
+
+    `antes_de_apagar` runs before the first deletion (it raises when the
+    collection lock is no longer held).
+    """
     vivos: set[str] = set()
     for modelo, versao, sc in repo.iterar_sidecars():
         if isinstance(sc, ErroBackup):
@@ -50,7 +59,8 @@ def coletar(
     objetos = repo.objetos
     backend = repo.backend
     objetos.atualizar_indice(forcar=True)
-    objetos.reconstruir_de_pacotes()  # orphans get entries: judged like the rest
+    # Orphans get entries, judged like the rest (we hold the collection lock).
+    objetos.reconstruir_de_pacotes(exclusiva=True)
     locais: dict[str, Local] = repo.indice_blocos.todos()
     faltando = vivos - set(locais)
     if faltando:
@@ -123,6 +133,8 @@ def coletar(
     compactado.update(novos_locais)
     fragmentos = [i.chave for i in backend.listar(PREFIXO_FRAGMENTOS)]
     fragmentos_removidos = 0
+    if antes_de_apagar is not None:
+        antes_de_apagar()
     if removidos or len(fragmentos) > 1:
         id_novo = None
         if compactado:

@@ -49,7 +49,7 @@ from ..erros import (
     ErroRepositorio,
     ErroTrava,
 )
-from ..estado import pasta_estado
+from ..estado import lugar_do_repositorio, pasta_estado
 from ..politica.versoes import e_versao
 from .backends import Backend
 from .backends.endereco import backend_para, e_local
@@ -133,7 +133,11 @@ def migrar_repositorio(
     with ExitStack() as pilha:
         pilha.enter_context(
             travar(
-                pasta_estado(cab["id"], estado) / "travas" / "repositorio.lock",
+                pasta_estado(
+                    cab["id"], estado, lugar_do_repositorio(backend.descrever())
+                )
+                / "travas"
+                / "repositorio.lock",
                 espera=ESPERA_TRAVA_S,
                 descricao=f"{backend.descrever()}: repositório",
             )
@@ -366,7 +370,7 @@ class _Migracao:
         objetos = self.repo.objetos
         objetos.atualizar_indice(forcar=True)
         # Packs a killed run wrote without their fragment: index them, not redo them.
-        objetos.reconstruir_de_pacotes()
+        objetos.reconstruir_de_pacotes(exclusiva=True)
         indice = self.repo.indice_blocos
         # Two listings instead of one list in memory: millions of v1 objects.
         total = n = 0

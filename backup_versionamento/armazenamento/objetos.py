@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from ..erros import ErroChaveAusente, ErroIntegridade, ErroObjetoCorrompido
 from .backends import Backend
@@ -32,8 +32,11 @@ from .pacote import (
     id_da_chave,
     ler_trailer,
 )
+from .trava_remota import concessao_backup
 
 log = logging.getLogger("SistemaBackup")
+# How long a reader that must write a recovery fragment waits for a collection.
+ESPERA_LIMPEZA_S = 600.0
 # A writer that lets go of its pack holding at least this much seals it there,
 # written from the caller's buffers (no copy): packs of 4 to 16 MiB.
 SELAR_AO_SOLTAR = 4 << 20
@@ -182,11 +185,15 @@ class ArmazemObjetos:
         locais = ler_trailer(self.codificador, id_pacote, fim, tamanho)
         return locais
 
-    def reconstruir_de_pacotes(self) -> int:
+    def reconstruir_de_pacotes(self, exclusiva: bool = False) -> int:
         """Index packs that no fragment lists (a lost or never-written fragment).
 
         Writes a recovery fragment when the repository is writable; either way
         the per-machine index learns them. Returns how many packs were read.
+        Unless the caller holds the repository exclusively (`exclusiva`: a
+        collection, a migration) the fragment is written under a
+        backup lease, listing only packs that still exist: a collection running
+        meanwhile deletes orphan packs, and no fragment may point at a gone pack.
         """
         indexados = self.indice.pacotes_indexados()
         novos: dict[str, Local] = {}
@@ -204,13 +211,25 @@ class ArmazemObjetos:
         if not novos:
             return lidos
         id_frag = None
-        if not self.backend.somente_leitura:
+        if self.backend.somente_leitura:
+            self.indice.registrar(novos, None)
+            return lidos
+        with (
+            nullcontext()
+            if exclusiva
+            else concessao_backup(self.backend, ESPERA_LIMPEZA_S)
+        ):
+            if not exclusiva:
+                existentes = set(self.pacotes())
+                novos = {i: loc for i, loc in novos.items() if loc.pacote in existentes}
+                if not novos:
+                    return lidos
             id_frag, partes = codificar_fragmento(self.codificador, novos)
             self.backend.gravar(chave_fragmento(id_frag), partes)
             log.warning(
                 "Índice reconstruído a partir de %d pacote(s) sem fragmento", lidos
             )
-        self.indice.registrar(novos, id_frag)
+            self.indice.registrar(novos, id_frag)
         return lidos
 
     def pacotes(self) -> dict[str, int]:

@@ -31,7 +31,7 @@ from ..erros import (
     ErroTrava,
     ErroVersaoNaoEncontrada,
 )
-from ..estado import pasta_estado
+from ..estado import lugar_do_repositorio, pasta_estado
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
@@ -132,7 +132,7 @@ def localizar_estado(backend: Backend, estado: str = "") -> Path | None:
     cab = ler_cabecalho(backend)
     if cab is None or not isinstance(cab.get("id"), str):
         return None
-    return pasta_estado(cab["id"], estado)
+    return pasta_estado(cab["id"], estado, lugar_do_repositorio(backend.descrever()))
 
 
 class Repositorio:
@@ -158,7 +158,9 @@ class Repositorio:
         # Set by abrir(): this process wrote the header (see desfazer_criacao).
         self.criado_agora = False
         self._desfeito = False
-        self.pasta_estado = pasta_estado(self.id, estado)
+        self.pasta_estado = pasta_estado(
+            self.id, estado, lugar_do_repositorio(backend.descrever())
+        )
         self.threads = threads
         self.buffer_mb = buffer_mb
         compressao = cabecalho.get("compressao") or {}

@@ -27,9 +27,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
     p.add_argument(
         "--quebrar-trava",
         action="store_true",
-        help="remove a trava de uma limpeza que parou sem terminar (repositório "
-        "compartilhado, ex.: S3) e sai; use só depois de conferir que ela não "
-        "está mais rodando",
+        help="remove a trava de uma limpeza que parou sem terminar e as concessões "
+        "expiradas de backups que pararam sem terminar, e sai; use só depois de "
+        "conferir que eles não estão mais rodando",
     )
     p.set_defaults(executar=executar)
 
@@ -41,16 +41,26 @@ def executar(args: argparse.Namespace) -> int:
 
         with gerenciador(args) as g:
             dados = g.quebrar_trava_limpeza()
-        saida = {"trava_removida": dados is not None, "trava": dados}
-        imprimir(
-            args,
-            saida,
-            lambda: (
+            concessoes = g.quebrar_concessoes_expiradas()
+        saida = {
+            "trava_removida": dados is not None,
+            "trava": dados,
+            "concessoes_removidas": concessoes,
+        }
+
+        def texto() -> str:
+            linhas = [
                 "Nenhuma trava de limpeza encontrada."
                 if dados is None
                 else f"Trava de limpeza removida: {seguro(descrever_trava(dados))}"
-            ),
-        )
+            ]
+            linhas += [
+                f"Concessão expirada de backup removida: {seguro(descrever_trava(c))}"
+                for c in concessoes
+            ]
+            return "\n".join(linhas)
+
+        imprimir(args, saida, texto)
         return 0
     with gerenciador(args) as g:
         r = g.limpeza(simular=args.simular, modelo=args.modelo)

@@ -17,8 +17,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         help="envia o repositório local ao S3 ou o recebe de lá",
         description="Compara as listas de objetos do repositório local (--base / "
         "diretorios.base) e do bucket (--remoto ou integracao.cloud_storage) e "
-        "copia o que falta, na ordem que mantém o destino sempre válido. Nunca "
-        "apaga nada no destino. Uma máquina nova recebe o repositório inteiro "
+        "copia o que falta, na ordem que mantém o destino sempre válido. Só "
+        "apaga no destino com --apagar. Uma máquina nova recebe o repositório inteiro "
         "com --receber numa pasta vazia.",
     )
     sentido = p.add_mutually_exclusive_group()
@@ -44,6 +44,13 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         action="store_true",
         help="só mostra quantos objetos e bytes seriam copiados",
     )
+    p.add_argument(
+        "--apagar",
+        action="store_true",
+        help="também apaga no destino o que a origem não tem mais (versões que a "
+        "limpeza removeu, pacotes reempacotados), sob a trava de limpeza do "
+        "destino; versões gravadas direto no destino também saem",
+    )
     p.set_defaults(executar=executar, receber=False)
 
 
@@ -67,6 +74,7 @@ def executar(args: argparse.Namespace) -> int:
     from .. import config as configuracao
     from ..armazenamento.backends.endereco import backend_para, e_local
     from ..armazenamento.sincronia import planejar, sincronizar
+    from ..integracoes.espelho import opcoes_apagar
 
     cfg = configuracao.carregar(args.config, base=args.base)
     base = cfg["diretorios"]["base"]
@@ -80,7 +88,7 @@ def executar(args: argparse.Namespace) -> int:
         raise ErroConfiguracao(f"--remoto {remoto}: use s3://BUCKET/PREFIXO")
     local, nuvem = backend_para(base, cfg), backend_para(remoto, cfg)
     origem, destino = (nuvem, local) if args.receber else (local, nuvem)
-    plano = planejar(origem, destino)
+    plano = planejar(origem, destino, apagar=args.apagar)
     if args.simular:
         r: dict[str, Any] = {
             "origem": origem.descrever(),
@@ -88,6 +96,7 @@ def executar(args: argparse.Namespace) -> int:
             "objetos_a_copiar": plano["objetos"],
             "bytes_a_copiar": plano["bytes"],
             "ja_presentes": plano["ja_presentes"],
+            "objetos_a_apagar": plano["a_apagar"],
             "simulado": True,
         }
     else:
@@ -98,6 +107,7 @@ def executar(args: argparse.Namespace) -> int:
                 threads=cfg["performance"]["threads_backup"],
                 progresso=progresso,
                 plano=plano,
+                **opcoes_apagar(cfg, args.apagar),
             )
         r["simulado"] = False
 
@@ -107,12 +117,20 @@ def executar(args: argparse.Namespace) -> int:
             return (
                 f"Simulação: {r['objetos_a_copiar']} objeto(s), "
                 f"{tamanho_legivel(r['bytes_a_copiar'])} de {de} para {para} "
-                f"({r['ja_presentes']} já presentes). Nada foi copiado."
+                f"({r['ja_presentes']} já presentes)"
+                + (f", {r['objetos_a_apagar']} a apagar" if args.apagar else "")
+                + ". Nada foi copiado."
             )
+        apagados = (
+            f" {r['objetos_apagados']} objeto(s) que a origem não tem mais "
+            "apagados do destino."
+            if args.apagar
+            else ""
+        )
         return (
             f"Sincronizado: {r['objetos_copiados']} objeto(s), "
             f"{tamanho_legivel(r['bytes_copiados'])} de {de} para {para} "
-            f"({r['ja_presentes']} já presentes)."
+            f"({r['ja_presentes']} já presentes).{apagados}"
         )
 
     imprimir(args, r, humano)

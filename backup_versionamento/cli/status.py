@@ -70,10 +70,32 @@ def _texto(st: dict[str, Any]) -> str:
             or "nenhum"
         ),
         f"Log:                {seguro(st['log'])}",
+        *_texto_travas(st),
         _texto_daemon(st["daemon"]),
         *_texto_integracoes(st.get("integracoes") or {}),
     ]
     return "\n".join(linhas)
+
+
+def _texto_travas(st: dict[str, Any]) -> list[str]:
+    """The collection lock and the backups' leases held in the repository."""
+    from ..armazenamento.trava_remota import descrever_trava  # lazy: startup time
+
+    linhas = []
+    trava = st.get("trava_limpeza")
+    if trava:
+        estado = "EXPIRADA" if trava["expirada"] else "em andamento"
+        linhas.append(f"Limpeza:            {estado}, {seguro(descrever_trava(trava))}")
+    for c in st.get("concessoes") or []:
+        estado = "EXPIRADA" if c["expirada"] else "em andamento"
+        linhas.append(f"Backup:             {estado}, {seguro(descrever_trava(c))}")
+    if any(d["expirada"] for d in [*([trava] if trava else []), *st["concessoes"]]):
+        linhas.append(
+            "  trava ou concessão expirada: o processo parou sem terminar e a "
+            "limpeza não roda; confira e remova com "
+            "`inicializar_backup.py limpeza --quebrar-trava`"
+        )
+    return linhas
 
 
 def _quando(registro: dict[str, Any] | None) -> str:

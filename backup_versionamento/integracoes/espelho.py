@@ -2,8 +2,10 @@
 
 With `integracao.cloud_storage.habilitado` and a local `diretorios.base`, every
 `backup_criado`, `versao_fixada` and `limpeza_concluida` pushes what the bucket
-lacks (armazenamento.sincronia: header, packs, index fragments, sidecars,
-pins). It runs on the bus's worker thread: it never blocks nor fails the backup.
+lacks (armazenamento.sincronia: key objects, header, packs, index fragments,
+sidecars, pins: a complete repository); with `apagar_no_espelho` it also
+deletes what limpeza removed here. It runs on the bus's worker thread: it
+never blocks nor fails the backup.
 A failure is retried a few times, then logged and shown in `status`; the next
 event (or `inicializar_backup.py sincronizar`) sends whatever is still missing.
 
@@ -58,6 +60,16 @@ def backend_espelho(config: dict[str, Any]) -> Backend:
     return backend_s3(endereco_espelho(config["integracao"]["cloud_storage"]), config)
 
 
+def opcoes_apagar(config: dict[str, Any], apagar: bool) -> dict[str, Any]:
+    """Deletion propagation with the same grace and lease rules as limpeza."""
+    retencao = config["retencao"]
+    return {
+        "apagar": apagar,
+        "carencia_s": retencao["carencia_coleta_minutos"] * 60,
+        "espera_s": retencao["espera_backups_minutos"] * 60,
+    }
+
+
 class Espelho:
     """Bus subscriber that pushes the local repository to the bucket."""
 
@@ -71,9 +83,10 @@ class Espelho:
         self.config = config
         self.local = local
         self.saude = saude
-        nuvem = config["integracao"]["cloud_storage"]
-        self.endereco = endereco_espelho(nuvem)
-        self.espera_ao_sair = float(nuvem["espera_ao_sair_segundos"])
+        self.config_nuvem = config["integracao"]["cloud_storage"]
+        self.endereco = endereco_espelho(self.config_nuvem)
+        self.apagar = bool(self.config_nuvem["apagar_no_espelho"])
+        self.espera_ao_sair = float(self.config_nuvem["espera_ao_sair_segundos"])
         self.threads = int(config["performance"]["threads_backup"])
         self.marca = None if pasta_estado is None else pasta_estado / NOME / "pendente"
         self._destino: Backend | None = None
@@ -137,7 +150,13 @@ class Espelho:
                 if self._destino is None:
                     self._destino = backend_espelho(self.config)
                 r = sincronizar(
-                    self.local, self._destino, threads=self.threads, parar=self._parar
+                    self.local,
+                    self._destino,
+                    threads=self.threads,
+                    parar=self._parar,
+                    **opcoes_apagar(
+                        self.config, self.config_nuvem["apagar_no_espelho"]
+                    ),
                 )
             except ErroBackup as e:
                 if tentativa < TENTATIVAS:

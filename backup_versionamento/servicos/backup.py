@@ -16,7 +16,7 @@ from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.repositorio import agora_iso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import esperar_sem_limpeza, marca_limpeza
+from ..armazenamento.trava_remota import concessao_backup, marca_limpeza
 from ..arvore import leitura
 from ..arvore.leitura import checar_origem
 from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
@@ -144,12 +144,19 @@ class ServicoBackup:
         linhagem = coletar_linhagem(
             origem, validacao["biblioteca"] if validacao else None
         )
-        with travar(
-            self.ctx.repo.caminho_trava("repositorio"),
-            exclusiva=False,
-            descricao="repositório (limpeza em andamento)",
+        with (
+            travar(
+                self.ctx.repo.caminho_trava("repositorio"),
+                exclusiva=False,
+                descricao="repositório (limpeza em andamento)",
+            ),
+            # Every machine's collection waits for this lease (docs/FORMATO.md).
+            concessao_backup(self.ctx.repo.backend, ESPERA_TRAVA_S) as concessao,
         ):
             marca = marca_limpeza(self.ctx.repo.backend)
+            # A collection may have run since this process last looked: what
+            # the index remembers may sit in packs that are gone.
+            self.ctx.repo.objetos.atualizar_indice(forcar=True)
             conteudo = self._gravar_conteudo(origem, progresso)
             with travar(
                 self.ctx.repo.caminho_trava(f"modelo-{modelo}"),
@@ -169,9 +176,10 @@ class ServicoBackup:
                     )
                     return str(ultima["versao"]), False
                 backend = self.ctx.repo.backend
-                # On a shared store no flock excludes another machine's GC.
-                esperar_sem_limpeza(backend, ESPERA_TRAVA_S)
-                if marca is not None and marca_limpeza(backend) != marca:
+                # Only a lease broken by hand (or expired) lets a collection
+                # run meanwhile: then every reused chunk must still exist.
+                perdida = concessao is not None and not concessao.valida()
+                if perdida or marca_limpeza(backend) != marca:
                     self._conferir_apos_limpeza(conteudo.entradas, modelo)
                 # The per-model lock is per machine; on a shared object store
                 # another machine may take the version first: recompute, retry.

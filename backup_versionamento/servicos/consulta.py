@@ -207,7 +207,14 @@ class ServicoConsulta:
             m: {a: str(e.versao) for a, e in self.historico_aliases.atuais(m).items()}
             for m in modelos
         }
+        # lazy: startup time (docs/DESEMPENHO.md)
+        from ..armazenamento.trava_remota import ler_trava, listar_concessoes
+
+        backend = self.ctx.repo.backend
         return {
+            # Who holds the repository now; stale ones say what to do.
+            "trava_limpeza": ler_trava(backend),
+            "concessoes": listar_concessoes(backend),
             "base": str(self.ctx.base),
             "aliases": {m: a for m, a in aliases.items() if a},
             "formato": self.ctx.repo.cabecalho["formato"],

@@ -7,7 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import quebrar_trava, trava_limpeza
+from ..armazenamento.trava_remota import (
+    quebrar_concessoes,
+    quebrar_trava,
+    trava_limpeza,
+)
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import ESPERA_TRAVA_S
@@ -59,15 +63,20 @@ class ServicoLimpeza:
         if simular:
             return saida
         carencia = self.ctx.config["retencao"]["carencia_coleta_minutos"] * 60
+        espera_backups = self.ctx.config["retencao"]["espera_backups_minutos"] * 60
         with (
             travar(
                 self.ctx.repo.caminho_trava("repositorio"),
                 espera=ESPERA_TRAVA_S,
                 descricao="repositório (backup em andamento)",
             ),
-            trava_limpeza(self.ctx.repo.backend),
+            # Then no backup of any machine holds a lease: nothing deletes a
+            # pack that a running backup may be deduplicating against.
+            trava_limpeza(self.ctx.repo.backend, espera_backups) as trava,
         ):
             remover = self._sem_aliases_novos(remover, saida)
+            if remover:
+                trava.exigir_valida()
             for m, d in remover:
                 self.ctx.repo.remover_versao(m, d.versao)
                 log.info(
@@ -76,7 +85,9 @@ class ServicoLimpeza:
                 self.ctx.eventos.emitir(
                     "versao_removida", modelo=m, versao=d.versao, motivos=d.motivos
                 )
-            coleta = coletar(self.ctx.repo, carencia)
+            coleta = coletar(
+                self.ctx.repo, carencia, antes_de_apagar=trava.exigir_valida
+            )
         saida.update(coleta)
         log.info(
             "Limpeza concluída: %s, %s, %s, %d bytes liberados",
@@ -138,3 +149,7 @@ class ServicoLimpeza:
     def quebrar_trava(self) -> dict[str, Any] | None:
         """Remove a stale collection lock object (shared stores); what it held."""
         return quebrar_trava(self.ctx.repo.backend)
+
+    def quebrar_concessoes(self) -> list[dict[str, Any]]:
+        """Remove expired backup leases (their backups died); what they held."""
+        return quebrar_concessoes(self.ctx.repo.backend)

@@ -28,6 +28,7 @@ __all__ = [
 if TYPE_CHECKING:  # mypy proves every class here fits the protocol
     from .falhas import BackendComFalhas
     from .memoria import BackendMemoria
+    from .reivindicacao import BackendCriacaoSondada, BackendSemCondicional
     from .s3 import BackendS3  # imported lazily at run time (boto3)
 
     def _conformes(
@@ -36,8 +37,10 @@ if TYPE_CHECKING:  # mypy proves every class here fits the protocol
         c: BackendComRetentativas,
         d: BackendComFalhas,
         e: BackendS3,
+        f: BackendCriacaoSondada,
+        g: BackendSemCondicional,
     ) -> list[Backend]:
-        return [a, b, c, d, e]
+        return [a, b, c, d, e, f, g]
 
 
 def __getattr__(nome: str) -> Any:

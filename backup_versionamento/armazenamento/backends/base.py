@@ -48,6 +48,16 @@ class Backend(Protocol):
         ...
 
     @property
+    def criacao_condicional(self) -> bool | None:
+        """True when `gravar(exclusivo=True)` is honored by construction (link(),
+        a lock in memory, or a wrapper that makes it so); None when it depends
+        on the server and must be probed (S3: some servers ignore If-None-Match;
+        see reivindicacao.py). Optional capabilities such as
+        `limpar_temporarios(idade_s)` and `restringir()` are methods a backend
+        may lack; callers look them up with getattr."""
+        ...
+
+    @property
     def leitura_maxima(self) -> int:
         """The largest byte range worth one read: requests to an object store
         have latency (read much at once); a local read gains nothing from huge
@@ -94,6 +104,10 @@ class BackendEnvolto:
     @property
     def leitura_maxima(self) -> int:
         return self.interno.leitura_maxima
+
+    @property
+    def criacao_condicional(self) -> bool | None:
+        return self.interno.criacao_condicional
 
     def descrever(self) -> str:
         return self.interno.descrever()

@@ -28,19 +28,26 @@ def backend_s3(endereco: str, cfg: dict[str, Any] | None = None) -> Backend:
     boto3's own chain (AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, profiles). Wrapped
     in the retry policy shared by every backend.
     """
+    from ...estado import raiz_estado
+    from .reivindicacao import BackendCriacaoSondada
     from .s3 import BackendS3, separar_endereco
 
     bucket, prefixo = separar_endereco(endereco)
     nuvem = (cfg or {}).get("integracao", {}).get("cloud_storage", {})
     threads = (cfg or {}).get("performance", {}).get("threads_backup", 4)
-    return BackendComRetentativas(
-        BackendS3(
-            bucket,
-            prefixo,
-            endpoint_url=nuvem.get("endpoint_url") or None,
-            regiao=nuvem.get("regiao") or None,
-            threads=threads,
-        )
+    s3 = BackendS3(
+        bucket,
+        prefixo,
+        endpoint_url=nuvem.get("endpoint_url") or None,
+        regiao=nuvem.get("regiao") or None,
+        threads=threads,
+    )
+    # Conditional create probed once per endpoint and bucket on this machine.
+    estado = (cfg or {}).get("diretorios", {}).get("estado", "")
+    return BackendCriacaoSondada(
+        BackendComRetentativas(s3),
+        cache=raiz_estado(estado) / "sondas.json",
+        chave_cache=f"{s3.endpoint_efetivo} {bucket}",
     )
 
 

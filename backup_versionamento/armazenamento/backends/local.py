@@ -71,6 +71,7 @@ class BackendLocal:
     """Files under a folder; atomic and durable writes, reads that work read-only."""
 
     exclusao_real = True
+    criacao_condicional: bool | None = True  # link()
     leitura_maxima = 1 << 20
     # Modes of what this backend creates; `restringir` drops access for "others"
     # (encryption or access control on: docs/SEGURANCA.md).

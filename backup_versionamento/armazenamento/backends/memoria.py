@@ -15,6 +15,8 @@ class BackendMemoria:
 
     # flock on this machine says nothing about who else writes "here".
     exclusao_real = False
+    # a lock in memory
+    criacao_condicional: bool | None = True
     leitura_maxima = 1 << 20
 
     def __init__(self) -> None:

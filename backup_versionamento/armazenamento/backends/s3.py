@@ -85,6 +85,8 @@ class BackendS3:
 
     # Locks on this machine say nothing about other machines writing here.
     exclusao_real = False
+    # If-None-Match: some servers ignore it; probed
+    criacao_condicional: bool | None = None
     leitura_maxima = 8 << 20  # each GET has latency: few large ranges
     somente_leitura = False
 
