@@ -84,8 +84,8 @@ class Backend(Protocol):
 
 
 class BackendEnvolto:
-    """Base of the wrappers (retries, fault injection): the backend's own
-    properties come from the wrapped one."""
+    """Base of the wrappers (retries, fault injection, claims): every property and
+    verb passes through to the wrapped backend; a wrapper overrides what it changes."""
 
     def __init__(self, interno: Backend) -> None:
         self.interno = interno
@@ -111,6 +111,32 @@ class BackendEnvolto:
 
     def descrever(self) -> str:
         return self.interno.descrever()
+
+    def ler(self, chave: str) -> bytes:
+        return self.interno.ler(chave)
+
+    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes:
+        return self.interno.ler_intervalo(chave, inicio, tamanho)
+
+    def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
+        return self.interno.gravar(chave, partes, exclusivo=exclusivo)
+
+    def info(self, chave: str) -> InfoObjeto | None:
+        return self.interno.info(chave)
+
+    def existe(self, chave: str) -> bool:
+        return self.interno.existe(chave)
+
+    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
+        return self.interno.listar(prefixo)
+
+    def apagar(self, chave: str) -> None:
+        self.interno.apagar(chave)
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Forwarded when the inner backend has temp files (a local folder)."""
+        limpar = getattr(self.interno, "limpar_temporarios", None)
+        return limpar(idade_s) if limpar is not None else (0, 0)
 
 
 def validar_chave(chave: str) -> str:

@@ -9,13 +9,12 @@ inner backend's real behaviour.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from ...erros import ErroEspacoInsuficiente, ErroRepositorio
 from .base import (
     Backend,
     BackendEnvolto,
-    InfoObjeto,
     Partes,
     como_vistas,
     validar_chave,
@@ -175,22 +174,8 @@ class BackendComFalhas(BackendEnvolto):
             depois(chave)
         return gravou
 
-    def info(self, chave: str) -> InfoObjeto | None:
-        return self.interno.info(chave)
-
-    def existe(self, chave: str) -> bool:
-        return self.interno.existe(chave)
-
-    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
-        return self.interno.listar(prefixo)
-
     def apagar(self, chave: str) -> None:
         gancho = self._gancho_apagar
         if gancho is not None:
             gancho(validar_chave(chave))
         self.interno.apagar(chave)
-
-    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        """Forwarded to the inner backend when it has temp files (local folder)."""
-        limpar = getattr(self.interno, "limpar_temporarios", None)
-        return limpar(idade_s) if limpar is not None else (0, 0)

@@ -30,13 +30,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import blake3
 
 from ...erros import ErroChaveAusente, ErroTrava
-from .base import Backend, BackendEnvolto, InfoObjeto, Partes
+from .base import Backend, BackendEnvolto, Partes
 
 log = logging.getLogger("SistemaBackup")
 
@@ -184,27 +183,6 @@ class BackendCriacaoSondada(BackendEnvolto):
         )
 
     # -- delegated ------------------------------------------------------------------
-    def ler(self, chave: str) -> bytes:
-        return self.interno.ler(chave)
-
-    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes:
-        return self.interno.ler_intervalo(chave, inicio, tamanho)
-
-    def info(self, chave: str) -> InfoObjeto | None:
-        return self.interno.info(chave)
-
-    def existe(self, chave: str) -> bool:
-        return self.interno.existe(chave)
-
-    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
-        return self.interno.listar(prefixo)
-
-    def apagar(self, chave: str) -> None:
-        self.interno.apagar(chave)
-
-    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        limpar = getattr(self.interno, "limpar_temporarios", None)
-        return limpar(idade_s) if limpar is not None else (0, 0)
 
 
 class BackendSemCondicional(BackendEnvolto):
@@ -217,21 +195,3 @@ class BackendSemCondicional(BackendEnvolto):
     def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
         self.interno.gravar(chave, partes)
         return True
-
-    def ler(self, chave: str) -> bytes:
-        return self.interno.ler(chave)
-
-    def ler_intervalo(self, chave: str, inicio: int, tamanho: int) -> bytes:
-        return self.interno.ler_intervalo(chave, inicio, tamanho)
-
-    def info(self, chave: str) -> InfoObjeto | None:
-        return self.interno.info(chave)
-
-    def existe(self, chave: str) -> bool:
-        return self.interno.existe(chave)
-
-    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
-        return self.interno.listar(prefixo)
-
-    def apagar(self, chave: str) -> None:
-        self.interno.apagar(chave)

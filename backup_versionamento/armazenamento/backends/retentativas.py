@@ -131,8 +131,3 @@ class BackendComRetentativas(BackendEnvolto):
 
     def apagar(self, chave: str) -> None:
         self._repetir(f"apagar {chave}", lambda: self.interno.apagar(chave))
-
-    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        """Forwarded to the inner backend when it has temp files (local folder)."""
-        limpar = getattr(self.interno, "limpar_temporarios", None)
-        return limpar(idade_s) if limpar is not None else (0, 0)
