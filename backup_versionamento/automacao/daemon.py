@@ -34,9 +34,10 @@ from .. import erros
 from ..armazenamento.backends.endereco import backend_para
 from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..armazenamento.repositorio import localizar_estado
+from ..base.tempo import agora_iso
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
-from ..eventos import BarramentoEventos, Evento, Inscricao, agora_iso
+from ..eventos import BarramentoEventos, Evento, Inscricao
 from ..gerenciador import GerenciadorBackupVersionamento
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache

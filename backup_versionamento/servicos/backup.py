@@ -13,12 +13,12 @@ from typing import Any
 
 from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
-from ..armazenamento.repositorio import agora_iso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
 from ..armazenamento.trava_remota import concessao_backup, marca_limpeza
 from ..arvore import leitura
 from ..arvore.leitura import checar_origem
+from ..base.tempo import agora_iso
 from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
 from ..politica.versoes import AUTO, incremento_de, proxima_versao
 from ..registro import NOME_LOGGER
