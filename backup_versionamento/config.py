@@ -20,7 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import segredos
-from .erros import ErroConfiguracao, mensagem_os
+from .base.endereco import e_local
+from .base.escrita import mensagem_os
+from .erros import ErroConfiguracao
 from .eventos import EVENTOS
 from .texto import decodificar_json, inteiro_enorme
 
@@ -593,7 +595,7 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     """
 
     def absoluto(p: str) -> str:
-        if e_remoto(p):
+        if not e_local(p):
             return p.rstrip("/")  # s3://bucket/prefix: an address, not a path
         caminho = Path(p).expanduser()
         return str(caminho if caminho.is_absolute() else (raiz / caminho).resolve())
@@ -622,7 +624,7 @@ def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     problema = _base(str(base))
     if problema:
         raise ErroConfiguracao(f"--base: {problema}")
-    if e_remoto(base):
+    if not e_local(base):
         cfg["diretorios"]["base"] = str(base).rstrip("/")
         cfg["diretorios"]["modelos"] = _modelos_de(cfg["diretorios"]["base"])
         return
@@ -631,13 +633,8 @@ def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     cfg["diretorios"]["modelos"] = str(Path(base_abs) / "modelos")
 
 
-def e_remoto(endereco: str | Path) -> bool:
-    """True for an object store address such as s3://bucket/prefix."""
-    return "://" in str(endereco)
-
-
 def _modelos_de(base: str) -> str:
-    return f"{base}/modelos" if e_remoto(base) else str(Path(base) / "modelos")
+    return f"{base}/modelos" if not e_local(base) else str(Path(base) / "modelos")
 
 
 def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
@@ -645,8 +642,8 @@ def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
     base = cfg["diretorios"]["base"]
     esperado = _modelos_de(base)
     informado = cfg["diretorios"]["modelos"]
-    if (informado if e_remoto(base) else Path(informado)) != (
-        esperado if e_remoto(base) else Path(esperado)
+    if (informado if not e_local(base) else Path(informado)) != (
+        esperado if not e_local(base) else Path(esperado)
     ):
         raise ErroConfiguracao(
             f"diretorios.modelos: no formato v1 os metadados ficam em <base>/modelos "

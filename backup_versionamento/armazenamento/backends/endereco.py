@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ...base.endereco import e_local
 from ...erros import ErroRepositorio
 from .base import Backend
 from .local import BackendLocal
 from .retentativas import BackendComRetentativas
 
 ESQUEMA_S3 = "s3://"
-
-
-def e_local(endereco: str | Path) -> bool:
-    return "://" not in str(endereco)
 
 
 def e_s3(endereco: str | Path) -> bool:
