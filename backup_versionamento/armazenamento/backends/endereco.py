@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ...base.endereco import e_local
+from ...base.padroes import THREADS_BACKUP
 from ...erros import ErroRepositorio
 from .base import Backend
 from .local import BackendLocal
@@ -31,7 +32,7 @@ def backend_s3(endereco: str, cfg: dict[str, Any] | None = None) -> Backend:
 
     bucket, prefixo = separar_endereco(endereco)
     nuvem = (cfg or {}).get("integracao", {}).get("cloud_storage", {})
-    threads = (cfg or {}).get("performance", {}).get("threads_backup", 4)
+    threads = (cfg or {}).get("performance", {}).get("threads_backup", THREADS_BACKUP)
     s3 = BackendS3(
         bucket,
         prefixo,
