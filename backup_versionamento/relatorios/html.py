@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from ..base.tempo import hora_local
-from ..cli.comum import tamanho_legivel
+from ..texto import tamanho_legivel
 from . import graficos
 
 # Long histories: the tables show the newest rows; the JSON holds them all.
