@@ -105,7 +105,7 @@ def _quando(registro: dict[str, Any] | None) -> str:
     from ..base.tempo import ler_momento  # lazy: startup time (docs/DESEMPENHO.md)
 
     try:
-        em = ler_momento(registro["em"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        em = hora_local(ler_momento(registro["em"]))
     except (KeyError, ValueError):
         em = "?"
     return f"{em}: {registro.get('mensagem', '')}"
