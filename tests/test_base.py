@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.armazenamento.backends.memoria import BackendMemoria
 from backup_versionamento.base.endereco import e_local, pasta_local
 from backup_versionamento.base.escrita import erro_de_os
@@ -20,6 +22,10 @@ from backup_versionamento.erros import (
     ErroTransitorio,
 )
 from backup_versionamento.seguranca.contexto import ContextoSeguranca
+
+from .conftest import cli
+from .s3_servidor import servidor
+from .test_cifra import _cfg, _config_arquivo, _modelo
 
 
 def test_um_parser_de_momento() -> None:
@@ -49,6 +55,28 @@ def test_contexto_de_seguranca_nao_faz_de_s3_uma_pasta() -> None:
     cfg = de_dicionario({"diretorios": {"base": "s3://balde/p"}})
     ctx = ContextoSeguranca(cfg, BackendMemoria())
     assert ctx.base is None
+
+
+def test_chaves_listar_num_repositorio_s3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `chaves listar` built Path("s3://...") and looked in a local folder 's3:'.
+    monkeypatch.delenv("BACKUP_VERSIONAMENTO_SENHA", raising=False)
+    srv = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", srv.url)
+    for nome, valor in srv.ambiente().items():
+        monkeypatch.setenv(nome, valor)
+    base = f"s3://{srv.novo_bucket()}/equipe"
+    cfg = _cfg(tmp_path)
+    with GerenciadorBackupVersionamento(base, cfg) as g:
+        g.criar_backup(_modelo(tmp_path), "patch")
+    arquivo = str(_config_arquivo(tmp_path, cfg))
+    r = cli(
+        "chaves", "listar", "--base", base, "--config", arquivo, "--json",
+        env=srv.ambiente(),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)) == 1
 
 
 def test_uma_traducao_de_erro_de_os() -> None:
