@@ -20,11 +20,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import segredos
-from .erros import ErroConfiguracao, mensagem_os
+from .base.endereco import e_local
+from .base.escrita import mensagem_os
+from .base.padroes import THREADS_BACKUP, THREADS_COMPRESSAO
+from .erros import ErroConfiguracao
 from .eventos import EVENTOS
+from .politica.retencao import MODOS_TEMPO, PoliticaRetencao
+from .politica.versoes import AUTO, INCREMENTOS
+from .seguranca.acesso import PAPEIS
 from .texto import decodificar_json, inteiro_enorme
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
+
+# The spec's retention defaults live with the policy.
+_RETENCAO = PoliticaRetencao()
 
 PADRAO: dict[str, Any] = {
     "diretorios": {
@@ -60,12 +69,16 @@ PADRAO: dict[str, Any] = {
     },
     "retencao": {
         "por_tempo": {
-            "ultimos_7_dias": "todas",
-            "ultimos_30_dias": "diarias",
-            "ultimos_90_dias": "semanais",
+            "ultimos_7_dias": _RETENCAO.ultimos_7_dias,
+            "ultimos_30_dias": _RETENCAO.ultimos_30_dias,
+            "ultimos_90_dias": _RETENCAO.ultimos_90_dias,
         },
-        "por_quantidade": {"maximo_versoes_por_modelo": 50},
-        "manter_melhores": {"metrica": "", "quantidade": 0, "maior_melhor": True},
+        "por_quantidade": {"maximo_versoes_por_modelo": _RETENCAO.maximo_versoes},
+        "manter_melhores": {
+            "metrica": _RETENCAO.metrica_melhores,
+            "quantidade": _RETENCAO.quantidade_melhores,
+            "maior_melhor": _RETENCAO.maior_melhor,
+        },
         "carencia_coleta_minutos": 60,
         "espera_backups_minutos": 10,
     },
@@ -142,8 +155,8 @@ PADRAO: dict[str, Any] = {
         },
     },
     "performance": {
-        "threads_backup": 4,
-        "threads_compressao": 2,
+        "threads_backup": THREADS_BACKUP,
+        "threads_compressao": THREADS_COMPRESSAO,
         "buffer_size_mb": 128,
         "cache_size_mb": 256,
         "nivel_compressao": 1,
@@ -172,19 +185,9 @@ _TIPOS_ALTERNATIVOS: dict[str, type] = {
 }
 
 _HORARIO = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_TIPOS_MUDANCA = {
-    "major",
-    "arquitetura",
-    "minor",
-    "melhoria",
-    "retreino",
-    "patch",
-    "correcao",
-    "correção",
-    "ajuste",
-    "auto",
-}
-_BUCKETS_TEMPO = {"todas", "diarias", "semanais", "mensais", "nenhuma"}
+# The domain modules own these lists (issue 20: each fact in one place).
+_TIPOS_MUDANCA = {*INCREMENTOS, AUTO}
+_BUCKETS_TEMPO = set(MODOS_TEMPO)
 _CHAVES_ENDPOINT = {"url", "eventos", "segredo", "segredo_arquivo"}
 _REF_GIT_PROIBIDA = re.compile(r"(^[./-])|(\.\.)|([\x00-\x20~^:?*\[\\\x7f])|(@\{)|(//)")
 
@@ -393,9 +396,6 @@ def _base(v: str) -> str | None:
     return None
 
 
-_PAPEIS = ("backup", "restaurar", "limpeza", "admin")
-
-
 def _usuarios_autorizados(v: list[Any] | dict[str, Any]) -> str | None:
     if isinstance(v, list):
         return _lista_de_texto(v)
@@ -404,12 +404,12 @@ def _usuarios_autorizados(v: list[Any] | dict[str, Any]) -> str | None:
         for u, papeis in v.items()
         if not isinstance(papeis, list)
         or not papeis
-        or not all(p in _PAPEIS for p in papeis)
+        or not all(p in PAPEIS for p in papeis)
     ]
     if ruins:
         return (
             f"papéis inválidos para {', '.join(ruins)}: cada usuário recebe uma lista "
-            f"não vazia de {', '.join(_PAPEIS)}"
+            f"não vazia de {', '.join(PAPEIS)}"
         )
     return None
 
@@ -593,7 +593,7 @@ def _resolver_caminhos(cfg: dict[str, Any], raiz: Path) -> None:
     """
 
     def absoluto(p: str) -> str:
-        if e_remoto(p):
+        if not e_local(p):
             return p.rstrip("/")  # s3://bucket/prefix: an address, not a path
         caminho = Path(p).expanduser()
         return str(caminho if caminho.is_absolute() else (raiz / caminho).resolve())
@@ -622,7 +622,7 @@ def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     problema = _base(str(base))
     if problema:
         raise ErroConfiguracao(f"--base: {problema}")
-    if e_remoto(base):
+    if not e_local(base):
         cfg["diretorios"]["base"] = str(base).rstrip("/")
         cfg["diretorios"]["modelos"] = _modelos_de(cfg["diretorios"]["base"])
         return
@@ -631,13 +631,8 @@ def ajustar_base(cfg: dict[str, Any], base: str | Path) -> None:
     cfg["diretorios"]["modelos"] = str(Path(base_abs) / "modelos")
 
 
-def e_remoto(endereco: str | Path) -> bool:
-    """True for an object store address such as s3://bucket/prefix."""
-    return "://" in str(endereco)
-
-
 def _modelos_de(base: str) -> str:
-    return f"{base}/modelos" if e_remoto(base) else str(Path(base) / "modelos")
+    return f"{base}/modelos" if not e_local(base) else str(Path(base) / "modelos")
 
 
 def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
@@ -645,8 +640,8 @@ def checar_diretorio_modelos(cfg: dict[str, Any]) -> None:
     base = cfg["diretorios"]["base"]
     esperado = _modelos_de(base)
     informado = cfg["diretorios"]["modelos"]
-    if (informado if e_remoto(base) else Path(informado)) != (
-        esperado if e_remoto(base) else Path(esperado)
+    if (informado if not e_local(base) else Path(informado)) != (
+        esperado if not e_local(base) else Path(esperado)
     ):
         raise ErroConfiguracao(
             f"diretorios.modelos: no formato v1 os metadados ficam em <base>/modelos "

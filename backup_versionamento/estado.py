@@ -12,6 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from .base.endereco import e_local
 from .erros import ErroPermissao
 
 NOME_APP = "backup_versionamento"
@@ -32,7 +33,7 @@ def raiz_estado(configurada: str = "") -> Path:
 
 def lugar_do_repositorio(descricao: str) -> str:
     """Where a repository is: the real path of a folder, the URL of a bucket."""
-    return descricao if "://" in descricao else os.path.realpath(descricao)
+    return descricao if not e_local(descricao) else os.path.realpath(descricao)
 
 
 def pasta_estado(id_repositorio: str, configurada: str = "", lugar: str = "") -> Path:

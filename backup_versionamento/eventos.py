@@ -20,9 +20,9 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
+from .base.tempo import agora_iso
 from .registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)
@@ -57,16 +57,6 @@ LIMITE_FILA = 10_000
 TEMPO_FECHAR_S = 10.0
 # A worker with nothing to do for this long ends (a new one starts on demand).
 OCIOSO_S = 0.5
-
-
-def agora_iso() -> str:
-    """UTC timestamp in the repository's format (ISO 8601 with 'Z')."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def ler_momento(texto: str) -> datetime:
-    """Parse an event's `momento` (or any of our UTC 'Z' timestamps)."""
-    return datetime.fromisoformat(texto.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)

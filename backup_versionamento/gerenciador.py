@@ -20,10 +20,11 @@ from . import config as configuracao
 from . import registro
 from .argumentos import exigir
 from .armazenamento.backends import Backend
-from .armazenamento.backends.endereco import backend_para, e_local
+from .armazenamento.backends.endereco import backend_para
 from .armazenamento.fluxo import Progresso
 from .armazenamento.repositorio import Repositorio
 from .armazenamento.sidecar import validar_nome_modelo
+from .base.endereco import pasta_local
 from .erros import ErroBackup, ErroRepositorio, ErroValidacao
 from .eventos import BarramentoEventos
 from .integracoes import Integracoes
@@ -68,7 +69,7 @@ class GerenciadorBackupVersionamento:
         self.config = _config_de(diretorio_base, config)
         endereco = self.config["diretorios"]["base"]
         # A folder (Path) or an object store address kept verbatim (s3://...).
-        self.base: Path | str = Path(endereco) if e_local(endereco) else endereco
+        self.base: Path | str = pasta_local(endereco) or endereco
         perf = self.config["performance"]
         # A backend may be injected (tests, fault injection); else from the address.
         self.backend = backend or backend_para(self.base, self.config)
@@ -101,8 +102,9 @@ class GerenciadorBackupVersionamento:
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
         # or remote one logs to this machine's state folder.
-        if isinstance(self.base, Path) and not self.backend.somente_leitura:
-            self.pasta_logs = self.base / "logs"
+        pasta = pasta_local(self.base)
+        if pasta is not None and not self.backend.somente_leitura:
+            self.pasta_logs = pasta / "logs"
         else:
             self.pasta_logs = self.pasta_estado / "logs"
         dev = self.config["desenvolvimento"]

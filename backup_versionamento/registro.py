@@ -54,7 +54,7 @@ def _manipulador_arquivo(arquivo: Path) -> logging.Handler:
                 return
             if not self.avisado and logging.raiseExceptions:
                 self.avisado = True
-                from .erros import mensagem_os
+                from .base.escrita import mensagem_os
 
                 motivo = mensagem_os(erro)
                 with contextlib.suppress(Exception):

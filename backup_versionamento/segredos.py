@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .erros import ErroConfiguracao, mensagem_os
+from .base.escrita import mensagem_os
+from .erros import ErroConfiguracao
 from .registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)

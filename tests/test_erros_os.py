@@ -7,12 +7,8 @@ import json
 from pathlib import Path
 
 from backup_versionamento import GerenciadorBackupVersionamento
-from backup_versionamento.erros import (
-    ErroArquivoNaoEncontrado,
-    ErroPermissao,
-    erro_de_os,
-    mensagem_os,
-)
+from backup_versionamento.base.escrita import erro_de_os, mensagem_os
+from backup_versionamento.erros import ErroArquivoNaoEncontrado, ErroPermissao
 
 from .conftest import cli, escrever
 

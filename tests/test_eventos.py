@@ -17,6 +17,7 @@ import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.automacao import Daemon
+from backup_versionamento.base.tempo import ler_momento
 from backup_versionamento.config import de_dicionario
 from backup_versionamento.erros import (
     ErroArquivoNaoEncontrado,
@@ -27,7 +28,6 @@ from backup_versionamento.eventos import (
     EVENTOS,
     BarramentoEventos,
     Evento,
-    ler_momento,
 )
 from backup_versionamento.integracoes import ler_atividade
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backup_versionamento.cli.formato import hora_local
+from backup_versionamento.base.tempo import hora_local
 
 from .conftest import cli, escrever
 

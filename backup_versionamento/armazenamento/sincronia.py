@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
+from ..base.padroes import THREADS_BACKUP
 from ..erros import ErroRepositorio
 from .backends import Backend, InfoObjeto
 from .repositorio import CHAVE_CABECALHO, ler_cabecalho
@@ -128,7 +129,7 @@ def sincronizar(
     origem: Backend,
     destino: Backend,
     *,
-    threads: int = 4,
+    threads: int = THREADS_BACKUP,
     progresso: Progresso | None = None,
     parar: threading.Event | None = None,
     plano: dict[str, Any] | None = None,

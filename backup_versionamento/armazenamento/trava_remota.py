@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from ..base.tempo import iso_utc
 from ..erros import ErroBackup, ErroChaveAusente, ErroTrava
 from .backends import Backend
 
@@ -52,7 +53,7 @@ RENOVACAO_S = 60.0
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(datetime.fromtimestamp(t, timezone.utc))
 
 
 def ler_trava(

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -34,9 +34,10 @@ from .. import erros
 from ..armazenamento.backends.endereco import backend_para
 from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..armazenamento.repositorio import localizar_estado
+from ..base.tempo import agora_iso, iso_utc
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon
-from ..eventos import BarramentoEventos, Evento, Inscricao, agora_iso
+from ..eventos import BarramentoEventos, Evento, Inscricao
 from ..gerenciador import GerenciadorBackupVersionamento
 from ..registro import NOME_LOGGER
 from . import cache as modulo_cache
@@ -91,7 +92,7 @@ def _iso_local(momento: datetime | None) -> str | None:
     """`schedule` keeps naive local times; the state file speaks UTC."""
     if momento is None:
         return None
-    return momento.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(momento)
 
 
 class Daemon:

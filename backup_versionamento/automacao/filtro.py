@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..base.endereco import pasta_local
+
 MARCADOR_SAVEDMODEL = "saved_model.pb"
 
 
@@ -54,7 +56,7 @@ class FiltroModelos:
             auto["extensoes_monitoradas"],
             auto["ignorar_arquivos"],
             # An s3:// repository is no folder on this machine to exclude.
-            [Path(b) for b in [config["diretorios"]["base"]] if "://" not in b],
+            [p for p in [pasta_local(config["diretorios"]["base"])] if p is not None],
         )
 
     def excluido(self, caminho: Path) -> bool:

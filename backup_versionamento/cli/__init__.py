@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from ..erros import CODIGOS_SAIDA, ErroBackup, erro_de_os
+from ..base.escrita import erro_de_os
+from ..erros import CODIGOS_SAIDA, ErroBackup
 from ..texto import seguro
 
 # Exit codes of an interrupted command (documented in CODIGOS_SAIDA).

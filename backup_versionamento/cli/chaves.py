@@ -226,7 +226,7 @@ def _listar(args: argparse.Namespace) -> int:
     from ..seguranca.chaves import Chaveiro, publico
 
     cfg = configuracao.carregar(args.config, base=args.base)
-    backend = backend_para(Path(cfg["diretorios"]["base"]))
+    backend = backend_para(cfg["diretorios"]["base"], cfg)  # s3:// is no Path
     cab = ler_cabecalho(backend)
     if cab is None:
         raise ErroRepositorio(f"{backend.descrever()}: repositório não encontrado")

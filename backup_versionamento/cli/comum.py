@@ -46,9 +46,10 @@ def gerenciador(
 def _dica_outro_repositorio(args: argparse.Namespace) -> str | None:
     """Where a repository is when the configured base has none but a known place has."""
     from .. import config as configuracao  # lazy: startup time (docs/DESEMPENHO.md)
+    from ..base.endereco import e_local
 
     endereco = configuracao.carregar(args.config, base=args.base)["diretorios"]["base"]
-    if configuracao.e_remoto(endereco):
+    if not e_local(endereco):
         return None  # the store's own error says what is wrong
     base = Path(endereco)
     if (base / "repositorio.json").exists():

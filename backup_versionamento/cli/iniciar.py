@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..base.tempo import hora_local
 from ..texto import seguro
 from .comum import tamanho_legivel
-from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..base.tempo import hora_local
 from ..texto import seguro
 from .comum import gerenciador, imprimir, saida_danificadas, tamanho_legivel
-from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:

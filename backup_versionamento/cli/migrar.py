@@ -53,8 +53,8 @@ def executar(args: argparse.Namespace) -> int:
     # lazy: startup time (docs/DESEMPENHO.md)
     from .. import config as configuracao
     from .. import registro
-    from ..armazenamento.backends.endereco import e_local
     from ..armazenamento.migracao import migrar_repositorio
+    from ..base.endereco import e_local
 
     cfg = configuracao.carregar(args.config, base=args.base)
     base = cfg["diretorios"]["base"]

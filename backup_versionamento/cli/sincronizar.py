@@ -72,8 +72,9 @@ def _remoto(args: argparse.Namespace, cfg: dict[str, Any]) -> str:
 def executar(args: argparse.Namespace) -> int:
     # lazy: startup time (docs/DESEMPENHO.md)
     from .. import config as configuracao
-    from ..armazenamento.backends.endereco import backend_para, e_local
+    from ..armazenamento.backends.endereco import backend_para
     from ..armazenamento.sincronia import planejar, sincronizar
+    from ..base.endereco import e_local
     from ..integracoes.espelho import opcoes_apagar
 
     cfg = configuracao.carregar(args.config, base=args.base)

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..base.tempo import hora_local
 from ..texto import plural, seguro
 from .comum import gerenciador, imprimir, saida_danificadas, tamanho_legivel
-from .formato import hora_local
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -102,10 +102,10 @@ def _quando(registro: dict[str, Any] | None) -> str:
     """'<local time with zone>: <message>' of a health record."""
     if not registro:
         return "nenhum"
-    from ..eventos import ler_momento  # lazy: startup time (docs/DESEMPENHO.md)
+    from ..base.tempo import ler_momento  # lazy: startup time (docs/DESEMPENHO.md)
 
     try:
-        em = ler_momento(registro["em"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        em = hora_local(ler_momento(registro["em"]))
     except (KeyError, ValueError):
         em = "?"
     return f"{em}: {registro.get('mensagem', '')}"

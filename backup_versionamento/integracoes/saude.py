@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..armazenamento.escrita_atomica import escrever_json_atomico
-from ..eventos import agora_iso
+from ..base.tempo import agora_iso
 from ..registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..base.tempo import ler_momento
 from ..erros import ErroConfiguracao, ErroIntegridade
 from .versoes import Versao, e_versao
 
@@ -189,17 +190,12 @@ def _data(texto: Any, versao: str) -> datetime:
         raise ErroIntegridade(
             f"versão {versao}: criado_em ausente ou não é texto ({texto!r})"
         )
-    # Python 3.10's fromisoformat does not take the 'Z' suffix.
-    normalizado = texto[:-1] + "+00:00" if texto.endswith(("Z", "z")) else texto
     try:
-        quando = datetime.fromisoformat(normalizado)
+        quando = ler_momento(texto)
     except ValueError:
         raise ErroIntegridade(
             f"versão {versao}: criado_em '{texto}' não é uma data ISO 8601"
         ) from None
-    # Naive timestamps are taken as UTC, the only zone this tool writes.
-    if quando.tzinfo is None:
-        return quando.replace(tzinfo=timezone.utc)
     return quando.astimezone(timezone.utc)
 
 

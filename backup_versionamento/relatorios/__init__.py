@@ -20,7 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..erros import ErroBackup, ErroNaoSuportado, erro_de_os
+from ..base.endereco import pasta_local
+from ..base.escrita import erro_de_os
+from ..erros import ErroBackup, ErroNaoSuportado
 from ..registro import NOME_LOGGER
 
 # lazy: startup time (docs/DESEMPENHO.md); the CLI builds its parser from FORMATOS
@@ -44,8 +46,8 @@ def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
     A repository in an object store or on a read-only mount has no such folder:
     the reports go beside its logs in this machine's state folder.
     """
-    base = gerenciador.base
-    if isinstance(base, Path) and not gerenciador.backend.somente_leitura:
+    base = pasta_local(gerenciador.base)
+    if base is not None and not gerenciador.backend.somente_leitura:
         return base / PASTA_PADRAO
     return Path(gerenciador.pasta_estado) / PASTA_PADRAO
 

@@ -9,17 +9,16 @@ Days are UTC calendar days.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..base.tempo import iso_utc, momento_ou_none
 from ..erros import ErroBackup
+from ..integracoes.atividade import LeitorAtividade, arquivo_atividade
 from ..metricas import (
     METRICAS_CONHECIDAS,
     linha_base_aleatoria,
@@ -34,7 +33,6 @@ log = logging.getLogger(NOME_LOGGER)
 
 VERSAO_ESQUEMA = 1
 DIAS_PADRAO = 90
-NOME_ATIVIDADE = "atividade.jsonl"
 ORIGENS = ("manual", "agendado", "monitorado")
 # The daemon's queue says "monitoramento"; the journal may carry either.
 _SINONIMOS_ORIGEM = {"monitoramento": "monitorado", "observador": "monitorado"}
@@ -54,78 +52,6 @@ _MB = 1024 * 1024
 # -- activity journal -----------------------------------------------------------------
 
 
-def momento_utc(texto: Any) -> datetime | None:
-    """An ISO 8601 moment ("...Z" or with offset) as an aware datetime, or None."""
-    if not isinstance(texto, str):
-        return None
-    try:
-        m = datetime.fromisoformat(texto.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return m if m.tzinfo else m.replace(tzinfo=timezone.utc)
-
-
-def _evento_da_linha(linha: bytes) -> dict[str, Any] | None:
-    """One journal line as {"evento", "momento" (aware datetime), "dados"}, or None."""
-    try:
-        obj = json.loads(linha)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("evento"), str):
-        return None
-    momento = momento_utc(obj.get("momento"))
-    dados = obj.get("dados", {})
-    if momento is None or not isinstance(dados, dict):
-        return None
-    return {"evento": obj["evento"], "momento": momento, "dados": dados}
-
-
-class LeitorAtividade:
-    """Reads the journal incrementally: each call returns only the lines appended.
-
-    A torn last line (no newline yet) is left for the next call; invalid lines are
-    counted and skipped. A journal that shrank or was replaced is read again from
-    the start.
-    """
-
-    def __init__(self, arquivo: Path) -> None:
-        self.arquivo = Path(arquivo)
-        self.linhas_invalidas = 0
-        # True after a call that started over (totals built so far are stale).
-        self.recomecou = False
-        self._posicao = 0
-        self._inode: int | None = None
-
-    def novos(self) -> list[dict[str, Any]]:
-        try:
-            with open(self.arquivo, "rb") as f:
-                info = os.fstat(f.fileno())
-                self.recomecou = False
-                if info.st_ino != self._inode or info.st_size < self._posicao:
-                    self.recomecou = self._inode is not None
-                    self._inode, self._posicao = info.st_ino, 0
-                    self.linhas_invalidas = 0
-                f.seek(self._posicao)
-                bruto = f.read()
-        except FileNotFoundError:
-            return []
-        except OSError as e:
-            log.warning("Não foi possível ler %s: %s", self.arquivo, e)
-            return []
-        fim = bruto.rfind(b"\n") + 1
-        self._posicao += fim
-        saida = []
-        for linha in bruto[:fim].splitlines():
-            if not linha.strip():
-                continue
-            ev = _evento_da_linha(linha)
-            if ev is None:
-                self.linhas_invalidas += 1
-            else:
-                saida.append(ev)
-        return saida
-
-
 def origem_do_evento(dados: dict[str, Any]) -> str:
     """manual | agendado | monitorado; absent or unknown counts as manual."""
     o = str(dados.get("origem") or "manual")
@@ -133,19 +59,11 @@ def origem_do_evento(dados: dict[str, Any]) -> str:
     return o if o in ORIGENS else "manual"
 
 
-def arquivo_atividade(g: GerenciadorBackupVersionamento) -> Path:
-    return Path(g.pasta_logs) / NOME_ATIVIDADE
-
-
 # -- small helpers -----------------------------------------------------------------
 
 
-def iso_utc(m: datetime) -> str:
-    return m.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _dia(texto: str) -> date | None:
-    m = momento_utc(texto)
+    m = momento_ou_none(texto)
     return m.astimezone(timezone.utc).date() if m else None
 
 
@@ -558,7 +476,7 @@ def montar_relatorio(
     versoes = {m: g.listar_versoes(m) for m in g.listar_modelos()}
     repo = _repositorio(g, st, versoes, cota_mb * _MB if cota_mb else None)
     todas = [v for lista in versoes.values() for v in lista]
-    leitor = LeitorAtividade(arquivo_atividade(g))
+    leitor = LeitorAtividade(arquivo_atividade(g.pasta_logs))
     eventos = leitor.novos()
     atividade = resumo_atividade(eventos, inicio, dias)
     atividade["arquivo"] = str(leitor.arquivo)

@@ -11,21 +11,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from ..cli.comum import tamanho_legivel
+from ..base.tempo import hora_local
+from ..texto import tamanho_legivel
 from . import graficos
-from .dados import momento_utc
 
 # Long histories: the tables show the newest rows; the JSON holds them all.
 LIMITE_VERSOES_TABELA = 15
 LIMITE_LINHAS = 50
-
-
-def hora_local(texto: str | None) -> str:
-    """An ISO UTC moment shown in the machine's local time, with its zone."""
-    m = momento_utc(texto)
-    if m is None:
-        return str(texto) if texto else "-"
-    return m.astimezone().strftime("%d/%m/%Y %H:%M %Z")
 
 
 def _numero(x: Any, casas: int = 4) -> str:

@@ -22,7 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ..automacao import ler_estado_daemon
-from .dados import momento_utc
+from ..base.tempo import momento_ou_none
 
 if TYPE_CHECKING:
     from .painel import Painel
@@ -32,7 +32,7 @@ TIPO_CONTEUDO = CONTENT_TYPE_LATEST
 
 
 def _ts(texto: Any) -> float | None:
-    m = momento_utc(texto)
+    m = momento_ou_none(texto)
     return m.timestamp() if m else None
 
 

@@ -26,13 +26,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..armazenamento.escrita_atomica import escrever_atomico
 from ..automacao import ler_estado_daemon
+from ..base.tempo import iso_utc
 from ..erros import ErroConfiguracao, ErroDaemon
+from ..integracoes.atividade import LeitorAtividade, arquivo_atividade
 from ..registro import NOME_LOGGER
 from . import metricas_prometheus
 from .dados import (
-    LeitorAtividade,
-    arquivo_atividade,
-    iso_utc,
     origem_do_evento,
     serie_crescimento,
 )
@@ -54,7 +53,7 @@ class Painel:
 
     def __init__(self, gerenciador: GerenciadorBackupVersionamento) -> None:
         self.g = gerenciador
-        self._leitor = LeitorAtividade(arquivo_atividade(gerenciador))
+        self._leitor = LeitorAtividade(arquivo_atividade(gerenciador.pasta_logs))
         self._trava = threading.Lock()
         self._listagem: tuple[tuple[Any, ...], dict[str, Any]] | None = None
         self._zerar()

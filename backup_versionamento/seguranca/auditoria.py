@@ -26,7 +26,8 @@ from typing import Any
 
 from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import Sidecar
-from ..eventos import Evento, agora_iso
+from ..base.tempo import agora_iso
+from ..eventos import Evento
 from ..registro import NOME_LOGGER
 from .acesso import usuario_atual
 

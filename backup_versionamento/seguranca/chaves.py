@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..armazenamento.backends import Backend
+from ..base.tempo import iso_utc
 from ..erros import ErroChaveAusente, ErroCriptografia, ErroRepositorio
 from ..registro import NOME_LOGGER
 from .cifra import TAMANHO_CHAVE, TAMANHO_NONCE, impressao_mestra
@@ -70,7 +71,7 @@ def _de_b64(texto: Any, onde: str) -> bytes:
 
 
 def _agora() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(datetime.now(timezone.utc))
 
 
 # -- key files -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.backends.endereco import e_local
+from ..base.endereco import pasta_local
 from ..erros import ErroAcessoNegado, ErroCriptografia
 from ..registro import NOME_LOGGER
 from .acesso import CONSULTA, ControleAcesso, usuario_atual
@@ -46,7 +46,8 @@ _ACOES = {
 class ContextoSeguranca:
     def __init__(self, config: dict[str, Any], backend: Backend) -> None:
         seg = config["seguranca"]
-        self.base = Path(config["diretorios"]["base"])
+        # None for an object store (`Path("s3://b/p")` would be a local path).
+        self.base = pasta_local(config["diretorios"]["base"])
         self.cripto = seg["criptografia"]
         self.cfg_acesso = seg["controle_acesso"]
         self.backend = backend
@@ -64,7 +65,7 @@ class ContextoSeguranca:
             restringir = getattr(backend, "restringir", None)  # a local folder
             if restringir is not None:
                 restringir()
-        if self.cfg_acesso["grupo"] and e_local(self.base):
+        if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import preparar_backend
 
             preparar_backend(self.cfg_acesso, backend)
@@ -133,7 +134,7 @@ class ContextoSeguranca:
             creds.append(Credencial(TIPO_ARQUIVO, ler_arquivo_chave(arq), str(arq)))
         if senha:
             creds.append(Credencial(TIPO_SENHA, senha, "senha"))
-        if e_local(self.base) and arq.resolve().is_relative_to(self.base.resolve()):
+        if self.base is not None and arq.resolve().is_relative_to(self.base.resolve()):
             log.warning(
                 "%s: o arquivo de chave está dentro do repositório: uma cópia do "
                 "repositório leva a chave junto. Guarde-o fora (docs/SEGURANCA.md)",
@@ -274,8 +275,9 @@ class ContextoSeguranca:
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
             from .auditoria import LogAuditoria
 
-            no_repositorio = e_local(self.base) and pasta_logs.resolve().is_relative_to(
-                self.base.resolve()
+            no_repositorio = (
+                self.base is not None
+                and pasta_logs.resolve().is_relative_to(self.base.resolve())
             )
             self.auditoria = LogAuditoria(
                 pasta_logs,
@@ -293,12 +295,12 @@ class ContextoSeguranca:
             # still has it (a dropped or replaced log is detected).
             repo.anotadores.append(self.auditoria.ancorar)
             repo.verificadores.append(self.auditoria.conferir_ancoras)
-        if (self.cripto["habilitada"] or self.cfg_acesso["habilitado"]) and e_local(
-            self.base
-        ):
+        if (
+            self.cripto["habilitada"] or self.cfg_acesso["habilitado"]
+        ) and self.base is not None:
             _restringir(self.base)
             _restringir_logs(pasta_logs)
-        if self.cfg_acesso["grupo"] and e_local(self.base):
+        if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import aplicar
 
             aplicar(self.base, self.cfg_acesso)

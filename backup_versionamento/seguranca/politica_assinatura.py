@@ -175,10 +175,10 @@ class PoliticaAssinatura:
         """Write the record before the first signed publish (once per repository)."""
         from ..armazenamento.repositorio import (
             CHAVE_CABECALHO,
-            agora_iso,
             ler_cabecalho,
             serializar_cabecalho,
         )
+        from ..base.tempo import agora_iso
 
         assinador = self.assinador
         assert assinador is not None and assinador.privada is not None

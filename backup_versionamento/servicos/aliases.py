@@ -13,8 +13,8 @@ from typing import Any
 
 from ..argumentos import exigir
 from ..armazenamento.aliases import LIMITE_MOTIVO, validar_nome_alias
+from ..base.tempo import agora_iso
 from ..erros import ErroArgumento, ErroVersaoNaoEncontrada
-from ..eventos import agora_iso
 from ..registro import NOME_LOGGER
 from ..seguranca.acesso import usuario_atual
 from ..texto import seguro

@@ -13,12 +13,13 @@ from typing import Any
 
 from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
-from ..armazenamento.repositorio import agora_iso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
 from ..armazenamento.trava_remota import concessao_backup, marca_limpeza
 from ..arvore import leitura
 from ..arvore.leitura import checar_origem
+from ..base.endereco import pasta_local
+from ..base.tempo import agora_iso
 from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
 from ..politica.versoes import AUTO, incremento_de, proxima_versao
 from ..registro import NOME_LOGGER
@@ -121,9 +122,9 @@ class ServicoBackup:
         validar_nome_modelo(modelo)
         metricas = validar_metricas(metricas)
         tamanho_origem = checar_origem(origem)
-        base = self.ctx.base
+        base = pasta_local(self.ctx.base)
         if (
-            isinstance(base, Path)
+            base is not None
             and origem.is_dir()
             and base.resolve().is_relative_to(origem.resolve())
         ):
@@ -339,10 +340,11 @@ class ServicoBackup:
         return rel, insp
 
     def _checar_espaco(self, necessario: int, modelo: str, *, sem_base: bool) -> None:
-        if not isinstance(self.ctx.base, Path):
+        base = pasta_local(self.ctx.base)
+        if base is None:
             return  # an object store has no free space to measure
         esp = self.ctx.config["espaco_disco"]
-        livre = shutil.disk_usage(self.ctx.base).free
+        livre = shutil.disk_usage(base).free
         mb = 1024 * 1024
         if livre < esp["aviso_mb"] * mb:
             log.warning("Espaço em disco baixo: %dMB", livre // mb)

@@ -12,6 +12,7 @@ from ..argumentos import CAMINHO, exigir
 from ..armazenamento.aliases import AssinadorBytes, HistoricoAliases, validar_nome_alias
 from ..armazenamento.sidecar import Sidecar
 from ..arvore import escrita
+from ..base.endereco import pasta_local
 from ..erros import ErroVersaoNaoEncontrada
 from ..politica.versoes import ULTIMA, Versao
 from .contexto import Contexto
@@ -201,8 +202,8 @@ class ServicoConsulta:
                         "criado_em": v["criado_em"],
                     }
         # An object store has no free space to measure: None.
-        base = self.ctx.base
-        livre = shutil.disk_usage(base).free if isinstance(base, Path) else None
+        base = pasta_local(self.ctx.base)
+        livre = shutil.disk_usage(base).free if base is not None else None
         aliases = {
             m: {a: str(e.versao) for a, e in self.historico_aliases.atuais(m).items()}
             for m in modelos

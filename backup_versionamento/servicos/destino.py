@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..arvore.escrita import SUFIXO_TEMP as SUFIXO_RESTAURANDO
-from ..erros import ErroBackup, ErroPermissao, ErroRestauracao, erro_de_os
+from ..base.escrita import erro_de_os
+from ..erros import ErroBackup, ErroPermissao, ErroRestauracao
 from ..registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)

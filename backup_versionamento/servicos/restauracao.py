@@ -10,6 +10,7 @@ from typing import Any
 from ..argumentos import CAMINHO, exigir
 from ..armazenamento.fluxo import Progresso
 from ..arvore import escrita
+from ..base.endereco import pasta_local
 from ..erros import ErroBackup
 from ..politica.versoes import ULTIMA
 from ..registro import NOME_LOGGER
@@ -49,7 +50,7 @@ class ServicoRestauracao:
                 destino,
                 sidecar.modelo,
                 sidecar.tipo,
-                base if isinstance(base, Path) else None,
+                pasta_local(base),
             )
             preparar_pasta(r.caminho)
             final = escrita.restaurar(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .base import Backend, InfoObjeto, Partes, validar_chave
-from .local import BackendLocal, traduzir_erro_os
+from .local import BackendLocal
 from .retentativas import BackendComRetentativas
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "BackendMemoria",
     "InfoObjeto",
     "Partes",
-    "traduzir_erro_os",
     "validar_chave",
 ]
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ...base.endereco import e_local
+from ...base.padroes import THREADS_BACKUP
 from ...erros import ErroRepositorio
 from .base import Backend
 from .local import BackendLocal
 from .retentativas import BackendComRetentativas
 
 ESQUEMA_S3 = "s3://"
-
-
-def e_local(endereco: str | Path) -> bool:
-    return "://" not in str(endereco)
 
 
 def e_s3(endereco: str | Path) -> bool:
@@ -34,7 +32,7 @@ def backend_s3(endereco: str, cfg: dict[str, Any] | None = None) -> Backend:
 
     bucket, prefixo = separar_endereco(endereco)
     nuvem = (cfg or {}).get("integracao", {}).get("cloud_storage", {})
-    threads = (cfg or {}).get("performance", {}).get("threads_backup", 4)
+    threads = (cfg or {}).get("performance", {}).get("threads_backup", THREADS_BACKUP)
     s3 = BackendS3(
         bucket,
         prefixo,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
+from ...base.padroes import THREADS_BACKUP
 from ...erros import (
     ErroBackup,
     ErroChaveAusente,
@@ -98,7 +99,7 @@ class BackendS3:
         endpoint_url: str | None = None,
         regiao: str | None = None,
         perfil: str | None = None,
-        threads: int = 4,
+        threads: int = THREADS_BACKUP,
         limiar_multipart: int = LIMIAR_MULTIPART,
         tamanho_parte: int = TAMANHO_PARTE,
     ) -> None:

@@ -1,0 +1,12 @@
+"""Defaults that several layers share, defined once (config.py PADRAO uses them).
+
+Per-machine tuning, not repository facts: changing one changes speed, never
+what is stored.
+"""
+
+from __future__ import annotations
+
+# Parallel reads/writes against the store (`performance.threads_backup`).
+THREADS_BACKUP = 4
+# Parallel compression of blocks (`performance.threads_compressao`).
+THREADS_COMPRESSAO = 2
