@@ -67,3 +67,34 @@ FABRICAS: dict[str, Fabrica] = {
     "s3": _s3,
     "memoria_sem_condicional": _memoria_sem_condicional,
 }
+
+
+def _defeituosa(sem_condicional: bool, atrasada: bool) -> Fabrica:
+    @contextmanager
+    def fabrica(tmp_path: Path) -> Iterator[Backend]:
+        from backup_versionamento.armazenamento.backends.falhas import (
+            BackendListagemAtrasada,
+        )
+        from backup_versionamento.armazenamento.backends.reivindicacao import (
+            BackendCriacaoSondada,
+            BackendSemCondicional,
+        )
+
+        loja: Backend = BackendMemoria()
+        if sem_condicional:
+            loja = BackendSemCondicional(loja)
+        if atrasada:
+            loja = BackendListagemAtrasada(loja)
+        yield BackendCriacaoSondada(loja)
+
+    return fabrica
+
+
+# Stores that break an assumption (kopia's blobtesting has both kinds), behind
+# the probe as the engine opens them: exclusive create must stay exclusive or be
+# refused with ErroNaoSuportado, never be granted twice.
+DEFEITUOSAS: dict[str, Fabrica] = {
+    "sem_condicional": _defeituosa(True, False),
+    "listagem_atrasada": _defeituosa(False, True),
+    "sem_condicional+listagem_atrasada": _defeituosa(True, True),
+}

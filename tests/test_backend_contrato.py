@@ -44,12 +44,13 @@ from backup_versionamento.erros import (
     ErroChaveAusente,
     ErroEspacoInsuficiente,
     ErroIntegridade,
+    ErroNaoSuportado,
     ErroPermissao,
     ErroRepositorio,
     ErroTransitorio,
 )
 
-from .backends_fabricas import FABRICAS
+from .backends_fabricas import DEFEITUOSAS, FABRICAS
 from .conftest import RAIZ
 
 CHAVES_INVALIDAS = [
@@ -264,6 +265,39 @@ def test_corrida_de_criacao_exclusiva(backend: Backend) -> None:
     vencedor = resultados.index(True)
     assert backend.ler("travas/repo") == conteudos[vencedor]
     assert _chaves(backend, "") == ["travas/repo"]
+
+
+@pytest.mark.parametrize("fabrica", sorted(DEFEITUOSAS))
+def test_corrida_exclusiva_em_loja_defeituosa(fabrica: str, tmp_path: Path) -> None:
+    """A store ignoring If-None-Match, listing lazily, or both: one racer wins
+    and its bytes stay, or every racer is refused clearly and nothing is kept."""
+    n = 6
+    largada = threading.Barrier(n)
+    resultados: list[object] = [None] * n
+    with DEFEITUOSAS[fabrica](tmp_path) as loja:
+
+        def corredor(i: int) -> None:
+            largada.wait()
+            try:
+                resultados[i] = loja.gravar(
+                    "travas/repo", bytes([i]) * 9, exclusivo=True
+                )
+            except ErroNaoSuportado as e:
+                resultados[i] = e
+
+        threads = [threading.Thread(target=corredor, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        if fabrica == "sem_condicional+listagem_atrasada":
+            assert all(isinstance(r, ErroNaoSuportado) for r in resultados), resultados
+            assert "If-None-Match" in str(resultados[0])
+            assert "único escritor" in str(resultados[0])
+            assert not loja.existe("travas/repo")
+        else:
+            assert resultados.count(True) == 1 and resultados.count(False) == n - 1
+            assert loja.ler("travas/repo") == bytes([resultados.index(True)]) * 9
 
 
 def test_sobrescrita(backend: Backend) -> None:

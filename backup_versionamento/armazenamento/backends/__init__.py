@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # mypy proves every class here fits the protocol
-    from .falhas import BackendComFalhas
+    from .falhas import BackendComFalhas, BackendListagemAtrasada
     from .memoria import BackendMemoria
     from .reivindicacao import BackendCriacaoSondada, BackendSemCondicional
     from .s3 import BackendS3  # imported lazily at run time (boto3)
@@ -38,8 +38,9 @@ if TYPE_CHECKING:  # mypy proves every class here fits the protocol
         e: BackendS3,
         f: BackendCriacaoSondada,
         g: BackendSemCondicional,
+        h: BackendListagemAtrasada,
     ) -> list[Backend]:
-        return [a, b, c, d, e, f, g]
+        return [a, b, c, d, e, f, g, h]
 
 
 def __getattr__(nome: str) -> Any:

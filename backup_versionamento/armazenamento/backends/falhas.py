@@ -9,12 +9,13 @@ inner backend's real behaviour.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ...erros import ErroEspacoInsuficiente, ErroRepositorio
 from .base import (
     Backend,
     BackendEnvolto,
+    InfoObjeto,
     Partes,
     como_vistas,
     validar_chave,
@@ -179,3 +180,45 @@ class BackendComFalhas(BackendEnvolto):
         if gancho is not None:
             gancho(validar_chave(chave))
         self.interno.apagar(chave)
+
+
+class BackendListagemAtrasada(BackendEnvolto):
+    """An eventually consistent store, for tests (kopia's blobtesting has one):
+    `ler`, `info` and `existe` see every write and delete at once, but `listar`
+    shows a key's change only after `listagens` later listings; until then it
+    shows the key as it was (absent, or with its old size and time)."""
+
+    def __init__(self, interno: Backend, listagens: int = 3) -> None:
+        super().__init__(interno)
+        self.listagens = listagens
+        self._trava = threading.Lock()
+        # key -> (listings left before the change shows, what listings show now)
+        self._atrasadas: dict[str, tuple[int, InfoObjeto | None]] = {}
+
+    def _atrasar(self, chave: str) -> None:
+        antes = self.interno.info(chave)
+        with self._trava:
+            _, visto = self._atrasadas.get(chave, (0, antes))
+            self._atrasadas[chave] = (self.listagens, visto)
+
+    def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
+        self._atrasar(chave)
+        return self.interno.gravar(chave, partes, exclusivo=exclusivo)
+
+    def apagar(self, chave: str) -> None:
+        self._atrasar(chave)
+        self.interno.apagar(chave)
+
+    def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
+        reais = {i.chave: i for i in self.interno.listar(prefixo)}
+        with self._trava:
+            for chave, (restantes, visto) in list(self._atrasadas.items()):
+                if chave.startswith(prefixo):
+                    reais.pop(chave, None)
+                    if visto is not None:
+                        reais[chave] = visto
+                if restantes <= 1:
+                    del self._atrasadas[chave]
+                else:
+                    self._atrasadas[chave] = (restantes - 1, visto)
+        return iter(list(reais.values()))

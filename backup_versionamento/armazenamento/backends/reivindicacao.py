@@ -17,7 +17,10 @@ strongly consistent reads and lists:
    claim.
 
 Two claimers can both back off, never both write: whoever lists second sees the
-first one's claim, which stays until the key is written.
+first one's claim, which stays until the key is written. That needs a listing
+that shows a key as soon as it is written; a store without conditional create is
+probed for that too (`sondar_listagem_imediata`), and where a fresh key is not
+listed, exclusive create is refused (ErroNaoSuportado) rather than assumed.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pathlib import Path
 
 import blake3
 
-from ...erros import ErroChaveAusente, ErroTrava
+from ...erros import ErroChaveAusente, ErroNaoSuportado, ErroTrava
 from .base import Backend, BackendEnvolto, Partes
 
 log = logging.getLogger("SistemaBackup")
@@ -54,6 +57,21 @@ def sondar_criacao_condicional(backend: Backend) -> bool:
             return False
         recusou = not backend.gravar(chave, b"2", exclusivo=True)
         return recusou and backend.ler(chave) == b"1"
+    finally:
+        backend.apagar(chave)
+
+
+def sondar_listagem_imediata(backend: Backend) -> bool:
+    """Write a fresh claim-like key and list its folder at once: True if listed.
+
+    One look proves a lag, not its absence; it catches a store that always lags
+    (a cache in front of the listing), which is what the claims cannot survive.
+    """
+    pasta = f"{PREFIXO_REIVINDICACOES}sonda-{uuid.uuid4().hex}/"
+    chave = f"{pasta}sonda.json"
+    backend.gravar(chave, b"{}")
+    try:
+        return any(info.chave == chave for info in backend.listar(pasta))
     finally:
         backend.apagar(chave)
 
@@ -102,6 +120,7 @@ class BackendCriacaoSondada(BackendEnvolto):
         self.cache = cache
         self.chave_cache = chave_cache or interno.descrever()
         self._capaz: bool | None = None
+        self._recusa: str | None = None
         self._trava = threading.Lock()
 
     @property
@@ -109,8 +128,13 @@ class BackendCriacaoSondada(BackendEnvolto):
         return True  # by the store or by claims
 
     def capaz(self) -> bool:
-        """Whether the store itself honors conditional create (probed once)."""
+        """Whether the store itself honors conditional create (probed once).
+
+        Raises ErroNaoSuportado when it does not and its listing lags too: the
+        claims would then let two writers both publish one key."""
         with self._trava:
+            if self._recusa is not None:
+                raise ErroNaoSuportado(self._recusa)
             if self._capaz is None:
                 if self.interno.criacao_condicional:
                     self._capaz = True
@@ -118,6 +142,20 @@ class BackendCriacaoSondada(BackendEnvolto):
                     capaz = _ler_cache(self.cache, self.chave_cache)
                     if capaz is None:
                         capaz = sondar_criacao_condicional(self.interno)
+                        if not capaz and not sondar_listagem_imediata(self.interno):
+                            # not cached: a fixed server is seen on the next run
+                            self._recusa = (
+                                f"{self.interno.descrever()}: o servidor ignora a "
+                                "escrita condicional (If-None-Match: *) e a listagem "
+                                "não mostra logo um objeto recém-gravado; sem uma "
+                                "das duas, duas máquinas poderiam publicar a mesma "
+                                "versão. Nada foi publicado. Use um servidor com "
+                                "escrita condicional ou listagem imediata (AWS S3, "
+                                "MinIO e Ceph RGW atuais têm as duas) ou um único "
+                                "escritor: repositório numa pasta local desta "
+                                "máquina (docs/S3.md, consistência)"
+                            )
+                            raise ErroNaoSuportado(self._recusa)
                         _gravar_cache(self.cache, self.chave_cache, capaz)
                     if not capaz:
                         log.warning(
