@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test instalar instalar-teste sistema-teste lint benchmark benchmark-relatorios limpar
+.PHONY: demo test instalar instalar-teste sistema-teste node-teste lint benchmark benchmark-relatorios limpar
 
 # Debian packages the tests use: Pango for WeasyPrint (PDF), chromium (the HTML
 # in a real browser), poppler-utils (pdftotext/pdftoppm). Installed only when
@@ -26,7 +26,7 @@ instalar: $(BIN)/python
 
 # torch first: on these machines `torch==2.13.0` is a local CPU build, and a
 # later `torch>=...` range is then already satisfied (no multi-GB CUDA download).
-instalar-teste: $(BIN)/python sistema-teste
+instalar-teste: $(BIN)/python sistema-teste node-teste
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[teste,modelos]"
 	$(BYTECODE)
@@ -38,6 +38,17 @@ sistema-teste:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$faltam; \
 	  else echo "Instale (Debian):$$faltam"; fi; fi
+
+# s3rver (npm), a second S3 implementation (tests/test_s3rver.py), kept in the
+# venv; npm from Debian when missing (only as root), nothing fetched once there.
+S3RVER := s3rver@3.7.1
+node-teste: $(BIN)/python
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	  else echo "Instale (Debian): nodejs npm"; fi; }
+	@[ -x $(VENV)/node/node_modules/.bin/s3rver ] || \
+	  npm install --prefix $(VENV)/node --no-audit --no-fund --loglevel=error $(S3RVER)
 
 demo: instalar
 	$(PIP) install -q scikit-learn joblib
