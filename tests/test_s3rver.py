@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,60 +25,23 @@ from backup_versionamento.armazenamento.backends.reivindicacao import (
 )
 from backup_versionamento.armazenamento.backends.s3 import BackendS3
 
+from . import s3rver_servidor
 from .conftest import aleatorio, cli
-from .s3_servidor import CREDENCIAIS, porta_livre
-
-S3RVER = Path(sys.prefix) / "node" / "node_modules" / ".bin" / "s3rver"
-BALDE = "balde"
-# s3rver's fixed account; it checks signatures against it.
-CHAVES = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+from .s3rver_servidor import BALDE
 
 
-@pytest.fixture(scope="module")
-def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not S3RVER.exists():
-        pytest.fail(f"{S3RVER} ausente: rode `make instalar-teste` (npm install)")
-    porta = porta_livre()
-    proc = subprocess.Popen(
-        [
-            str(S3RVER),
-            "-d",
-            str(tmp_path_factory.mktemp("s3rver")),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(porta),
-            "--silent",
-            "--configure-bucket",
-            BALDE,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        limite = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", porta), 0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr and proc.stderr.read()
-                assert time.monotonic() < limite, "s3rver não abriu a porta"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{porta}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+@pytest.fixture
+def s3rver() -> str:
+    return s3rver_servidor.url()
 
 
 @pytest.fixture
 def credenciais(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    ambiente = {**CREDENCIAIS, **CHAVES}
-    for nome, valor in ambiente.items():
+    for nome, valor in s3rver_servidor.AMBIENTE.items():
         monkeypatch.setenv(nome, valor)
     for nome in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(nome, raising=False)
-    return ambiente
+    return dict(s3rver_servidor.AMBIENTE)
 
 
 def test_sonda_acha_s3rver_sem_escrita_condicional(
