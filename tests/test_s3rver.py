@@ -3,8 +3,8 @@
 moto honors conditional writes; s3rver, like AWS S3 before 2024 and older
 MinIO/Ceph, simply overwrites. Here the real probe must find that out, and two
 machines backing up the same model at once through the real CLI must still get
-distinct versions (the claims of reivindicacao.py), each restoring byte for
-byte. `make instalar-teste` installs s3rver into the venv (`.venv/node`).
+distinct versions (the claims of reivindicacao.py), kept by `limpeza` and
+each restoring byte for byte. `make instalar-teste` installs s3rver into the venv (`.venv/node`).
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def test_duas_maquinas_no_s3rver_versoes_distintas_e_restauraveis(
     for n in range(2):
         (sondas,) = (tmp_path / f"maquina{n}").rglob("sondas.json")
         assert list(json.loads(sondas.read_text()).values()) == [False]
+    # The collection runs too (s3rver has no ListMultipartUploads) and keeps them.
+    r = cli("limpeza", "--base", base, "--json", env=ambiente)
+    assert r.returncode == 0, r.stderr
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3rver)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "nova"))
     with GerenciadorBackupVersionamento(base) as g:

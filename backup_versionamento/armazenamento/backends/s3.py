@@ -433,7 +433,8 @@ class BackendS3:
                         n += 1
         except Exception as e:
             erro = self._traduzir(e, self.descrever())
-            if not isinstance(erro, ErroPermissao):
+            sem_suporte = self._codigo(e) == "NotImplemented"  # s3rver
+            if not (isinstance(erro, ErroPermissao) or sem_suporte):
                 raise erro from None
             log.warning("envios em partes incompletos não removidos: %s", erro)
         return n, 0
