@@ -4,7 +4,8 @@ moto honors conditional writes; s3rver, like AWS S3 before 2024 and older
 MinIO/Ceph, simply overwrites. Here the real probe must find that out, and two
 machines backing up the same model at once through the real CLI must still get
 distinct versions (the claims of reivindicacao.py), kept by `limpeza` and
-each restoring byte for byte. `make instalar-teste` installs s3rver into the venv (`.venv/node`).
+each restoring byte for byte. `make instalar-teste` installs s3rver into the
+venv (`.venv/node`); tests/s3rver_servidor.py starts it.
 """
 
 from __future__ import annotations
