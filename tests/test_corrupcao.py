@@ -224,3 +224,90 @@ def test_cli_verificar_sai_com_9(
     # Encrypted (the suite's second run): the AEAD tag fails before the hash.
     assert "conteúdo não confere" in r.stderr or "falha de autenticação" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _outra_versao_com_tamanhos(sidecar: Path) -> None:
+    """Point 1.0.0 at 1.1.0's chunks, sizes fixed: a consistent, wrong list."""
+    outra = ler_sidecar_json(sidecar.with_name("1.1.0.json"))
+    dados = ler_sidecar_json(sidecar)
+    ent = dados["entradas"][0]
+    ent["blocos"] = outra["entradas"][0]["blocos"]
+    ent["tamanho"] = dados["tamanho"] = sum(n for _, n in ent["blocos"])
+    gravar_sidecar_json(sidecar, dados)
+
+
+def _sha256_editado(sidecar: Path) -> None:
+    """Edit the recorded SHA-256 consistently (entry and model)."""
+    dados = ler_sidecar_json(sidecar)
+    novo = "ab" * 32
+    dados["entradas"][0]["sha256"] = dados["sha256"] = novo
+    gravar_sidecar_json(sidecar, dados)
+
+
+def _sem_conferencia(sidecar: Path) -> None:
+    """A version written before the BLAKE3 check existed, then swapped."""
+    dados = ler_sidecar_json(sidecar)
+    del dados["entradas"][0]["conferencia"]
+    gravar_sidecar_json(sidecar, dados)
+    _trocar_dois_blocos(sidecar)
+
+
+@pytest.mark.parametrize(
+    "dano",
+    [_trocar_dois_blocos, _outra_versao_com_tamanhos, _sha256_editado],
+    ids=["blocos-trocados", "blocos-de-outra-versao", "sha256-editado"],
+)
+def test_restauracao_padrao_confere_de_ponta_a_ponta(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+    tmp_path: Path,
+    dano,
+) -> None:
+    # A sidecar edited consistently passes every structural check; only the
+    # whole-file BLAKE3 recorded at backup, checked on every restore, sees it.
+    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
+    assert ler_sidecar_json(sc)["entradas"][0]["conferencia"]
+    dano(sc)
+    destino = tmp_path / "d"
+    with pytest.raises(ErroIntegridade, match="conferência BLAKE3"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", destino)
+    assert not destino.exists() or not any(destino.iterdir())
+    r = cli(
+        "restaurar",
+        "--base",
+        str(repo),
+        "--modelo",
+        "m.h5",
+        "--versao",
+        "1.0.0",
+        "--destino",
+        str(destino) + "/",
+    )
+    assert r.returncode == 9, r.stderr
+    assert "não confere" in r.stderr and "Traceback" not in r.stderr
+    assert not any(destino.iterdir())
+    rel = gerenciador.verificar_integridade(completa=True)
+    assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
+    # The other versions are intact and restore by default.
+    for versao in ("1.1.0", "1.2.0"):
+        dest = gerenciador.restaurar_backup("m.h5", versao, tmp_path / versao)
+        assert Path(dest).read_bytes() == tres_versoes[versao]
+
+
+def test_versao_antiga_sem_conferencia_usa_sha256(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+    tmp_path: Path,
+) -> None:
+    # Without a recorded BLAKE3 the default restore falls back to the SHA-256.
+    intacta = repo / "modelos" / "m.h5" / "1.1.0.json"
+    dados = ler_sidecar_json(intacta)
+    del dados["entradas"][0]["conferencia"]
+    gravar_sidecar_json(intacta, dados)
+    dest = gerenciador.restaurar_backup("m.h5", "1.1.0", tmp_path / "ok")
+    assert Path(dest).read_bytes() == tres_versoes["1.1.0"]
+    _sem_conferencia(repo / "modelos" / "m.h5" / "1.0.0.json")
+    with pytest.raises(ErroIntegridade, match="SHA-256 do arquivo restaurado"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", tmp_path / "d")

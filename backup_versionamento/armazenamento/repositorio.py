@@ -35,7 +35,14 @@ from ..estado import pasta_estado
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
-from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
+from .fluxo import (
+    CDC_MAXIMO,
+    CDC_MEDIO,
+    CDC_MINIMO,
+    Escrito,
+    Progresso,
+    escrever_blocos_conferidos,
+)
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .indice_blocos import IndiceBlocos
 from .objetos import ArmazemObjetos, SessaoEscrita
@@ -48,6 +55,7 @@ from .sidecar import (
     Sidecar,
     chave_fixada,
     chave_sidecar,
+    conferencia_entrada,
     validar_nome_modelo,
 )
 from .trava import travar
@@ -603,22 +611,32 @@ class Repositorio:
         with open(os.devnull, "wb") as nulo:
             for ent in sc.arquivos():
                 try:
-                    tamanho, sha = escrever_blocos(
+                    r = escrever_blocos_conferidos(
                         nulo.fileno(),
                         self.objetos,
                         list(ent.blocos),
                         threads=self.threads,
+                        sha256=True,
+                        digest_blake3=True,
                     )
                 except ErroObjetoCorrompido as e:
-                    tamanho, sha = -1, str(e)
-                if tamanho != ent.tamanho or sha != ent.sha256:
+                    r = Escrito(-1, str(e))
+                if (
+                    r.tamanho != ent.tamanho
+                    or r.sha256 != ent.sha256
+                    or (
+                        ent.conferencia
+                        and conferencia_entrada(ent.caminho, ent.sha256, r.blake3)
+                        != ent.conferencia
+                    )
+                ):
                     saida.append(
                         {
                             "tipo": "conteudo",
                             "modelo": sc.modelo,
                             "versao": sc.versao,
-                            "mensagem": f"{ent.caminho}: SHA-256 reconstruído não "
-                            "confere com o registrado",
+                            "mensagem": f"{ent.caminho}: conteúdo reconstruído não "
+                            "confere com o registrado (SHA-256 ou conferência BLAKE3)",
                         }
                     )
         return saida

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import blake3
+
 from ..erros import ErroIntegridade, ErroRepositorio
 from ..politica.versoes import Versao
 
@@ -81,6 +83,20 @@ def digest_diretorio(entradas: list[Entrada] | tuple[Entrada, ...]) -> str:
     return h.hexdigest()
 
 
+def conferencia_entrada(caminho: str, sha256: str, blake3_conteudo: bytes) -> str:
+    """The end-to-end check of a file entry, verified on every restore.
+
+    BLAKE3 of the entry's path, its recorded SHA-256 and the BLAKE3 of its
+    content: a chunk list edited to other intact chunks, an edited `sha256` or
+    entries swapped between paths all fail it. BLAKE3 is fast enough to run on
+    every restore (docs/FORMATO.md).
+    """
+    h = blake3.blake3(b"BV2-conferencia\0")
+    h.update(caminho.encode("utf-8") + b"\0" + sha256.encode("ascii") + b"\0")
+    h.update(blake3_conteudo)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class Entrada:
     """A file or folder of a model; files list their chunks in order."""
@@ -94,6 +110,9 @@ class Entrada:
     # The source file's stat when read: size, mtime_ns, inode, ctime_ns. Lets
     # an unchanged model be recognised without reading it.
     fonte: dict[str, int] | None = None
+    # conferencia_entrada(); "" in versions written before it existed (those
+    # are checked by their SHA-256 on restore).
+    conferencia: str = ""
 
     def como_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -109,6 +128,9 @@ class Entrada:
             )
             if self.fonte is not None:
                 d["fonte"] = self.fonte
+            # Absent when empty: older sidecars keep their canonical bytes.
+            if self.conferencia:
+                d["conferencia"] = self.conferencia
         return d
 
 
@@ -277,6 +299,11 @@ def _entrada(e: Any, ruim: Any) -> Entrada:
     if sum(n for _, n in lista) != e.get("tamanho"):
         raise ruim(f"entrada {e['caminho']!r}: soma dos blocos difere do tamanho")
     fonte = e.get("fonte")
+    conferencia = e.get("conferencia", "")
+    if conferencia != "" and not (
+        isinstance(conferencia, str) and _SHA256.match(conferencia)
+    ):
+        raise ruim(f"entrada {e['caminho']!r} com conferência inválida")
     return Entrada(
         e["caminho"],
         "arquivo",
@@ -285,4 +312,5 @@ def _entrada(e: Any, ruim: Any) -> Entrada:
         e["sha256"],
         tuple(lista),
         fonte if isinstance(fonte, dict) else None,
+        conferencia,
     )
