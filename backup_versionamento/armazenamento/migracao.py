@@ -289,9 +289,10 @@ def decodificar_objeto_v1(id_bloco: str, bruto: bytes) -> bytes | memoryview:
     if flags & _V1_FLAG_ZSTD:
         try:
             dados = zstandard.ZstdDecompressor().decompress(dados)
-        except zstandard.ZstdError as e:
+        except zstandard.ZstdError:
             raise ErroObjetoCorrompido(
-                f"objeto {id_bloco}: dados comprimidos corrompidos ({e})", id_bloco
+                f"objeto {id_bloco}: dados comprimidos corrompidos (o zstd os recusou)",
+                id_bloco,
             ) from None
     if blake3.blake3(dados).hexdigest() != id_bloco:
         raise ErroObjetoCorrompido(

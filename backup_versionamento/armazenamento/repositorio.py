@@ -9,6 +9,7 @@ missing data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import blake3
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
+    ErroIntegridade,
     ErroObjetoCorrompido,
     ErroRepositorio,
     ErroTrava,
@@ -35,6 +37,7 @@ from ..estado import pasta_estado
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
+from .cabecalho import conferir_parametros
 from .fluxo import (
     CDC_MAXIMO,
     CDC_MEDIO,
@@ -56,6 +59,7 @@ from .sidecar import (
     chave_fixada,
     chave_sidecar,
     conferencia_entrada,
+    motivo_json,
     validar_nome_modelo,
 )
 from .trava import travar
@@ -126,7 +130,7 @@ def ler_cabecalho(backend: Backend) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError) as e:
         raise ErroRepositorio(
             f"{backend.descrever()}/{CHAVE_CABECALHO}: cabeçalho do repositório "
-            f"ilegível ({e})"
+            f"ilegível ({motivo_json(e)}); restaure-o de uma cópia"
         ) from None
     if not isinstance(cab, dict):
         raise ErroRepositorio(
@@ -235,6 +239,7 @@ class Repositorio:
             raise ErroRepositorio(
                 f"{backend.descrever()}/{CHAVE_CABECALHO}: id do repositório inválido"
             )
+        conferir_parametros(cab, f"{backend.descrever()}/{CHAVE_CABECALHO}")
         if cab.get("migracao_pendente"):  # usable; the old objects still take space
             log.warning(
                 "%s: migração do formato 1 interrompida; termine-a com "
@@ -297,7 +302,13 @@ class Repositorio:
 
     # -- locks (per machine) -------------------------------------------------------
     def caminho_trava(self, nome: str) -> Path:
-        return self.pasta_estado / "travas" / f"{nome}.lock"
+        pasta = self.pasta_estado / "travas"
+        if not pasta.is_dir() and (pasta.exists() or pasta.is_symlink()):
+            # Per-machine state, never the truth: a file in the way is removed.
+            log.warning("%s não é uma pasta; removido e recriado", pasta)
+            with contextlib.suppress(FileNotFoundError):
+                pasta.unlink()
+        return pasta / f"{nome}.lock"
 
     # -- writing -------------------------------------------------------------------
     def desfazer_criacao(self) -> bool:
@@ -465,8 +476,25 @@ class Repositorio:
     def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
         """Every (modelo, versao, sidecar or the error reading it), from the store."""
         chaves = sorted(i.chave for i in self.backend.listar(PREFIXO))
+        ocupados = set()
         for chave in chaves:
             resto = chave[len(PREFIXO) :]
+            partes = resto.split("/")
+            if len(partes) > 2 and partes[1].endswith(SUFIXO):
+                # Keys under "<versao>.json/": a folder took the sidecar's place.
+                modelo, nome = partes[0], partes[1]
+                if e_versao(nome[: -len(SUFIXO)]) and (modelo, nome) not in ocupados:
+                    ocupados.add((modelo, nome))
+                    yield (
+                        modelo,
+                        nome[: -len(SUFIXO)],
+                        ErroIntegridade(
+                            f"{self.descrever()}/{PREFIXO}{modelo}/{nome}: uma pasta "
+                            "ocupa o lugar do metadado da versão; restaure o arquivo "
+                            "de uma cópia do repositório"
+                        ),
+                    )
+                continue
             if resto.count("/") != 1 or not resto.endswith(SUFIXO):
                 continue
             modelo, nome = resto.split("/")
@@ -492,6 +520,9 @@ class Repositorio:
         usos: dict[str, set[tuple[str, str]]] = defaultdict(set)
         tamanhos: dict[str, int] = {}
         sidecars: list[Sidecar] = []
+        # Versions this machine listed before whose sidecar is gone (deleted,
+        # or an empty folder in its place): reported once.
+        sumidas = self.resumos.sumidas(modelo)
         for mod, versao, sc in self.iterar_sidecars():
             if modelo and mod != modelo:
                 continue
@@ -510,6 +541,22 @@ class Repositorio:
             for id_bloco, n in sc.blocos():
                 usos[id_bloco].add((mod, versao))
                 tamanhos[id_bloco] = n
+        ja = {(p["modelo"], p["versao"]) for p in problemas}
+        for mod, versao, visto in sumidas:
+            if (mod, versao) in ja:
+                continue
+            problemas.append(
+                {
+                    "tipo": "metadado",
+                    "modelo": mod,
+                    "versao": versao,
+                    "mensagem": f"{self.descrever()}/{chave_sidecar(mod, versao)}: "
+                    f"o metadado desta versão sumiu do repositório (esta máquina a "
+                    f"listou; notado em {visto}). Se não foi a retenção de outra "
+                    "máquina, restaure o arquivo de uma cópia; os blocos não usados "
+                    "por outras versões saem na próxima limpeza",
+                }
+            )
         self.objetos.atualizar_indice(forcar=True)
         ruins: dict[str, str] = {}
         por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
@@ -522,6 +569,8 @@ class Repositorio:
             por_pacote[loc.pacote].append((id_bloco, loc))
 
         pacotes_ruins: dict[str, str] = {}
+        # Chunks whose pack's trailer contradicts this machine's index.
+        contraditos: set[str] = set()
 
         def checar(
             item: tuple[str, list[tuple[str, Local]]],
@@ -537,8 +586,9 @@ class Repositorio:
             except (ErroBackup, OSError) as e:
                 return {i: f"bloco {i}: erro de leitura ({e})" for i, _ in blocos}, 0
             # The trailer is the map of last resort (a lost fragment): check it.
+            trailer = None
             try:
-                ler_trailer(self.codificador, id_pacote, dados, len(dados))
+                trailer = ler_trailer(self.codificador, id_pacote, dados, len(dados))
             except ErroObjetoCorrompido as e:
                 pacotes_ruins[id_pacote] = str(e)
             vista = memoryview(dados)
@@ -556,6 +606,8 @@ class Repositorio:
                         )
                 except ErroObjetoCorrompido as e:
                     erros[id_bloco] = str(e)
+                    if trailer is not None and trailer.get(id_bloco) != loc:
+                        contraditos.add(id_bloco)
             return erros, len(dados)
 
         with ThreadPoolExecutor(max(1, self.threads)) as pool:
@@ -563,6 +615,10 @@ class Repositorio:
                 ruins.update(erros)
                 if progresso:
                     progresso(lidos)
+        if contraditos and self.objetos.reconstruir_indice(
+            f"{len(contraditos)} bloco(s) fora do lugar que o pacote registra"
+        ):
+            return self.verificar(completa=completa, modelo=modelo, progresso=None)
         for id_bloco, erro in ruins.items():
             for mod, versao in sorted(usos[id_bloco]):
                 problemas.append(
@@ -575,6 +631,12 @@ class Repositorio:
                     }
                 )
         for id_pacote, erro in sorted(pacotes_ruins.items()):
+            n_ruins = sum(i in ruins for i, _ in por_pacote[id_pacote])
+            estado = (
+                f"{n_ruins} bloco(s) dele estão ilegíveis (acima)"
+                if n_ruins
+                else "os blocos seguem legíveis"
+            )
             for mod, versao in sorted(
                 {u for i, _ in por_pacote[id_pacote] for u in usos[i]}
             ):
@@ -585,14 +647,15 @@ class Repositorio:
                         "versao": versao,
                         "objeto": id_pacote,
                         "pacote": id_pacote,
-                        "mensagem": f"{erro}; os blocos seguem legíveis, mas o "
-                        "pacote não poderia reconstruir um índice perdido",
+                        "mensagem": f"{erro}; {estado}, e o pacote não poderia "
+                        "reconstruir um índice perdido",
                     }
                 )
         if completa:
             for sc in sidecars:
                 if not any(i in ruins for i, _ in sc.blocos()):
                     problemas.extend(self._verificar_reconstrucao(sc))
+        self.resumos.esquecer_sumidas(sumidas)  # reported: once is enough
         afetadas = sorted({f"{p['modelo']} {p['versao']}" for p in problemas})
         return {
             "ok": not problemas,

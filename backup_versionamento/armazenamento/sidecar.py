@@ -32,6 +32,13 @@ _NOME_PROIBIDO = re.compile(r"[/\\\x00-\x1f\x7f]")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def motivo_json(e: ValueError) -> str:
+    """Why stored bytes are not JSON, in Portuguese (json's own text is English)."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"JSON inválido na linha {e.lineno}, coluna {e.colno}"
+    return "não é JSON em UTF-8"
+
+
 def validar_nome_modelo(nome: str) -> str:
     """A model name becomes a key segment: refuse anything that could escape it."""
     if (
@@ -260,7 +267,7 @@ class Sidecar:
             dados = json.loads(bruto)
         except (ValueError, UnicodeDecodeError) as e:
             raise ErroIntegridade(
-                f"{origem}: metadado corrompido (JSON inválido: {e})"
+                f"{origem}: metadado corrompido ({motivo_json(e)})"
             ) from None
         sc = cls.de_dict(dados, origem)
         if sc.modelo != modelo or sc.versao != versao:
