@@ -445,3 +445,74 @@ def test_verificar_acusa_sidecar_sumido(
         for (modelo, versao), dados in tres.items():
             dest = g.restaurar_backup(modelo, versao, tmp_path / "r" / versao / modelo)
             assert Path(dest).read_bytes() == dados
+
+
+def test_fragmento_virou_pasta_nao_derruba_comandos(
+    tmp_path: Path, tres: Esperado
+) -> None:
+    # The recovery fragment rebuilt from the packs has the same content, hence
+    # the same key, as the lost one: a folder there must not end in EISDIR.
+    base = tmp_path / "repo"
+    frag = next((base / "indices").iterdir())
+    frag.unlink()
+    frag.mkdir()
+    estado = _estado(base)
+    comandos = [
+        ["restaurar", "--modelo", "m.bin", "--versao", "1.0.1",
+         "--destino", str(tmp_path / "r") + "/"],
+        ["verificar", "--completa"],
+        ["limpeza"],
+    ]  # fmt: skip
+    for args in comandos:
+        shutil.rmtree(estado)  # a fresh machine: the index comes from the repo
+        r = cli(*args, "--base", str(base))
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert (tmp_path / "r" / "m.bin").read_bytes() == tres[("m.bin", "1.0.1")]
+    shutil.rmtree(estado)
+    conferir(base, CFG_UM, tres, tmp_path / "c")
+
+
+def test_verificar_pacote_truncado_nao_diz_legivel(
+    tmp_path: Path, tres: Esperado
+) -> None:
+    base = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        arq = base / chave_pacote(_pacote_de(g, "m.bin", "1.0.1"))
+    arq.write_bytes(arq.read_bytes()[: arq.stat().st_size // 2])
+    r = cli("verificar", "--base", str(base))
+    assert r.returncode == 9
+    assert "seguem legíveis" not in r.stdout
+    assert "ilegíveis" in r.stdout
+
+
+def test_cabecalho_de_outro_formato_sai_com_8(tmp_path: Path, tres: Esperado) -> None:
+    base = tmp_path / "repo"
+    cab = json.loads((base / "repositorio.json").read_text())
+    cab["hash_bloco"] = "sha256"
+    (base / "repositorio.json").write_text(json.dumps(cab))
+    r = cli(
+        "restaurar", "--base", str(base), "--modelo", "m.bin",
+        "--destino", str(tmp_path / "r") + "/",
+    )  # fmt: skip
+    assert r.returncode == 8
+    assert "hash_bloco" in r.stderr and "outro formato" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_recusa_de_zstd_em_portugues(tmp_path: Path, tres: Esperado) -> None:
+    # A compressed blob whose payload is garbage: the refusal is ours, in
+    # Portuguese, without zstd's English text.
+    from backup_versionamento.armazenamento.blob import CABECALHO, FLAG_ZSTD
+
+    with GerenciadorBackupVersionamento(base := tmp_path / "repo", CFG_UM) as g:
+        cod = g.repo.codificador
+        bruto = CABECALHO.pack(1, FLAG_ZSTD, 0, 100) + b"\x01" * 40
+        with pytest.raises(ErroIntegridade) as e:
+            cod.decodificar_bloco("ab" * 32, bruto)
+    # Encrypted: refused earlier (no encryption flag), in Portuguese too.
+    esperado = "o zstd os recusou" if cod.cifra is None else "sem criptografia"
+    assert esperado in str(e.value)
+    assert "Unknown" not in str(e.value) and "error" not in str(e.value).lower()
+    assert base.exists()
