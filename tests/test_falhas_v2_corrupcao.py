@@ -518,3 +518,34 @@ def test_recusa_de_zstd_em_portugues(tmp_path: Path, tres: Esperado) -> None:
     assert esperado in str(e.value)
     assert "Unknown" not in str(e.value) and "error" not in str(e.value).lower()
     assert base.exists()
+
+
+def test_bloco_danificado_reparado_por_novo_backup(
+    tmp_path: Path, tres: Esperado
+) -> None:
+    # A flipped byte inside a chunk (the trailer intact): found by verificar,
+    # then backing the same content up again stores it anew and every version
+    # that uses it restores, here and on a fresh machine.
+    base = tmp_path / "repo"
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        id_bloco = g.repo.ler_versao("m.bin", "1.0.1").blocos()[0][0]
+        loc = g.repo.objetos.localizar(id_bloco)
+        estado = g.repo.pasta_estado
+    arq = base / chave_pacote(loc.pacote)
+    b = bytearray(arq.read_bytes())
+    b[loc.deslocamento + loc.tamanho // 2] ^= 0x10
+    arq.write_bytes(bytes(b))
+    assert cli("verificar", "--base", str(base)).returncode == 9
+    dados = tres[("m.bin", "1.0.1")]
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        v = g.criar_backup(
+            escrever(tmp_path / "src" / "m.bin", dados), "patch", forcar=True
+        )
+        assert g.obter_versao("m.bin", v)["tamanho_armazenado"] > 0
+    esperado = {**tres, ("m.bin", v): dados}
+    conferir(base, CFG_UM, esperado, tmp_path / "c")
+    shutil.rmtree(estado)
+    with GerenciadorBackupVersionamento(base, CFG_UM) as g:
+        for (modelo, versao), conteudo in esperado.items():
+            dest = g.restaurar_backup(modelo, versao, tmp_path / "f" / versao / modelo)
+            assert Path(dest).read_bytes() == conteudo

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS blocos (
     tamanho INTEGER NOT NULL, flags INTEGER NOT NULL, claro INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fragmentos (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS danificados (
+    id BLOB NOT NULL, pacote BLOB NOT NULL, deslocamento INTEGER NOT NULL,
+    PRIMARY KEY (id, pacote, deslocamento)) WITHOUT ROWID;
 """
 
 
@@ -257,14 +260,28 @@ class IndiceBlocos:
                     e,
                 )
                 continue
+            ruins = self.danificados()
             validos = {
                 i: loc
                 for i, loc in locais.items()
                 if loc.deslocamento + loc.tamanho <= pacotes.get(loc.pacote, -1)
+                and (i, loc.pacote, loc.deslocamento) not in ruins
             }
             self.registrar(validos, id_frag)
             lidos += 1
         return lidos
+
+    def reiniciar(self, motivo: str) -> None:
+        """Forget every location (kept: chunks known damaged); says why, once."""
+        log.warning(
+            "Cache de blocos desta máquina %s inconsistente com o repositório (%s); "
+            "reconstruído a partir do repositório",
+            self.arquivo,
+            motivo,
+        )
+        self._limpar()
+        with self._trava:
+            self.geracao += 1
 
     def _limpar(self) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -285,6 +302,34 @@ class IndiceBlocos:
                     c.execute("DELETE FROM blocos WHERE pacote = ?", (linha[0],))
 
         self._usar(op)
+
+    def marcar_danificados(self, locais: dict[str, Local]) -> None:
+        """Chunks read back damaged where their pack's trailer puts them.
+
+        Never trusted by dedup again nor taken from a fragment on a rebuild: the
+        next backup of the same content stores them anew (the repair), and
+        every version using them reads the new copy.
+        """
+        linhas = [
+            (bytes.fromhex(i), bytes.fromhex(loc.pacote), loc.deslocamento)
+            for i, loc in locais.items()
+        ]
+
+        def op(c: sqlite3.Connection) -> None:
+            c.executemany("INSERT OR IGNORE INTO danificados VALUES (?,?,?)", linhas)
+            c.executemany("DELETE FROM blocos WHERE id = ?", [(k[0],) for k in linhas])
+
+        self._usar(op)
+
+    def danificados(self) -> set[tuple[str, str, int]]:
+        return self._usar(
+            lambda c: {
+                (i.hex(), p.hex(), d)
+                for i, p, d in c.execute(
+                    "SELECT id, pacote, deslocamento FROM danificados"
+                )
+            }
+        )
 
     def esquecer_blocos(self, ids: Iterable[str]) -> None:
         """Drop rows the repository contradicts (a backup then writes them again)."""

@@ -97,7 +97,7 @@ class ArmazemObjetos:
             if self._indice_reconstruido:
                 return False
             self._indice_reconstruido = True
-            self.indice.descartar(motivo)
+            self.indice.reiniciar(motivo)
             self.atualizar_indice(forcar=True)
             self.reconstruir_de_pacotes()
             return True
@@ -173,7 +173,16 @@ class ArmazemObjetos:
             return self._ler_em(id_bloco, loc, tamanho)
         except ErroObjetoCorrompido as e:
             if self.local_confirmado(id_bloco, loc):
-                raise  # the pack says the chunk is there: real damage
+                # The pack says the chunk is there: real damage. A later backup
+                # of the same content may have stored another copy (a repair);
+                # the next backup of it will, now that this one is marked.
+                self.indice.marcar_danificados({id_bloco: loc})
+                if not self.reconstruir_indice(f"bloco {id_bloco}: {e}"):
+                    raise
+                novo = self.indice.local(id_bloco)
+                if novo is None or novo == loc:
+                    raise
+                return self._ler_em(id_bloco, novo, tamanho)
             # A stale index (a collection elsewhere) or a damaged one (an
             # edited offset, a phantom row): the repository decides.
             self.atualizar_indice(forcar=True)

@@ -615,6 +615,15 @@ class Repositorio:
                 ruins.update(erros)
                 if progresso:
                     progresso(lidos)
+        # Damaged where the trailer puts them: the next backup stores them again.
+        self.indice_blocos.marcar_danificados(
+            {
+                i: loc
+                for lista in por_pacote.values()
+                for i, loc in lista
+                if i in ruins and i not in contraditos
+            }
+        )
         if contraditos and self.objetos.reconstruir_indice(
             f"{len(contraditos)} bloco(s) fora do lugar que o pacote registra"
         ):
