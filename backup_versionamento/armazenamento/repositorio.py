@@ -469,9 +469,10 @@ class Repositorio:
 
     def remover_versao(self, modelo: str, versao: str) -> None:
         """Delete a version's sidecar (retention); its data goes in the next GC."""
+        # Forgotten first: a crash in between must not look like a lost sidecar.
+        self.resumos.esquecer(modelo, versao)
         self.backend.apagar(chave_sidecar(modelo, versao))
         self.backend.apagar(chave_fixada(modelo, versao))
-        self.resumos.esquecer(modelo, versao)
 
     def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
         """Every (modelo, versao, sidecar or the error reading it), from the store."""
