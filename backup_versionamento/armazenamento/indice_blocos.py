@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS blocos (
 CREATE TABLE IF NOT EXISTS fragmentos (id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS danificados (
     id BLOB NOT NULL, pacote BLOB NOT NULL, deslocamento INTEGER NOT NULL,
+    tamanho INTEGER NOT NULL, flags INTEGER NOT NULL, claro INTEGER NOT NULL,
     PRIMARY KEY (id, pacote, deslocamento)) WITHOUT ROWID;
 """
 
@@ -311,15 +312,41 @@ class IndiceBlocos:
         every version using them reads the new copy.
         """
         linhas = [
-            (bytes.fromhex(i), bytes.fromhex(loc.pacote), loc.deslocamento)
+            (
+                bytes.fromhex(i),
+                bytes.fromhex(loc.pacote),
+                loc.deslocamento,
+                loc.tamanho,
+                loc.flags,
+                loc.claro,
+            )
             for i, loc in locais.items()
         ]
 
         def op(c: sqlite3.Connection) -> None:
-            c.executemany("INSERT OR IGNORE INTO danificados VALUES (?,?,?)", linhas)
+            c.executemany(
+                "INSERT OR IGNORE INTO danificados VALUES (?,?,?,?,?,?)", linhas
+            )
             c.executemany("DELETE FROM blocos WHERE id = ?", [(k[0],) for k in linhas])
 
         self._usar(op)
+
+    def local_danificado(self, id_bloco: str) -> Local | None:
+        """Where a chunk was found damaged (read again to report it truly)."""
+        chave = bytes.fromhex(id_bloco)
+        return self._usar(
+            lambda c: next(
+                (
+                    _local(linha)
+                    for linha in c.execute(
+                        "SELECT id, pacote, deslocamento, tamanho, flags, claro "
+                        "FROM danificados WHERE id = ?",
+                        (chave,),
+                    )
+                ),
+                None,
+            )
+        )
 
     def danificados(self) -> set[tuple[str, str, int]]:
         return self._usar(

@@ -133,6 +133,10 @@ class ArmazemObjetos:
             # Intact repository, damaged cache (a flipped id).
             loc = self.indice.local(id_bloco)
         if loc is None:
+            # Known damaged and no other copy: read it there, so the error says
+            # what is wrong with it (not that it is missing).
+            loc = self.indice.local_danificado(id_bloco)
+        if loc is None:
             ilegiveis = "; ".join(self.pacotes_ilegiveis.values())
             raise ErroObjetoCorrompido(
                 f"bloco {id_bloco} ausente do repositório (nenhum pacote legível o "
