@@ -480,7 +480,8 @@ class _Migracao:
             if id_bloco in self.corrompidos:
                 continue
             if self.backend.existe(f"{PREFIXO_V1}{id_bloco[:2]}/{id_bloco}"):
-                loc = self.repo.indice_blocos.local(id_bloco)
+                # verificar already set a damaged chunk's row aside.
+                loc = indice.local(id_bloco) or indice.local_danificado(id_bloco)
                 defeituosos[id_bloco] = loc.pacote if loc else ""
             else:
                 ausentes.add(id_bloco)  # missing already in format 1: nothing to lose
