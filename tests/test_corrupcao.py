@@ -311,3 +311,32 @@ def test_versao_antiga_sem_conferencia_usa_sha256(
     _sem_conferencia(repo / "modelos" / "m.h5" / "1.0.0.json")
     with pytest.raises(ErroIntegridade, match="SHA-256 do arquivo restaurado"):
         gerenciador.restaurar_backup("m.h5", "1.0.0", tmp_path / "d")
+
+
+def test_pasta_com_entradas_trocadas_recusada_por_padrao(
+    gerenciador: GerenciadorBackupVersionamento, repo: Path, tmp_path: Path
+) -> None:
+    # Two files' contents swapped in a folder model's sidecar (blocks, size and
+    # SHA-256 moved together, the model's SHA-256 recomputed): every structural
+    # check passes; the BLAKE3 check binds each content to its path.
+    from backup_versionamento.armazenamento.sidecar import Entrada, digest_diretorio
+
+    pasta = tmp_path / "modelo"
+    escrever(pasta / "a.bin", aleatorio(300_000, 1))
+    escrever(pasta / "b.bin", aleatorio(200_000, 2))
+    versao = gerenciador.criar_backup(pasta, "patch")
+    sc = repo / "modelos" / "modelo" / f"{versao}.json"
+    dados = ler_sidecar_json(sc)
+    a, b = (e for e in dados["entradas"] if e["tipo"] == "arquivo")
+    for campo in ("blocos", "tamanho", "sha256"):
+        a[campo], b[campo] = b[campo], a[campo]
+    dados["sha256"] = digest_diretorio(
+        [
+            Entrada(e["caminho"], e["tipo"], 0, sha256=e.get("sha256", ""))
+            for e in dados["entradas"]
+        ]
+    )
+    gravar_sidecar_json(sc, dados)
+    with pytest.raises(ErroIntegridade, match="conferência BLAKE3"):
+        gerenciador.restaurar_backup("modelo", versao, tmp_path / "r")
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
