@@ -450,8 +450,13 @@ class SessaoEscrita:
         id_pacote, partes, locais = pacote.selar(self.armazem.codificador)
         try:
             self.armazem.backend.gravar(chave_pacote(id_pacote), partes)
-        except ErroBackup as e:
-            if self.armazem.backend.info(chave_pacote(id_pacote)) is not None:
+        except ErroRepositorio as e:
+            # Only the plain I/O refusal (a folder in the way), not a full disk,
+            # a read-only store or a transient fault: those have their own codes.
+            if (
+                type(e) is not ErroRepositorio
+                or self.armazem.backend.info(chave_pacote(id_pacote)) is not None
+            ):
                 raise
             # The same chunks make the same pack: rewriting a damaged one
             # needs its key free (a folder there is damage too).
