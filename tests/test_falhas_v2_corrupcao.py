@@ -470,6 +470,8 @@ def test_fragmento_virou_pasta_nao_derruba_comandos(
         r = cli(*args, "--base", str(base))
         assert r.returncode == 0, (args, r.stdout, r.stderr)
         assert "Traceback" not in r.stderr
+        if args[0] == "verificar":  # reported, not fatal: no data at risk
+            assert f"Aviso: {base}/indices/{frag.name}" in r.stdout, r.stdout
     assert (tmp_path / "r" / "m.bin").read_bytes() == tres[("m.bin", "1.0.1")]
     shutil.rmtree(estado)
     conferir(base, CFG_UM, tres, tmp_path / "c")

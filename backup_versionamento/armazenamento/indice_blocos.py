@@ -77,6 +77,8 @@ class IndiceBlocos:
         # Bumped each time the file is found damaged and thrown away: the
         # object store then merges the fragments again before trusting it.
         self.geracao = 0
+        # Fragment key -> why it could not be read (skipped; reported by verificar).
+        self.fragmentos_ilegiveis: dict[str, str] = {}
 
     def fechar(self) -> None:
         with self._trava:
@@ -260,6 +262,7 @@ class IndiceBlocos:
                     id_frag,
                     e,
                 )
+                self.fragmentos_ilegiveis[chave_fragmento(id_frag)] = str(e)
                 continue
             ruins = self.danificados()
             validos = {

@@ -289,6 +289,9 @@ class ArmazemObjetos:
                     id_frag,
                     e,
                 )
+                self.indice.fragmentos_ilegiveis[chave_fragmento(id_frag)] = (
+                    f"o fragmento de recuperação não pôde ser gravado: {e}"
+                )
                 id_frag = None
             else:
                 log.warning(

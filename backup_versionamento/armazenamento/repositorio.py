@@ -676,6 +676,14 @@ class Repositorio:
             "pacotes_verificados": len(por_pacote),
             "versoes_com_problema": afetadas,
             "problemas": problemas,
+            # Skipped, the index rebuilt from the packs: no data at risk.
+            "avisos": [
+                f"{self.descrever()}/{chave}: fragmento de índice ilegível, "
+                f"ignorado ({motivo}); o índice foi refeito pelos pacotes"
+                for chave, motivo in sorted(
+                    self.indice_blocos.fragmentos_ilegiveis.items()
+                )
+            ],
             "duracao_s": round(time.monotonic() - inicio, 3),
         }
 
