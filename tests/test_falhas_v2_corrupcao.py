@@ -300,6 +300,8 @@ def _dano_cache(estado: Path, dano: str) -> None:
             'UPDATE versoes SET resumo = replace(resumo, \'"sha256": "\', '
             '\'"sha256": "00\')',
         )
+    elif dano == "versao-linha":  # a row that names a version never stored
+        _sql(versoes, "UPDATE versoes SET versao = '9.9.9' WHERE versao = '1.0.0'")
     elif dano == "travas":
         if (estado / "travas").is_dir():
             shutil.rmtree(estado / "travas")
@@ -315,6 +317,7 @@ def _dano_cache(estado: Path, dano: str) -> None:
         "deslocamento",
         "id-bloco",
         "resumo",
+        "versao-linha",
         "travas",
     ],
 )

@@ -172,15 +172,18 @@ class IndiceResumos:
             ).fetchall()
         }
         for versao in set(conhecidas) - set(sidecars):
+            self._conn.execute(
+                "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
+            )
+            marca, selo = conhecidas[versao]
+            if not marca.endswith(f":{selo}"):
+                continue  # a damaged row, not a version that existed
             # Not removed by this machine (esquecer would have dropped it): a
             # trace for `verificar`, which reports it once.
             log.warning(
                 "Versão %s %s sumiu do repositório (esta máquina a conhecia)",
                 modelo,
                 versao,
-            )
-            self._conn.execute(
-                "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
             )
             self._conn.execute(
                 "INSERT OR REPLACE INTO sumidas VALUES (?,?,?)",
