@@ -572,6 +572,7 @@ class Repositorio:
         pacotes_ruins: dict[str, str] = {}
         # Chunks whose pack's trailer contradicts this machine's index.
         contraditos: set[str] = set()
+        nao_lidos: set[str] = set()
 
         def checar(
             item: tuple[str, list[tuple[str, Local]]],
@@ -585,6 +586,7 @@ class Repositorio:
                     i: f"bloco {i}: pacote {id_pacote} ausente" for i, _ in blocos
                 }, 0
             except (ErroBackup, OSError) as e:
+                nao_lidos.update(i for i, _ in blocos)  # not known damaged
                 return {i: f"bloco {i}: erro de leitura ({e})" for i, _ in blocos}, 0
             # The trailer is the map of last resort (a lost fragment): check it.
             trailer = None
@@ -622,7 +624,7 @@ class Repositorio:
                 i: loc
                 for lista in por_pacote.values()
                 for i, loc in lista
-                if i in ruins and i not in contraditos
+                if i in ruins and i not in contraditos and i not in nao_lidos
             }
         )
         if contraditos and self.objetos.reconstruir_indice(
