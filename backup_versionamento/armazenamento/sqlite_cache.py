@@ -8,6 +8,7 @@ read-only disk) is replaced by a cache in memory for this run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sqlite3
@@ -135,6 +136,11 @@ def cache_danificado(e: BaseException) -> bool:
 
 
 def descartar_arquivo(arquivo: Path) -> None:
-    """Delete a cache file and its WAL side files (closed by the caller)."""
+    """Delete a cache file and its WAL side files (closed by the caller).
+
+    A file that cannot be deleted (read-only state folder) is left: opening it
+    again reports it, or falls back to a cache in memory.
+    """
     for sufixo in ("", "-wal", "-shm"):
-        Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
