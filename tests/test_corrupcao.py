@@ -340,3 +340,24 @@ def test_pasta_com_entradas_trocadas_recusada_por_padrao(
     with pytest.raises(ErroIntegridade, match="conferência BLAKE3"):
         gerenciador.restaurar_backup("modelo", versao, tmp_path / "r")
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_sidecar_antigo_sem_conferencia_mantem_bytes_canonicos(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+) -> None:
+    # A signature covers the canonical bytes: reading a sidecar written before
+    # `conferencia` existed and writing it back must give the same bytes.
+    import json
+
+    from backup_versionamento.armazenamento.sidecar import Sidecar
+
+    dados = ler_sidecar_json(repo / "modelos" / "m.h5" / "1.0.0.json")
+    del dados["entradas"][0]["conferencia"]
+    canonico = json.dumps(
+        dados, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    sc = Sidecar.ler(canonico, modelo="m.h5", versao="1.0.0", origem="teste")
+    assert sc.entradas[0].conferencia == ""
+    assert sc.bytes_canonicos() == canonico
