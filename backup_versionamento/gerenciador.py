@@ -366,9 +366,10 @@ class GerenciadorBackupVersionamento:
     ) -> str:
         """Restore a version into `destino` (see `servicos.destino` for the rules).
 
-        Every chunk is checked against its hash as it is read; `conferir_sha256`
-        also recomputes the whole file's SHA-256 (end to end, a second hash of
-        every byte) before the file takes its place. `aceitar_sem_assinatura`
+        Every chunk is checked against its hash as it is read, and the whole file
+        end to end (the BLAKE3 recorded at backup; SHA-256 for versions without
+        it) before it takes its place; `conferir_sha256` also recomputes the
+        SHA-256 (a second hash of every byte). `aceitar_sem_assinatura`
         accepts, for this call, an unsigned version the repository's signing
         policy would refuse.
         """

@@ -1020,8 +1020,9 @@ NOTAS = [
     "compileall), como o deixam o pip e o `make instalar`; sem isso, onde "
     "PYTHONDONTWRITEBYTECODE=1, cada comando recompilaria o pacote",
     "restauração deste projeto com a conferência padrão: cada bloco pelo seu hash "
-    "(BLAKE3) e o tamanho do arquivo, como restic e borg; `--conferir-sha256` "
-    "acrescenta o SHA-256 do arquivo inteiro (docs/DESEMPENHO.md mede o custo)",
+    "(BLAKE3), o tamanho e o arquivo inteiro de ponta a ponta (BLAKE3 gravado no "
+    "backup, docs/FORMATO.md); `--conferir-sha256` acrescenta o SHA-256 do "
+    "arquivo inteiro (docs/DESEMPENHO.md mede o custo)",
     "bytes adicionados pela v2 = crescimento da pasta do repositório (soma dos "
     "tamanhos dos arquivos: dados, índices, metadados)",
     "arquivos no repositório = quantos arquivos a pasta do repositório tem depois do "

@@ -224,3 +224,140 @@ def test_cli_verificar_sai_com_9(
     # Encrypted (the suite's second run): the AEAD tag fails before the hash.
     assert "conteúdo não confere" in r.stderr or "falha de autenticação" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _outra_versao_com_tamanhos(sidecar: Path) -> None:
+    """Point 1.0.0 at 1.1.0's chunks, sizes fixed: a consistent, wrong list."""
+    outra = ler_sidecar_json(sidecar.with_name("1.1.0.json"))
+    dados = ler_sidecar_json(sidecar)
+    ent = dados["entradas"][0]
+    ent["blocos"] = outra["entradas"][0]["blocos"]
+    ent["tamanho"] = dados["tamanho"] = sum(n for _, n in ent["blocos"])
+    gravar_sidecar_json(sidecar, dados)
+
+
+def _sha256_editado(sidecar: Path) -> None:
+    """Edit the recorded SHA-256 consistently (entry and model)."""
+    dados = ler_sidecar_json(sidecar)
+    novo = "ab" * 32
+    dados["entradas"][0]["sha256"] = dados["sha256"] = novo
+    gravar_sidecar_json(sidecar, dados)
+
+
+def _sem_conferencia(sidecar: Path) -> None:
+    """A version written before the BLAKE3 check existed, then swapped."""
+    dados = ler_sidecar_json(sidecar)
+    del dados["entradas"][0]["conferencia"]
+    gravar_sidecar_json(sidecar, dados)
+    _trocar_dois_blocos(sidecar)
+
+
+@pytest.mark.parametrize(
+    "dano",
+    [_trocar_dois_blocos, _outra_versao_com_tamanhos, _sha256_editado],
+    ids=["blocos-trocados", "blocos-de-outra-versao", "sha256-editado"],
+)
+def test_restauracao_padrao_confere_de_ponta_a_ponta(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+    tmp_path: Path,
+    dano,
+) -> None:
+    # A sidecar edited consistently passes every structural check; only the
+    # whole-file BLAKE3 recorded at backup, checked on every restore, sees it.
+    sc = repo / "modelos" / "m.h5" / "1.0.0.json"
+    assert ler_sidecar_json(sc)["entradas"][0]["conferencia"]
+    dano(sc)
+    destino = tmp_path / "d"
+    with pytest.raises(ErroIntegridade, match="conferência BLAKE3"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", destino)
+    assert not destino.exists() or not any(destino.iterdir())
+    r = cli(
+        "restaurar",
+        "--base",
+        str(repo),
+        "--modelo",
+        "m.h5",
+        "--versao",
+        "1.0.0",
+        "--destino",
+        str(destino) + "/",
+    )
+    assert r.returncode == 9, r.stderr
+    assert "não confere" in r.stderr and "Traceback" not in r.stderr
+    assert not any(destino.iterdir())
+    rel = gerenciador.verificar_integridade(completa=True)
+    assert rel["versoes_com_problema"] == ["m.h5 1.0.0"]
+    # The other versions are intact and restore by default.
+    for versao in ("1.1.0", "1.2.0"):
+        dest = gerenciador.restaurar_backup("m.h5", versao, tmp_path / versao)
+        assert Path(dest).read_bytes() == tres_versoes[versao]
+
+
+def test_versao_antiga_sem_conferencia_usa_sha256(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+    tmp_path: Path,
+) -> None:
+    # Without a recorded BLAKE3 the default restore falls back to the SHA-256.
+    intacta = repo / "modelos" / "m.h5" / "1.1.0.json"
+    dados = ler_sidecar_json(intacta)
+    del dados["entradas"][0]["conferencia"]
+    gravar_sidecar_json(intacta, dados)
+    dest = gerenciador.restaurar_backup("m.h5", "1.1.0", tmp_path / "ok")
+    assert Path(dest).read_bytes() == tres_versoes["1.1.0"]
+    _sem_conferencia(repo / "modelos" / "m.h5" / "1.0.0.json")
+    with pytest.raises(ErroIntegridade, match="SHA-256 do arquivo restaurado"):
+        gerenciador.restaurar_backup("m.h5", "1.0.0", tmp_path / "d")
+
+
+def test_pasta_com_entradas_trocadas_recusada_por_padrao(
+    gerenciador: GerenciadorBackupVersionamento, repo: Path, tmp_path: Path
+) -> None:
+    # Two files' contents swapped in a folder model's sidecar (blocks, size and
+    # SHA-256 moved together, the model's SHA-256 recomputed): every structural
+    # check passes; the BLAKE3 check binds each content to its path.
+    from backup_versionamento.armazenamento.sidecar import Entrada, digest_diretorio
+
+    pasta = tmp_path / "modelo"
+    escrever(pasta / "a.bin", aleatorio(300_000, 1))
+    escrever(pasta / "b.bin", aleatorio(200_000, 2))
+    versao = gerenciador.criar_backup(pasta, "patch")
+    sc = repo / "modelos" / "modelo" / f"{versao}.json"
+    dados = ler_sidecar_json(sc)
+    a, b = (e for e in dados["entradas"] if e["tipo"] == "arquivo")
+    for campo in ("blocos", "tamanho", "sha256"):
+        a[campo], b[campo] = b[campo], a[campo]
+    dados["sha256"] = digest_diretorio(
+        [
+            Entrada(e["caminho"], e["tipo"], 0, sha256=e.get("sha256", ""))
+            for e in dados["entradas"]
+        ]
+    )
+    gravar_sidecar_json(sc, dados)
+    with pytest.raises(ErroIntegridade, match="conferência BLAKE3"):
+        gerenciador.restaurar_backup("modelo", versao, tmp_path / "r")
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_sidecar_antigo_sem_conferencia_mantem_bytes_canonicos(
+    gerenciador: GerenciadorBackupVersionamento,
+    tres_versoes: dict[str, bytes],
+    repo: Path,
+) -> None:
+    # A signature covers the canonical bytes: reading a sidecar written before
+    # `conferencia` existed and writing it back must give the same bytes.
+    import json
+
+    from backup_versionamento.armazenamento.sidecar import Sidecar
+
+    dados = ler_sidecar_json(repo / "modelos" / "m.h5" / "1.0.0.json")
+    del dados["entradas"][0]["conferencia"]
+    canonico = json.dumps(
+        dados, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    sc = Sidecar.ler(canonico, modelo="m.h5", versao="1.0.0", origem="teste")
+    assert sc.entradas[0].conferencia == ""
+    assert sc.bytes_canonicos() == canonico

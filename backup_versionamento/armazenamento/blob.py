@@ -216,9 +216,9 @@ class Codificador:
         if flags & FLAG_ZSTD:
             try:
                 payload = self._d().decompress(payload, max_output_size=claro)
-            except zstandard.ZstdError as e:
+            except zstandard.ZstdError:
                 raise ErroObjetoCorrompido(
-                    f"{nome}: dados comprimidos corrompidos ({e})", nome
+                    f"{nome}: dados comprimidos corrompidos (o zstd os recusou)", nome
                 ) from None
         if len(payload) != claro:
             raise ErroObjetoCorrompido(

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import blake3
+
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
@@ -42,6 +44,8 @@ class ResultadoArquivo:
     sha256: str
     blocos: list[tuple[str, int]]
     bytes_novos: int = 0
+    # BLAKE3 of the whole content (sidecar.conferencia_entrada binds it).
+    blake3: bytes = b""
 
 
 # Chunks are handed to the workers in segments of about this many bytes: per
@@ -133,6 +137,7 @@ class GravadorBlocos:
         self, arquivo: BinaryIO, progresso: Progresso | None = None
     ) -> ResultadoArquivo:
         sha = hashlib.sha256()
+        b3 = blake3.blake3()
         pendentes: deque[tuple[Future[list[tuple[str, int]]], list[Corte]]] = deque()
         res = ResultadoArquivo(0, "", [])
 
@@ -143,13 +148,16 @@ class GravadorBlocos:
                 res.blocos.append((id_bloco, n))
                 res.bytes_novos += escritos
 
-        # The whole file's SHA-256 is sequential: its own thread keeps it off the
-        # thread that reads and cuts (hashlib releases the GIL).
+        # The whole file's SHA-256 and BLAKE3 are sequential: their own thread
+        # keeps them off the thread that reads and cuts (both release the GIL).
         para_hash: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
 
         def calcular_hash() -> None:
             while (item := para_hash.get()) is not None:
-                sha.update(memoryview(item[0])[: item[1]])
+                vista = memoryview(item[0])[: item[1]]
+                sha.update(vista)
+                b3.update(vista)
+                del vista
                 self._liberar(item[0])
 
         def despachar(buf: mmap.mmap, tamanho: int, cortes: list[Corte]) -> None:
@@ -204,6 +212,7 @@ class GravadorBlocos:
                 para_hash.put(None)
                 hasher.join()
         res.sha256 = sha.hexdigest()
+        res.blake3 = b3.digest()
         return res
 
 
@@ -266,6 +275,15 @@ def ler_trechos(
 DESCARGA = 8 << 20
 
 
+@dataclass(frozen=True)
+class Escrito:
+    """What `escrever_blocos_conferidos` wrote: size and the digests asked for."""
+
+    tamanho: int
+    sha256: str = ""  # "" unless asked
+    blake3: bytes = b""  # b"" unless asked
+
+
 def escrever_blocos(
     fd: int,
     armazem: ArmazemObjetos,
@@ -277,14 +295,35 @@ def escrever_blocos(
 ) -> tuple[int, str]:
     """Write a chunk list to an open fd; return (size, sha256) of what was written.
 
+    The SHA-256 is the empty string when `sha256` is false.
+    """
+    r = escrever_blocos_conferidos(
+        fd, armazem, blocos, threads=threads, progresso=progresso, sha256=sha256
+    )
+    return r.tamanho, r.sha256
+
+
+def escrever_blocos_conferidos(
+    fd: int,
+    armazem: ArmazemObjetos,
+    blocos: list[tuple[str, int]],
+    *,
+    threads: int = 2,
+    progresso: Progresso | None = None,
+    sha256: bool = False,
+    digest_blake3: bool = False,
+) -> Escrito:
+    """Write a chunk list to an open fd, hashing the whole file as asked.
+
     Every chunk is checked against its id on the way (`ler_trechos`). A producer
-    thread reads, verifies and hashes (the whole file's SHA-256; empty string when
-    `sha256` is false) while a writer thread does the writev(2) calls: both
-    release the GIL, so they overlap. The calling thread only waits on a pipe:
-    a signal handler that raises there (Ctrl+C, the CLI's SIGTERM) can never
-    interrupt a lock or a queue that the two workers share.
+    thread reads, verifies and hashes (the whole file's SHA-256 and/or BLAKE3)
+    while a writer thread does the writev(2) calls: both release the GIL, so
+    they overlap. The calling thread only waits on a pipe: a signal handler
+    that raises there (Ctrl+C, the CLI's SIGTERM) can never interrupt a lock or
+    a queue that the two workers share.
     """
     sha = hashlib.sha256() if sha256 else None
+    b3 = blake3.blake3() if digest_blake3 else None
     total = 0
     # (parts, their total size): the writer does not count them again.
     fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
@@ -302,6 +341,8 @@ def escrever_blocos(
                 for dados in partes:
                     if sha is not None:
                         sha.update(dados)
+                    if b3 is not None:
+                        b3.update(dados)
                     n += len(dados)
                 fila.put((partes, n))
                 total += n
@@ -359,7 +400,11 @@ def escrever_blocos(
     t_escritor.join()
     if erro:
         raise erro[0]
-    return total, sha.hexdigest() if sha is not None else ""
+    return Escrito(
+        total,
+        sha.hexdigest() if sha is not None else "",
+        b3.digest() if b3 is not None else b"",
+    )
 
 
 def sha256_arquivo(caminho: Path, buffer: int = 4 << 20) -> tuple[int, str]:

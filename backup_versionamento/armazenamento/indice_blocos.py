@@ -10,19 +10,28 @@ Dedup lookups hit this file, never the backend.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from .backends import Backend
 from .blob import Codificador
 from .fragmento import PREFIXO, chave_fragmento, decodificar_fragmento
+from .pacote import PREFIXO as PREFIXO_PACOTES
 from .pacote import Local
-from .sqlite_cache import abrir_cache, erro_de_escrita
+from .sqlite_cache import (
+    abrir_cache,
+    cache_danificado,
+    descartar_arquivo,
+    erro_de_escrita,
+)
 
 log = logging.getLogger("SistemaBackup")
+T = TypeVar("T")
 
 _ESQUEMA = """
 CREATE TABLE IF NOT EXISTS pacotes (n INTEGER PRIMARY KEY, id BLOB UNIQUE NOT NULL);
@@ -31,6 +40,10 @@ CREATE TABLE IF NOT EXISTS blocos (
     tamanho INTEGER NOT NULL, flags INTEGER NOT NULL, claro INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fragmentos (id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS danificados (
+    id BLOB NOT NULL, pacote BLOB NOT NULL, deslocamento INTEGER NOT NULL,
+    tamanho INTEGER NOT NULL, flags INTEGER NOT NULL, claro INTEGER NOT NULL,
+    PRIMARY KEY (id, pacote, deslocamento)) WITHOUT ROWID;
 """
 
 
@@ -42,66 +55,119 @@ _SELECIONAR_LOCAIS = (
 
 
 def _local(linha: tuple[bytes, bytes, int, int, int, int]) -> Local:
-    return Local(linha[1].hex(), linha[2], linha[3], linha[4], linha[5])
+    """A row as a location; a row of the wrong shape is damage (ValueError)."""
+    id_bloco, pacote, *numeros = linha
+    if (
+        not isinstance(id_bloco, bytes)
+        or len(id_bloco) != 32
+        or not isinstance(pacote, bytes)
+        or len(pacote) != 32
+        or not all(isinstance(n, int) and n >= 0 for n in numeros)
+    ):
+        raise ValueError(f"linha malformada no cache de blocos: {linha!r}")
+    return Local(pacote.hex(), *numeros)
 
 
 class IndiceBlocos:
     def __init__(self, arquivo: Path, cache_mb: int = 64) -> None:
         self.arquivo = arquivo
+        self.cache_mb = cache_mb
         self._trava = threading.Lock()
         self._conn = abrir_cache(arquivo, _ESQUEMA, cache_mb)
+        # Bumped each time the file is found damaged and thrown away: the
+        # object store then merges the fragments again before trusting it.
+        self.geracao = 0
+        # Fragment key -> why it could not be read (skipped; reported by verificar).
+        self.fragmentos_ilegiveis: dict[str, str] = {}
 
     def fechar(self) -> None:
         with self._trava:
             self._conn.close()
 
+    def _usar(self, operacao: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operacao` under the lock; a damaged cache is rebuilt and retried.
+
+        The cache is never the truth: an error that shows damage (a malformed
+        page, a row of the wrong shape) discards the file, says so once, and
+        the operation runs again on an empty cache that the caller refills from
+        the repository (see `geracao`).
+        """
+        for tentativa in range(2):
+            try:
+                with self._trava:
+                    return operacao(self._conn)
+            except Exception as e:
+                if tentativa or not cache_danificado(e):
+                    raise
+                self.descartar(f"{type(e).__name__}: {e}")
+        raise AssertionError("inalcançável")  # pragma: no cover
+
+    def descartar(self, motivo: str) -> None:
+        """Throw the cache file away and start an empty one."""
+        with self._trava:
+            log.warning(
+                "Cache de blocos desta máquina %s danificado ou inconsistente (%s); "
+                "descartado e reconstruído a partir do repositório",
+                self.arquivo,
+                motivo,
+            )
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            descartar_arquivo(self.arquivo)
+            self._conn = abrir_cache(self.arquivo, _ESQUEMA, self.cache_mb)
+            self.geracao += 1
+
     # -- lookups -----------------------------------------------------------------
     def local(self, id_bloco: str) -> Local | None:
-        with self._trava:
-            linha = self._conn.execute(
-                f"{_SELECIONAR_LOCAIS} WHERE b.id = ?", (bytes.fromhex(id_bloco),)
-            ).fetchone()
-        return None if linha is None else _local(linha)
+        chave = bytes.fromhex(id_bloco)
+
+        def op(c: sqlite3.Connection) -> Local | None:
+            sql = f"{_SELECIONAR_LOCAIS} WHERE b.id = ?"
+            linha = c.execute(sql, (chave,)).fetchone()
+            return None if linha is None else _local(linha)
+
+        return self._usar(op)
 
     def locais(self, ids: Iterable[str]) -> dict[str, Local]:
         """Locations of many chunks in a few queries (absent ids are left out)."""
         chaves = list({bytes.fromhex(i) for i in ids})
-        saida: dict[str, Local] = {}
-        with self._trava:
+
+        def op(c: sqlite3.Connection) -> dict[str, Local]:
+            saida: dict[str, Local] = {}
             # Under SQLite's default limit of 999 bound parameters per statement.
             for k in range(0, len(chaves), 900):
                 lote = chaves[k : k + 900]
-                linhas = self._conn.execute(
+                linhas = c.execute(
                     f"{_SELECIONAR_LOCAIS} WHERE b.id IN ({','.join('?' * len(lote))})",
                     lote,
                 ).fetchall()
                 for linha in linhas:
                     saida[linha[0].hex()] = _local(linha)
-        return saida
+            return saida
+
+        return self._usar(op)
 
     def contem(self, id_bloco: str) -> bool:
-        with self._trava:
-            return (
-                self._conn.execute(
-                    "SELECT 1 FROM blocos WHERE id = ?", (bytes.fromhex(id_bloco),)
-                ).fetchone()
-                is not None
-            )
+        return self.local(id_bloco) is not None
 
     def todos(self) -> dict[str, Local]:
-        with self._trava:
-            linhas = self._conn.execute(_SELECIONAR_LOCAIS).fetchall()
-        return {linha[0].hex(): _local(linha) for linha in linhas}
+        return self._usar(
+            lambda c: {
+                linha[0].hex(): _local(linha)
+                for linha in c.execute(_SELECIONAR_LOCAIS).fetchall()
+            }
+        )
 
     def pacotes_indexados(self) -> set[str]:
-        with self._trava:
-            return {
+        return self._usar(
+            lambda c: {
                 r[0].hex()
-                for r in self._conn.execute(
+                for r in c.execute(
                     "SELECT id FROM pacotes "
                     "WHERE n IN (SELECT DISTINCT pacote FROM blocos)"
                 )
             }
+        )
 
     # -- updates -----------------------------------------------------------------
     def registrar(self, locais: dict[str, Local], fragmento: str | None) -> None:
@@ -111,8 +177,7 @@ class IndiceBlocos:
         never fail a backup whose data is already in the repository.
         """
         try:
-            with self._trava:
-                self._inserir(locais, fragmento)
+            self._usar(lambda c: self._inserir(locais, fragmento))
         except sqlite3.Error as e:
             if not erro_de_escrita(e):
                 raise
@@ -155,8 +220,13 @@ class IndiceBlocos:
             raise
 
     def fragmentos_conhecidos(self) -> set[str]:
-        with self._trava:
-            return {r[0] for r in self._conn.execute("SELECT id FROM fragmentos")}
+        def op(c: sqlite3.Connection) -> set[str]:
+            ids = {r[0] for r in c.execute("SELECT id FROM fragmentos")}
+            if not all(isinstance(i, str) for i in ids):
+                raise TypeError("id de fragmento que não é texto")
+            return ids
+
+        return self._usar(op)
 
     def atualizar(self, backend: Backend, codificador: Codificador) -> int:
         """Merge fragments listed in the repository; rebuild if one vanished.
@@ -170,31 +240,128 @@ class IndiceBlocos:
             self._limpar()
             conhecidos = set()
         lidos = 0
-        for id_frag in sorted(listados - conhecidos):
+        novos = sorted(listados - conhecidos)
+        # A chunk listed twice (stored again after its pack was lost): keep the
+        # location whose pack exists and is long enough. One listing.
+        pacotes = (
+            {
+                info.chave.rsplit("/", 1)[-1]: info.tamanho
+                for info in backend.listar(PREFIXO_PACOTES)
+            }
+            if novos
+            else {}
+        )
+        for id_frag in novos:
             try:
                 bruto = backend.ler(chave_fragmento(id_frag))
                 locais = decodificar_fragmento(codificador, id_frag, bruto)
             except Exception as e:
-                log.warning("Fragmento de índice %s ignorado: %s", id_frag, e)
+                log.warning(
+                    "Fragmento de índice %s ilegível, ignorado (o índice é refeito "
+                    "pelos pacotes): %s",
+                    id_frag,
+                    e,
+                )
+                self.fragmentos_ilegiveis[chave_fragmento(id_frag)] = str(e)
                 continue
-            self.registrar(locais, id_frag)
+            ruins = self.danificados()
+            validos = {
+                i: loc
+                for i, loc in locais.items()
+                if loc.deslocamento + loc.tamanho <= pacotes.get(loc.pacote, -1)
+                and (i, loc.pacote, loc.deslocamento) not in ruins
+            }
+            self.registrar(validos, id_frag)
             lidos += 1
         return lidos
 
-    def _limpar(self) -> None:
+    def reiniciar(self, motivo: str) -> None:
+        """Forget every location (kept: chunks known damaged); says why, once."""
+        log.warning(
+            "Cache de blocos desta máquina %s inconsistente com o repositório (%s); "
+            "reconstruído a partir do repositório",
+            self.arquivo,
+            motivo,
+        )
+        self._limpar()
         with self._trava:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self.geracao += 1
+
+    def _limpar(self) -> None:
+        def op(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
             for tabela in ("blocos", "pacotes", "fragmentos"):
-                self._conn.execute(f"DELETE FROM {tabela}")
-            self._conn.execute("COMMIT")
+                c.execute(f"DELETE FROM {tabela}")
+            c.execute("COMMIT")
+
+        self._usar(op)
 
     def esquecer_pacotes(self, pacotes: Iterable[str]) -> None:
-        with self._trava:
-            for p in pacotes:
-                linha = self._conn.execute(
-                    "SELECT n FROM pacotes WHERE id = ?", (bytes.fromhex(p),)
-                ).fetchone()
+        lista = [bytes.fromhex(p) for p in pacotes]
+
+        def op(c: sqlite3.Connection) -> None:
+            for p in lista:
+                linha = c.execute("SELECT n FROM pacotes WHERE id = ?", (p,)).fetchone()
                 if linha:
-                    self._conn.execute(
-                        "DELETE FROM blocos WHERE pacote = ?", (linha[0],)
+                    c.execute("DELETE FROM blocos WHERE pacote = ?", (linha[0],))
+
+        self._usar(op)
+
+    def marcar_danificados(self, locais: dict[str, Local]) -> None:
+        """Chunks read back damaged where their pack's trailer puts them.
+
+        Never trusted by dedup again nor taken from a fragment on a rebuild: the
+        next backup of the same content stores them anew (the repair), and
+        every version using them reads the new copy.
+        """
+        linhas = [
+            (
+                bytes.fromhex(i),
+                bytes.fromhex(loc.pacote),
+                loc.deslocamento,
+                loc.tamanho,
+                loc.flags,
+                loc.claro,
+            )
+            for i, loc in locais.items()
+        ]
+
+        def op(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "INSERT OR IGNORE INTO danificados VALUES (?,?,?,?,?,?)", linhas
+            )
+            c.executemany("DELETE FROM blocos WHERE id = ?", [(k[0],) for k in linhas])
+
+        self._usar(op)
+
+    def local_danificado(self, id_bloco: str) -> Local | None:
+        """Where a chunk was found damaged (read again to report it truly)."""
+        chave = bytes.fromhex(id_bloco)
+        return self._usar(
+            lambda c: next(
+                (
+                    _local(linha)
+                    for linha in c.execute(
+                        "SELECT id, pacote, deslocamento, tamanho, flags, claro "
+                        "FROM danificados WHERE id = ?",
+                        (chave,),
                     )
+                ),
+                None,
+            )
+        )
+
+    def danificados(self) -> set[tuple[str, str, int]]:
+        return self._usar(
+            lambda c: {
+                (i.hex(), p.hex(), d)
+                for i, p, d in c.execute(
+                    "SELECT id, pacote, deslocamento FROM danificados"
+                )
+            }
+        )
+
+    def esquecer_blocos(self, ids: Iterable[str]) -> None:
+        """Drop rows the repository contradicts (a backup then writes them again)."""
+        lista = [(bytes.fromhex(i),) for i in ids]
+        self._usar(lambda c: c.executemany("DELETE FROM blocos WHERE id = ?", lista))

@@ -293,9 +293,10 @@ def decodificar_objeto_v1(id_bloco: str, bruto: bytes) -> bytes | memoryview:
     if flags & _V1_FLAG_ZSTD:
         try:
             dados = zstandard.ZstdDecompressor().decompress(dados)
-        except zstandard.ZstdError as e:
+        except zstandard.ZstdError:
             raise ErroObjetoCorrompido(
-                f"objeto {id_bloco}: dados comprimidos corrompidos ({e})", id_bloco
+                f"objeto {id_bloco}: dados comprimidos corrompidos (o zstd os recusou)",
+                id_bloco,
             ) from None
     if blake3.blake3(dados).hexdigest() != id_bloco:
         raise ErroObjetoCorrompido(
@@ -483,7 +484,8 @@ class _Migracao:
             if id_bloco in self.corrompidos:
                 continue
             if self.backend.existe(f"{PREFIXO_V1}{id_bloco[:2]}/{id_bloco}"):
-                loc = self.repo.indice_blocos.local(id_bloco)
+                # verificar already set a damaged chunk's row aside.
+                loc = indice.local(id_bloco) or indice.local_danificado(id_bloco)
                 defeituosos[id_bloco] = loc.pacote if loc else ""
             else:
                 ausentes.add(id_bloco)  # missing already in format 1: nothing to lose

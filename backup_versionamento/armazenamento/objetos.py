@@ -16,7 +16,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 
-from ..erros import ErroChaveAusente, ErroIntegridade, ErroObjetoCorrompido
+from ..erros import (
+    ErroBackup,
+    ErroChaveAusente,
+    ErroIntegridade,
+    ErroObjetoCorrompido,
+    ErroRepositorio,
+)
 from .backends import Backend
 from .blob import Codificador
 from .fragmento import chave_fragmento, codificar_fragmento
@@ -63,6 +69,9 @@ class ArmazemObjetos:
         self._n_escritores = max(1, escritores)
         self._buffers: list[PacoteEmConstrucao] = []
         self._indice_atualizado = False
+        self._geracao_indice = indice.geracao
+        self._trava_indice = threading.RLock()
+        self._indice_reconstruido = False
         # Packs whose trailer could not be read while rebuilding: named in the
         # error of a chunk that only such a pack could hold.
         self.pacotes_ilegiveis: dict[str, str] = {}
@@ -70,9 +79,41 @@ class ArmazemObjetos:
     # -- index freshness -----------------------------------------------------------
     def atualizar_indice(self, forcar: bool = False) -> None:
         """Bring the per-machine index up to date with the repository's fragments."""
-        if forcar or not self._indice_atualizado:
-            self.indice.atualizar(self.backend, self.codificador)
-            self._indice_atualizado = True
+        with self._trava_indice:
+            if (
+                forcar
+                or not self._indice_atualizado
+                or self._geracao_indice != self.indice.geracao
+            ):
+                self._geracao_indice = self.indice.geracao
+                self.indice.atualizar(self.backend, self.codificador)
+                self._indice_atualizado = True
+
+    def reconstruir_indice(self, motivo: str) -> bool:
+        """The per-machine index contradicts the repository: rebuild it from it.
+
+        Once per open repository: after that a contradiction is real damage in
+        the repository, and rebuilding again would only cost time. Returns
+        whether it rebuilt.
+        """
+        with self._trava_indice:
+            if self._indice_reconstruido:
+                return False
+            self._indice_reconstruido = True
+            self.indice.reiniciar(motivo)
+            self.atualizar_indice(forcar=True)
+            self.reconstruir_de_pacotes()
+            return True
+
+    def local_confirmado(self, id_bloco: str, loc: Local) -> bool:
+        """Does the pack's own trailer (the repository's truth) list `loc`?"""
+        try:
+            info = self.backend.info(chave_pacote(loc.pacote))
+            if info is None:
+                return False
+            return self.ler_trailer(loc.pacote, info.tamanho).get(id_bloco) == loc
+        except (ErroBackup, ValueError):
+            return False
 
     def sessao(self) -> SessaoEscrita:
         self.atualizar_indice()
@@ -91,6 +132,13 @@ class ArmazemObjetos:
             # A lost fragment: the pack trailers still know.
             self.reconstruir_de_pacotes()
             loc = self.indice.local(id_bloco)
+        if loc is None and self.reconstruir_indice(f"bloco {id_bloco} não encontrado"):
+            # Intact repository, damaged cache (a flipped id).
+            loc = self.indice.local(id_bloco)
+        if loc is None:
+            # Known damaged and no other copy: read it there, so the error says
+            # what is wrong with it (not that it is missing).
+            loc = self.indice.local_danificado(id_bloco)
         if loc is None:
             ilegiveis = "; ".join(self.pacotes_ilegiveis.values())
             raise ErroObjetoCorrompido(
@@ -129,12 +177,31 @@ class ArmazemObjetos:
         """Read, decode and verify one chunk; ErroObjetoCorrompido names it."""
         loc = self.localizar(id_bloco)
         try:
-            bruto = self.ler_bruto(id_bloco, loc)
-        except ErroObjetoCorrompido:
-            # The index may be stale after a collection elsewhere: look again once.
+            return self._ler_em(id_bloco, loc, tamanho)
+        except ErroObjetoCorrompido as e:
+            if self.local_confirmado(id_bloco, loc):
+                # The pack says the chunk is there: real damage. A later backup
+                # of the same content may have stored another copy (a repair);
+                # the next backup of it will, now that this one is marked.
+                self.indice.marcar_danificados({id_bloco: loc})
+                if not self.reconstruir_indice(f"bloco {id_bloco}: {e}"):
+                    raise
+                novo = self.indice.local(id_bloco)
+                if novo is None or novo == loc:
+                    raise
+                return self._ler_em(id_bloco, novo, tamanho)
+            # A stale index (a collection elsewhere) or a damaged one (an
+            # edited offset, a phantom row): the repository decides.
             self.atualizar_indice(forcar=True)
-            loc = self.localizar(id_bloco)
-            bruto = self.ler_bruto(id_bloco, loc)
+            novo = self.localizar(id_bloco)
+            if novo == loc and self.reconstruir_indice(f"bloco {id_bloco}: {e}"):
+                novo = self.localizar(id_bloco)
+            return self._ler_em(id_bloco, novo, tamanho)
+
+    def _ler_em(
+        self, id_bloco: str, loc: Local, tamanho: int | None
+    ) -> bytes | memoryview:
+        bruto = self.ler_bruto(id_bloco, loc)
         dados = self.codificador.decodificar_bloco(id_bloco, bruto)
         if tamanho is not None and len(dados) != tamanho:
             raise ErroObjetoCorrompido(
@@ -162,13 +229,18 @@ class ArmazemObjetos:
         saida: list[bytes | memoryview] = []
         for (id_bloco, n), loc in zip(blocos, locais, strict=True):
             pos = loc.deslocamento - inicio
-            dados = self.codificador.decodificar_bloco(
-                id_bloco, bruto[pos : pos + loc.tamanho]
-            )
-            if len(dados) != n:
-                raise ErroObjetoCorrompido(
-                    f"bloco {id_bloco}: tamanho não confere com o registrado", id_bloco
+            try:
+                dados = self.codificador.decodificar_bloco(
+                    id_bloco, bruto[pos : pos + loc.tamanho]
                 )
+                if len(dados) != n:
+                    raise ErroObjetoCorrompido(
+                        f"bloco {id_bloco}: tamanho não confere com o registrado",
+                        id_bloco,
+                    )
+            except ErroObjetoCorrompido:
+                # Chunk by chunk: tells a damaged pack from a wrong index.
+                dados = self.ler(id_bloco, n)
             saida.append(dados)
         return saida
 
@@ -225,10 +297,25 @@ class ArmazemObjetos:
                 if not novos:
                     return lidos
             id_frag, partes = codificar_fragmento(self.codificador, novos)
-            self.backend.gravar(chave_fragmento(id_frag), partes)
-            log.warning(
-                "Índice reconstruído a partir de %d pacote(s) sem fragmento", lidos
-            )
+            try:
+                self.backend.gravar(chave_fragmento(id_frag), partes)
+            except (ErroBackup, OSError) as e:
+                # E.g. a folder where the lost fragment was (same content, same
+                # key): this run still knows the chunks; the next one retries.
+                log.warning(
+                    "Fragmento de recuperação %s não gravado (%s); o índice desta "
+                    "máquina segue com os blocos lidos dos pacotes",
+                    id_frag,
+                    e,
+                )
+                self.indice.fragmentos_ilegiveis[chave_fragmento(id_frag)] = (
+                    f"o fragmento de recuperação não pôde ser gravado: {e}"
+                )
+                id_frag = None
+            else:
+                log.warning(
+                    "Índice reconstruído a partir de %d pacote(s) sem fragmento", lidos
+                )
             self.indice.registrar(novos, id_frag)
         return lidos
 
@@ -257,6 +344,13 @@ class SessaoEscrita:
         self.novos: dict[str, Local] = {}
         self.pacotes_gravados: list[str] = []
         self.bytes_gravados = 0
+        # Dedup trusts a chunk the index knows only after the repository
+        # confirms it: its pack exists (one listing per backup) and the pack's
+        # trailer lists it there (one small read per pack relied on).
+        self._pacotes: dict[str, int] | None = None
+        self._trailers: dict[str, dict[str, Local]] = {}
+        self._travas_pacote: dict[str, threading.Lock] = {}
+        self.blocos_regravados = 0
 
     @contextmanager
     def escritor(self) -> Iterator[Callable[[str, memoryview], int]]:
@@ -288,9 +382,26 @@ class SessaoEscrita:
             if id_bloco in self._vistos:
                 return 0
             self._vistos.add(id_bloco)
-        if self.armazem.indice.contem(id_bloco):
-            return 0
         arm = self.armazem
+        arm.atualizar_indice()  # after a damaged cache was discarded
+        loc = arm.indice.local(id_bloco)
+        if loc is not None:
+            if self._confirmado(id_bloco, loc):
+                return 0
+            # The cache claims a chunk the repository does not hold there (its
+            # pack lost, truncated or replaced; a phantom row): store it again.
+            arm.indice.esquecer_blocos([id_bloco])
+            with self._trava:
+                self.blocos_regravados += 1
+                primeiro = self.blocos_regravados == 1
+            if primeiro:
+                log.warning(
+                    "Bloco %s consta no cache desta máquina mas não no pacote %s "
+                    "do repositório; gravado de novo (os demais casos deste "
+                    "backup também)",
+                    id_bloco,
+                    loc.pacote,
+                )
         cod = arm.codificador
         with arm._compressao:
             flags, payload = cod.comprimir_se_compensa(dados)
@@ -316,6 +427,28 @@ class SessaoEscrita:
             self._selar(pacote)
         return n
 
+    def _confirmado(self, id_bloco: str, loc: Local) -> bool:
+        arm = self.armazem
+        with self._trava:
+            if self._pacotes is None:
+                self._pacotes = arm.pacotes()
+            tamanho = self._pacotes.get(loc.pacote)
+            trava = self._travas_pacote.setdefault(loc.pacote, threading.Lock())
+        if tamanho is None:
+            return False
+        with trava:
+            if loc.pacote not in self._trailers:
+                try:
+                    self._trailers[loc.pacote] = arm.ler_trailer(loc.pacote, tamanho)
+                except (ErroBackup, ValueError) as e:
+                    log.warning(
+                        "Pacote %s ilegível (%s): seus blocos serão gravados de novo",
+                        loc.pacote,
+                        e,
+                    )
+                    self._trailers[loc.pacote] = {}
+        return self._trailers[loc.pacote].get(id_bloco) == loc
+
     def gravar_codificado(
         self, id_bloco: str, bruto: bytes | memoryview, claro: int
     ) -> None:
@@ -337,7 +470,22 @@ class SessaoEscrita:
         if pacote.vazio():
             return
         id_pacote, partes, locais = pacote.selar(self.armazem.codificador)
-        self.armazem.backend.gravar(chave_pacote(id_pacote), partes)
+        try:
+            self.armazem.backend.gravar(chave_pacote(id_pacote), partes)
+        except ErroRepositorio as e:
+            # Only the plain I/O refusal (a folder in the way), not a full disk,
+            # a read-only store or a transient fault: those have their own codes.
+            if (
+                type(e) is not ErroRepositorio
+                or self.armazem.backend.info(chave_pacote(id_pacote)) is not None
+            ):
+                raise
+            # The same chunks make the same pack: rewriting a damaged one
+            # needs its key free (a folder there is damage too).
+            raise ErroRepositorio(
+                f"{e}; o pacote {id_pacote} está danificado no repositório: remova "
+                f"o que ocupa {chave_pacote(id_pacote)} e rode o backup de novo"
+            ) from e
         pacote.reiniciar()
         with self._trava:
             self.novos.update(locais)

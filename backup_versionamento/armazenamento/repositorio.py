@@ -9,6 +9,7 @@ missing data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import blake3
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
+    ErroIntegridade,
     ErroObjetoCorrompido,
     ErroRepositorio,
     ErroTrava,
@@ -35,7 +37,15 @@ from ..estado import lugar_do_repositorio, pasta_estado
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
-from .fluxo import CDC_MAXIMO, CDC_MEDIO, CDC_MINIMO, Progresso, escrever_blocos
+from .cabecalho import conferir_parametros
+from .fluxo import (
+    CDC_MAXIMO,
+    CDC_MEDIO,
+    CDC_MINIMO,
+    Escrito,
+    Progresso,
+    escrever_blocos_conferidos,
+)
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .indice_blocos import IndiceBlocos
 from .objetos import ArmazemObjetos, SessaoEscrita
@@ -48,6 +58,8 @@ from .sidecar import (
     Sidecar,
     chave_fixada,
     chave_sidecar,
+    conferencia_entrada,
+    motivo_json,
     validar_nome_modelo,
 )
 from .trava import travar
@@ -118,7 +130,7 @@ def ler_cabecalho(backend: Backend) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError) as e:
         raise ErroRepositorio(
             f"{backend.descrever()}/{CHAVE_CABECALHO}: cabeçalho do repositório "
-            f"ilegível ({e})"
+            f"ilegível ({motivo_json(e)}); restaure-o de uma cópia"
         ) from None
     if not isinstance(cab, dict):
         raise ErroRepositorio(
@@ -233,6 +245,7 @@ class Repositorio:
             raise ErroRepositorio(
                 f"{backend.descrever()}/{CHAVE_CABECALHO}: id do repositório inválido"
             )
+        conferir_parametros(cab, f"{backend.descrever()}/{CHAVE_CABECALHO}")
         if cab.get("migracao_pendente"):  # usable; the old objects still take space
             log.warning(
                 "%s: migração do formato 1 interrompida; termine-a com "
@@ -296,7 +309,13 @@ class Repositorio:
 
     # -- locks (per machine) -------------------------------------------------------
     def caminho_trava(self, nome: str) -> Path:
-        return self.pasta_estado / "travas" / f"{nome}.lock"
+        pasta = self.pasta_estado / "travas"
+        if not pasta.is_dir() and (pasta.exists() or pasta.is_symlink()):
+            # Per-machine state, never the truth: a file in the way is removed.
+            log.warning("%s não é uma pasta; removido e recriado", pasta)
+            with contextlib.suppress(FileNotFoundError):
+                pasta.unlink()
+        return pasta / f"{nome}.lock"
 
     # -- writing -------------------------------------------------------------------
     def desfazer_criacao(self) -> bool:
@@ -459,15 +478,33 @@ class Repositorio:
 
     def remover_versao(self, modelo: str, versao: str) -> None:
         """Delete a version's sidecar (retention); its data goes in the next GC."""
+        # Forgotten first: a crash in between must not look like a lost sidecar.
+        self.resumos.esquecer(modelo, versao)
         self.backend.apagar(chave_sidecar(modelo, versao))
         self.backend.apagar(chave_fixada(modelo, versao))
-        self.resumos.esquecer(modelo, versao)
 
     def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
         """Every (modelo, versao, sidecar or the error reading it), from the store."""
         chaves = sorted(i.chave for i in self.backend.listar(PREFIXO))
+        ocupados = set()
         for chave in chaves:
             resto = chave[len(PREFIXO) :]
+            partes = resto.split("/")
+            if len(partes) > 2 and partes[1].endswith(SUFIXO):
+                # Keys under "<versao>.json/": a folder took the sidecar's place.
+                modelo, nome = partes[0], partes[1]
+                if e_versao(nome[: -len(SUFIXO)]) and (modelo, nome) not in ocupados:
+                    ocupados.add((modelo, nome))
+                    yield (
+                        modelo,
+                        nome[: -len(SUFIXO)],
+                        ErroIntegridade(
+                            f"{self.descrever()}/{PREFIXO}{modelo}/{nome}: uma pasta "
+                            "ocupa o lugar do metadado da versão; restaure o arquivo "
+                            "de uma cópia do repositório"
+                        ),
+                    )
+                continue
             if resto.count("/") != 1 or not resto.endswith(SUFIXO):
                 continue
             modelo, nome = resto.split("/")
@@ -496,6 +533,9 @@ class Repositorio:
         usos: dict[str, set[tuple[str, str]]] = defaultdict(set)
         tamanhos: dict[str, int] = {}
         sidecars: list[Sidecar] = []
+        # Versions this machine listed before whose sidecar is gone (deleted,
+        # or an empty folder in its place): reported once.
+        sumidas = self.resumos.sumidas(modelo)
         for mod, versao, sc in self.iterar_sidecars():
             if (modelo and mod != modelo) or (so_versao and versao != so_versao):
                 continue
@@ -514,6 +554,22 @@ class Repositorio:
             for id_bloco, n in sc.blocos():
                 usos[id_bloco].add((mod, versao))
                 tamanhos[id_bloco] = n
+        ja = {(p["modelo"], p["versao"]) for p in problemas}
+        for mod, versao, visto in sumidas:
+            if (mod, versao) in ja:
+                continue
+            problemas.append(
+                {
+                    "tipo": "metadado",
+                    "modelo": mod,
+                    "versao": versao,
+                    "mensagem": f"{self.descrever()}/{chave_sidecar(mod, versao)}: "
+                    f"o metadado desta versão sumiu do repositório (esta máquina a "
+                    f"listou; notado em {visto}). Se não foi a retenção de outra "
+                    "máquina, restaure o arquivo de uma cópia; os blocos não usados "
+                    "por outras versões saem na próxima limpeza",
+                }
+            )
         self.objetos.atualizar_indice(forcar=True)
         ruins: dict[str, str] = {}
         por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
@@ -526,6 +582,9 @@ class Repositorio:
             por_pacote[loc.pacote].append((id_bloco, loc))
 
         pacotes_ruins: dict[str, str] = {}
+        # Chunks whose pack's trailer contradicts this machine's index.
+        contraditos: set[str] = set()
+        nao_lidos: set[str] = set()
 
         def checar(
             item: tuple[str, list[tuple[str, Local]]],
@@ -539,10 +598,12 @@ class Repositorio:
                     i: f"bloco {i}: pacote {id_pacote} ausente" for i, _ in blocos
                 }, 0
             except (ErroBackup, OSError) as e:
+                nao_lidos.update(i for i, _ in blocos)  # not known damaged
                 return {i: f"bloco {i}: erro de leitura ({e})" for i, _ in blocos}, 0
             # The trailer is the map of last resort (a lost fragment): check it.
+            trailer = None
             try:
-                ler_trailer(self.codificador, id_pacote, dados, len(dados))
+                trailer = ler_trailer(self.codificador, id_pacote, dados, len(dados))
             except ErroObjetoCorrompido as e:
                 pacotes_ruins[id_pacote] = str(e)
             vista = memoryview(dados)
@@ -560,6 +621,8 @@ class Repositorio:
                         )
                 except ErroObjetoCorrompido as e:
                     erros[id_bloco] = str(e)
+                    if trailer is not None and trailer.get(id_bloco) != loc:
+                        contraditos.add(id_bloco)
             return erros, len(dados)
 
         with ThreadPoolExecutor(max(1, self.threads)) as pool:
@@ -567,6 +630,19 @@ class Repositorio:
                 ruins.update(erros)
                 if progresso:
                     progresso(lidos)
+        # Damaged where the trailer puts them: the next backup stores them again.
+        self.indice_blocos.marcar_danificados(
+            {
+                i: loc
+                for lista in por_pacote.values()
+                for i, loc in lista
+                if i in ruins and i not in contraditos and i not in nao_lidos
+            }
+        )
+        if contraditos and self.objetos.reconstruir_indice(
+            f"{len(contraditos)} bloco(s) fora do lugar que o pacote registra"
+        ):
+            return self.verificar(completa=completa, modelo=modelo, progresso=None)
         for id_bloco, erro in ruins.items():
             for mod, versao in sorted(usos[id_bloco]):
                 problemas.append(
@@ -579,6 +655,12 @@ class Repositorio:
                     }
                 )
         for id_pacote, erro in sorted(pacotes_ruins.items()):
+            n_ruins = sum(i in ruins for i, _ in por_pacote[id_pacote])
+            estado = (
+                f"{n_ruins} bloco(s) dele estão ilegíveis (acima)"
+                if n_ruins
+                else "os blocos seguem legíveis"
+            )
             for mod, versao in sorted(
                 {u for i, _ in por_pacote[id_pacote] for u in usos[i]}
             ):
@@ -589,8 +671,8 @@ class Repositorio:
                         "versao": versao,
                         "objeto": id_pacote,
                         "pacote": id_pacote,
-                        "mensagem": f"{erro}; os blocos seguem legíveis, mas o "
-                        "pacote não poderia reconstruir um índice perdido",
+                        "mensagem": f"{erro}; {estado}, e o pacote não poderia "
+                        "reconstruir um índice perdido",
                     }
                 )
         if completa:
@@ -599,6 +681,7 @@ class Repositorio:
                     problemas.extend(self._verificar_reconstrucao(sc))
         for verificador in self.verificadores:
             problemas.extend(verificador(sidecars))
+        self.resumos.esquecer_sumidas(sumidas)  # reported: once is enough
         afetadas = sorted({f"{p['modelo']} {p['versao']}" for p in problemas})
         return {
             "ok": not problemas,
@@ -609,6 +692,14 @@ class Repositorio:
             "pacotes_verificados": len(por_pacote),
             "versoes_com_problema": afetadas,
             "problemas": problemas,
+            # Skipped, the index rebuilt from the packs: no data at risk.
+            "avisos": [
+                f"{self.descrever()}/{chave}: fragmento de índice ilegível, "
+                f"ignorado ({motivo}); o índice foi refeito pelos pacotes"
+                for chave, motivo in sorted(
+                    self.indice_blocos.fragmentos_ilegiveis.items()
+                )
+            ],
             "duracao_s": round(time.monotonic() - inicio, 3),
         }
 
@@ -617,22 +708,32 @@ class Repositorio:
         with open(os.devnull, "wb") as nulo:
             for ent in sc.arquivos():
                 try:
-                    tamanho, sha = escrever_blocos(
+                    r = escrever_blocos_conferidos(
                         nulo.fileno(),
                         self.objetos,
                         list(ent.blocos),
                         threads=self.threads,
+                        sha256=True,
+                        digest_blake3=True,
                     )
                 except ErroObjetoCorrompido as e:
-                    tamanho, sha = -1, str(e)
-                if tamanho != ent.tamanho or sha != ent.sha256:
+                    r = Escrito(-1, str(e))
+                if (
+                    r.tamanho != ent.tamanho
+                    or r.sha256 != ent.sha256
+                    or (
+                        ent.conferencia
+                        and conferencia_entrada(ent.caminho, ent.sha256, r.blake3)
+                        != ent.conferencia
+                    )
+                ):
                     saida.append(
                         {
                             "tipo": "conteudo",
                             "modelo": sc.modelo,
                             "versao": sc.versao,
-                            "mensagem": f"{ent.caminho}: SHA-256 reconstruído não "
-                            "confere com o registrado",
+                            "mensagem": f"{ent.caminho}: conteúdo reconstruído não "
+                            "confere com o registrado (SHA-256 ou conferência BLAKE3)",
                         }
                     )
         return saida

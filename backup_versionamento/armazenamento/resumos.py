@@ -8,6 +8,7 @@ read-only mount or an object store; deleting the file is always safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -15,20 +16,32 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import blake3
+
+from ..base.tempo import agora_iso
 from ..erros import ErroBackup
 from ..politica.versoes import Versao, e_versao
 from .backends import Backend, InfoObjeto
 from .sidecar import PREFIXO, SUFIXO, SUFIXO_FIXADA, Sidecar
-from .sqlite_cache import abrir_cache, erro_de_escrita
+from .sqlite_cache import (
+    abrir_cache,
+    cache_danificado,
+    descartar_arquivo,
+    erro_de_escrita,
+)
 
 log = logging.getLogger("SistemaBackup")
+T = TypeVar("T")
 _ESQUEMA = """
 CREATE TABLE IF NOT EXISTS versoes (
     modelo TEXT NOT NULL, versao TEXT NOT NULL,
     major INTEGER NOT NULL, minor INTEGER NOT NULL, patch INTEGER NOT NULL,
     marca TEXT NOT NULL, fixada INTEGER NOT NULL DEFAULT 0, resumo TEXT NOT NULL,
+    PRIMARY KEY (modelo, versao));
+CREATE TABLE IF NOT EXISTS sumidas (
+    modelo TEXT NOT NULL, versao TEXT NOT NULL, visto_em TEXT NOT NULL,
     PRIMARY KEY (modelo, versao));
 """
 LerSidecar = Callable[[str, str], Sidecar]
@@ -38,6 +51,16 @@ def _marca(info: InfoObjeto) -> str:
     return f"{info.tamanho}:{info.modificado}"
 
 
+def _selo(
+    modelo: str, versao: str, major: int, minor: int, patch: int, resumo: str
+) -> str:
+    """Checksum of a row: SQLite has no page checksums, and a flipped byte in a
+    summary must not show a wrong SHA-256 in `listar`. Stored after the listing
+    mark; a row that does not match is read again from its sidecar."""
+    h = blake3.blake3(f"{modelo}\0{versao}\0{major}.{minor}.{patch}\0{resumo}".encode())
+    return h.hexdigest()[:32]
+
+
 class IndiceResumos:
     def __init__(
         self, arquivo: Path, backend: Backend, ler: LerSidecar, cache_mb: int = 64
@@ -45,6 +68,7 @@ class IndiceResumos:
         self.arquivo = arquivo
         self.backend = backend
         self.ler = ler
+        self.cache_mb = cache_mb
         self._trava = threading.Lock()
         self._conn = abrir_cache(arquivo, _ESQUEMA, cache_mb)
         # (model, version) -> why its sidecar could not be read, from the last
@@ -55,6 +79,42 @@ class IndiceResumos:
     def fechar(self) -> None:
         with self._trava:
             self._conn.close()
+
+    def _usar(
+        self,
+        operacao: Callable[[sqlite3.Connection], T],
+        refazer: Callable[[], None] | None = None,
+    ) -> T:
+        """Run `operacao` under the lock; a damaged cache is rebuilt and retried.
+
+        The cache is never the truth: damage found while using it (not only at
+        open) discards the file, says so once, and the operation runs again on
+        an empty cache, which the listing refills from the sidecars.
+        """
+        for tentativa in range(2):
+            try:
+                with self._trava:
+                    return operacao(self._conn)
+            except Exception as e:
+                if tentativa or not cache_danificado(e):
+                    raise
+                self._descartar(f"{type(e).__name__}: {e}")
+                if refazer is not None:
+                    refazer()  # refill from the repository before the retry
+        raise AssertionError("inalcançável")  # pragma: no cover
+
+    def _descartar(self, motivo: str) -> None:
+        with self._trava:
+            log.warning(
+                "Cache de versões desta máquina %s danificado (%s); descartado e "
+                "reconstruído a partir do repositório",
+                self.arquivo,
+                motivo,
+            )
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            descartar_arquivo(self.arquivo)
+            self._conn = abrir_cache(self.arquivo, _ESQUEMA, self.cache_mb)
 
     # -- sync ----------------------------------------------------------------------
     def _listar(self, prefixo: str) -> dict[str, dict[str, Any]]:
@@ -77,48 +137,74 @@ class IndiceResumos:
         """Bring one model (or all) in line with the repository's listing."""
         listagem = self._listar(f"{PREFIXO}{modelo}/" if modelo else PREFIXO)
         modelos = [modelo] if modelo else sorted(listagem)
-        with self._trava:
+
+        def op(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    if modelo is None:
-                        self._conn.execute(
-                            "DELETE FROM versoes WHERE modelo NOT IN "
-                            "(SELECT value FROM json_each(?))",
-                            (json.dumps(modelos),),
-                        )
-                    if modelo is None:
-                        self._danificadas.clear()
-                    for m in modelos:
-                        self._sincronizar(m, listagem.get(m))
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    # SQLite already rolled back on SQLITE_FULL and some I/O
-                    # errors; a second ROLLBACK would hide the real cause.
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                if not erro_de_escrita(e):
-                    raise
-                log.warning("Cache de versões %s não atualizado (%s)", self.arquivo, e)
+                if modelo is None:
+                    c.execute(
+                        "DELETE FROM versoes WHERE modelo NOT IN "
+                        "(SELECT value FROM json_each(?))",
+                        (json.dumps(modelos),),
+                    )
+                    self._danificadas.clear()
+                for m in modelos:
+                    self._sincronizar(m, listagem.get(m))
+                c.execute("COMMIT")
+            except BaseException:
+                # SQLite already rolled back on SQLITE_FULL and some I/O
+                # errors; a second ROLLBACK would hide the real cause.
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+
+        try:
+            self._usar(op)
+        except sqlite3.Error as e:
+            if not erro_de_escrita(e):
+                raise
+            log.warning("Cache de versões %s não atualizado (%s)", self.arquivo, e)
 
     def _sincronizar(self, modelo: str, lista: dict[str, Any] | None) -> None:
         sidecars: dict[str, InfoObjeto] = lista["sidecars"] if lista else {}
         fixadas: set[str] = lista["fixadas"] if lista else set()
-        conhecidas = dict(
-            self._conn.execute(
-                "SELECT versao, marca FROM versoes WHERE modelo=?", (modelo,)
+        conhecidas = {
+            versao: (marca, _selo(modelo, versao, ma, mi, pa, resumo))
+            for versao, marca, ma, mi, pa, resumo in self._conn.execute(
+                "SELECT versao, marca, major, minor, patch, resumo FROM versoes "
+                "WHERE modelo=?",
+                (modelo,),
             ).fetchall()
-        )
+        }
         for chave in [k for k in self._danificadas if k[0] == modelo]:
             del self._danificadas[chave]
         for versao in set(conhecidas) - set(sidecars):
             self._conn.execute(
                 "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
             )
+            marca, selo = conhecidas[versao]
+            if not marca.endswith(f":{selo}"):
+                continue  # a damaged row, not a version that existed
+            # Not removed by this machine (esquecer would have dropped it): a
+            # trace for `verificar`, which reports it once.
+            log.warning(
+                "Versão %s %s sumiu do repositório (esta máquina a conhecia)",
+                modelo,
+                versao,
+            )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO sumidas VALUES (?,?,?)",
+                (modelo, versao, agora_iso()),
+            )
+        if sidecars:
+            self._conn.execute(
+                "DELETE FROM sumidas WHERE modelo=? AND versao IN "
+                "(SELECT value FROM json_each(?))",
+                (modelo, json.dumps(sorted(sidecars))),
+            )
         for versao, info in sidecars.items():
-            if conhecidas.get(versao) == _marca(info):
+            marca, selo = conhecidas.get(versao, ("", ""))
+            if marca == f"{_marca(info)}:{selo}":
                 continue
             try:
                 sc = self.ler(modelo, versao)
@@ -146,6 +232,9 @@ class IndiceResumos:
 
     def _inserir(self, resumo: dict[str, Any], marca: str) -> None:
         v = Versao.ler(resumo["versao"])
+        texto = json.dumps(resumo, ensure_ascii=False)
+        modelo, versao = resumo["modelo"], resumo["versao"]
+        selo = _selo(modelo, versao, v.major, v.minor, v.patch, texto)
         self._conn.execute(
             "INSERT OR REPLACE INTO versoes VALUES (?,?,?,?,?,?,0,?)",
             (
@@ -154,26 +243,66 @@ class IndiceResumos:
                 v.major,
                 v.minor,
                 v.patch,
-                marca,
-                json.dumps(resumo, ensure_ascii=False),
+                f"{marca}:{selo}",
+                texto,
             ),
         )
 
     def esquecer(self, modelo: str, versao: str) -> None:
         """Drop a version found unreadable or removed."""
-        with self._trava:
-            self._conn.execute(
-                "DELETE FROM versoes WHERE modelo=? AND versao=?", (modelo, versao)
+
+        def op(c: sqlite3.Connection) -> None:
+            for tabela in ("versoes", "sumidas"):
+                c.execute(
+                    f"DELETE FROM {tabela} WHERE modelo=? AND versao=?",
+                    (modelo, versao),
+                )
+
+        self._usar(op)
+
+    def sumidas(self, modelo: str | None = None) -> list[tuple[str, str, str]]:
+        """(modelo, versao, when noticed) of versions whose sidecar vanished.
+
+        Syncs first; the caller reports them and then calls `esquecer_sumidas`.
+        """
+        self.sincronizar(modelo)
+        return self._usar(
+            lambda c: [
+                (str(m), str(v), str(q))
+                for m, v, q in c.execute(
+                    "SELECT modelo, versao, visto_em FROM sumidas "
+                    "WHERE ? IS NULL OR modelo = ? ORDER BY modelo, versao",
+                    (modelo, modelo),
+                )
+            ]
+        )
+
+    def esquecer_sumidas(self, lista: list[tuple[str, str, str]]) -> None:
+        self._usar(
+            lambda c: c.executemany(
+                "DELETE FROM sumidas WHERE modelo=? AND versao=?",
+                [(m, v) for m, v, _ in lista],
             )
+        )
+
+    def conhecidas(self) -> set[tuple[str, str]]:
+        """(modelo, versao) of every version this machine has listed (not synced)."""
+        return self._usar(
+            lambda c: {
+                (str(m), str(v))
+                for m, v in c.execute("SELECT modelo, versao FROM versoes")
+            }
+        )
 
     # -- queries -------------------------------------------------------------------
     def modelos(self) -> list[str]:
         """Every model, also one whose only versions are damaged."""
         self.sincronizar()
+        sql = "SELECT DISTINCT modelo FROM versoes"
+        nomes = set(
+            self._usar(lambda c: [r[0] for r in c.execute(sql)], self.sincronizar)
+        )
         with self._trava:
-            nomes = {
-                r[0] for r in self._conn.execute("SELECT DISTINCT modelo FROM versoes")
-            }
             nomes.update(m for m, _ in self._danificadas)
         return sorted(nomes)
 
@@ -191,24 +320,30 @@ class IndiceResumos:
         """Summaries of a model's versions, oldest first."""
         if sincronizar:
             self.sincronizar(modelo)
-        with self._trava:
-            linhas = self._conn.execute(
+
+        def op(c: sqlite3.Connection) -> list[dict[str, Any]]:
+            saida = []
+            for resumo, fixada in c.execute(
                 "SELECT resumo, fixada FROM versoes WHERE modelo=? "
                 "ORDER BY major, minor, patch",
                 (modelo,),
-            ).fetchall()
-        saida = []
-        for resumo, fixada in linhas:
-            d = json.loads(resumo)
-            d["fixada"] = bool(fixada)
-            saida.append(d)
-        return saida
+            ).fetchall():
+                d = json.loads(resumo)
+                if not isinstance(d, dict):
+                    raise ValueError("resumo que não é um objeto JSON")
+                d["fixada"] = bool(fixada)
+                saida.append(d)
+            return saida
+
+        return self._usar(op, lambda: self.sincronizar(modelo))
 
     def totais(self) -> dict[str, int]:
         """Counts and logical bytes over every model (call modelos() first)."""
-        with self._trava:
-            n_modelos, n_versoes, tamanho = self._conn.execute(
+        n_modelos, n_versoes, tamanho = self._usar(
+            lambda c: c.execute(
                 "SELECT COUNT(DISTINCT modelo), COUNT(*), "
                 "COALESCE(SUM(json_extract(resumo, '$.tamanho')),0) FROM versoes"
-            ).fetchone()
+            ).fetchone(),
+            self.sincronizar,
+        )
         return {"modelos": n_modelos, "versoes": n_versoes, "tamanho_logico": tamanho}

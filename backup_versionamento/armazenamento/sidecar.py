@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import blake3
+
 from ..erros import ErroArgumento, ErroIntegridade
 from ..politica.versoes import Versao
 
@@ -28,6 +30,13 @@ SUFIXO_FIXADA = ".fixada"
 TAMANHO_MAXIMO_NOME = 200
 _NOME_PROIBIDO = re.compile(r"[/\\\x00-\x1f\x7f]")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def motivo_json(e: ValueError) -> str:
+    """Why stored bytes are not JSON, in Portuguese (json's own text is English)."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"JSON inválido na linha {e.lineno}, coluna {e.colno}"
+    return "não é JSON em UTF-8"
 
 
 def validar_nome_modelo(nome: str) -> str:
@@ -85,6 +94,20 @@ def digest_diretorio(entradas: list[Entrada] | tuple[Entrada, ...]) -> str:
     return h.hexdigest()
 
 
+def conferencia_entrada(caminho: str, sha256: str, blake3_conteudo: bytes) -> str:
+    """The end-to-end check of a file entry, verified on every restore.
+
+    BLAKE3 of the entry's path, its recorded SHA-256 and the BLAKE3 of its
+    content: a chunk list edited to other intact chunks, an edited `sha256` or
+    entries swapped between paths all fail it. BLAKE3 is fast enough to run on
+    every restore (docs/FORMATO.md).
+    """
+    h = blake3.blake3(b"BV2-conferencia\0")
+    h.update(caminho.encode("utf-8") + b"\0" + sha256.encode("ascii") + b"\0")
+    h.update(blake3_conteudo)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class Entrada:
     """A file or folder of a model; files list their chunks in order."""
@@ -98,6 +121,9 @@ class Entrada:
     # The source file's stat when read: size, mtime_ns, inode, ctime_ns. Lets
     # an unchanged model be recognised without reading it.
     fonte: dict[str, int] | None = None
+    # conferencia_entrada(); "" in versions written before it existed (those
+    # are checked by their SHA-256 on restore).
+    conferencia: str = ""
 
     def como_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -113,6 +139,9 @@ class Entrada:
             )
             if self.fonte is not None:
                 d["fonte"] = self.fonte
+            # Absent when empty: older sidecars keep their canonical bytes.
+            if self.conferencia:
+                d["conferencia"] = self.conferencia
         return d
 
 
@@ -249,7 +278,7 @@ class Sidecar:
             dados = json.loads(bruto)
         except (ValueError, UnicodeDecodeError) as e:
             raise ErroIntegridade(
-                f"{origem}: metadado corrompido (JSON inválido: {e})"
+                f"{origem}: metadado corrompido ({motivo_json(e)})"
             ) from None
         sc = cls.de_dict(dados, origem)
         if sc.modelo != modelo or sc.versao != versao:
@@ -288,6 +317,11 @@ def _entrada(e: Any, ruim: Any) -> Entrada:
     if sum(n for _, n in lista) != e.get("tamanho"):
         raise ruim(f"entrada {e['caminho']!r}: soma dos blocos difere do tamanho")
     fonte = e.get("fonte")
+    conferencia = e.get("conferencia", "")
+    if conferencia != "" and not (
+        isinstance(conferencia, str) and _SHA256.match(conferencia)
+    ):
+        raise ruim(f"entrada {e['caminho']!r} com conferência inválida")
     return Entrada(
         e["caminho"],
         "arquivo",
@@ -296,4 +330,5 @@ def _entrada(e: Any, ruim: Any) -> Entrada:
         e["sha256"],
         tuple(lista),
         fonte if isinstance(fonte, dict) else None,
+        conferencia,
     )

@@ -8,6 +8,7 @@ read-only disk) is replaced by a cache in memory for this run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sqlite3
@@ -80,8 +81,7 @@ def abrir_cache(arquivo: Path, esquema: str, cache_mb: int = 64) -> sqlite3.Conn
             log.warning(
                 "Cache %s danificado; reconstruindo a partir do repositório", arquivo
             )
-            for sufixo in ("", "-wal", "-shm"):
-                Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
+            descartar_arquivo(arquivo)
             reconstruido = True
 
 
@@ -108,3 +108,39 @@ def erro_de_escrita(e: sqlite3.Error) -> bool:
         sqlite3.SQLITE_LOCKED,
         sqlite3.SQLITE_CANTOPEN,
     } or isinstance(e, sqlite3.OperationalError)
+
+
+# Failures while using a cache that only mean "not now" (busy, disk full,
+# read-only): never a reason to throw the cache away.
+_PASSAGEIRO = _SEM_ESCRITA | _OCUPADO
+
+
+def cache_danificado(e: BaseException) -> bool:
+    """True when an error while using a cache means its content is damaged.
+
+    SQLite reports damage found mid-query (a malformed page, a file that is no
+    longer a database); a row whose values have the wrong type or shape shows up
+    as TypeError/ValueError/... while decoding it. Busy or full disks are not
+    damage.
+    """
+    if isinstance(e, sqlite3.Error):
+        codigo = codigo_primario(e)
+        if codigo in _DANIFICADO:
+            return True
+        if codigo in _PASSAGEIRO:
+            return False
+        return isinstance(e, sqlite3.DatabaseError) and not isinstance(
+            e, sqlite3.ProgrammingError
+        )
+    return isinstance(e, TypeError | ValueError | AttributeError | IndexError)
+
+
+def descartar_arquivo(arquivo: Path) -> None:
+    """Delete a cache file and its WAL side files (closed by the caller).
+
+    A file that cannot be deleted (read-only state folder) is left: opening it
+    again reports it, or falls back to a cache in memory.
+    """
+    for sufixo in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)

@@ -2,11 +2,11 @@
 
 Each file is written under a temporary name inside the destination's folder:
 every chunk checked against its id (a hash of its content) as it is read, the
-size against the sidecar (and, when asked, the whole file's SHA-256 too: an
-end-to-end check that costs a second hash of every byte), its mode applied, and
-only then renamed into place; a folder model is assembled in a temporary folder
-and renamed whole. Paths from a sidecar are re-checked (no absolute, no '..', no
-parent that is a symbolic link).
+size against the sidecar, the whole file end to end (its BLAKE3 against the
+entry's `conferencia`; the SHA-256 for versions written before it existed, and
+also when asked), its mode applied, and only then renamed into place; a folder
+model is assembled in a temporary folder and renamed whole. Paths from a
+sidecar are re-checked (no absolute, no '..', no parent that is a symbolic link).
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from pathlib import Path
 
 from ..armazenamento.backends.local import traduzir_erro_os
 from ..armazenamento.escrita_atomica import sincronizar_pasta
-from ..armazenamento.fluxo import Progresso, escrever_blocos
+from ..armazenamento.fluxo import Progresso, escrever_blocos_conferidos
 from ..armazenamento.objetos import ArmazemObjetos
-from ..armazenamento.sidecar import Entrada, Sidecar, caminho_entrada_seguro
+from ..armazenamento.sidecar import (
+    Entrada,
+    Sidecar,
+    caminho_entrada_seguro,
+    conferencia_entrada,
+)
 from ..erros import ErroIntegridade, ErroRestauracao
 
 # servicos.destino removes stale temps of killed restores by this suffix.
@@ -76,24 +81,24 @@ class _Escritor:
         self.conferir_sha256 = conferir_sha256
 
     def entrada(self, ent: Entrada, fd: int) -> None:
-        tamanho, sha = escrever_blocos(
+        # Always end to end: BLAKE3 when the version recorded it, else SHA-256.
+        conferir_sha256 = self.conferir_sha256 or not ent.conferencia
+        escrito = escrever_blocos_conferidos(
             fd,
             self.armazem,
             list(ent.blocos),
             threads=self.threads,
             progresso=self.progresso,
-            sha256=self.conferir_sha256,
+            sha256=conferir_sha256,
+            digest_blake3=bool(ent.conferencia),
         )
-        if tamanho != ent.tamanho:
+        if escrito.tamanho != ent.tamanho:
             raise ErroIntegridade(
-                f"{ent.caminho}: o arquivo restaurado tem {tamanho} bytes, o "
+                f"{ent.caminho}: o arquivo restaurado tem {escrito.tamanho} bytes, o "
                 f"registrado tem {ent.tamanho}; restauração abortada"
             )
-        if self.conferir_sha256 and sha != ent.sha256:
-            raise ErroIntegridade(
-                f"{ent.caminho}: SHA-256 do arquivo restaurado não confere "
-                "com o registrado; restauração abortada"
-            )
+        sha = escrito.sha256 if conferir_sha256 else None
+        conferir_entrada(ent, sha, escrito.blake3)
         os.fchmod(fd, ent.modo & 0o777)
         os.fsync(fd)
 
@@ -157,6 +162,28 @@ class _Escritor:
             shutil.rmtree(temp, ignore_errors=True)
             raise
         sincronizar_pasta(final.parent)
+
+
+def conferir_entrada(ent: Entrada, sha256: str | None, blake3: bytes) -> None:
+    """Raise ErroIntegridade when rebuilt content does not match `ent`.
+
+    `blake3` is the content's BLAKE3 (checked when the entry has a
+    `conferencia`); `sha256` the content's SHA-256, or None when not computed.
+    """
+    if sha256 is not None and sha256 != ent.sha256:
+        raise ErroIntegridade(
+            f"{ent.caminho}: SHA-256 do arquivo restaurado não confere "
+            "com o registrado; restauração abortada"
+        )
+    if ent.conferencia and (
+        conferencia_entrada(ent.caminho, ent.sha256, blake3) != ent.conferencia
+    ):
+        raise ErroIntegridade(
+            f"{ent.caminho}: o conteúdo restaurado não confere com o registrado "
+            "(conferência BLAKE3 de ponta a ponta: a lista de blocos ou o SHA-256 "
+            "do metadado foi alterado); restauração abortada. Rode "
+            "'inicializar_backup.py verificar --completa' e restaure outra versão"
+        )
 
 
 def _recusar_pais_link(raiz: Path, alvo: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.objetos import SessaoEscrita
-from ..armazenamento.sidecar import Entrada, digest_diretorio
+from ..armazenamento.sidecar import Entrada, conferencia_entrada, digest_diretorio
 from ..erros import (
     ErroArgumento,
     ErroArquivoNaoEncontrado,
@@ -132,6 +132,7 @@ def ler_origem(
                     res.sha256,
                     tuple(res.blocos),
                     fonte_de(depois),
+                    conferencia_entrada(nome, res.sha256, res.blake3),
                 )
             )
     except OSError as e:

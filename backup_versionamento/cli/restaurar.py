@@ -14,8 +14,8 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         parents=[comum],
         help="restaura uma versão",
         description="Restaura uma versão no destino. Cada bloco é conferido "
-        "pelo seu hash ao ser lido e o arquivo só aparece no destino depois de "
-        "completo e gravado em disco.",
+        "pelo seu hash ao ser lido, o arquivo inteiro pelo BLAKE3 gravado no "
+        "backup, e ele só aparece no destino depois de completo e gravado em disco.",
     )
     p.add_argument("--modelo", required=True, metavar="NOME", help="nome do modelo")
     p.add_argument("--versao", default="ultima", help="versão (ex.: 1.2.3) ou 'ultima'")
@@ -34,8 +34,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
         "--conferir-sha256",
         action="store_true",
         help="recalcula também o SHA-256 do arquivo inteiro e o compara com o "
-        "registrado antes de pô-lo no destino (conferência de ponta a ponta; "
-        "custa um segundo hash de cada byte)",
+        "registrado (o valor de sha256sum; custa um segundo hash de cada byte). "
+        "Sem ela a restauração já confere o arquivo inteiro de ponta a ponta pelo "
+        "BLAKE3 gravado no backup",
     )
     p.add_argument(
         "--validar",
@@ -82,7 +83,11 @@ def executar(args: argparse.Namespace) -> int:
     }
 
     def humano() -> str:
-        conferido = "SHA-256 conferido" if args.conferir_sha256 else "blocos conferidos"
+        conferido = (
+            "SHA-256 conferido"
+            if args.conferir_sha256
+            else "conferida de ponta a ponta"
+        )
         texto = (
             f"Modelo restaurado em: {seguro(caminho)} "
             f"(versão {info['versao']}, {conferido})\n"

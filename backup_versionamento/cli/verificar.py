@@ -68,6 +68,7 @@ def executar(args: argparse.Namespace) -> int:
 
 def _texto(rel: dict[str, Any]) -> str:
     texto = _texto_integridade(rel)
+    texto += "".join(f"\nAviso: {seguro(a)}" for a in rel.get("avisos", ()))
     if rel.get("validacao_falhou"):
         texto += (
             "\nAviso: versões guardadas com validação do modelo falha: "
