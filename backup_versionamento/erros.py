@@ -27,8 +27,6 @@ maps every user mistake to a message in Portuguese and a documented exit code.
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class ErroBackup(Exception):
     """Root of every error this package raises on purpose."""
@@ -161,13 +159,3 @@ CODIGOS_SAIDA: dict[int, str] = {
     130: "interrompido pelo usuário (Ctrl+C)",
     143: "encerrado por SIGTERM (timeout, systemd, CI); temporários removidos",
 }
-
-
-def __getattr__(nome: str) -> Any:
-    # issue 20: arvore/leitura.py still imports erro_de_os from here; after the
-    # merge of i18 it imports base.escrita and this goes.
-    if nome == "erro_de_os":
-        from .base.escrita import erro_de_os
-
-        return erro_de_os
-    raise AttributeError(f"module {__name__!r} has no attribute {nome!r}")

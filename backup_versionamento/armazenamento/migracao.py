@@ -39,6 +39,7 @@ import blake3
 import zstandard
 
 from .. import config as configuracao
+from ..base.tempo import agora_iso
 from ..erros import (
     ErroBackup,
     ErroEspacoInsuficiente,
@@ -50,7 +51,6 @@ from ..erros import (
     ErroTrava,
 )
 from ..estado import lugar_do_repositorio, pasta_estado
-from ..politica.versoes import e_versao
 from .backends import Backend
 from .backends.endereco import backend_para, e_local
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
@@ -59,13 +59,12 @@ from .repositorio import (
     CHAVE_CABECALHO,
     FORMATO_REPOSITORIO,
     Repositorio,
-    agora_iso,
     cabecalho_novo,
     ler_cabecalho,
     serializar_cabecalho,
 )
 from .sidecar import PREFIXO as PREFIXO_MODELOS
-from .sidecar import SUFIXO, Sidecar
+from .sidecar import Sidecar, versao_da_chave
 from .trava import travar
 
 log = logging.getLogger("SistemaBackup")
@@ -549,11 +548,9 @@ class _Migracao:
     def _etapa_d(self) -> None:
         chaves = []
         for info in self.backend.listar(PREFIXO_MODELOS):
-            resto = info.chave[len(PREFIXO_MODELOS) :]
-            if resto.count("/") == 1 and resto.endswith(SUFIXO):
-                modelo, nome = resto.split("/")
-                if e_versao(nome[: -len(SUFIXO)]):
-                    chaves.append((info.chave, modelo, nome[: -len(SUFIXO)]))
+            achada = versao_da_chave(info.chave)
+            if achada is not None:
+                chaves.append((info.chave, *achada))
         for chave, modelo, versao in sorted(chaves):
             self._converter_sidecar(chave, modelo, versao)
             self._avancar("convertendo", 1, len(chaves))

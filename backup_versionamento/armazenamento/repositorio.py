@@ -18,12 +18,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import blake3
 
+from ..base.tempo import agora_iso
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
@@ -61,6 +61,7 @@ from .sidecar import (
     conferencia_entrada,
     motivo_json,
     validar_nome_modelo,
+    versao_da_chave,
 )
 from .trava import travar
 
@@ -68,10 +69,6 @@ log = logging.getLogger("SistemaBackup")
 
 FORMATO_REPOSITORIO = 2
 CHAVE_CABECALHO = "repositorio.json"
-
-
-def agora_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def cabecalho_novo(id_repositorio: str | None = None) -> dict[str, Any]:
@@ -505,12 +502,10 @@ class Repositorio:
                         ),
                     )
                 continue
-            if resto.count("/") != 1 or not resto.endswith(SUFIXO):
+            achada = versao_da_chave(chave)
+            if achada is None:
                 continue
-            modelo, nome = resto.split("/")
-            versao = nome[: -len(SUFIXO)]
-            if not e_versao(versao):
-                continue
+            modelo, versao = achada
             try:
                 yield modelo, versao, self.ler_versao(modelo, versao)
             except ErroBackup as e:

@@ -20,7 +20,7 @@ from typing import Any
 import blake3
 
 from ..erros import ErroArgumento, ErroIntegridade
-from ..politica.versoes import Versao
+from ..politica.versoes import Versao, e_versao
 
 ESQUEMA_SIDECAR = 2
 ESQUEMAS_LIDOS = {1, 2}  # 1: written by format 1 repositories, same fields
@@ -66,6 +66,16 @@ def validar_nome_modelo(nome: str) -> str:
 
 def chave_sidecar(modelo: str, versao: str) -> str:
     return f"{PREFIXO}{modelo}/{versao}{SUFIXO}"
+
+
+def versao_da_chave(chave: str) -> tuple[str, str] | None:
+    """(modelo, versao) of a sidecar's key (`chave_sidecar`'s inverse), else None."""
+    resto = chave[len(PREFIXO) :] if chave.startswith(PREFIXO) else ""
+    modelo, _, nome = resto.partition("/")
+    if not modelo or "/" in nome or not nome.endswith(SUFIXO):
+        return None
+    versao = nome[: -len(SUFIXO)]
+    return (modelo, versao) if e_versao(versao) else None
 
 
 def chave_fixada(modelo: str, versao: str) -> str:

@@ -17,7 +17,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..armazenamento.backends.local import traduzir_erro_os
 from ..armazenamento.escrita_atomica import sincronizar_pasta
 from ..armazenamento.fluxo import Progresso, escrever_blocos_conferidos
 from ..armazenamento.objetos import ArmazemObjetos
@@ -27,6 +26,7 @@ from ..armazenamento.sidecar import (
     caminho_entrada_seguro,
     conferencia_entrada,
 )
+from ..base.escrita import erro_de_os
 from ..erros import ErroIntegridade, ErroRestauracao
 
 # servicos.destino removes stale temps of killed restores by this suffix.
@@ -63,7 +63,7 @@ def restaurar(
         else:
             escritor.diretorio(sidecar, final, sobrescrever)
     except OSError as e:
-        raise traduzir_erro_os(e, e.filename or str(final)) from e
+        raise erro_de_os(e, e.filename or str(final), repositorio=True) from e
     return final
 
 

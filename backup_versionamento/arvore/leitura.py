@@ -16,12 +16,12 @@ from pathlib import Path
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.objetos import SessaoEscrita
 from ..armazenamento.sidecar import Entrada, conferencia_entrada, digest_diretorio
+from ..base.escrita import erro_de_os
 from ..erros import (
     ErroArgumento,
     ErroArquivoNaoEncontrado,
     ErroIntegridade,
     ErroPermissao,
-    erro_de_os,
 )
 
 log = logging.getLogger("SistemaBackup")

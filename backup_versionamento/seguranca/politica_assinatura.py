@@ -34,9 +34,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..armazenamento.escrita_atomica import escrever_atomico
-from ..armazenamento.sidecar import PREFIXO, SUFIXO, Sidecar, chave_sidecar
+from ..armazenamento.sidecar import (
+    PREFIXO,
+    Sidecar,
+    chave_sidecar,
+    versao_da_chave,
+)
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
-from ..politica.versoes import e_versao
 from ..registro import NOME_LOGGER
 from .assinatura import ALGORITMO, AssinadorEd25519, impressao
 
@@ -258,13 +262,10 @@ class PoliticaAssinatura:
         self, prefixo: str = PREFIXO
     ) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
         for info in sorted(self.repo.backend.listar(prefixo), key=lambda i: i.chave):
-            resto = info.chave[len(PREFIXO) :]
-            if resto.count("/") != 1 or not resto.endswith(SUFIXO):
+            achada = versao_da_chave(info.chave)
+            if achada is None:
                 continue
-            modelo, nome = resto.split("/")
-            versao = nome[: -len(SUFIXO)]
-            if not e_versao(versao):
-                continue
+            modelo, versao = achada
             try:
                 yield modelo, versao, self._ler_cru(modelo, versao)
             except ErroBackup as e:

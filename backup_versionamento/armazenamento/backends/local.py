@@ -18,7 +18,6 @@ from pathlib import Path
 
 from ...base.escrita import erro_de_os
 from ...erros import (
-    ErroBackup,
     ErroChaveAusente,
     ErroIntegridade,
     ErroPermissao,
@@ -30,12 +29,6 @@ _SUFIXO_TEMP = ".tmp"
 # A temp name adds '.' + '.' + 16 hex + '.tmp' to the key's last segment; keep
 # it under NAME_MAX (255 bytes) for long user file names.
 _NOME_TEMP_MAX = 200
-
-
-def traduzir_erro_os(e: OSError, alvo: str) -> ErroBackup:
-    # issue 20: kept for arvore/escrita.py (edited by another branch); after the
-    # merge it calls base.escrita.erro_de_os(..., repositorio=True) and this goes.
-    return erro_de_os(e, alvo, repositorio=True)
 
 
 def _detectar_somente_leitura(raiz: str) -> bool:
