@@ -208,7 +208,7 @@ def test_cabecalho_agrupado_invalido_e_corrompido() -> None:
     for reservado in (3, 4 | 4 << 8, 0):
         struct.pack_into("<H", blob, 2, reservado)
         with pytest.raises(ErroObjetoCorrompido, match="cabeçalho de blob inválido"):
-            cod.decodificar(blob)
+            cod.decodificar(bytes(blob))
 
 
 def test_agrupamento_pela_maior_parte() -> None:
