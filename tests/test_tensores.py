@@ -219,3 +219,36 @@ def test_agrupamento_pela_maior_parte() -> None:
     assert agrupamento(faixas, inicios, 50, 200) == (4, 2)  # 150 of 200 inside
     assert agrupamento(faixas, inicios, 1501, 10) == (2, 1)
     assert agrupamento(faixas, inicios, 1990, 100) is None
+
+
+def test_onnx_e_hdf5_exatos(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper, numpy_helper
+
+    pesos = _pesos(MiB // 2)
+    iniciais = [
+        numpy_helper.from_array(pesos, "w32"),
+        numpy_helper.from_array(pesos.astype(np.float16), "w16"),
+        numpy_helper.from_array(np.arange(100000, dtype=np.int64), "indices"),
+    ]
+    grafo = helper.make_graph([], "g", [], [], initializer=iniciais)
+    arquivo = tmp_path / "src" / "modelo.onnx"
+    arquivo.parent.mkdir(parents=True)
+    onnx.save(helper.make_model(grafo), arquivo)
+    faixas = detectar_arquivo(arquivo)
+    assert sorted(f.elemento for f in faixas) == [2, 4]
+    dados = arquivo.read_bytes()
+    assert pesos.tobytes() in {dados[f.inicio : f.fim] for f in faixas}
+    guardado, cabecalhos = _backup_restaura(tmp_path / "1", arquivo)
+    assert any(c[0] & FLAG_AGRUPADO for c in cabecalhos)
+    assert guardado < 0.9 * arquivo.stat().st_size
+
+    h5py = pytest.importorskip("h5py")
+    h5 = tmp_path / "src" / "pesos.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_dataset("camada/kernel", data=pesos)
+        f.create_dataset("camada/comprimido", data=pesos, compression="gzip")
+    (faixa,) = detectar_arquivo(h5)
+    assert h5.read_bytes()[faixa.inicio : faixa.fim] == pesos.tobytes()
+    guardado, cabecalhos = _backup_restaura(tmp_path / "2", h5)
+    assert any(c[0] & FLAG_AGRUPADO for c in cabecalhos)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import bisect
 import json
+import mmap
 import os
 import re
 import struct
@@ -25,6 +26,8 @@ _SAFETENSORS = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
 # numpy descr (kind 'f', or ml_dtypes' bfloat16 stored as '<V2') -> element size.
 _NPY_DESCR = re.compile(r"^[<|=]?f([248])$")
 _MAGICO_NPY = b"\x93NUMPY"
+# ONNX TensorProto.data_type of floats -> element size.
+_ONNX = {1: 4, 10: 2, 11: 8, 16: 2}
 # Ranges smaller than this are not worth a lookup (headers, biases).
 _MINIMO = 64 << 10
 
@@ -151,6 +154,62 @@ def _zip(arquivo: BinaryIO, tamanho: int) -> list[Faixa]:
         return []
 
 
+def _onnx(arquivo: BinaryIO) -> list[Faixa]:
+    """`raw_data` of float initializers: ModelProto.graph (7) -> initializer (5)
+    -> data_type (2), raw_data (9). The file is mapped, so only the pages with
+    the protobuf keys are read, never the tensors."""
+    from ..validacao.leitores import ErroLeitura, campos_protobuf
+
+    try:
+        with (
+            mmap.mmap(arquivo.fileno(), 0, access=mmap.ACCESS_READ) as mapa,
+            memoryview(mapa) as m,
+        ):
+            faixas = []
+            for num, tipo, grafo in campos_protobuf(m):
+                if num != 7 or tipo != 2:
+                    continue
+                for n, t, ini in campos_protobuf(m, *grafo):
+                    if n != 5 or t != 2:
+                        continue
+                    campos = campos_protobuf(m, *ini)
+                    dtype = next((v for c, w, v in campos if c == 2 and w == 0), 0)
+                    bruto = next((v for c, w, v in campos if c == 9 and w == 2), None)
+                    if bruto and dtype in _ONNX:
+                        faixas.append(Faixa(bruto[0], bruto[1], _ONNX[dtype]))
+            return faixas
+    except (ErroLeitura, OSError, ValueError):
+        return []
+
+
+def _hdf5(arquivo: BinaryIO) -> list[Faixa]:
+    """Contiguous float datasets of an HDF5 file (Keras .h5), from h5py's
+    metadata: only when h5py is installed (it is optional)."""
+    try:
+        import h5py  # optional and heavy: only for HDF5 files
+    except ImportError:
+        return []
+    faixas: list[Faixa] = []
+
+    def visitar(_nome: str, obj: object) -> None:
+        if not isinstance(obj, h5py.Dataset) or obj.dtype.kind != "f":
+            return
+        inicio = obj.id.get_offset()
+        if inicio is not None and obj.chunks is None and obj.compression is None:
+            fim = inicio + obj.id.get_storage_size()
+            faixas.append(Faixa(inicio, fim, obj.dtype.itemsize))
+
+    pos = arquivo.tell()
+    try:
+        with h5py.File(arquivo, "r") as f:
+            f.visititems(visitar)
+        return faixas
+    except Exception:  # any fault in a foreign header: no ranges
+        return []
+    finally:
+        arquivo.seek(pos)
+
+
 def detectar(arquivo: BinaryIO, cabeca: bytes | memoryview) -> list[Faixa]:
     """Float ranges of `arquivo`, sorted and clipped to the file; `cabeca` is
     its first bytes (the pipeline's first segment). [] when unknown."""
@@ -163,6 +222,10 @@ def detectar(arquivo: BinaryIO, cabeca: bytes | memoryview) -> list[Faixa]:
         faixas = _zip(arquivo, tamanho)
     elif inicio.startswith(_MAGICO_NPY):
         faixas = _npy(inicio)
+    elif inicio.startswith(b"\x89HDF\r\n\x1a\n"):
+        faixas = _hdf5(arquivo)
+    elif str(getattr(arquivo, "name", "")).lower().endswith(".onnx"):
+        faixas = _onnx(arquivo)
     else:
         faixas = _safetensors(cabeca)
     limpas = sorted(
