@@ -77,6 +77,7 @@ def _backup_restaura(
     with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
         g.criar_backup(arquivo, "patch")
         g.restaurar_backup(arquivo.name, "1.0.0", tmp_path / "r")
+        assert g.verificar_integridade(completa=True)["ok"]
         cabecalhos = []
         for id_bloco, _n in g.repo.ler_versao(arquivo.name, "1.0.0").blocos():
             _v, flags, res, _claro = CABECALHO.unpack_from(
