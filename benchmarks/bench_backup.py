@@ -1095,7 +1095,9 @@ NOTAS = [
     "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
     "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
     "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
-    "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline)",
+    "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline); com --pesos "
+    "safetensors-*, este projeto reconhece os tensores float pelo cabeçalho (não pelo "
+    "nome do arquivo) e os comprime com os bytes agrupados (docs/DESEMPENHO.md)",
 ]
 
 
