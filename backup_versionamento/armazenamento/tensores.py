@@ -86,7 +86,7 @@ def _npy(cabeca: bytes, deslocamento: int = 0) -> list[Faixa]:
     try:
         doc = ast.literal_eval(cabeca[inicio : inicio + n].decode("latin-1"))
         descr = doc["descr"]
-    except (ValueError, SyntaxError, KeyError, TypeError, MemoryError):
+    except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError):
         return []
     casamento = _NPY_DESCR.match(descr) if isinstance(descr, str) else None
     if casamento is None and descr not in ("<V2", "|V2"):  # bfloat16 (ml_dtypes)
