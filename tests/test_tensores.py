@@ -255,3 +255,20 @@ def test_onnx_e_hdf5_exatos(tmp_path: Path) -> None:
     assert h5.read_bytes()[faixa.inicio : faixa.fim] == pesos.tobytes()
     guardado, cabecalhos = _backup_restaura(tmp_path / "2", h5)
     assert any(c[0] & FLAG_AGRUPADO for c in cabecalhos)
+
+
+@pytest.mark.parametrize(
+    ("nome", "inicio"),
+    [
+        ("a.pt", b"PK\x03\x04"),
+        ("a.h5", b"\x89HDF\r\n\x1a\n"),
+        ("a.npy", b"\x93NUMPY\x01\x00\xff\xff{"),
+        ("a.onnx", b"\x08\x07\x3a\xff\xff\xff\x7f"),
+        ("a.safetensors", struct.pack("<Q", 20) + b'{"x": {"dtype": 1'),
+    ],
+)
+def test_cabecalho_truncado_nao_tem_faixas(
+    tmp_path: Path, nome: str, inicio: bytes
+) -> None:
+    arquivo = escrever(tmp_path / nome, inicio + aleatorio(4096))
+    assert detectar_arquivo(arquivo) == []
