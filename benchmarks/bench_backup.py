@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -155,24 +155,44 @@ def gerar_safetensors(destino: Path, tamanho: int, dtype: str, ajuste: bool) -> 
     }
     js = json.dumps(cab).encode()
     js += b" " * (-len(js) % 8)
-    rng = np.random.default_rng(SEMENTE)
-    ruido = np.random.default_rng(SEMENTE + 1)
     sha = hashlib.sha256()
     with open(destino, "wb") as f:
         for parte in (len(js).to_bytes(8, "little"), js):
             sha.update(parte)
             f.write(parte)
-        for _ in range(N_TENSORES):
-            pesos = rng.normal(0, SIGMA_PESOS, por_tensor).astype(np.float32)
-            if ajuste:
-                pesos += ruido.normal(0, SIGMA_AJUSTE, por_tensor).astype(np.float32)
-            if largura == 2:  # BF16: the high half of the float32 (truncation)
-                dados = (pesos.view(np.uint32) >> 16).astype(np.uint16).tobytes()
-            else:
-                dados = pesos.tobytes()
+        for pesos in _tensores(por_tensor, largura, ajuste):
+            dados = pesos.tobytes()
             sha.update(dados)
             f.write(dados)
     return sha.hexdigest()
+
+
+def _tensores(por_tensor: int, largura: int, ajuste: bool) -> Iterator[np.ndarray]:
+    """N_TENSORES arrays of weights (float32, or BF16 as uint16: the high half
+    of the float32, truncated); the same seeds for v1 and v2."""
+    rng = np.random.default_rng(SEMENTE)
+    ruido = np.random.default_rng(SEMENTE + 1)
+    for _ in range(N_TENSORES):
+        pesos = rng.normal(0, SIGMA_PESOS, por_tensor).astype(np.float32)
+        if ajuste:
+            pesos += ruido.normal(0, SIGMA_AJUSTE, por_tensor).astype(np.float32)
+        yield pesos if largura == 4 else (pesos.view(np.uint32) >> 16).astype(np.uint16)
+
+
+def gerar_pt(destino: Path, tamanho: int, dtype: str, ajuste: bool) -> str:
+    """The same tensors saved by torch.save (a zip with data/N members)."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("bench_backup: --pesos pt-* precisa do torch (pip install torch)")
+    largura = 4 if dtype == "F32" else 2
+    por_tensor = tamanho // N_TENSORES // largura
+    estado = {}
+    for i, pesos in enumerate(_tensores(por_tensor, largura, ajuste)):
+        t = torch.from_numpy(pesos)
+        estado[f"camada{i}.weight"] = t if largura == 4 else t.view(torch.bfloat16)
+    torch.save(estado, destino)
+    return sha256_de(destino)
 
 
 def preparar_entradas(pasta: Path, tamanho: int, pesos: str = "bin") -> Entradas:
@@ -184,9 +204,10 @@ def preparar_entradas(pasta: Path, tamanho: int, pesos: str = "bin") -> Entradas
         sha_v1 = gerar_v1(v1, tamanho)
         sha_v2 = gerar_v2(v1, v2)
     else:
-        dtype = "F32" if pesos == "safetensors-f32" else "BF16"
-        sha_v1 = gerar_safetensors(v1, tamanho, dtype, ajuste=False)
-        sha_v2 = gerar_safetensors(v2, tamanho, dtype, ajuste=True)
+        dtype = "F32" if pesos.endswith("-f32") else "BF16"
+        gerar = gerar_pt if pesos.startswith("pt-") else gerar_safetensors
+        sha_v1 = gerar(v1, tamanho, dtype, ajuste=False)
+        sha_v2 = gerar(v2, tamanho, dtype, ajuste=True)
     return Entradas(v1, v2, sha_v1, sha_v2, v1.stat().st_size, v2.stat().st_size)
 
 
@@ -1096,8 +1117,9 @@ NOTAS = [
     "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
     "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
     "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline); com --pesos "
-    "safetensors-*, este projeto reconhece os tensores float pelo cabeçalho (não pelo "
-    "nome do arquivo) e os comprime com os bytes agrupados (docs/DESEMPENHO.md)",
+    "safetensors-* / pt-*, este projeto reconhece os tensores float pelo cabeçalho "
+    "(não pelo nome do arquivo) e os comprime com os bytes agrupados "
+    "(docs/DESEMPENHO.md)",
 ]
 
 
@@ -1117,10 +1139,11 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--pesos",
-        choices=("bin", "safetensors-f32", "safetensors-bf16"),
+        choices=("bin", "safetensors-f32", "safetensors-bf16", "pt-f32", "pt-bf16"),
         default="bin",
         help="entrada: float32 normal padrão com v2 10%% alterada (bin), ou um "
-        "safetensors FP32/BF16 (normal, σ 0.05) com v2 = todo peso ajustado (σ 1e-4)",
+        "safetensors / torch.save FP32/BF16 (normal, σ 0.05) com v2 = todo peso "
+        "ajustado (σ 1e-4)",
     )
     p.add_argument(
         "--pasta",
