@@ -2,6 +2,7 @@
 """Benchmark de backup e restauração: este projeto, cp, tar|zstd, restic e borg.
 
 Uso: python benchmarks/bench_backup.py [--tamanho-mb 512] [--pasta DIR] [--sem-externos]
+       [--pesos bin|safetensors-f32|safetensors-bf16]
 
 Gera um arquivo de pesos float32 (normal padrão, semente fixa) e uma variante
 "ajustada" (10% alterado em algumas regiões + 4 KiB inseridos perto do início),
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -131,14 +132,83 @@ def gerar_v2(v1: Path, destino: Path) -> str:
     return sha.hexdigest()
 
 
-def preparar_entradas(pasta: Path, tamanho: int) -> Entradas:
+# Model-weights case (issue 22): trained-like weights (normal, sigma 0.05) in a
+# safetensors file; v2 is a fine-tune in which every weight moved (sigma 1e-4).
+SIGMA_PESOS = 0.05
+SIGMA_AJUSTE = 1e-4
+N_TENSORES = 32
+
+
+def gerar_safetensors(destino: Path, tamanho: int, dtype: str, ajuste: bool) -> str:
+    """The safetensors layout written directly (u64 header length, JSON,
+    tensors): the `safetensors` package is not needed. Same seed for v1 and v2,
+    so v2's weights are v1's plus the fine-tune's noise."""
+    largura = 4 if dtype == "F32" else 2
+    por_tensor = tamanho // N_TENSORES // largura
+    cab = {
+        f"camada{i}.weight": {
+            "dtype": dtype,
+            "shape": [por_tensor],
+            "data_offsets": [i * por_tensor * largura, (i + 1) * por_tensor * largura],
+        }
+        for i in range(N_TENSORES)
+    }
+    js = json.dumps(cab).encode()
+    js += b" " * (-len(js) % 8)
+    sha = hashlib.sha256()
+    with open(destino, "wb") as f:
+        for parte in (len(js).to_bytes(8, "little"), js):
+            sha.update(parte)
+            f.write(parte)
+        for pesos in _tensores(por_tensor, largura, ajuste):
+            dados = pesos.tobytes()
+            sha.update(dados)
+            f.write(dados)
+    return sha.hexdigest()
+
+
+def _tensores(por_tensor: int, largura: int, ajuste: bool) -> Iterator[np.ndarray]:
+    """N_TENSORES arrays of weights (float32, or BF16 as uint16: the high half
+    of the float32, truncated); the same seeds for v1 and v2."""
+    rng = np.random.default_rng(SEMENTE)
+    ruido = np.random.default_rng(SEMENTE + 1)
+    for _ in range(N_TENSORES):
+        pesos = rng.normal(0, SIGMA_PESOS, por_tensor).astype(np.float32)
+        if ajuste:
+            pesos += ruido.normal(0, SIGMA_AJUSTE, por_tensor).astype(np.float32)
+        yield pesos if largura == 4 else (pesos.view(np.uint32) >> 16).astype(np.uint16)
+
+
+def gerar_pt(destino: Path, tamanho: int, dtype: str, ajuste: bool) -> str:
+    """The same tensors saved by torch.save (a zip with data/N members)."""
+    try:
+        import torch
+    except ImportError:
+        sys.exit("bench_backup: --pesos pt-* precisa do torch (pip install torch)")
+    largura = 4 if dtype == "F32" else 2
+    por_tensor = tamanho // N_TENSORES // largura
+    estado = {}
+    for i, pesos in enumerate(_tensores(por_tensor, largura, ajuste)):
+        t = torch.from_numpy(pesos)
+        estado[f"camada{i}.weight"] = t if largura == 4 else t.view(torch.bfloat16)
+    torch.save(estado, destino)
+    return sha256_de(destino)
+
+
+def preparar_entradas(pasta: Path, tamanho: int, pesos: str = "bin") -> Entradas:
     (pasta / "v1").mkdir()
     (pasta / "v2").mkdir()
     v1 = pasta / "v1" / NOME_ARQUIVO
     v2 = pasta / "v2" / NOME_ARQUIVO
-    sha_v1 = gerar_v1(v1, tamanho)
-    sha_v2 = gerar_v2(v1, v2)
-    return Entradas(v1, v2, sha_v1, sha_v2, tamanho, v2.stat().st_size)
+    if pesos == "bin":
+        sha_v1 = gerar_v1(v1, tamanho)
+        sha_v2 = gerar_v2(v1, v2)
+    else:
+        dtype = "F32" if pesos.endswith("-f32") else "BF16"
+        gerar = gerar_pt if pesos.startswith("pt-") else gerar_safetensors
+        sha_v1 = gerar(v1, tamanho, dtype, ajuste=False)
+        sha_v2 = gerar(v2, tamanho, dtype, ajuste=True)
+    return Entradas(v1, v2, sha_v1, sha_v2, v1.stat().st_size, v2.stat().st_size)
 
 
 # -- measuring a child process -------------------------------------------------
@@ -665,6 +735,7 @@ class Rodada:
     arquivos: int  # files the repository holds after the v1 backup
     requisicoes_v1: int = 0  # HTTP requests of the v1 backup (object stores)
     requisicoes_v2: int = 0
+    bytes_v1: int = 0  # what the v1 backup added to the repository
 
 
 def trocar_entrada(origem: Path, arquivo: Path) -> None:
@@ -752,6 +823,7 @@ def rodar_ferramenta(
             arquivos,
             requisicoes_v1,
             requisicoes_v2,
+            depois_v1 - inicial,
         )
         f.descartar()
         return rodada
@@ -796,6 +868,10 @@ class Resultado:
     @property
     def arquivos(self) -> float:
         return self._mediana("arquivos")
+
+    @property
+    def bytes_v1(self) -> float:
+        return self._mediana("bytes_v1")
 
     @property
     def bytes_v2(self) -> float:
@@ -1041,7 +1117,10 @@ NOTAS = [
     "sem criptografia: este projeto (padrão) e borg `--encryption=none`; o restic "
     "sempre cifra (AES-256-CTR + Poly1305) e não tem como desligar",
     "compressão: padrão de cada um — este projeto zstd-1 só quando compensa, restic "
-    "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline)",
+    "`auto` (zstd), borg lz4, tar + zstd -1 -T0 (pipeline); com --pesos "
+    "safetensors-* / pt-*, este projeto reconhece os tensores float pelo cabeçalho "
+    "(não pelo nome do arquivo) e os comprime com os bytes agrupados "
+    "(docs/DESEMPENHO.md)",
 ]
 
 
@@ -1054,7 +1133,18 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
         "de cp, tar|zstd, restic e borg.",
     )
     p.add_argument(
-        "--tamanho-mb", type=int, default=512, help="tamanho dos pesos em MiB (512)"
+        "--tamanho-mb",
+        type=int,
+        default=None,
+        help="tamanho dos pesos em MiB (512; 128 com --pesos safetensors-*)",
+    )
+    p.add_argument(
+        "--pesos",
+        choices=("bin", "safetensors-f32", "safetensors-bf16", "pt-f32", "pt-bf16"),
+        default="bin",
+        help="entrada: float32 normal padrão com v2 10%% alterada (bin), ou um "
+        "safetensors / torch.save FP32/BF16 (normal, σ 0.05) com v2 = todo peso "
+        "ajustado (σ 1e-4)",
     )
     p.add_argument(
         "--pasta",
@@ -1080,6 +1170,8 @@ def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
         help="rodadas por ferramenta; a tabela mostra a mediana (3)",
     )
     args = p.parse_args(argv)
+    if args.tamanho_mb is None:
+        args.tamanho_mb = 512 if args.pesos == "bin" else 128
     if args.tamanho_mb < 8:
         p.error("--tamanho-mb deve ser pelo menos 8")
     if args.repeticoes < 1:
@@ -1122,12 +1214,28 @@ def relatorio(
     args: argparse.Namespace,
 ) -> str:
     validos = {r.nome: r for r in resultados if r.valido}
+    if args.pesos == "bin":
+        titulo = (
+            f"## Benchmark: {args.tamanho_mb} MiB de pesos float32, v2 = "
+            f"{FRACAO_ALTERADA:.0%} alterado + {TAMANHO_INSERCAO} B inseridos"
+        )
+    else:
+        titulo = (
+            f"## Benchmark: {args.tamanho_mb} MiB de pesos em {args.pesos} "
+            f"(normal, σ {SIGMA_PESOS}), v2 = todo peso ajustado (σ {SIGMA_AJUSTE})"
+        )
     partes = [
-        f"## Benchmark: {args.tamanho_mb} MiB de pesos float32, v2 = "
-        f"{FRACAO_ALTERADA:.0%} alterado + {TAMANHO_INSERCAO} B inseridos "
-        f"(mediana de {args.repeticoes} rodada(s))",
+        f"{titulo} (mediana de {args.repeticoes} rodada(s))",
         "",
         formatar_tabela([r for r in resultados if not r.nome.endswith("(S3)")]),
+        "",
+        "Bytes guardados pela v1 (fração do arquivo):",
+        *(
+            f"- {r.nome}: {r.bytes_v1 / MB:.1f} MB "
+            f"({r.bytes_v1 / r.entradas.tamanho_v1:.3f})"
+            for r in resultados
+            if r.valido
+        ),
         "",
     ]
     if projeto := validos.get(EsteProjeto.nome):
@@ -1206,7 +1314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"gerando {args.tamanho_mb} MiB de pesos e a variante ajustada em {pasta}"
         )
         esvaziar_cache()
-        entradas = preparar_entradas(pasta, tamanho)
+        entradas = preparar_entradas(pasta, tamanho, args.pesos)
         carga = os.getloadavg()
         resultados = medir_todas(classes, entradas, pasta, args.repeticoes)
         print(relatorio(resultados, pasta, carga, args))

@@ -23,6 +23,10 @@ from ..erros import ErroObjetoCorrompido
 VERSAO_BLOB = 1
 FLAG_ZSTD = 0x01
 FLAG_CIFRADO = 0x02
+# Bytes grouped by their position in a float element before zstd (always with
+# FLAG_ZSTD); the header's reserved field holds element size | phase << 8.
+FLAG_AGRUPADO = 0x04
+ELEMENTOS = (2, 4, 8)
 CABECALHO = struct.Struct("<BBHI")
 TAMANHO_CABECALHO = CABECALHO.size  # 8
 
@@ -39,6 +43,51 @@ ID_NULO = bytes(32)
 # which is not worth the CPU on every backup and every restore.
 ECONOMIA_MINIMA = 0.10
 _AMOSTRA = 16 * 1024
+
+
+def _cabecalho(flags: int, claro: int) -> bytes:
+    """The 8-byte header; bits 8-23 of `flags` are the reserved field (grouping)."""
+    return CABECALHO.pack(VERSAO_BLOB, flags & 0xFF, flags >> 8, claro)
+
+
+def _partes_agrupadas(n: int, elemento: int, fase: int) -> tuple[int, int]:
+    """(head, body) lengths: the head completes the element the chunk starts
+    inside of (`fase` = chunk start minus tensor start, modulo the element size);
+    the body is whole elements; what is left is the tail."""
+    cabeca = min((elemento - fase) % elemento, n)
+    return cabeca, (n - cabeca) // elemento * elemento
+
+
+def _planos(dados: bytes | memoryview, elemento: int, fase: int) -> list[bytes]:
+    """[head + byte 0 of every element, byte 1 ..., last byte ... + tail]."""
+    cabeca, corpo = _partes_agrupadas(len(dados), elemento, fase)
+    # Stepped slicing of bytes is a C loop (~1 GB/s); of a memoryview it is not.
+    meio = bytes(dados[cabeca : cabeca + corpo])
+    planos = [meio[i::elemento] for i in range(elemento)]
+    planos[0] = bytes(dados[:cabeca]) + planos[0]
+    planos[-1] += bytes(dados[cabeca + corpo :])
+    return planos
+
+
+def agrupar(dados: bytes | memoryview, elemento: int, fase: int) -> bytes:
+    """head || byte 0 of every element || byte 1 ... || tail (the float's sign
+    and exponent bytes end up together, where zstd finds their repetition)."""
+    return b"".join(_planos(dados, elemento, fase))
+
+
+def desagrupar(dados: bytes | memoryview, elemento: int, fase: int) -> bytearray:
+    """The exact inverse of `agrupar`."""
+    n = len(dados)
+    cabeca, corpo = _partes_agrupadas(n, elemento, fase)
+    m = corpo // elemento
+    v = memoryview(dados)
+    saida = bytearray(n)
+    saida[:cabeca] = v[:cabeca]
+    for i in range(elemento):
+        inicio = cabeca + i * m
+        saida[cabeca + i : cabeca + corpo : elemento] = v[inicio : inicio + m]
+    saida[cabeca + corpo :] = v[cabeca + corpo :]
+    return saida
 
 
 def aad(id_repositorio: bytes, tipo: int, id_objeto: bytes, cabecalho: bytes) -> bytes:
@@ -90,6 +139,25 @@ class Codificador:
             c = self._local.c = zstandard.ZstdCompressor(level=self.nivel)
         return c
 
+    def _cg(self) -> zstandard.ZstdCompressor:
+        """zstd for byte planes: almost no match finding (minimum match 7, a
+        64-entry hash table), so the sign/exponent plane is just entropy coded,
+        like ZipNN's Huffman: 3-4x faster than level 1 and smaller (0.33 vs
+        0.38 of the plane; docs/DESEMPENHO.md). Decoding is plain zstd."""
+        c = getattr(self._local, "cg", None)
+        if c is None:
+            c = self._local.cg = zstandard.ZstdCompressor(
+                compression_params=zstandard.ZstdCompressionParameters(
+                    strategy=zstandard.STRATEGY_FAST,
+                    min_match=7,
+                    hash_log=6,
+                    window_log=17,
+                    search_log=1,
+                    target_length=0,
+                )
+            )
+        return c
+
     def _d(self) -> zstandard.ZstdDecompressor:
         d = getattr(self._local, "d", None)
         if d is None:
@@ -118,6 +186,43 @@ class Codificador:
             return FLAG_ZSTD, comprimido
         return 0, dados
 
+    def comprimir_agrupado(
+        self, dados: bytes | memoryview, elemento: int, fase: int
+    ) -> tuple[int, bytes | memoryview]:
+        """Like `comprimir_se_compensa`, for a chunk of float elements: bytes
+        grouped by position, then zstd; today's path when grouping does not pay.
+
+        The returned flags carry the element size and phase in bits 8-23 (the
+        header's reserved field).
+        """
+        n = len(dados)
+        if elemento not in ELEMENTOS or not 0 <= fase < elemento or n < 4 * elemento:
+            return self.comprimir_se_compensa(dados)
+        c = self._cg()
+        limite = 1 - self.economia_minima
+        if n > 4 * _AMOSTRA:
+            # Each byte plane of a sample alone: mixed in one small zstd block
+            # the incompressible planes hide what the exponent plane saves.
+            amostra = bytes(dados[:_AMOSTRA])[(elemento - fase) % elemento :]
+            comprimida = sum(
+                len(c.compress(amostra[i::elemento])) for i in range(elemento)
+            )
+            if comprimida > len(amostra) * limite:
+                return self.comprimir_se_compensa(dados)
+        # One zstd frame, a block boundary after each plane: a block mixing two
+        # planes would share one entropy table (FP32 chunks: 0.87 vs 0.84).
+        z = c.compressobj(size=n)
+        partes = []
+        for plano in _planos(dados, elemento, fase):
+            partes.append(z.compress(plano))
+            partes.append(z.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+        partes.append(z.flush())
+        comprimido = b"".join(partes)
+        if len(comprimido) <= n * limite:
+            flags = FLAG_ZSTD | FLAG_AGRUPADO | (elemento << 8) | (fase << 16)
+            return flags, comprimido
+        return self.comprimir_se_compensa(dados)
+
     def codificar(
         self,
         dados: bytes | memoryview,
@@ -140,9 +245,9 @@ class Codificador:
     ) -> list[bytes | memoryview]:
         """The blob of an already compressed (or kept raw) payload, as parts."""
         if self.cifra is None:
-            return [CABECALHO.pack(VERSAO_BLOB, flags, 0, claro), payload]
+            return [_cabecalho(flags, claro), payload]
         flags |= FLAG_CIFRADO
-        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
+        cab = _cabecalho(flags, claro)
         cifrado = self.cifra.cifrar(
             payload, aad(self.id_repositorio, tipo, id_objeto, cab)
         )
@@ -169,7 +274,7 @@ class Codificador:
         if self.cifra is None:
             raise ValueError("cifrar_em num repositório sem criptografia")
         flags |= FLAG_CIFRADO
-        cab = CABECALHO.pack(VERSAO_BLOB, flags, 0, claro)
+        cab = _cabecalho(flags, claro)
         destino[:TAMANHO_CABECALHO] = cab
         self.cifra.cifrar_em(
             payload,
@@ -191,8 +296,20 @@ class Codificador:
         nome = nome or id_objeto.hex()
         if len(bruto) < TAMANHO_CABECALHO:
             raise ErroObjetoCorrompido(f"{nome}: blob truncado", nome)
-        versao, flags, _res, claro = CABECALHO.unpack_from(bruto)
-        if versao != VERSAO_BLOB or flags & ~(FLAG_ZSTD | FLAG_CIFRADO):
+        versao, flags, reservado, claro = CABECALHO.unpack_from(bruto)
+        elemento, fase = reservado & 0xFF, reservado >> 8
+        if (
+            versao != VERSAO_BLOB
+            or flags & ~(FLAG_ZSTD | FLAG_CIFRADO | FLAG_AGRUPADO)
+            or (
+                flags & FLAG_AGRUPADO
+                and (
+                    not flags & FLAG_ZSTD
+                    or elemento not in ELEMENTOS
+                    or fase >= elemento
+                )
+            )
+        ):
             raise ErroObjetoCorrompido(
                 f"{nome}: cabeçalho de blob inválido (corrompido)", nome
             )
@@ -224,6 +341,8 @@ class Codificador:
             raise ErroObjetoCorrompido(
                 f"{nome}: tamanho não confere com o cabeçalho (corrompido)", nome
             )
+        if flags & FLAG_AGRUPADO:
+            return memoryview(desagrupar(payload, elemento, fase))
         return payload
 
     def decodificar_bloco(

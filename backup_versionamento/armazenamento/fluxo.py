@@ -25,6 +25,7 @@ import blake3
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
+from .tensores import Faixa, agrupamento, detectar
 
 # FastCDC parameters of new repositories (each repository records its own in
 # repositorio.json). pyfastcdc's real average is avg + min, ~320 KiB here: small
@@ -119,16 +120,29 @@ class GravadorBlocos:
         if livre:
             self._livres.put(buf)
 
-    def _processar(self, buf: mmap.mmap, cortes: list[Corte]) -> list[tuple[str, int]]:
-        """(chunk id, bytes added) of each chunk of a segment, in order."""
+    def _processar(
+        self,
+        buf: mmap.mmap,
+        cortes: list[Corte],
+        base: int = 0,
+        faixas: list[Faixa] | None = None,
+    ) -> list[tuple[str, int]]:
+        """(chunk id, bytes added) of each chunk of a segment, in order; `base`
+        is the segment's offset in the file, `faixas` its float tensors."""
         try:
             vista = memoryview(buf)
             saida = []
+            inicios = [f.inicio for f in faixas] if faixas else []
             with self.sessao.escritor() as gravar:
                 for inicio, n in cortes:
                     bloco = vista[inicio : inicio + n]
                     id_bloco = self.id_bloco(bloco)
-                    saida.append((id_bloco, gravar(id_bloco, bloco)))
+                    grupo = (
+                        agrupamento(faixas, inicios, base + inicio, n)
+                        if faixas
+                        else None
+                    )
+                    saida.append((id_bloco, gravar(id_bloco, bloco, grupo)))
             return saida
         finally:
             self._liberar(buf)
@@ -164,7 +178,8 @@ class GravadorBlocos:
             with self._trava_usos:
                 self._usos[id(buf)] = 2
             para_hash.put((buf, tamanho))
-            pendentes.append((pool.submit(self._processar, buf, cortes), cortes))
+            fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas)
+            pendentes.append((fut, cortes))
             while pendentes and (
                 pendentes[0][0].done() or len(pendentes) >= self._n_segmentos - 1
             ):
@@ -178,11 +193,16 @@ class GravadorBlocos:
             try:
                 buf = self._segmento()
                 cheio = 0
+                faixas: list[Faixa] | None = None
                 while True:
                     cheio, fim = _encher(arquivo, buf, cheio)
                     if cheio == 0:
                         self._livres.put(buf)
                         break
+                    if faixas is None:
+                        # Float tensors, from the headers in the first segment
+                        # (and a zip's directory): no other pass over the data.
+                        faixas = detectar(arquivo, memoryview(buf)[:cheio])
                     # Cut in place; the last cut of a segment is forced by its
                     # end, so those bytes start the next segment (cuts are then
                     # identical to a streaming chunker's).
@@ -197,8 +217,8 @@ class GravadorBlocos:
                     proximo = None if fim else self._segmento()
                     if proximo is not None and resto:
                         proximo[:resto] = buf[usado:cheio]
-                    res.tamanho += usado
                     despachar(buf, usado, cortes)
+                    res.tamanho += usado
                     if proximo is None:
                         break
                     buf, cheio = proximo, resto

@@ -353,7 +353,7 @@ class SessaoEscrita:
         self.blocos_regravados = 0
 
     @contextmanager
-    def escritor(self) -> Iterator[Callable[[str, memoryview], int]]:
+    def escritor(self) -> Iterator[Callable[..., int]]:
         """Hold one pack for a run of chunks: what is read together is stored
         together, so a restore fetches it with few range reads.
 
@@ -363,7 +363,9 @@ class SessaoEscrita:
         """
         pacote = self._livres.get()
         try:
-            yield lambda id_bloco, dados: self._gravar_em(pacote, id_bloco, dados)
+            yield lambda id_bloco, dados, agrupamento=None: self._gravar_em(
+                pacote, id_bloco, dados, agrupamento
+            )
             if pacote.tamanho >= SELAR_AO_SOLTAR:
                 self._selar(pacote)
         finally:
@@ -376,7 +378,11 @@ class SessaoEscrita:
             return gravar(id_bloco, dados)
 
     def _gravar_em(
-        self, pacote: PacoteEmConstrucao, id_bloco: str, dados: memoryview
+        self,
+        pacote: PacoteEmConstrucao,
+        id_bloco: str,
+        dados: memoryview,
+        agrupamento: tuple[int, int] | None = None,
     ) -> int:
         with self._trava:
             if id_bloco in self._vistos:
@@ -404,7 +410,11 @@ class SessaoEscrita:
                 )
         cod = arm.codificador
         with arm._compressao:
-            flags, payload = cod.comprimir_se_compensa(dados)
+            # agrupamento = (element size, phase): a chunk of float tensor bytes
+            if agrupamento is None:
+                flags, payload = cod.comprimir_se_compensa(dados)
+            else:
+                flags, payload = cod.comprimir_agrupado(dados, *agrupamento)
         n = cod.tamanho_montado(len(payload))
         if not pacote.cabe(n):
             self._selar(pacote)
