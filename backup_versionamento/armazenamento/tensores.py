@@ -96,17 +96,35 @@ def _npy(cabeca: bytes, deslocamento: int = 0) -> list[Faixa]:
     return [Faixa(deslocamento + inicio + n, 1 << 62, elemento)]
 
 
+# Bytes per element of each PyTorch storage class (also used by validation).
+TAMANHO_STORAGE = {
+    "Double": 8,
+    "Float": 4,
+    "Half": 2,
+    "BFloat16": 2,
+    "Long": 8,
+    "Int": 4,
+    "Short": 2,
+    "Char": 1,
+    "Byte": 1,
+    "Bool": 1,
+    "ComplexFloat": 8,
+    "ComplexDouble": 16,
+    "Untyped": 1,
+    "QInt8": 1,
+    "QUInt8": 1,
+    "QInt32": 4,
+}
+
+
 def _largura_torch(pickle: bytes) -> int:
     """Element size of a PyTorch archive's storages, from the names of the
     storage classes its pickle mentions (no unpickling): float32 unless only
     16- or 64-bit floats are there."""
-    # lazy: validation's modules cost startup time; only torch archives need it
-    from ..validacao.estrutural import _TAMANHO_STORAGE
-
     tipos = {
         t.decode()
         for t in re.findall(rb"(\w+)Storage", pickle)
-        if _TAMANHO_STORAGE.get(t.decode()) is not None
+        if TAMANHO_STORAGE.get(t.decode()) is not None
     }
     if "Float" in tipos or not tipos:
         return 4
@@ -158,7 +176,7 @@ def _onnx(arquivo: BinaryIO) -> list[Faixa]:
     """`raw_data` of float initializers: ModelProto.graph (7) -> initializer (5)
     -> data_type (2), raw_data (9). The file is mapped, so only the pages with
     the protobuf keys are read, never the tensors."""
-    from ..validacao.leitores import ErroLeitura, campos_protobuf
+    from ..base.protobuf import ErroLeitura, campos_protobuf
 
     try:
         with (

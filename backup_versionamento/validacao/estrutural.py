@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..armazenamento.tensores import TAMANHO_STORAGE
 from . import formatos as fmt
 from . import leitores
 from .keras_arquivos import (
@@ -41,24 +42,6 @@ _MAGICO_TABELA_TF = struct.pack("<Q", 0xDB4775248B80FB57)
 _MAGICO_TORCH_LEGADO = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(
     10, "little"
 )
-_TAMANHO_STORAGE = {
-    "Double": 8,
-    "Float": 4,
-    "Half": 2,
-    "BFloat16": 2,
-    "Long": 8,
-    "Int": 4,
-    "Short": 2,
-    "Char": 1,
-    "Byte": 1,
-    "Bool": 1,
-    "ComplexFloat": 8,
-    "ComplexDouble": 16,
-    "Untyped": 1,
-    "QInt8": 1,
-    "QUInt8": 1,
-    "QInt32": 4,
-}
 _LIMITE_GLOBAIS_RELATORIO = 60
 
 
@@ -416,7 +399,7 @@ def _verificar_storages_torch(
                 r.falhar(f"tensor aponta para {nome}, ausente no arquivo")
                 continue
             tipo = str(pid[1]).rsplit(".", 1)[-1].removesuffix("Storage")
-            largura = _TAMANHO_STORAGE.get(tipo)
+            largura = TAMANHO_STORAGE.get(tipo)
             if largura and isinstance(numel, int) and tamanhos[nome] < numel * largura:
                 r.falhar(
                     f"{nome} tem {tamanhos[nome]} bytes; o tensor precisa de "
