@@ -195,18 +195,22 @@ class BackendListagemAtrasada(BackendEnvolto):
         # key -> (listings left before the change shows, what listings show now)
         self._atrasadas: dict[str, tuple[int, InfoObjeto | None]] = {}
 
-    def _atrasar(self, chave: str) -> None:
-        antes = self.interno.info(chave)
+    def _atrasar(self, chave: str, antes: InfoObjeto | None) -> None:
         with self._trava:
             _, visto = self._atrasadas.get(chave, (0, antes))
             self._atrasadas[chave] = (self.listagens, visto)
 
     def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
-        self._atrasar(chave)
-        return self.interno.gravar(chave, partes, exclusivo=exclusivo)
+        # Only a write that changed the key lags: a refused exclusive create
+        # leaves the object (and what listings show of it) as it was.
+        antes = self.interno.info(chave)
+        gravou = self.interno.gravar(chave, partes, exclusivo=exclusivo)
+        if gravou:
+            self._atrasar(chave, antes)
+        return gravou
 
     def apagar(self, chave: str) -> None:
-        self._atrasar(chave)
+        self._atrasar(chave, self.interno.info(chave))
         self.interno.apagar(chave)
 
     def listar(self, prefixo: str) -> Iterator[InfoObjeto]:
