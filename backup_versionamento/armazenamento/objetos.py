@@ -93,16 +93,18 @@ class ArmazemObjetos:
         """The per-machine index contradicts the repository: rebuild it from it.
 
         Once per open repository: after that a contradiction is real damage in
-        the repository, and rebuilding again would only cost time. Returns
-        whether it rebuilt.
+        the repository, and rebuilding again would only cost time. Returns True
+        once the index has been rebuilt, by this call or an earlier one: the
+        caller looks its chunk up again. (Reader threads race here: one that
+        finds the rebuild already done must still look again, since its
+        location was read before the rebuild.)
         """
         with self._trava_indice:
-            if self._indice_reconstruido:
-                return False
-            self._indice_reconstruido = True
-            self.indice.reiniciar(motivo)
-            self.atualizar_indice(forcar=True)
-            self.reconstruir_de_pacotes()
+            if not self._indice_reconstruido:
+                self._indice_reconstruido = True
+                self.indice.reiniciar(motivo)
+                self.atualizar_indice(forcar=True)
+                self.reconstruir_de_pacotes()
             return True
 
     def local_confirmado(self, id_bloco: str, loc: Local) -> bool:
