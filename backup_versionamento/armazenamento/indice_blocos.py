@@ -10,13 +10,10 @@ Dedup lookups hit this file, never the backend.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 from .backends import Backend
 from .blob import Codificador
@@ -24,14 +21,11 @@ from .fragmento import PREFIXO, chave_fragmento, decodificar_fragmento
 from .pacote import PREFIXO as PREFIXO_PACOTES
 from .pacote import Local
 from .sqlite_cache import (
-    abrir_cache,
-    cache_danificado,
-    descartar_arquivo,
+    CacheSqlite,
     erro_de_escrita,
 )
 
 log = logging.getLogger("SistemaBackup")
-T = TypeVar("T")
 
 _ESQUEMA = """
 CREATE TABLE IF NOT EXISTS pacotes (n INTEGER PRIMARY KEY, id BLOB UNIQUE NOT NULL);
@@ -68,54 +62,17 @@ def _local(linha: tuple[bytes, bytes, int, int, int, int]) -> Local:
     return Local(pacote.hex(), *numeros)
 
 
-class IndiceBlocos:
+class IndiceBlocos(CacheSqlite):
     def __init__(self, arquivo: Path, cache_mb: int = 64) -> None:
-        self.arquivo = arquivo
-        self.cache_mb = cache_mb
-        self._trava = threading.Lock()
-        self._conn = abrir_cache(arquivo, _ESQUEMA, cache_mb)
+        super().__init__(arquivo, _ESQUEMA, cache_mb, "blocos")
         # Bumped each time the file is found damaged and thrown away: the
         # object store then merges the fragments again before trusting it.
         self.geracao = 0
         # Fragment key -> why it could not be read (skipped; reported by verificar).
         self.fragmentos_ilegiveis: dict[str, str] = {}
 
-    def fechar(self) -> None:
-        with self._trava:
-            self._conn.close()
-
-    def _usar(self, operacao: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `operacao` under the lock; a damaged cache is rebuilt and retried.
-
-        The cache is never the truth: an error that shows damage (a malformed
-        page, a row of the wrong shape) discards the file, says so once, and
-        the operation runs again on an empty cache that the caller refills from
-        the repository (see `geracao`).
-        """
-        for tentativa in range(2):
-            try:
-                with self._trava:
-                    return operacao(self._conn)
-            except Exception as e:
-                if tentativa or not cache_danificado(e):
-                    raise
-                self.descartar(f"{type(e).__name__}: {e}")
-        raise AssertionError("inalcançável")  # pragma: no cover
-
-    def descartar(self, motivo: str) -> None:
-        """Throw the cache file away and start an empty one."""
-        with self._trava:
-            log.warning(
-                "Cache de blocos desta máquina %s danificado ou inconsistente (%s); "
-                "descartado e reconstruído a partir do repositório",
-                self.arquivo,
-                motivo,
-            )
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            descartar_arquivo(self.arquivo)
-            self._conn = abrir_cache(self.arquivo, _ESQUEMA, self.cache_mb)
-            self.geracao += 1
+    def _ao_descartar(self) -> None:
+        self.geracao += 1
 
     # -- lookups -----------------------------------------------------------------
     def local(self, id_bloco: str) -> Local | None:

@@ -8,15 +8,13 @@ read-only mount or an object store; deleting the file is always safe.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import blake3
 
@@ -26,14 +24,11 @@ from ..politica.versoes import Versao, e_versao
 from .backends import Backend, InfoObjeto
 from .sidecar import PREFIXO, SUFIXO, SUFIXO_FIXADA, Sidecar
 from .sqlite_cache import (
-    abrir_cache,
-    cache_danificado,
-    descartar_arquivo,
+    CacheSqlite,
     erro_de_escrita,
 )
 
 log = logging.getLogger("SistemaBackup")
-T = TypeVar("T")
 _ESQUEMA = """
 CREATE TABLE IF NOT EXISTS versoes (
     modelo TEXT NOT NULL, versao TEXT NOT NULL,
@@ -61,60 +56,17 @@ def _selo(
     return h.hexdigest()[:32]
 
 
-class IndiceResumos:
+class IndiceResumos(CacheSqlite):
     def __init__(
         self, arquivo: Path, backend: Backend, ler: LerSidecar, cache_mb: int = 64
     ) -> None:
-        self.arquivo = arquivo
+        super().__init__(arquivo, _ESQUEMA, cache_mb, "versões")
         self.backend = backend
         self.ler = ler
-        self.cache_mb = cache_mb
-        self._trava = threading.Lock()
-        self._conn = abrir_cache(arquivo, _ESQUEMA, cache_mb)
         # (model, version) -> why its sidecar could not be read, from the last
         # sync: such a version is shown as damaged, never silently dropped.
         self._danificadas: dict[tuple[str, str], str] = {}
         self._danificadas_antes: dict[tuple[str, str], str] = {}  # warned once
-
-    def fechar(self) -> None:
-        with self._trava:
-            self._conn.close()
-
-    def _usar(
-        self,
-        operacao: Callable[[sqlite3.Connection], T],
-        refazer: Callable[[], None] | None = None,
-    ) -> T:
-        """Run `operacao` under the lock; a damaged cache is rebuilt and retried.
-
-        The cache is never the truth: damage found while using it (not only at
-        open) discards the file, says so once, and the operation runs again on
-        an empty cache, which the listing refills from the sidecars.
-        """
-        for tentativa in range(2):
-            try:
-                with self._trava:
-                    return operacao(self._conn)
-            except Exception as e:
-                if tentativa or not cache_danificado(e):
-                    raise
-                self._descartar(f"{type(e).__name__}: {e}")
-                if refazer is not None:
-                    refazer()  # refill from the repository before the retry
-        raise AssertionError("inalcançável")  # pragma: no cover
-
-    def _descartar(self, motivo: str) -> None:
-        with self._trava:
-            log.warning(
-                "Cache de versões desta máquina %s danificado (%s); descartado e "
-                "reconstruído a partir do repositório",
-                self.arquivo,
-                motivo,
-            )
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            descartar_arquivo(self.arquivo)
-            self._conn = abrir_cache(self.arquivo, _ESQUEMA, self.cache_mb)
 
     # -- sync ----------------------------------------------------------------------
     def _listar(self, prefixo: str) -> dict[str, dict[str, Any]]:

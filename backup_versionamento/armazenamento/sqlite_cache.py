@@ -12,8 +12,11 @@ import contextlib
 import logging
 import random
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ..erros import ErroRepositorio
 
@@ -144,3 +147,65 @@ def descartar_arquivo(arquivo: Path) -> None:
     for sufixo in ("", "-wal", "-shm"):
         with contextlib.suppress(OSError):
             Path(f"{arquivo}{sufixo}").unlink(missing_ok=True)
+
+
+T = TypeVar("T")
+
+
+class CacheSqlite:
+    """A per-machine SQLite cache that is never the truth.
+
+    Damage found while using it (not only at open: a malformed page, a row of
+    the wrong shape) discards the file, says so once, and the operation runs
+    again on an empty cache that its owner refills from the repository.
+    """
+
+    def __init__(self, arquivo: Path, esquema: str, cache_mb: int, nome: str) -> None:
+        self.arquivo = arquivo
+        self.cache_mb = cache_mb
+        self._esquema = esquema
+        self._nome = nome  # for the warning: "blocos", "versões"
+        self._trava = threading.Lock()
+        self._conn = abrir_cache(arquivo, esquema, cache_mb)
+
+    def fechar(self) -> None:
+        with self._trava:
+            self._conn.close()
+
+    def _usar(
+        self,
+        operacao: Callable[[sqlite3.Connection], T],
+        refazer: Callable[[], None] | None = None,
+    ) -> T:
+        """Run `operacao` under the lock; a damaged cache is discarded and retried
+        (after `refazer` refills it, when given)."""
+        for tentativa in range(2):
+            try:
+                with self._trava:
+                    return operacao(self._conn)
+            except Exception as e:
+                if tentativa or not cache_danificado(e):
+                    raise
+                self.descartar(f"{type(e).__name__}: {e}")
+                if refazer is not None:
+                    refazer()
+        raise AssertionError("inalcançável")  # pragma: no cover
+
+    def descartar(self, motivo: str) -> None:
+        """Throw the cache file away and start an empty one."""
+        with self._trava:
+            log.warning(
+                "Cache de %s desta máquina %s danificado ou inconsistente (%s); "
+                "descartado e reconstruído a partir do repositório",
+                self._nome,
+                self.arquivo,
+                motivo,
+            )
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            descartar_arquivo(self.arquivo)
+            self._conn = abrir_cache(self.arquivo, self._esquema, self.cache_mb)
+            self._ao_descartar()
+
+    def _ao_descartar(self) -> None:
+        """Hook, under the lock, after the file was replaced."""
