@@ -36,7 +36,7 @@ LUGAR: dict[str, str] = {
     "erros": "base",
     "registro": "base",
     "eventos": "base",
-    "config": "politica",  # assembles and checks every domain's section
+    "config": "integracoes",  # assembles the domains' sections (base/configuracao)
     "texto": "base",
     "argumentos": "base",
     "estado": "base",
@@ -73,8 +73,6 @@ EXCECOES: set[tuple[str, str]] = {
     ("armazenamento.repositorio", "politica.versoes"),
     ("armazenamento.resumos", "politica.versoes"),
     ("armazenamento.sidecar", "politica.versoes"),
-    # The migration loads a configuration; it should receive one.
-    ("armazenamento.migracao", "config"),
     # The facade writes the daily report; reports go above the facade.
     ("gerenciador", "relatorios"),
 }

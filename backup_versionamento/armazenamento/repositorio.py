@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import blake3
 
+from ..base.padroes import THREADS_BACKUP, THREADS_COMPRESSAO
 from ..base.tempo import agora_iso
 from ..erros import (
     ErroBackup,
@@ -153,11 +154,11 @@ class Repositorio:
         cabecalho: dict[str, Any],
         *,
         estado: str = "",
-        threads: int = 2,
+        threads: int = THREADS_BACKUP,
         buffer_mb: int = 128,
         cache_mb: int = 256,
         nivel_compressao: int = 1,
-        threads_compressao: int = 2,
+        threads_compressao: int = THREADS_COMPRESSAO,
         cifra: Cifra | None = None,
         chave_ids: bytes | None = None,
     ) -> None:

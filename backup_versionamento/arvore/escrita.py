@@ -27,6 +27,7 @@ from ..armazenamento.sidecar import (
     conferencia_entrada,
 )
 from ..base.escrita import erro_de_os
+from ..base.padroes import THREADS_BACKUP
 from ..erros import ErroIntegridade, ErroRestauracao
 
 # servicos.destino removes stale temps of killed restores by this suffix.
@@ -40,7 +41,7 @@ def restaurar(
     *,
     sobrescrever: bool = False,
     conferir_sha256: bool = False,
-    threads: int = 2,
+    threads: int = THREADS_BACKUP,
     progresso: Progresso | None = None,
 ) -> Path:
     """Rebuild a version at exactly `destino` (its final path)."""

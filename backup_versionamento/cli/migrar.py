@@ -69,7 +69,7 @@ def executar(args: argparse.Namespace) -> int:
             pasta_logs = None
     try:
         with _barras(args) as progresso:
-            rel = migrar_repositorio(args.base, args.config, progresso)
+            rel = migrar_repositorio(cfg, progresso)
     finally:
         if pasta_logs is not None:
             registro.remover_handlers(pasta_logs)
