@@ -17,7 +17,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..armazenamento.escrita_atomica import sincronizar_pasta
 from ..armazenamento.fluxo import Progresso, escrever_blocos_conferidos
 from ..armazenamento.objetos import ArmazemObjetos
 from ..armazenamento.sidecar import (
@@ -26,7 +25,7 @@ from ..armazenamento.sidecar import (
     caminho_entrada_seguro,
     conferencia_entrada,
 )
-from ..base.escrita import erro_de_os
+from ..base.escrita import erro_de_os, sincronizar_pasta
 from ..base.padroes import THREADS_BACKUP
 from ..erros import ErroIntegridade, ErroRestauracao
 

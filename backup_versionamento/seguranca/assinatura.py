@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from ..armazenamento.sidecar import Sidecar
+from ..base.escrita import escrever_atomico
 from ..erros import ErroConfiguracao, ErroIntegridade
 from ..registro import NOME_LOGGER
 
@@ -63,12 +64,15 @@ def gerar_par(pasta: str | Path) -> tuple[Path, Path]:
     pem_publica = privada.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(privada_arq, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem_privada)
-    finally:
-        os.close(fd)
-    publica_arq.write_bytes(pem_publica)
+    # Whole or absent, never over a file that appeared meanwhile.
+    for arq, pem, modo in (
+        (privada_arq, pem_privada, 0o600),
+        (publica_arq, pem_publica, 0o644),
+    ):
+        if not escrever_atomico(arq, pem, exclusivo=True, modo=modo, modo_exato=False):
+            raise ErroConfiguracao(
+                f"{arq}: já existe; não é sobrescrito (escolha outra --saida)"
+            )
     return privada_arq, publica_arq
 
 

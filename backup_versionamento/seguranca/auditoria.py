@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import Sidecar
+from ..base.escrita import escrever_atomico
 from ..base.tempo import agora_iso
 from ..eventos import Evento
 from ..registro import NOME_LOGGER

@@ -33,13 +33,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import (
     PREFIXO,
     Sidecar,
     chave_sidecar,
     versao_da_chave,
 )
+from ..base.escrita import escrever_atomico
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
 from ..registro import NOME_LOGGER
 from .assinatura import ALGORITMO, AssinadorEd25519, impressao
