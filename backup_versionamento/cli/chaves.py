@@ -133,7 +133,7 @@ def _adicionar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
     with gerenciador(args) as g:
         g.seguranca.autorizar("admin", g.eventos)
-        novo = g.seguranca.adicionar_chave(cred, args.usuario)
+        novo = g.seguranca.chave.adicionar(cred, args.usuario)
         g.eventos.emitir(
             "chave_alterada",
             acao="adicionada",
@@ -156,11 +156,11 @@ def _reembrulhar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
     with gerenciador(args) as g:
         g.seguranca.autorizar("admin", g.eventos)
-        novo = g.seguranca.reembrulhar(args.id, cred)
+        novo = g.seguranca.chave.reembrulhar(args.id, cred)
         g.eventos.emitir(
             "chave_alterada", acao="reembrulhada", id=novo, anterior=args.id
         )
-        lembrete = _lembrete_chave_arquivo(g.seguranca.arquivo_chave, cred)
+        lembrete = _lembrete_chave_arquivo(g.seguranca.chave.arquivo_chave, cred)
     imprimir(
         args,
         {"id": novo, "anterior": args.id, "tipo": cred.tipo, "lembrete": lembrete},
@@ -196,9 +196,9 @@ def _remover(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
         g.seguranca.autorizar("admin", g.eventos)
         if args.usuario:
-            removidas = g.seguranca.remover_chaves_de(args.usuario)
+            removidas = g.seguranca.chave.remover_de(args.usuario)
         else:
-            g.seguranca.remover_chave(args.id)
+            g.seguranca.chave.remover(args.id)
             removidas = [args.id]
         for id_chave in removidas:
             g.eventos.emitir("chave_alterada", acao="removida", id=id_chave)
