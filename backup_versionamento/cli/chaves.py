@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..erros import ErroCriptografia, ErroRepositorio
 from ..texto import seguro
-from .comum import gerenciador, imprimir
+from .comum import gerenciador_autorizado, imprimir
 
 # lazy: startup time (docs/DESEMPENHO.md); `cryptography` loads with the action
 if TYPE_CHECKING:
@@ -131,8 +131,7 @@ def _criar(args: argparse.Namespace) -> int:
 
 def _adicionar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
+    with gerenciador_autorizado(args, "admin") as g:
         novo = g.seguranca.chave.adicionar(cred, args.usuario)
         g.eventos.emitir(
             "chave_alterada",
@@ -154,8 +153,7 @@ def _adicionar(args: argparse.Namespace) -> int:
 
 def _reembrulhar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
+    with gerenciador_autorizado(args, "admin") as g:
         novo = g.seguranca.chave.reembrulhar(args.id, cred)
         g.eventos.emitir(
             "chave_alterada", acao="reembrulhada", id=novo, anterior=args.id
@@ -193,8 +191,7 @@ def _lembrete_chave_arquivo(configurado: Path, cred: Credencial) -> str:
 
 
 def _remover(args: argparse.Namespace) -> int:
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
+    with gerenciador_autorizado(args, "admin") as g:
         if args.usuario:
             removidas = g.seguranca.chave.remover_de(args.usuario)
         else:
