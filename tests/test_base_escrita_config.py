@@ -24,6 +24,7 @@ from backup_versionamento.politica import retencao
 from backup_versionamento.seguranca import configuracao as cfg_seguranca
 from backup_versionamento.seguranca.assinatura import gerar_par
 from backup_versionamento.seguranca.chaves import criar_arquivo_chave
+from backup_versionamento.validacao import validador
 
 
 def _temporarios(pasta: Path) -> list[str]:
@@ -119,3 +120,20 @@ def test_um_padrao_de_threads() -> None:
     )
     assert padrao(ler_trechos, "threads") == padroes.THREADS_BACKUP
     assert padrao(restaurar, "threads") == padroes.THREADS_BACKUP
+
+
+def test_um_padrao_de_desempenho_e_de_validacao() -> None:
+    perf = config.PADRAO["performance"]
+    assinatura = inspect.signature(Repositorio.__init__).parameters
+    assert perf["buffer_size_mb"] == padroes.BUFFER_MB
+    assert assinatura["buffer_mb"].default == padroes.BUFFER_MB
+    assert perf["cache_size_mb"] == assinatura["cache_mb"].default == padroes.CACHE_MB
+    assert (
+        perf["nivel_compressao"]
+        == assinatura["nivel_compressao"].default
+        == padroes.NIVEL_COMPRESSAO
+    )
+    validacao = config.PADRAO["validacao"]
+    assert validacao["tempo_limite_segundos"] == padroes.TEMPO_LIMITE_VALIDACAO_S
+    assert validacao["memoria_limite_mb"] == padroes.MEMORIA_LIMITE_VALIDACAO_MB
+    assert validador.TEMPO_LIMITE_PADRAO == padroes.TEMPO_LIMITE_VALIDACAO_S

@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 
 from ..base.configuracao import Secao, faixa
-from ..base.padroes import THREADS_BACKUP, THREADS_COMPRESSAO
+from ..base.padroes import (
+    BUFFER_MB,
+    CACHE_MB,
+    NIVEL_COMPRESSAO,
+    THREADS_BACKUP,
+    THREADS_COMPRESSAO,
+)
 
 _ENDERECO_S3 = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?")
 # 'esquema:/...' or 's3:...' is an address with a slash missing (s3:/bucket), never
@@ -54,9 +60,9 @@ PERFORMANCE = Secao(
     {
         "threads_backup": THREADS_BACKUP,
         "threads_compressao": THREADS_COMPRESSAO,
-        "buffer_size_mb": 128,
-        "cache_size_mb": 256,
-        "nivel_compressao": 1,
+        "buffer_size_mb": BUFFER_MB,
+        "cache_size_mb": CACHE_MB,
+        "nivel_compressao": NIVEL_COMPRESSAO,
     },
     {
         "performance.threads_backup": faixa(1, 64),

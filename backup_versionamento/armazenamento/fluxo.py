@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import blake3
 
-from ..base.padroes import THREADS_BACKUP
+from ..base.padroes import BUFFER_MB, THREADS_BACKUP
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
@@ -77,7 +77,7 @@ class GravadorBlocos:
         sessao: SessaoEscrita,
         *,
         threads: int = THREADS_BACKUP,
-        buffer_mb: int = 128,
+        buffer_mb: int = BUFFER_MB,
         medio: int = CDC_MEDIO,
         minimo: int = CDC_MINIMO,
         maximo: int = CDC_MAXIMO,

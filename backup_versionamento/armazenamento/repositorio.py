@@ -23,7 +23,13 @@ from typing import Any, Protocol
 
 import blake3
 
-from ..base.padroes import THREADS_BACKUP, THREADS_COMPRESSAO
+from ..base.padroes import (
+    BUFFER_MB,
+    CACHE_MB,
+    NIVEL_COMPRESSAO,
+    THREADS_BACKUP,
+    THREADS_COMPRESSAO,
+)
 from ..base.tempo import agora_iso
 from ..erros import (
     ErroBackup,
@@ -155,9 +161,9 @@ class Repositorio:
         *,
         estado: str = "",
         threads: int = THREADS_BACKUP,
-        buffer_mb: int = 128,
-        cache_mb: int = 256,
-        nivel_compressao: int = 1,
+        buffer_mb: int = BUFFER_MB,
+        cache_mb: int = CACHE_MB,
+        nivel_compressao: int = NIVEL_COMPRESSAO,
         threads_compressao: int = THREADS_COMPRESSAO,
         cifra: Cifra | None = None,
         chave_ids: bytes | None = None,
