@@ -75,8 +75,6 @@ EXCECOES: set[tuple[str, str]] = {
     ("armazenamento.sidecar", "politica.versoes"),
     # The migration loads a configuration; it should receive one.
     ("armazenamento.migracao", "config"),
-    # The facade writes the daily report; reports go above the facade.
-    ("gerenciador", "relatorios"),
 }
 # Edges between two base modules that close a cycle. issue 20: to remove.
 # (erros re-exports base.escrita.erro_de_os lazily for arvore/leitura.py.)

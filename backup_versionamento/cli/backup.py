@@ -106,7 +106,7 @@ def _recusar_no_repositorio(args: argparse.Namespace, origem: Path) -> None:
     except ErroBackup:
         return
     with g, contextlib.suppress(ErroBackup):
-        g.criar_backup_detalhado(
+        g.criar_backup(
             origem,
             args.tipo_mudanca,
             args.descricao,
@@ -129,7 +129,7 @@ def executar(args: argparse.Namespace) -> int:
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)
         with barra(tamanho, origem.name, args) as progresso:
-            resultado = g.criar_backup_detalhado(
+            resultado = g.criar_backup(
                 origem,
                 args.tipo_mudanca,
                 args.descricao,
@@ -140,8 +140,8 @@ def executar(args: argparse.Namespace) -> int:
                 progresso=progresso,
                 origem_pedido="cli",
             )
-        versao, nova = resultado["versao"], resultado["nova_versao"]
-        info = g.obter_versao(resultado["modelo"], versao)
+        versao, nova = resultado.versao, resultado.nova_versao
+        info = g.obter_versao(resultado.modelo, versao)
     dados = {
         "modelo": info["modelo"],
         "versao": versao,
