@@ -2,7 +2,10 @@
 
 It keeps the spec's names and delegates each use case to a service in
 `servicos/` (backup, restore, checks, cleanup, queries); the parts those use
-(configuration, repository, event bus) are built here and injected.
+(configuration, repository, event bus) are built here and injected. Most
+methods are rows of one table (`_caso`: the role a use case needs and the
+service method that does it), so access control is declared in one place.
+Reports and the dashboard live above this layer (`relatorios/`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import (
     Any,
+    ClassVar,
     Concatenate,
     Generic,
     ParamSpec,
+    Self,
     TypedDict,
     TypeVar,
     Unpack,
@@ -66,12 +71,20 @@ T = TypeVar("T")
 
 
 class _Resultado(str):
-    """A str, as the spec returns, that also carries the call's details."""
+    """A str, as the spec returns, that also carries the call's details: the
+    fields annotated on the subclass, taken from the service's answer."""
 
-    def __new__(cls, texto: str, **detalhes: Any) -> Any:
+    _texto: ClassVar[str]  # the field that is the str itself
+
+    def __new__(cls, texto: str, **detalhes: Any) -> Self:
         r = super().__new__(cls, texto)
         r.__dict__.update(detalhes)
         return r
+
+    @classmethod
+    def de(cls, resposta: dict[str, Any]) -> Self:
+        campos = {c: resposta[c] for c in cls.__annotations__}
+        return cls(str(resposta[cls._texto]), **campos)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_recriar, (type(self), str(self), dict(self.__dict__)))
@@ -86,38 +99,20 @@ class ResultadoBackup(_Resultado):
     `nova_versao` (False: the content was already stored, by an earlier call or
     by another process at the same moment; only this call knows which)."""
 
+    _texto = "versao"
     modelo: str
     versao: str
     nova_versao: bool
-
-    @classmethod
-    def de(cls, r: dict[str, Any]) -> ResultadoBackup:
-        versao = str(r["versao"])
-        return cls(
-            versao,
-            modelo=str(r["modelo"]),
-            versao=versao,
-            nova_versao=bool(r["nova_versao"]),
-        )
 
 
 class ResultadoRestauracao(_Resultado):
     """`restaurar_backup`: the restored path, and how the destination was read:
     `caminho`, `tratado_como` ("pasta" | "arquivo"), `motivo`."""
 
+    _texto = "caminho"
     caminho: str
     tratado_como: str
     motivo: str
-
-    @classmethod
-    def de(cls, r: dict[str, Any]) -> ResultadoRestauracao:
-        caminho = str(r["caminho"])
-        return cls(
-            caminho,
-            caminho=caminho,
-            tratado_como=str(r["tratado_como"]),
-            motivo=str(r["motivo"]),
-        )
 
 
 class OpcoesRestauracao(TypedDict, total=False):
@@ -155,7 +150,10 @@ class _Caso(Generic[P, R]):
             assinatura = inspect.signature(self.metodo)
             parametros = list(assinatura.parameters.values())[1:]
             retorno = assinatura.return_annotation
-            if self.resultado is not _o_mesmo:
+            dono = getattr(self.resultado, "__self__", None)  # Resultado*.de
+            if isinstance(dono, type):
+                retorno = dono.__name__
+            elif self.resultado is not _o_mesmo:
                 retorno = inspect.signature(self.resultado).return_annotation
             self._sem_self = assinatura.replace(
                 parameters=parametros, return_annotation=retorno
@@ -215,7 +213,11 @@ def _o_mesmo(r: T) -> T:
 
 def _campo(nome: str) -> Callable[[dict[str, Any]], str]:
     """The answer's `nome` field as text (the alias services answer a dict)."""
-    return lambda r: str(r[nome])
+
+    def campo(resposta: dict[str, Any]) -> str:
+        return str(resposta[nome])
+
+    return campo
 
 
 class GerenciadorBackupVersionamento:
@@ -223,7 +225,9 @@ class GerenciadorBackupVersionamento:
 
     `diretorio_base` overrides `diretorios.base`; `config` is a path to a JSON
     file, a dict of settings, or None (./config_backup.json if present, else
-    defaults).
+    defaults). Public attributes the layers above read: `config`, `base`,
+    `pasta_estado` (this machine's caches), `pasta_saidas` (where logs/ and
+    relatorios/ go), `pasta_logs`, `arquivo_log`.
     """
 
     def __init__(
