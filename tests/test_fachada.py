@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import getpass
 import inspect
 import json
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento import GerenciadorBackupVersionamento, relatorios
 from backup_versionamento.erros import ErroAcessoNegado
 from backup_versionamento.gerenciador import (
     ResultadoBackup,
@@ -117,3 +118,50 @@ def test_cada_caso_exige_o_seu_papel_antes_de_fazer_qualquer_coisa(
         pytest.raises(ErroAcessoNegado),
     ):
         g.listar_modelos()
+
+
+# What the layers above may read on a facade besides its public methods.
+ATRIBUTOS_PUBLICOS = {
+    "config",
+    "base",
+    "pasta_estado",
+    "pasta_saidas",
+    "pasta_logs",
+    "arquivo_log",
+}
+
+
+def _usos_da_fachada(arquivo: Path) -> set[str]:
+    """Attributes read on `g`, `gerenciador`, `self.g` or `p.g` in a module."""
+    nomes = {"g", "gerenciador"}
+    usos = set()
+    for no in ast.walk(ast.parse(arquivo.read_text(encoding="utf-8"))):
+        if not isinstance(no, ast.Attribute):
+            continue
+        alvo = no.value
+        e_fachada = isinstance(alvo, ast.Name) and alvo.id in nomes
+        e_fachada |= isinstance(alvo, ast.Attribute) and alvo.attr == "g"
+        if e_fachada:
+            usos.add(no.attr)
+    return usos
+
+
+def test_relatorios_usam_so_o_que_a_fachada_publica() -> None:
+    """docs/ARQUITETURA.md: reports and the dashboard sit above the facade and
+    read it only through its public methods and a few public attributes."""
+    publicos = ATRIBUTOS_PUBLICOS | {
+        n
+        for n, v in vars(GerenciadorBackupVersionamento).items()
+        if not n.startswith("_") and (callable(v) or isinstance(v, _Caso))
+    }
+    pasta = Path(relatorios.__file__).parent
+    # Modules that take a facade name its class (in their annotations).
+    com_fachada = [
+        arq
+        for arq in pasta.glob("*.py")
+        if "GerenciadorBackupVersionamento" in arq.read_text(encoding="utf-8")
+    ]
+    usados = {a: arq.name for arq in com_fachada for a in _usos_da_fachada(arq)}
+    assert {"status", "listar_versoes", "pasta_logs"} <= set(usados)  # it reads
+    fora = {a: arq for a, arq in usados.items() if a not in publicos}
+    assert not fora, f"relatorios/ lê partes internas da fachada: {fora}"
