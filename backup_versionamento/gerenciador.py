@@ -160,6 +160,10 @@ class _Caso(Generic[P, R]):
             )
         return self._sem_self
 
+    def __repr__(self) -> str:  # what help() shows for each row
+        papel = self.papel or "nenhum"
+        return f"<papel {papel}: {self.metodo.__qualname__}{self._assinatura()}>"
+
     def __set_name__(self, dono: type, nome: str) -> None:
         self.nome = getattr(self, "nome", nome)  # an alias keeps the first name
 
