@@ -32,7 +32,12 @@ from .politica.versoes import ULTIMA, incremento_de
 from .seguranca.acesso import usuario_atual
 from .seguranca.contexto import ContextoSeguranca
 from .servicos.aliases import ServicoAliases
-from .servicos.backup import ServicoBackup, checar_pedido, nome_do_modelo
+from .servicos.backup import (
+    RequisicaoBackup,
+    ServicoBackup,
+    checar_pedido,
+    nome_do_modelo,
+)
 from .servicos.consulta import ServicoConsulta
 from .servicos.contexto import Contexto
 from .servicos.limpeza import ServicoLimpeza
@@ -196,7 +201,7 @@ class GerenciadorBackupVersionamento:
 
     def criar_backup_detalhado(
         self,
-        caminho: str | Path,
+        caminho: str | Path | RequisicaoBackup,
         tipo_mudanca: str = "patch",
         descricao: str = "",
         metricas: dict[str, Any] | None = None,

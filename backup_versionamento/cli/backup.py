@@ -116,29 +116,30 @@ def _recusar_no_repositorio(args: argparse.Namespace, origem: Path) -> None:
 
 
 def executar(args: argparse.Namespace) -> int:
-    from ..gerenciador import checar_pedido  # lazy: startup time (docs/DESEMPENHO.md)
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..servicos.requisicao import RequisicaoBackup
 
     metricas = ler_metricas(args.metricas)
-    origem = Path(args.modelo)
-    try:  # before the repository folder is created
-        checar_pedido(args.modelo, args.tipo_mudanca, args.nome, args.descricao)
+    try:  # before the repository folder is created; the service trusts it
+        requisicao = RequisicaoBackup.de(
+            args.modelo,
+            args.tipo_mudanca,
+            args.descricao,
+            metricas,
+            forcar=args.forcar,
+            forcar_leitura=args.forcar_leitura,
+            nome_modelo=args.nome,
+        )
     except ErroBackup:
-        _recusar_no_repositorio(args, origem)
+        _recusar_no_repositorio(args, Path(args.modelo))
         raise
-    tamanho = origem.stat().st_size if origem.is_file() else 0
+    listagem = requisicao.listagem
+    tamanho = listagem.tamanho if listagem.tipo == "arquivo" else 0
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)
-        with barra(tamanho, origem.name, args) as progresso:
+        with barra(tamanho, requisicao.origem.name, args) as progresso:
             resultado = g.criar_backup_detalhado(
-                origem,
-                args.tipo_mudanca,
-                args.descricao,
-                metricas,
-                forcar=args.forcar,
-                forcar_leitura=args.forcar_leitura,
-                nome_modelo=args.nome,
-                progresso=progresso,
-                origem_pedido="cli",
+                requisicao, progresso=progresso, origem_pedido="cli"
             )
         versao, nova = resultado["versao"], resultado["nova_versao"]
         info = g.obter_versao(resultado["modelo"], versao)
