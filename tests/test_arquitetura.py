@@ -73,8 +73,6 @@ EXCECOES: set[tuple[str, str]] = {
     ("armazenamento.repositorio", "politica.versoes"),
     ("armazenamento.resumos", "politica.versoes"),
     ("armazenamento.sidecar", "politica.versoes"),
-    # The facade writes the daily report; reports go above the facade.
-    ("gerenciador", "relatorios"),
 }
 # Edges between two base modules that close a cycle. issue 20: to remove.
 # (erros re-exports base.escrita.erro_de_os lazily for arvore/leitura.py.)

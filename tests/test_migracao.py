@@ -175,8 +175,8 @@ def test_migrar_repositorio_do_formato_1(v1: Path) -> None:
     pacotes = sorted(p.name for p in (base / "pacotes").rglob("*") if p.is_file())
     with GerenciadorBackupVersionamento(base, {}) as g:
         antigo = v1 / "originais" / "pesos.bin" / "1.0.0" / "pesos.bin"
-        r2 = g.criar_backup_detalhado(antigo, "patch", "de volta ao 1.0.0")
-        assert r2["versao"] == "1.1.1" and r2["nova_versao"]
+        r2 = g.criar_backup(antigo, "patch", "de volta ao 1.0.0")
+        assert r2.versao == "1.1.1" and r2.nova_versao
         assert g.obter_versao("pesos.bin", "1.1.1")["tamanho_armazenado"] == 0
         dest = g.restaurar_backup("pesos.bin", "1.1.1", v1 / "novo.bin")
         assert Path(dest).read_bytes() == antigo.read_bytes()
