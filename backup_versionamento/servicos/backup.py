@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
+from ..armazenamento.deltas import pais_para_deltas
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
@@ -158,7 +159,9 @@ class ServicoBackup:
             # A collection may have run since this process last looked: what
             # the index remembers may sit in packs that are gone.
             self.ctx.repo.objetos.atualizar_indice(forcar=True)
-            conteudo = self._gravar_conteudo(origem, progresso)
+            conteudo = self._gravar_conteudo(
+                origem, progresso, (modelo, str(atual)) if atual else None
+            )
             with travar(
                 self.ctx.repo.caminho_trava(f"modelo-{modelo}"),
                 espera=ESPERA_TRAVA_S,
@@ -291,9 +294,13 @@ class ServicoBackup:
         return sc.versao if leitura.inalterado(origem, sc.entradas) else None
 
     def _gravar_conteudo(
-        self, origem: Path, progresso: Progresso | None
+        self,
+        origem: Path,
+        progresso: Progresso | None,
+        pai: tuple[str, str] | None = None,
     ) -> leitura.Conteudo:
-        """Chunk the source into packs and an index fragment (write order step 1-2)."""
+        """Chunk the source into packs and an index fragment (write order step 1-2);
+        `pai` = (model, version) whose files deltas may refer to."""
         frag = self.ctx.repo.cabecalho["fragmentacao"]
         sessao = self.ctx.repo.sessao()
         try:
@@ -305,6 +312,8 @@ class ServicoBackup:
                 minimo=frag["minimo"],
                 maximo=frag["maximo"],
             )
+            if pai is not None:
+                gravador.pais = pais_para_deltas(self.ctx.repo, *pai)
             conteudo = leitura.ler_origem(origem, sessao, gravador, progresso)
             sessao.concluir()
         except BaseException:

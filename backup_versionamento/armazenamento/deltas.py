@@ -1,0 +1,405 @@
+"""Deltas between versions of a model: a float tensor stored as the XOR with
+the same tensor of the parent version (docs/FORMATO.md, "Deltas").
+
+A fine-tune moves every weight a little: chunk dedup keeps nothing, but the
+XOR with the parent keeps the sign, exponent and high mantissa bytes at zero,
+which the byte-grouped zstd then nearly erases. A delta chunk keeps its id
+(BLAKE3 of its real content), so dedup, the index, restores and verification
+see an ordinary chunk; only decoding differs:
+
+- the blob carries FLAG_DELTA and, inside its (encrypted) payload, the ids of
+  the parent chunks whose bytes are XORed in (`Refs`) and its chain depth;
+- before a pack holding deltas is written, a registry object
+  `deltas/<id>` lists them with their bases: the collection keeps a base
+  while a live delta needs it (`fechar`), whichever version uses the delta;
+- a delta is made only while the chain is at most PROFUNDIDADE_MAXIMA deep:
+  past it the chunk is stored whole, so a restore reads a bounded number of
+  chunks per chunk.
+
+A delta only ever refers to chunks stored before it, so there are no cycles;
+a decoder still refuses chains deeper than LIMITE_LEITURA (a forged blob).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+import blake3
+
+from ..erros import ErroIntegridade, ErroObjetoCorrompido
+from .tensores import Tensor, tensores_nomeados
+
+if TYPE_CHECKING:
+    from .backends import InfoObjeto
+    from .blob import Codificador
+    from .objetos import ArmazemObjetos
+
+# Longest chain a backup makes: a chunk whose bases are this deep is stored
+# whole. A restore of the deepest version decodes this many extra chunks per
+# chunk (docs/DESEMPENHO.md has the measured cost).
+PROFUNDIDADE_MAXIMA = 3
+# A decoder refuses deeper chains (no backup makes them: a forged blob).
+LIMITE_LEITURA = 32
+# A delta must be at most this share of the chunk stored whole: a small gain
+# is not worth reading the base on every restore.
+GANHO_MINIMO = 0.95
+# Decoded base chunks kept in memory (a chunk's bases overlap its neighbours').
+CACHE_BASES = 32 << 20
+
+PREFIXO = "deltas/"
+TIPO_REGISTRO = 5  # blob kind of a registry object (bound into the AAD)
+_REFS = struct.Struct("<BBIH")  # version, depth, offset, number of bases
+_VERSAO_REFS = 1
+
+
+@dataclass(frozen=True)
+class Refs:
+    """The bases of a delta chunk: its content is its XOR with the
+    concatenation of `bases` (decoded), from byte `deslocamento`."""
+
+    profundidade: int
+    deslocamento: int
+    bases: tuple[str, ...]
+
+    def codificar(self) -> bytes:
+        corpo = _REFS.pack(
+            _VERSAO_REFS, self.profundidade, self.deslocamento, len(self.bases)
+        ) + b"".join(bytes.fromhex(b) for b in self.bases)
+        return struct.pack("<I", len(corpo)) + corpo
+
+
+def separar(payload: bytes | memoryview, nome: str) -> tuple[Refs, memoryview]:
+    """(refs, rest) of a delta blob's decrypted payload; the rest is the XOR,
+    encoded as the blob's other flags say."""
+    v = memoryview(payload)
+    try:
+        (n,) = struct.unpack_from("<I", v)
+        versao, prof, desl, k = _REFS.unpack_from(v, 4)
+        if versao != _VERSAO_REFS or n != _REFS.size + 32 * k or k == 0:
+            raise ValueError
+        ids = v[4 + _REFS.size : 4 + n]
+        if len(ids) != 32 * k:
+            raise ValueError
+    except (struct.error, ValueError):
+        raise ErroObjetoCorrompido(
+            f"{nome}: referências de delta inválidas (corrompido)", nome
+        ) from None
+    bases = tuple(bytes(ids[i : i + 32]).hex() for i in range(0, 32 * k, 32))
+    return Refs(prof, desl, bases), v[4 + n :]
+
+
+_np: Any
+try:
+    import numpy as _np
+except ImportError:  # numpy is optional: Python integers XOR at ~400 MB/s
+    _np = None
+
+
+def xor(a: bytes | memoryview, b: bytes | memoryview) -> bytes:
+    """a XOR b (same length)."""
+    if _np is not None:
+        return _np.bitwise_xor(
+            _np.frombuffer(a, _np.uint8), _np.frombuffer(b, _np.uint8)
+        ).tobytes()
+    n = len(a)
+    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(
+        n, "little"
+    )
+
+
+class ResolvedorBases:
+    """Reads the bases of delta chunks for the codec (one per repository):
+    a small cache of decoded chunks, and the depth of each delta seen."""
+
+    def __init__(self, armazem: ArmazemObjetos) -> None:
+        self.armazem = armazem
+        self._cache: OrderedDict[str, bytes | memoryview] = OrderedDict()
+        self._bytes = 0
+        self._trava = threading.Lock()
+        self._profundidades: dict[str, int] = {}
+        self._local = threading.local()
+
+    def profundidade(self, id_bloco: str) -> int:
+        """Chain depth of a chunk read through this resolver (0: whole)."""
+        return self._profundidades.get(id_bloco, 0)
+
+    def bloco(self, id_bloco: str) -> bytes | memoryview:
+        with self._trava:
+            dados = self._cache.get(id_bloco)
+            if dados is not None:
+                self._cache.move_to_end(id_bloco)
+                return dados
+        dados = self.armazem.ler(id_bloco)
+        with self._trava:
+            if id_bloco not in self._cache:
+                self._cache[id_bloco] = dados
+                self._bytes += len(dados)
+                while self._bytes > CACHE_BASES and len(self._cache) > 1:
+                    _, velho = self._cache.popitem(last=False)
+                    self._bytes -= len(velho)
+        return dados
+
+    def base(self, id_bloco: str, refs: Refs, n: int) -> bytes | memoryview:
+        """The `n` base bytes of delta chunk `id_bloco`."""
+        profundidade = getattr(self._local, "profundidade", 0)
+        if (
+            refs.profundidade > LIMITE_LEITURA
+            or profundidade > LIMITE_LEITURA
+            or id_bloco in refs.bases
+        ):
+            raise ErroObjetoCorrompido(
+                f"bloco {id_bloco}: cadeia de deltas longa demais ou circular "
+                "(corrompido)",
+                id_bloco,
+            )
+        if len(self._profundidades) > 1 << 20:
+            self._profundidades.clear()
+        self._profundidades[id_bloco] = refs.profundidade
+        self._local.profundidade = profundidade + 1
+        try:
+            partes = [self.bloco(b) for b in refs.bases]
+        finally:
+            self._local.profundidade = profundidade
+        junto = partes[0] if len(partes) == 1 else b"".join(partes)
+        base = memoryview(junto)[refs.deslocamento : refs.deslocamento + n]
+        if len(base) != n:
+            raise ErroObjetoCorrompido(
+                f"bloco {id_bloco}: a base do delta é menor que o bloco (corrompido)",
+                id_bloco,
+            )
+        return base
+
+
+class ArquivoBlocos:
+    """A stored file as a read-only, seekable file (just what the header
+    readers of tensores.py use), fetching chunks on demand."""
+
+    def __init__(
+        self, resolvedor: ResolvedorBases, blocos: Iterable[tuple[str, int]]
+    ) -> None:
+        self.resolvedor = resolvedor
+        self.blocos = list(blocos)
+        self.inicios: list[int] = []
+        total = 0
+        for _, n in self.blocos:
+            self.inicios.append(total)
+            total += n
+        self.tamanho = total
+        self._pos = 0
+
+    def trecho(self, inicio: int, n: int) -> tuple[Refs, bytes | memoryview]:
+        """(refs of depth 0, bytes) of [inicio, inicio + n): the chunks covering it."""
+        i = bisect.bisect_right(self.inicios, inicio) - 1
+        j = i
+        while self.inicios[j] + self.blocos[j][1] < inicio + n:
+            j += 1
+        ids = tuple(b for b, _ in self.blocos[i : j + 1])
+        partes = [self.resolvedor.bloco(b) for b in ids]
+        junto = partes[0] if len(partes) == 1 else b"".join(partes)
+        desl = inicio - self.inicios[i]
+        return Refs(0, desl, ids), memoryview(junto)[desl : desl + n]
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or self._pos + n > self.tamanho:
+            n = self.tamanho - self._pos
+        if n <= 0:
+            return b""
+        dados = bytes(self.trecho(self._pos, n)[1])
+        self._pos += n
+        return dados
+
+    def seek(self, pos: int, de: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self.tamanho}[de]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+
+Codificar = Callable[[memoryview], tuple[int, "bytes | memoryview"]]
+
+
+class FonteDelta:
+    """One file being backed up against the same file of the parent version:
+    which of its chunks have parent bytes to be XORed with."""
+
+    def __init__(
+        self,
+        codificador: Codificador,
+        pai: ArquivoBlocos,
+        mapa: list[tuple[int, int, int]],
+        registrar: Callable[[str, tuple[str, ...]], None],
+    ) -> None:
+        self.codificador = codificador
+        self.pai = pai
+        self.mapa = mapa  # (start, end, parent start - start) of matched tensors
+        self._inicios = [m[0] for m in mapa]
+        self.registrar = registrar
+
+    @classmethod
+    def preparar(
+        cls,
+        codificador: Codificador,
+        resolvedor: ResolvedorBases,
+        arquivo: BinaryIO,
+        cabeca: bytes | memoryview,
+        tamanho: int,
+        blocos_pai: list[tuple[str, int]],
+        registrar: Callable[[str, tuple[str, ...]], None],
+    ) -> FonteDelta | None:
+        """None unless some float tensor has the same key (name, dtype, shape)
+        and size in both versions."""
+        novos = tensores_nomeados(arquivo, cabeca, tamanho)
+        if not novos or not blocos_pai:
+            return None
+        pai = ArquivoBlocos(resolvedor, blocos_pai)
+        cab_pai = pai.read(64 << 10)
+        if len(cab_pai) >= 8 and not cab_pai.startswith((b"PK", b"\x93NUMPY")):
+            n = int.from_bytes(cab_pai[:8], "little")
+            if len(cab_pai) < 8 + n <= min(pai.tamanho, 100 << 20):
+                cab_pai += pai.read(8 + n - len(cab_pai))
+        pai.seek(0)
+        antigos: dict[str, Tensor] = {
+            t.chave: t
+            for t in tensores_nomeados(cast(BinaryIO, pai), cab_pai, pai.tamanho)
+        }
+        mapa = []
+        for t in novos:
+            a = antigos.get(t.chave)
+            if a and a.fim - a.inicio == t.fim - t.inicio and a.elemento == t.elemento:
+                mapa.append((t.inicio, t.fim, a.inicio - t.inicio))
+        if not mapa:
+            return None
+        return cls(codificador, pai, mapa, registrar)
+
+    def codificador_para(
+        self, id_bloco: str, inicio: int, n: int, grupo: tuple[int, int]
+    ) -> Codificar | None:
+        """How to encode chunk [inicio, inicio + n) (called only when it is
+        new): as a delta when most of it lies in a matched tensor."""
+        i = bisect.bisect_right(self._inicios, inicio + n // 2) - 1
+        if i < 0:
+            return None
+        ini, fim, desl = self.mapa[i]
+        if 2 * (min(fim, inicio + n) - max(ini, inicio)) < n:
+            return None
+        origem = inicio + desl
+        if origem < 0 or origem + n > self.pai.tamanho:
+            return None
+
+        def codificar(dados: memoryview) -> tuple[int, bytes | memoryview]:
+            return self._codificar(id_bloco, dados, origem, grupo)
+
+        return codificar
+
+    def _codificar(
+        self, id_bloco: str, dados: memoryview, origem: int, grupo: tuple[int, int]
+    ) -> tuple[int, bytes | memoryview]:
+        from .blob import FLAG_DELTA
+
+        cod = self.codificador
+        inteiro = cod.comprimir_agrupado(dados, *grupo)
+        refs, base = self.pai.trecho(origem, len(dados))
+        resolvedor = self.pai.resolvedor
+        prof = 1 + max(resolvedor.profundidade(b) for b in refs.bases)
+        if prof > PROFUNDIDADE_MAXIMA or id_bloco in refs.bases:
+            return inteiro
+        flags, payload = cod.comprimir_agrupado(xor(dados, base), *grupo)
+        refs = Refs(prof, refs.deslocamento, refs.bases)
+        prefixo = refs.codificar()
+        if len(prefixo) + len(payload) > GANHO_MINIMO * len(inteiro[1]):
+            return inteiro
+        self.registrar(id_bloco, refs.bases)
+        return flags | FLAG_DELTA, prefixo + bytes(payload)
+
+
+# -- the registry: which chunks are deltas of which ------------------------------
+
+
+def gravar_registro(armazem: ArmazemObjetos, deltas: dict[str, tuple[str, ...]]) -> str:
+    """Write one registry object (before the pack holding those deltas)."""
+    corpo = json.dumps(
+        {"formato": 1, "deltas": {i: list(b) for i, b in sorted(deltas.items())}},
+        separators=(",", ":"),
+    ).encode()
+    cod = armazem.codificador
+    id_reg = blake3.blake3(corpo).hexdigest()
+    partes = cod.codificar(
+        corpo, TIPO_REGISTRO, bytes.fromhex(id_reg), sempre_tentar=True
+    )
+    armazem.backend.gravar(PREFIXO + id_reg, partes)
+    return id_reg
+
+
+def ler_registro(
+    armazem: ArmazemObjetos,
+) -> tuple[dict[str, tuple[str, ...]], list[InfoObjeto]]:
+    """(delta chunk -> its bases, registry objects read). An unreadable one
+    raises: the collection must not guess which bases are needed."""
+    grafo: dict[str, tuple[str, ...]] = {}
+    infos = list(armazem.backend.listar(PREFIXO))
+    cod = armazem.codificador
+    for info in infos:
+        id_reg = info.chave[len(PREFIXO) :].rsplit("/", 1)[-1]
+        try:
+            dados = cod.decodificar(
+                armazem.backend.ler(info.chave),
+                TIPO_REGISTRO,
+                bytes.fromhex(id_reg),
+                info.chave,
+            )
+            if blake3.blake3(dados).hexdigest() != id_reg:
+                raise ValueError("conteúdo não confere com o nome")
+            doc: Any = json.loads(bytes(dados))
+            for i, bases in doc["deltas"].items():
+                grafo[str(i)] = tuple(str(b) for b in bases)
+        except (ErroObjetoCorrompido, ValueError, KeyError, TypeError) as e:
+            raise ErroIntegridade(
+                f"registro de deltas {info.chave} ilegível ({e}); a limpeza não "
+                "sabe quais blocos base são necessários. Nada foi apagado."
+            ) from None
+    return grafo, infos
+
+
+def fechar(vivos: Iterable[str], grafo: dict[str, tuple[str, ...]]) -> set[str]:
+    """`vivos` plus every base their deltas need, transitively."""
+    fechado = set(vivos)
+    pendentes = [i for i in fechado if i in grafo]
+    while pendentes:
+        for b in grafo[pendentes.pop()]:
+            if b not in fechado:
+                fechado.add(b)
+                if b in grafo:
+                    pendentes.append(b)
+    return fechado
+
+
+RECURSO = "deltas"  # the repository header's `recursos` entry
+
+
+def pais_para_deltas(
+    repo: Any, modelo: str, versao: str
+) -> dict[str, list[tuple[str, int]]]:
+    """File name -> its chunks in version `versao` of `modelo`, for a backup's
+    deltas; {} when the repository does not have the feature on, or that
+    version cannot be read (the backup then stores whole chunks)."""
+    if RECURSO not in (repo.cabecalho.get("recursos") or []):
+        return {}
+    from ..erros import ErroBackup
+
+    try:
+        sc = repo.ler_versao(modelo, versao)
+    except ErroBackup:
+        return {}
+    return {e.caminho: list(e.blocos) for e in sc.entradas if e.tipo == "arquivo"}
