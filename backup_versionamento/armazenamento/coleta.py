@@ -1,7 +1,8 @@
 """Garbage collection as repack, under the repository lock held exclusive.
 
 1. Every sidecar is read; the chunks they use are live (an unreadable sidecar
-   aborts: deleting on a guess could destroy a version).
+   aborts: deleting on a guess could destroy a version), and so are the bases
+   their delta chunks need, transitively (the `deltas/` registry, deltas.py).
 2. Packs with nothing live are deleted; packs whose dead share passes the
    threshold have their live blobs copied (verified, not re-encoded) into new
    packs.
@@ -24,6 +25,8 @@ from typing import Any
 
 from ..erros import ErroBackup, ErroIntegridade
 from .backends import InfoObjeto
+from .deltas import PREFIXO as PREFIXO_DELTAS
+from .deltas import fechar, gravar_registro, ler_registro
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .fragmento import chave_fragmento, codificar_fragmento
 from .pacote import PREFIXO as PREFIXO_PACOTES
@@ -62,6 +65,21 @@ def coletar(
     # Orphans get entries, judged like the rest (we hold the collection lock).
     objetos.reconstruir_de_pacotes(exclusiva=True)
     locais: dict[str, Local] = repo.indice_blocos.todos()
+    pacotes: dict[str, InfoObjeto] = {
+        id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
+    }
+    exclusivo = bool(backend.exclusao_real)
+    limite = time.time() - carencia_s
+    # A delta needs its bases: they live while it does, whichever version
+    # uses it (also the deltas in young packs, which are all kept).
+    grafo, registros = ler_registro(objetos)
+    diretos = set(vivos)
+    jovens = {
+        p for p, info in pacotes.items() if not exclusivo and info.modificado >= limite
+    }
+    de_jovens = {i for i, loc in locais.items() if loc.pacote in jovens}
+    vivos = fechar(diretos, grafo) | (fechar(de_jovens, grafo) - de_jovens)
+    so_base = vivos - diretos
     faltando = vivos - set(locais)
     if faltando:
         raise ErroIntegridade(
@@ -69,15 +87,10 @@ def coletar(
             "não estão em nenhum pacote; rode `inicializar_backup.py verificar`. "
             "Nada foi apagado."
         )
-    pacotes: dict[str, InfoObjeto] = {
-        id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
-    }
     por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
     for id_bloco, loc in locais.items():
         por_pacote[loc.pacote].append((id_bloco, loc))
 
-    exclusivo = bool(backend.exclusao_real)
-    limite = time.time() - carencia_s
     apagar: list[str] = []
     reempacotar: list[str] = []
     em_carencia: list[str] = []
@@ -144,6 +157,16 @@ def coletar(
             if id_novo is None or chave != chave_fragmento(id_novo):
                 backend.apagar(chave)
                 fragmentos_removidos += 1
+    # The registry keeps the deltas that stay (written before the old objects
+    # go; a young object may be a running backup's: left for the next run).
+    if registros and (removidos or len(registros) > 1):
+        manter = {i: b for i, b in grafo.items() if i in compactado}
+        id_reg = gravar_registro(objetos, manter) if manter else None
+        for info in registros:
+            if info.chave == f"{PREFIXO_DELTAS}{id_reg}":
+                continue
+            if exclusivo or info.modificado < limite:
+                backend.apagar(info.chave)
     bytes_liberados = 0
     for id_pacote in apagar + reempacotar:
         backend.apagar(chave_pacote(id_pacote))
@@ -171,5 +194,8 @@ def coletar(
         "fragmentos_compactados": fragmentos_removidos,
         "temporarios_removidos": temporarios,
         "blocos_referenciados": len(vivos),
+        # Chunks no version uses directly, kept because a live delta needs them.
+        "blocos_base_de_deltas": len(so_base),
+        "bytes_base_de_deltas": sum(locais[i].tamanho for i in so_base if i in locais),
         "pacotes_mantidos": len(set(pacotes) - removidos - novos_pacotes),
     }
