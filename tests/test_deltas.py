@@ -314,3 +314,21 @@ def test_delta_forjado_circular_e_corrompido() -> None:
     cod.bases = None
     with pytest.raises(ErroObjetoCorrompido, match="delta"):
         cod.decodificar_bloco(id_bloco, bruto)
+
+
+def test_pt_salvo_com_outro_nome_casa_os_tensores(tmp_path: Path) -> None:
+    """torch.save prefixes members with the file's stem: the keys drop it, so
+    a model saved as another file still finds its parent's tensors."""
+    from backup_versionamento.armazenamento.tensores import tensores_nomeados
+
+    pesos = _pesos(9, n=2)
+    chaves = []
+    for nome in ("epoca1.pt", "epoca2.pt"):
+        _pt(torch.float32)(pesos, tmp_path / nome)
+        with open(tmp_path / nome, "rb") as f:
+            cabeca = f.read(4096)
+            f.seek(0)
+            ts = tensores_nomeados(f, cabeca, (tmp_path / nome).stat().st_size)
+        chaves.append([t.chave for t in ts])
+    assert len(chaves[0]) == 2
+    assert chaves[0] == chaves[1]

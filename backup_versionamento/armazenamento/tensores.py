@@ -348,7 +348,12 @@ def _zip_nomeados(arquivo: BinaryIO) -> list[Tensor]:
                 n_nome, n_extra = struct.unpack_from("<HH", local, 26)
                 inicio = m.header_offset + 30 + n_nome + n_extra
                 fim = inicio + m.file_size
-                chave = json.dumps([m.filename, m.file_size])
+                # torch.save prefixes members with the file's stem: the same
+                # model saved under another name keeps its storages' keys.
+                nome = m.filename
+                if "/data/" in nome and not nome.endswith(".npy"):
+                    nome = "data/" + nome.split("/data/", 1)[1]
+                chave = json.dumps([nome, m.file_size])
                 if m.filename.endswith(".npy"):
                     arquivo.seek(inicio)
                     for f in _npy(arquivo.read(4096), inicio):
