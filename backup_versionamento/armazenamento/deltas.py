@@ -44,14 +44,18 @@ if TYPE_CHECKING:
 # Longest chain a backup makes: a chunk whose bases are this deep is stored
 # whole. A restore of the deepest version decodes this many extra chunks per
 # chunk (docs/DESEMPENHO.md has the measured cost).
-PROFUNDIDADE_MAXIMA = 3
+PROFUNDIDADE_MAXIMA = 2
 # A decoder refuses deeper chains (no backup makes them: a forged blob).
 LIMITE_LEITURA = 32
 # A delta must be at most this share of the chunk stored whole: a small gain
 # is not worth reading the base on every restore.
 GANHO_MINIMO = 0.95
 # Decoded base chunks kept in memory (a chunk's bases overlap its neighbours').
-CACHE_BASES = 32 << 20
+CACHE_BASES = 8 << 20
+# A delta this much smaller than a sample of the chunk stored whole wins
+# without compressing the whole chunk both ways (half the CPU of a v2).
+FOLGA_AMOSTRA = 0.85
+_AMOSTRA = 64 << 10
 
 PREFIXO = "deltas/"
 TIPO_REGISTRO = 5  # blob kind of a registry object (bound into the AAD)
@@ -309,16 +313,25 @@ class FonteDelta:
         from .blob import FLAG_DELTA
 
         cod = self.codificador
-        inteiro = cod.comprimir_agrupado(dados, *grupo)
         refs, base = self.pai.trecho(origem, len(dados))
         resolvedor = self.pai.resolvedor
         prof = 1 + max(resolvedor.profundidade(b) for b in refs.bases)
         if prof > PROFUNDIDADE_MAXIMA or id_bloco in refs.bases:
-            return inteiro
+            return cod.comprimir_agrupado(dados, *grupo)
         flags, payload = cod.comprimir_agrupado(xor(dados, base), *grupo)
         refs = Refs(prof, refs.deslocamento, refs.bases)
         prefixo = refs.codificar()
-        if len(prefixo) + len(payload) > GANHO_MINIMO * len(inteiro[1]):
+        tamanho = len(prefixo) + len(payload)
+        n = len(dados)
+        if n > 2 * _AMOSTRA:
+            # The whole chunk's ratio, from a sample (weights are uniform).
+            amostra = cod.comprimir_agrupado(dados[:_AMOSTRA], *grupo)[1]
+            estimado = len(amostra) / _AMOSTRA * n
+            if tamanho <= FOLGA_AMOSTRA * GANHO_MINIMO * estimado:
+                self.registrar(id_bloco, refs.bases)
+                return flags | FLAG_DELTA, prefixo + bytes(payload)
+        inteiro = cod.comprimir_agrupado(dados, *grupo)
+        if tamanho > GANHO_MINIMO * len(inteiro[1]):
             return inteiro
         self.registrar(id_bloco, refs.bases)
         return flags | FLAG_DELTA, prefixo + bytes(payload)
