@@ -242,22 +242,25 @@ def _cadeia(
 
 
 def test_limpeza_sem_as_versoes_do_meio_mantem_as_bases(tmp_path: Path) -> None:
-    """v1 <- v2 <- v3 <- v4: the versions in the middle (v2, v3) go; the
-    collection keeps their chunks as bases of v4's deltas and says so; v1 and
-    v4 restore exactly. Then retention keeps only v4: v1's chunks stay too."""
+    """A chain at its longest (v1 whole <- v2 <- ... <- last): the versions in
+    the middle go; the collection keeps their chunks as bases of the last
+    one's deltas and says so; the first and the last restore exactly. Then
+    retention keeps only the last: the first one's chunks stay too."""
     arquivo = tmp_path / "m.safetensors"
     repo = tmp_path / "repo"
     with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
-        shas = _cadeia(g, arquivo, 4, 11)
+        n = PROFUNDIDADE_MAXIMA + 1
+        shas = _cadeia(g, arquivo, n, 11)
+        ultima = f"1.0.{n - 1}"
         antes = _armazenado(repo)
-        for v in ("1.0.1", "1.0.2"):
-            g.repo.remover_versao(arquivo.name, v)
+        for v in range(1, n - 1):
+            g.repo.remover_versao(arquivo.name, f"1.0.{v}")
         r = g.limpeza()
         assert r["blocos_base_de_deltas"] > 0
         assert r["bytes_base_de_deltas"] > 0
         assert _armazenado(repo) >= 0.9 * antes  # nothing needed was freed
         _restaurar_e_conferir(g, arquivo.name, "1.0.0", tmp_path / "a0", shas[0])
-        _restaurar_e_conferir(g, arquivo.name, "1.0.3", tmp_path / "a3", shas[3])
+        _restaurar_e_conferir(g, arquivo.name, ultima, tmp_path / "a3", shas[-1])
         assert g.verificar_integridade(completa=True)["ok"]
     cfg = _cfg(
         tmp_path,
@@ -271,7 +274,7 @@ def test_limpeza_sem_as_versoes_do_meio_mantem_as_bases(tmp_path: Path) -> None:
         assert r["versoes_removidas"] == [f"{arquivo.name} 1.0.0"]
         assert r["bytes_base_de_deltas"] > 0
         shutil.rmtree(tmp_path / "a3")
-        _restaurar_e_conferir(g, arquivo.name, "1.0.3", tmp_path / "a3", shas[3])
+        _restaurar_e_conferir(g, arquivo.name, ultima, tmp_path / "a3", shas[-1])
         assert g.verificar_integridade(completa=True)["ok"]
 
 
@@ -332,3 +335,30 @@ def test_pt_salvo_com_outro_nome_casa_os_tensores(tmp_path: Path) -> None:
         chaves.append([t.chave for t in ts])
     assert len(chaves[0]) == 2
     assert chaves[0] == chaves[1]
+
+
+def test_copia_inteira_no_fim_da_cadeia_libera_as_anteriores(tmp_path: Path) -> None:
+    """Past the longest chain a version is stored (almost) whole: keeping only
+    it, the collection frees the chain before it."""
+    arquivo = tmp_path / "m.safetensors"
+    repo = tmp_path / "repo"
+    n = PROFUNDIDADE_MAXIMA + 2
+    cfg = _cfg(
+        tmp_path,
+        retencao={
+            "carencia_coleta_minutos": 0,
+            "por_quantidade": {"maximo_versoes_por_modelo": 1},
+        },
+    )
+    with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
+        shas = _cadeia(g, arquivo, n, 31)
+    antes = _armazenado(repo)
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        r = g.limpeza()
+        assert len(r["versoes_removidas"]) == n - 1
+        # A chunk whose parent bytes lay in whole chunks (the chain's ends
+        # fall per chunk) may still be a delta: only those bases stay.
+        assert r["bytes_base_de_deltas"] < 0.1 * antes
+        assert _armazenado(repo) < 0.5 * antes
+        _restaurar_e_conferir(g, arquivo.name, f"1.0.{n - 1}", tmp_path / "r", shas[-1])
+        assert g.verificar_integridade(completa=True)["ok"]
