@@ -390,3 +390,25 @@ def test_s3_cifrado_cadeia_e_limpeza(
         _restaurar_e_conferir(g, arquivo.name, "1.0.0", tmp_path / "a", shas[0])
         _restaurar_e_conferir(g, arquivo.name, f"1.0.{n - 1}", tmp_path / "b", shas[-1])
         assert g.verificar_integridade(completa=True)["ok"]
+
+
+def test_pai_danificado_so_custa_os_deltas(tmp_path: Path) -> None:
+    """A parent version whose packs are damaged does not fail the next backup:
+    it stores whole chunks (and says so in the log), and restores exactly."""
+    arquivo = tmp_path / "m.safetensors"
+    repo = tmp_path / "repo"
+    pesos = _pesos(51)
+    with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
+        _st_fp32(pesos, arquivo)
+        g.criar_backup(arquivo, "patch")
+        for p in (repo / "pacotes").rglob("*"):
+            if p.is_file():
+                dados = bytearray(p.read_bytes())
+                for i in range(0, len(dados) // 2, 4096):
+                    dados[i] ^= 0xFF
+                p.write_bytes(bytes(dados))
+        _st_fp32(_afinar(pesos, 52), arquivo)
+        sha = hashlib.sha256(arquivo.read_bytes()).hexdigest()
+        g.criar_backup(arquivo, "patch")
+        assert ler_registro(g.repo.objetos)[0] == {}
+        _restaurar_e_conferir(g, arquivo.name, "1.0.1", tmp_path / "r", sha)

@@ -313,7 +313,10 @@ class FonteDelta:
         from .blob import FLAG_DELTA
 
         cod = self.codificador
-        refs, base = self.pai.trecho(origem, len(dados))
+        try:
+            refs, base = self.pai.trecho(origem, len(dados))
+        except ErroObjetoCorrompido:  # a damaged parent chunk: store it whole
+            return cod.comprimir_agrupado(dados, *grupo)
         resolvedor = self.pai.resolvedor
         prof = 1 + max(resolvedor.profundidade(b) for b in refs.bases)
         if prof > PROFUNDIDADE_MAXIMA or id_bloco in refs.bases:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import mmap
 import os
 import queue
@@ -22,6 +23,7 @@ from typing import BinaryIO
 
 import blake3
 
+from ..erros import ErroBackup
 from .deltas import FonteDelta
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
@@ -38,6 +40,7 @@ CDC_MINIMO = 64 << 10
 CDC_MAXIMO = 1 << 20
 
 Progresso = Callable[[int], None]
+log = logging.getLogger("SistemaBackup")
 
 
 @dataclass
@@ -168,15 +171,19 @@ class GravadorBlocos:
         def registrar(id_bloco: str, bases: tuple[str, ...]) -> None:
             deltas[id_bloco] = bases
 
-        return FonteDelta.preparar(
-            armazem.codificador,
-            armazem.bases,
-            arquivo,
-            memoryview(buf)[:cheio],
-            os.fstat(arquivo.fileno()).st_size,
-            self.pais[nome],
-            registrar,
-        )
+        try:
+            return FonteDelta.preparar(
+                armazem.codificador,
+                armazem.bases,
+                arquivo,
+                memoryview(buf)[:cheio],
+                os.fstat(arquivo.fileno()).st_size,
+                self.pais[nome],
+                registrar,
+            )
+        except ErroBackup as e:  # an unreadable parent only costs the deltas
+            log.warning("%s: versão anterior ilegível, sem deltas (%s)", nome, e)
+            return None
 
     def gravar_arquivo(
         self, arquivo: BinaryIO, progresso: Progresso | None = None, nome: str = ""
