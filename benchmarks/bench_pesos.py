@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark de pesos de modelo (issue 22): safetensors e .pt, FP32 e BF16.
 
-Uso: python benchmarks/bench_pesos.py [--tamanho-mb 256] [--rodadas 3] [--pasta DIR]
+Uso: python benchmarks/bench_pesos.py [--tamanho-mb 256] [--repeticoes 3] [--pasta DIR]
        [--sem-externos] [--casos safetensors-f32,pt-bf16,...]
 
 Para cada formato e dtype gera arquivos reais (safetensors escrito direto no
@@ -106,7 +106,7 @@ def ferramentas(sem_externos: bool) -> list[type[bb.Ferramenta]]:
 def ler_argumentos(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tamanho-mb", type=int, default=256)
-    p.add_argument("--rodadas", type=int, default=3)
+    p.add_argument("--repeticoes", type=int, default=3)
     p.add_argument("--pasta", type=Path, default=None)
     p.add_argument("--sem-externos", action="store_true")
     p.add_argument("--casos", default=",".join(CASOS))
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tamanho = args.tamanho_mb << 20
     linhas = [
         f"Pesos de {args.tamanho_mb} MiB, {bb.N_TENSORES} tensores, pesos σ "
-        f"{bb.SIGMA_PESOS}, ajuste σ {bb.SIGMA_AJUSTE}; {args.rodadas} rodada(s), "
+        f"{bb.SIGMA_PESOS}, ajuste σ {bb.SIGMA_AJUSTE}; {args.repeticoes} rodada(s), "
         "medianas (faixa pior–melhor entre colchetes).",
         "",
         "| caso | v2 | ferramenta | v1 guardada | v2 acrescenta | backup v1 MB/s "
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for classe in ferramentas(args.sem_externos):
                     r = bb.Resultado(classe.nome, "", entradas)
                     try:
-                        for _ in range(args.rodadas):
+                        for _ in range(args.repeticoes):
                             r.rodadas.append(
                                 bb.rodar_ferramenta(classe, entradas, pasta)
                             )

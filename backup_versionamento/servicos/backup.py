@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
-from ..armazenamento.deltas import pais_para_deltas
+from ..armazenamento.deltas import fechar, ler_registro, pais_para_deltas
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
 from ..armazenamento.trava import travar
@@ -276,6 +276,8 @@ class ServicoBackup:
     def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
         """Another machine collected while we wrote: every chunk must still exist."""
         ids = {i for e in entradas for i, _ in e.blocos}
+        # The bases of its delta chunks too (armazenamento/deltas.py).
+        ids = fechar(ids, ler_registro(self.ctx.repo.objetos)[0])
         if faltam := self.ctx.repo.blocos_ausentes(ids):
             raise ErroRepositorio(
                 f"backup de {modelo} não publicado: uma limpeza em outra máquina "
