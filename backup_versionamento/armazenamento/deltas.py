@@ -41,10 +41,15 @@ if TYPE_CHECKING:
     from .blob import Codificador
     from .objetos import ArmazemObjetos
 
-# Longest chain a backup makes: a chunk whose bases are this deep is stored
-# whole. A restore of the deepest version decodes this many extra chunks per
-# chunk (docs/DESEMPENHO.md has the measured cost).
+# Longest chain a backup makes (a cap: keyframes keep chains 1 deep, but a
+# keyframe may hold a few delta chunks): a chunk whose bases are this deep is
+# stored whole. A restore decodes at most this many extra chunks per chunk.
 PROFUNDIDADE_MAXIMA = 2
+# Deltas go against the nearest version stored whole (a keyframe), so chains
+# are 1 deep; a version this many versions past its keyframe is stored whole
+# (the XOR grows with the distance: docs/DESEMPENHO.md).
+INTERVALO_COPIA = 8
+AMOSTRAS_PROFUNDIDADE = 16  # chunks read to tell a keyframe from a delta version
 # A decoder refuses deeper chains (no backup makes them: a forged blob).
 LIMITE_LEITURA = 32
 # A delta must be at most this share of the chunk stored whole: a small gain
@@ -259,13 +264,35 @@ class FonteDelta:
         arquivo: BinaryIO,
         cabeca: bytes | memoryview,
         tamanho: int,
+        ancestrais: list[list[tuple[str, int]]],
+        registrar: Callable[[str, tuple[str, ...]], None],
+    ) -> FonteDelta | None:
+        """Deltas against the nearest ancestor (parent first) stored whole,
+        at most INTERVALO_COPIA - 1 versions back: a keyframe, so a restore
+        reads one base per chunk. None (store whole: a new keyframe) when
+        there is none that near, or no float tensor has the same key (name,
+        dtype, shape) and size in both versions."""
+        novos = tensores_nomeados(arquivo, cabeca, tamanho)
+        if not novos:
+            return None
+        for blocos in ancestrais[: INTERVALO_COPIA - 1]:
+            fonte = cls._contra(codificador, resolvedor, novos, blocos, registrar)
+            if fonte is None:
+                return None
+            if fonte.profundidade_amostra() == 0:
+                return fonte
+        return None
+
+    @classmethod
+    def _contra(
+        cls,
+        codificador: Codificador,
+        resolvedor: ResolvedorBases,
+        novos: list[Tensor],
         blocos_pai: list[tuple[str, int]],
         registrar: Callable[[str, tuple[str, ...]], None],
     ) -> FonteDelta | None:
-        """None unless some float tensor has the same key (name, dtype, shape)
-        and size in both versions."""
-        novos = tensores_nomeados(arquivo, cabeca, tamanho)
-        if not novos or not blocos_pai:
+        if not blocos_pai:
             return None
         pai = ArquivoBlocos(resolvedor, blocos_pai)
         cab_pai = pai.read(64 << 10)
@@ -286,6 +313,16 @@ class FonteDelta:
         if not mapa:
             return None
         return cls(codificador, pai, mapa, registrar)
+
+    def profundidade_amostra(self) -> int:
+        """Largest chain depth of the ancestor's chunks in the middle of its
+        largest matched tensors (a few reads, not the whole file)."""
+        maiores = sorted(self.mapa, key=lambda m: m[0] - m[1])[:AMOSTRAS_PROFUNDIDADE]
+        prof = 0
+        for ini, fim, desl in maiores:
+            refs, _ = self.pai.trecho((ini + fim) // 2 + desl, 1)
+            prof = max(prof, *(self.pai.resolvedor.profundidade(b) for b in refs.bases))
+        return prof
 
     def codificador_para(
         self, id_bloco: str, inicio: int, n: int, grupo: tuple[int, int]
@@ -406,16 +443,26 @@ RECURSO = "deltas"  # the repository header's `recursos` entry
 
 def pais_para_deltas(
     repo: Any, modelo: str, versao: str
-) -> dict[str, list[tuple[str, int]]]:
-    """File name -> its chunks in version `versao` of `modelo`, for a backup's
-    deltas; {} when the repository does not have the feature on, or that
-    version cannot be read (the backup then stores whole chunks)."""
+) -> dict[str, list[list[tuple[str, int]]]]:
+    """File name -> its chunks in `versao` of `modelo` and in the versions
+    before it (parent first, up to INTERVALO_COPIA - 1), for a backup's
+    deltas; {} when the repository does not have the feature on. The walk
+    stops at a version that cannot be read (removed by retention)."""
     if RECURSO not in (repo.cabecalho.get("recursos") or []):
         return {}
     from ..erros import ErroBackup
 
-    try:
-        sc = repo.ler_versao(modelo, versao)
-    except ErroBackup:
-        return {}
-    return {e.caminho: list(e.blocos) for e in sc.entradas if e.tipo == "arquivo"}
+    pais: dict[str, list[list[tuple[str, int]]]] = {}
+    atual: str | None = versao
+    for _ in range(INTERVALO_COPIA - 1):
+        if atual is None:
+            break
+        try:
+            sc = repo.ler_versao(modelo, atual)
+        except ErroBackup:
+            break
+        for e in sc.entradas:
+            if e.tipo == "arquivo":
+                pais.setdefault(e.caminho, []).append(list(e.blocos))
+        atual = sc.versao_anterior
+    return pais

@@ -105,9 +105,10 @@ class GravadorBlocos:
         # SHA-256 thread are done with it.
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
-        # Name of a file in the model -> its chunks in the parent version:
-        # its float tensors may be stored as deltas of those (deltas.py).
-        self.pais: dict[str, list[tuple[str, int]]] = {}
+        # Name of a file in the model -> its chunks in the parent version and
+        # the ones before it: its float tensors may be stored as deltas of
+        # those (deltas.py).
+        self.pais: dict[str, list[list[tuple[str, int]]]] = {}
 
     def _segmento(self) -> mmap.mmap:
         """A free segment; blocks when all exist and are in use (back-pressure)."""
