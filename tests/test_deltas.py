@@ -424,3 +424,26 @@ def test_pai_danificado_so_custa_os_deltas(tmp_path: Path) -> None:
         g.criar_backup(arquivo, "patch")
         assert ler_registro(g.repo.objetos)[0] == {}
         _restaurar_e_conferir(g, arquivo.name, "1.0.1", tmp_path / "r", sha)
+
+
+def test_cli_limpeza_diz_os_bytes_mantidos_como_base(tmp_path: Path) -> None:
+    """The cleanup's report, through the real CLI: retention removed the
+    keyframe version, and the text says its bytes stay as delta bases."""
+    from .conftest import cli
+
+    arquivo = tmp_path / "m.safetensors"
+    repo = tmp_path / "repo"
+    cfg = _cfg(
+        tmp_path,
+        diretorios={"base": str(repo)},
+        retencao={
+            "carencia_coleta_minutos": 0,
+            "por_quantidade": {"maximo_versoes_por_modelo": 1},
+        },
+    )
+    with GerenciadorBackupVersionamento(repo, cfg) as g:
+        _cadeia(g, arquivo, 2, 61)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    r = cli("limpeza", "--config", str(tmp_path / "c.json"))
+    assert r.returncode == 0, r.stderr
+    assert "mantidos como base de deltas" in r.stdout, r.stdout
