@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import blake3
 
-from ..erros import ErroIntegridade, ErroObjetoCorrompido
+from ..erros import ErroBackup, ErroIntegridade, ErroObjetoCorrompido
 from .tensores import Tensor, tensores_nomeados
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ LIMITE_LEITURA = 32
 GANHO_MINIMO = 0.95
 # Decoded base chunks kept in memory (a chunk's bases overlap its neighbours').
 CACHE_BASES = 8 << 20
+# A base read from a pack brings the blobs after it, up to this much (the next
+# bases of the same file, stored in file order): one range read, not one per
+# chunk (on S3, one GET per chunk would cap the restore).
+LEITURA_ADIANTADA = 4 << 20
 # A delta this much smaller than a sample of the chunk stored whole wins
 # without compressing the whole chunk both ways (half the CPU of a v2).
 FOLGA_AMOSTRA = 0.85
@@ -134,6 +138,11 @@ class ResolvedorBases:
         self._trava = threading.Lock()
         self._profundidades: dict[str, int] = {}
         self._local = threading.local()
+        # Read-ahead: stored blobs of chunks after a base in its pack, and
+        # each pack's chunks in order (from its trailer).
+        self._brutos: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes_brutos = 0
+        self._trailers: dict[str, list[tuple[int, int, str]]] = {}
 
     def profundidade(self, id_bloco: str) -> int:
         """Chain depth of a chunk read through this resolver (0: whole)."""
@@ -145,7 +154,7 @@ class ResolvedorBases:
             if dados is not None:
                 self._cache.move_to_end(id_bloco)
                 return dados
-        dados = self.armazem.ler(id_bloco)
+        dados = self._ler(id_bloco)
         with self._trava:
             if id_bloco not in self._cache:
                 self._cache[id_bloco] = dados
@@ -154,6 +163,74 @@ class ResolvedorBases:
                     _, velho = self._cache.popitem(last=False)
                     self._bytes -= len(velho)
         return dados
+
+    def _ler(self, id_bloco: str) -> bytes | memoryview:
+        """A base chunk, decoded and checked: from a read-ahead when one has
+        it (bases are read in order, one range read serves many), else by
+        the store's own path (which also recovers from a stale index)."""
+        with self._trava:
+            bruto = self._brutos.pop(id_bloco, None)
+            if bruto is not None:
+                self._bytes_brutos -= len(bruto)
+        if bruto is None:
+            try:
+                bruto = self._ler_adiantado(id_bloco)
+            except (ErroBackup, ValueError):
+                bruto = None
+        if bruto is not None:
+            try:
+                return self.armazem.codificador.decodificar_bloco(id_bloco, bruto)
+            except ErroObjetoCorrompido:
+                pass
+        return self.armazem.ler(id_bloco)
+
+    def _ler_adiantado(self, id_bloco: str) -> bytes | None:
+        """The blob of `id_bloco` and, kept for later, the blobs after it in
+        its pack (up to LEITURA_ADIANTADA bytes): one range read."""
+        from .pacote import chave_pacote  # pacote imports blob, which imports us
+
+        arm = self.armazem
+        loc = arm.indice.local(id_bloco)
+        if loc is None:
+            return None
+        with self._trava:
+            ordem = self._trailers.get(loc.pacote)
+        if ordem is None:
+            info = arm.backend.info(chave_pacote(loc.pacote))
+            if info is None:
+                return None
+            trailer = arm.ler_trailer(loc.pacote, info.tamanho)
+            ordem = sorted((x.deslocamento, x.tamanho, i) for i, x in trailer.items())
+            with self._trava:
+                if len(self._trailers) >= 64:
+                    self._trailers.clear()
+                self._trailers[loc.pacote] = ordem
+        i = bisect.bisect_left(ordem, (loc.deslocamento,))
+        if i >= len(ordem) or ordem[i] != (loc.deslocamento, loc.tamanho, id_bloco):
+            return None
+        j = i + 1
+        while (
+            j < len(ordem)
+            and ordem[j][0] == ordem[j - 1][0] + ordem[j - 1][1]
+            and ordem[j][0] + ordem[j][1] - loc.deslocamento <= LEITURA_ADIANTADA
+        ):
+            j += 1
+        fim = ordem[j - 1][0] + ordem[j - 1][1]
+        bruto = arm.backend.ler_intervalo(
+            chave_pacote(loc.pacote), loc.deslocamento, fim - loc.deslocamento
+        )
+        if len(bruto) != fim - loc.deslocamento:
+            return None
+        with self._trava:
+            for desl, n, outro in ordem[i + 1 : j]:
+                if outro not in self._cache and outro not in self._brutos:
+                    a = desl - loc.deslocamento
+                    self._brutos[outro] = bruto[a : a + n]
+                    self._bytes_brutos += n
+            while self._bytes_brutos > CACHE_BASES and self._brutos:
+                _, velho = self._brutos.popitem(last=False)
+                self._bytes_brutos -= len(velho)
+        return bruto[: loc.tamanho]
 
     def base(self, id_bloco: str, refs: Refs, n: int) -> bytes | memoryview:
         """The `n` base bytes of delta chunk `id_bloco`."""
