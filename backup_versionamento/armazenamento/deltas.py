@@ -12,9 +12,10 @@ see an ordinary chunk; only decoding differs:
 - before a pack holding deltas is written, a registry object
   `deltas/<id>` lists them with their bases: the collection keeps a base
   while a live delta needs it (`fechar`), whichever version uses the delta;
-- a delta is made only while the chain is at most PROFUNDIDADE_MAXIMA deep:
-  past it the chunk is stored whole, so a restore reads a bounded number of
-  chunks per chunk.
+- deltas go against the nearest earlier version stored whole (a keyframe),
+  so chains are 1 deep; a version INTERVALO_COPIA past its keyframe is stored
+  whole, and no chunk is ever a delta deeper than PROFUNDIDADE_MAXIMA, so a
+  restore reads a bounded number of chunks per chunk.
 
 A delta only ever refers to chunks stored before it, so there are no cycles;
 a decoder still refuses chains deeper than LIMITE_LEITURA (a forged blob).
@@ -317,8 +318,9 @@ Codificar = Callable[[memoryview], tuple[int, "bytes | memoryview"]]
 
 
 class FonteDelta:
-    """One file being backed up against the same file of the parent version:
-    which of its chunks have parent bytes to be XORed with."""
+    """One file being backed up against the same file of an earlier version
+    (its keyframe; `pai` below): which of its chunks have bytes there to be
+    XORed with."""
 
     def __init__(
         self,
