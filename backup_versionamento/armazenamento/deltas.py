@@ -109,16 +109,20 @@ def separar(payload: bytes | memoryview, nome: str) -> tuple[Refs, memoryview]:
     return Refs(prof, desl, bases), v[4 + n :]
 
 
-_np: Any
-try:
-    import numpy as _np
-except ImportError:  # numpy is optional: Python integers XOR at ~400 MB/s
-    _np = None
+_np: Any = None  # numpy, imported on the first delta (startup: test_partida)
 
 
 def xor(a: bytes | memoryview, b: bytes | memoryview) -> bytes:
     """a XOR b (same length)."""
-    if _np is not None:
+    global _np
+    if _np is None:
+        try:
+            import numpy
+        except ImportError:  # optional: Python integers XOR at ~400 MB/s
+            _np = False
+        else:
+            _np = numpy
+    if _np:
         return _np.bitwise_xor(
             _np.frombuffer(a, _np.uint8), _np.frombuffer(b, _np.uint8)
         ).tobytes()
