@@ -19,6 +19,7 @@ import blake3
 import zstandard
 
 from ..erros import ErroObjetoCorrompido
+from .deltas import ResolvedorBases, separar, xor
 
 VERSAO_BLOB = 1
 FLAG_ZSTD = 0x01
@@ -26,6 +27,9 @@ FLAG_CIFRADO = 0x02
 # Bytes grouped by their position in a float element before zstd (always with
 # FLAG_ZSTD); the header's reserved field holds element size | phase << 8.
 FLAG_AGRUPADO = 0x04
+# A delta (armazenamento/deltas.py): the payload starts with the ids of the
+# chunks whose bytes are XORed in; the rest is the XOR, encoded per the flags.
+FLAG_DELTA = 0x08
 ELEMENTOS = (2, 4, 8)
 CABECALHO = struct.Struct("<BBHI")
 TAMANHO_CABECALHO = CABECALHO.size  # 8
@@ -132,6 +136,8 @@ class Codificador:
         self.cifra = cifra
         self.economia_minima = economia_minima
         self._local = threading.local()
+        # Reads the bases of delta chunks (set by the object store).
+        self.bases: ResolvedorBases | None = None
 
     def _c(self) -> zstandard.ZstdCompressor:
         c = getattr(self._local, "c", None)
@@ -300,7 +306,7 @@ class Codificador:
         elemento, fase = reservado & 0xFF, reservado >> 8
         if (
             versao != VERSAO_BLOB
-            or flags & ~(FLAG_ZSTD | FLAG_CIFRADO | FLAG_AGRUPADO)
+            or flags & ~(FLAG_ZSTD | FLAG_CIFRADO | FLAG_AGRUPADO | FLAG_DELTA)
             or (
                 flags & FLAG_AGRUPADO
                 and (
@@ -330,6 +336,9 @@ class Codificador:
                 "(recusado: pode ter sido trocado)",
                 nome,
             )
+        refs = None
+        if flags & FLAG_DELTA:
+            refs, payload = separar(payload, nome)
         if flags & FLAG_ZSTD:
             try:
                 payload = self._d().decompress(payload, max_output_size=claro)
@@ -342,7 +351,11 @@ class Codificador:
                 f"{nome}: tamanho não confere com o cabeçalho (corrompido)", nome
             )
         if flags & FLAG_AGRUPADO:
-            return memoryview(desagrupar(payload, elemento, fase))
+            payload = memoryview(desagrupar(payload, elemento, fase))
+        if refs is not None:
+            if tipo != TIPO_BLOCO or self.bases is None:
+                raise ErroObjetoCorrompido(f"{nome}: delta fora de um bloco", nome)
+            return xor(payload, self.bases.base(id_objeto.hex(), refs, claro))
         return payload
 
     def decodificar_bloco(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import mmap
 import os
 import queue
@@ -23,6 +24,8 @@ from typing import BinaryIO
 import blake3
 
 from ..base.padroes import BUFFER_MB, THREADS_BACKUP
+from ..erros import ErroBackup
+from .deltas import FonteDelta
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
@@ -38,6 +41,7 @@ CDC_MINIMO = 64 << 10
 CDC_MAXIMO = 1 << 20
 
 Progresso = Callable[[int], None]
+log = logging.getLogger("SistemaBackup")
 
 
 @dataclass
@@ -102,6 +106,10 @@ class GravadorBlocos:
         # SHA-256 thread are done with it.
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
+        # Name of a file in the model -> its chunks in the parent version and
+        # the ones before it: its float tensors may be stored as deltas of
+        # those (deltas.py).
+        self.pais: dict[str, list[list[tuple[str, int]]]] = {}
 
     def _segmento(self) -> mmap.mmap:
         """A free segment; blocks when all exist and are in use (back-pressure)."""
@@ -127,6 +135,7 @@ class GravadorBlocos:
         cortes: list[Corte],
         base: int = 0,
         faixas: list[Faixa] | None = None,
+        fonte: FonteDelta | None = None,
     ) -> list[tuple[str, int]]:
         """(chunk id, bytes added) of each chunk of a segment, in order; `base`
         is the segment's offset in the file, `faixas` its float tensors."""
@@ -143,14 +152,46 @@ class GravadorBlocos:
                         if faixas
                         else None
                     )
-                    saida.append((id_bloco, gravar(id_bloco, bloco, grupo)))
+                    if fonte is not None and grupo is not None:
+                        delta = fonte.codificador_para(
+                            id_bloco, base + inicio, n, grupo
+                        )
+                        escritos = gravar(id_bloco, bloco, grupo, delta)
+                    else:
+                        escritos = gravar(id_bloco, bloco, grupo)
+                    saida.append((id_bloco, escritos))
             return saida
         finally:
             self._liberar(buf)
 
+    def _fonte_delta(
+        self, arquivo: BinaryIO, buf: mmap.mmap, cheio: int, nome: str
+    ) -> FonteDelta | None:
+        armazem = self.sessao.armazem
+        deltas = self.sessao.deltas
+
+        def registrar(id_bloco: str, bases: tuple[str, ...]) -> None:
+            deltas[id_bloco] = bases
+
+        try:
+            return FonteDelta.preparar(
+                armazem.codificador,
+                armazem.bases,
+                arquivo,
+                memoryview(buf)[:cheio],
+                os.fstat(arquivo.fileno()).st_size,
+                self.pais[nome],
+                registrar,
+            )
+        except ErroBackup as e:  # an unreadable parent only costs the deltas
+            log.warning("%s: versão anterior ilegível, sem deltas (%s)", nome, e)
+            return None
+
     def gravar_arquivo(
-        self, arquivo: BinaryIO, progresso: Progresso | None = None
+        self, arquivo: BinaryIO, progresso: Progresso | None = None, nome: str = ""
     ) -> ResultadoArquivo:
+        """Chunk and store a file; `nome` (its path in the model) finds its
+        parent version in `pais`."""
         sha = hashlib.sha256()
         b3 = blake3.blake3()
         pendentes: deque[tuple[Future[list[tuple[str, int]]], list[Corte]]] = deque()
@@ -179,7 +220,7 @@ class GravadorBlocos:
             with self._trava_usos:
                 self._usos[id(buf)] = 2
             para_hash.put((buf, tamanho))
-            fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas)
+            fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas, fonte)
             pendentes.append((fut, cortes))
             while pendentes and (
                 pendentes[0][0].done() or len(pendentes) >= self._n_segmentos - 1
@@ -195,6 +236,7 @@ class GravadorBlocos:
                 buf = self._segmento()
                 cheio = 0
                 faixas: list[Faixa] | None = None
+                fonte: FonteDelta | None = None
                 while True:
                     cheio, fim = _encher(arquivo, buf, cheio)
                     if cheio == 0:
@@ -204,6 +246,8 @@ class GravadorBlocos:
                         # Float tensors, from the headers in the first segment
                         # (and a zip's directory): no other pass over the data.
                         faixas = detectar(arquivo, memoryview(buf)[:cheio])
+                        if faixas and nome in self.pais:
+                            fonte = self._fonte_delta(arquivo, buf, cheio, nome)
                     # Cut in place; the last cut of a segment is forced by its
                     # end, so those bytes start the next segment (cuts are then
                     # identical to a streaming chunker's).
