@@ -24,6 +24,7 @@ from ...erros import (
 )
 from ..escrita_atomica import escrever_tudo, sincronizar_pasta
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
+from .direto import escrever_direto, ler_direto
 
 _SUFIXO_TEMP = ".tmp"
 # A temp name adds '.' + '.' + 16 hex + '.tmp' to the key's last segment; keep
@@ -120,6 +121,9 @@ class BackendLocal:
             )
             if inicio + tamanho > st.st_size:
                 raise curto
+            direto = ler_direto(fd, inicio, tamanho)
+            if direto is not None:
+                return direto
             pedacos: list[bytes] = []
             pos, falta = inicio, tamanho
             while falta:
@@ -157,7 +161,11 @@ class BackendLocal:
             raise erro_de_os(e, caminho, repositorio=True) from e
         try:
             try:
-                escrever_tudo(fd, vistas)
+                # Packs around the page cache (backends/direto.py: the biggest
+                # CPU cost of a backup on these VMs); the rest as usual.
+                n = sum(v.nbytes for v in vistas)
+                if not escrever_direto(fd, vistas, n):
+                    escrever_tudo(fd, vistas)
                 os.fsync(fd)
             finally:
                 os.close(fd)
