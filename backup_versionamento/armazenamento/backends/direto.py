@@ -26,7 +26,13 @@ from collections.abc import Sequence
 
 from ..escrita_atomica import escrever_tudo
 
-O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+# BACKUP_VERSIONAMENTO_SEM_O_DIRECT=1 turns it off (page cache as before): to
+# compare both ways in the benchmark (docs/DESEMPENHO.md).
+O_DIRECT: int = (
+    0
+    if os.environ.get("BACKUP_VERSIONAMENTO_SEM_O_DIRECT") == "1"
+    else getattr(os, "O_DIRECT", 0)
+)
 # Offsets, lengths and buffer addresses of direct I/O must be multiples of the
 # device's logical block size (512 or 4096); a page is a multiple of both.
 ALINHAMENTO = 4096
