@@ -15,6 +15,7 @@ from backup_versionamento.armazenamento.backends import BackendLocal
 from backup_versionamento.armazenamento.backends.direto import (
     MINIMO_ESCRITA,
     O_DIRECT,
+    VARIAVEL,
 )
 
 from .conftest import aleatorio
@@ -46,9 +47,10 @@ def _residentes(caminho: Path) -> int:
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> BackendLocal:
+def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BackendLocal:
     if not _suporta_o_direct(tmp_path) or shutil.which("fincore") is None:
         pytest.skip("sem O_DIRECT nesta pasta (ou sem fincore)")
+    monkeypatch.setenv(VARIAVEL, "1")
     return BackendLocal(tmp_path / "repo")
 
 
@@ -97,3 +99,16 @@ def test_objetos_pequenos_pelo_caminho_comum(backend: BackendLocal) -> None:
     os.truncate(caminho, 100_000)
     with pytest.raises(Exception, match="menor que o esperado"):
         backend.ler_intervalo("indices/x", 0, 200_000)
+
+
+def test_sem_pedir_tudo_pelo_page_cache(
+    backend: BackendLocal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default (the variable unset): packs go through the page cache, as
+    before, so a restore right after a backup reads them from memory."""
+    monkeypatch.delenv(VARIAVEL)
+    dados = aleatorio(MINIMO_ESCRITA + 12_345, semente=3)
+    backend.gravar("pacotes/ef/p", [dados])
+    caminho = backend.raiz / "pacotes" / "ef" / "p"
+    assert _residentes(caminho) >= caminho.stat().st_size  # whole pages
+    assert backend.ler_intervalo("pacotes/ef/p", 5, 200_000) == dados[5:200_005]

@@ -1,4 +1,4 @@
-"""Big objects (packs) written and read around the page cache (O_DIRECT).
+"""Big objects (packs) written and read around the page cache (O_DIRECT), opt-in.
 
 On these VMs copying a backup's packs into the page cache is the largest and
 least stable CPU cost of a backup: 0.15 to 1.45 s of system time per 512 MiB
@@ -26,13 +26,19 @@ from collections.abc import Sequence
 
 from ..escrita_atomica import escrever_tudo
 
-# BACKUP_VERSIONAMENTO_SEM_O_DIRECT=1 turns it off (page cache as before): to
-# compare both ways in the benchmark (docs/DESEMPENHO.md).
-O_DIRECT: int = (
-    0
-    if os.environ.get("BACKUP_VERSIONAMENTO_SEM_O_DIRECT") == "1"
-    else getattr(os, "O_DIRECT", 0)
-)
+O_DIRECT: int = getattr(os, "O_DIRECT", 0)
+# Opt-in (BACKUP_VERSIONAMENTO_O_DIRECT=1): it moves the cost to a restore that
+# follows the backup, which then reads the packs from the disk instead of the
+# page cache; measured on a busy machine the restore lost more than the backup
+# gained (docs/DESEMPENHO.md). Read at each call, so a test or a benchmark
+# can compare both ways in one process.
+VARIAVEL = "BACKUP_VERSIONAMENTO_O_DIRECT"
+
+
+def ligado() -> bool:
+    return bool(O_DIRECT) and os.environ.get(VARIAVEL) == "1"
+
+
 # Offsets, lengths and buffer addresses of direct I/O must be multiples of the
 # device's logical block size (512 or 4096); a page is a multiple of both.
 ALINHAMENTO = 4096
@@ -63,8 +69,9 @@ def _buffer_leitura(n: int) -> mmap.mmap:
 
 
 def _com_o_direct(fd: int) -> int | None:
-    """Turn O_DIRECT on for `fd`; its previous flags, None when refused."""
-    if not O_DIRECT:
+    """Turn O_DIRECT on for `fd`; its previous flags, None when refused (or
+    not asked for)."""
+    if not ligado():
         return None
     try:
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)

@@ -161,8 +161,8 @@ class BackendLocal:
             raise erro_de_os(e, caminho, repositorio=True) from e
         try:
             try:
-                # Packs around the page cache (backends/direto.py: the biggest
-                # CPU cost of a backup on these VMs); the rest as usual.
+                # Packs around the page cache when asked (backends/direto.py:
+                # the biggest CPU cost of a backup on these VMs).
                 n = sum(v.nbytes for v in vistas)
                 if not escrever_direto(fd, vistas, n):
                     escrever_tudo(fd, vistas)
