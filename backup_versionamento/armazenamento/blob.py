@@ -66,8 +66,8 @@ def _planos(
     so no plane is copied again to prepend or append a few bytes."""
     cabeca, corpo = _partes_agrupadas(len(dados), elemento, fase)
     # Stepped slicing of bytes is a C loop (~1.5-3 GB/s); of a memoryview it is
-    # not. numpy transposes no faster here and its import costs more CPU
-    # (~0.1 s) than grouping a 128 MiB model (docs/DESEMPENHO.md).
+    # not. numpy transposes ~1.5x faster, but importing it costs ~0.2 s of CPU,
+    # more than it saves below ~1 GB of tensors (docs/DESEMPENHO.md).
     meio = bytes(dados[cabeca : cabeca + corpo])
     v = memoryview(dados)
     planos = [meio[i::elemento] for i in range(elemento)]
