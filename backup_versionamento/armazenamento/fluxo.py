@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import blake3
 
@@ -204,22 +204,26 @@ class GravadorBlocos:
                 res.blocos.append((id_bloco, n))
                 res.bytes_novos += escritos
 
-        # The whole file's SHA-256 and BLAKE3 are sequential: their own thread
-        # keeps them off the thread that reads and cuts (both release the GIL).
-        para_hash: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
+        # The whole file's SHA-256 and BLAKE3 are sequential: each has its own
+        # thread (both release the GIL), off the thread that reads and cuts. One
+        # thread for both made a 0.4 s chain per 512 MiB, the longest in the
+        # pipeline on a quiet machine (docs/DESEMPENHO.md).
+        digestos = (sha, b3)
+        filas: list[queue.SimpleQueue[tuple[mmap.mmap, int] | None]] = [
+            queue.SimpleQueue() for _ in digestos
+        ]
 
-        def calcular_hash() -> None:
-            while (item := para_hash.get()) is not None:
-                vista = memoryview(item[0])[: item[1]]
-                sha.update(vista)
-                b3.update(vista)
-                del vista
+        def calcular_hash(digesto: Any, fila: queue.SimpleQueue[Any]) -> None:
+            while (item := fila.get()) is not None:
+                with memoryview(item[0])[: item[1]] as vista:
+                    digesto.update(vista)
                 self._liberar(item[0])
 
         def despachar(buf: mmap.mmap, tamanho: int, cortes: list[Corte]) -> None:
             with self._trava_usos:
-                self._usos[id(buf)] = 2
-            para_hash.put((buf, tamanho))
+                self._usos[id(buf)] = 1 + len(filas)
+            for fila in filas:
+                fila.put((buf, tamanho))
             fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas, fonte)
             pendentes.append((fut, cortes))
             while pendentes and (
@@ -229,8 +233,12 @@ class GravadorBlocos:
             if progresso:
                 progresso(tamanho)
 
-        hasher = threading.Thread(target=calcular_hash, name="bloco-sha256")
-        hasher.start()
+        hashers = [
+            threading.Thread(target=calcular_hash, args=par, name=f"bloco-hash{i}")
+            for i, par in enumerate(zip(digestos, filas, strict=True))
+        ]
+        for t in hashers:
+            t.start()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
                 buf = self._segmento()
@@ -274,8 +282,10 @@ class GravadorBlocos:
                     fut.cancel()
                 raise
             finally:
-                para_hash.put(None)
-                hasher.join()
+                for fila in filas:
+                    fila.put(None)
+                for t in hashers:
+                    t.join()
         res.sha256 = sha.hexdigest()
         res.blake3 = b3.digest()
         return res
@@ -368,6 +378,74 @@ def escrever_blocos(
     return r.tamanho, r.sha256
 
 
+class _EscritaConferida:
+    """State shared by the producer and writer threads of one
+    `escrever_blocos_conferidos` call (the caller only waits on a pipe)."""
+
+    def __init__(self, sha256: bool, digest_blake3: bool) -> None:
+        self.sha = hashlib.sha256() if sha256 else None
+        self.b3 = blake3.blake3() if digest_blake3 else None
+        self.total = 0
+        # (parts, their total size): the writer does not count them again.
+        self.fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
+        self.fila = queue.Queue(maxsize=8)
+        self.erro: list[BaseException] = []
+        self.parar = threading.Event()
+
+    def produzir(
+        self,
+        armazem: ArmazemObjetos,
+        blocos: list[tuple[str, int]],
+        threads: int,
+        progresso: Progresso | None,
+    ) -> None:
+        """Read, verify (`ler_trechos`) and hash; hand the parts to the writer."""
+        try:
+            for partes in ler_trechos(armazem, blocos, threads=threads):
+                if self.parar.is_set() or self.erro:
+                    break
+                n = 0
+                for dados in partes:
+                    if self.sha is not None:
+                        self.sha.update(dados)
+                    if self.b3 is not None:
+                        self.b3.update(dados)
+                    n += len(dados)
+                self.fila.put((partes, n))
+                self.total += n
+                if progresso:
+                    progresso(n)
+        except BaseException as e:  # reported to the caller
+            self.erro.append(e)
+        finally:
+            self.fila.put(None)
+
+    def escrever(self, fd_escritor: int, pronto_escritor: int) -> None:
+        """writev(2) what the producer hands over; owns both descriptors and
+        signals the caller's pipe when done."""
+        try:
+            inicio = pos = os.lseek(fd_escritor, 0, os.SEEK_CUR)
+            while (item := self.fila.get()) is not None:
+                if self.parar.is_set() or self.erro:
+                    continue  # drain so the producer never blocks
+                partes, n = item
+                escrever_tudo(fd_escritor, partes)
+                pos += n
+                if pos - inicio >= DESCARGA:
+                    iniciar_descarga(fd_escritor, inicio, pos - inicio)
+                    inicio = pos
+        except BaseException as e:  # reported to the caller
+            self.erro.append(e)
+            while self.fila.get() is not None:
+                pass
+        finally:
+            os.close(fd_escritor)
+            # OSError: the caller gave up waiting and closed its end.
+            with contextlib.suppress(OSError):
+                os.write(pronto_escritor, b".")
+            os.close(pronto_escritor)
+
+
 def escrever_blocos_conferidos(
     fd: int,
     armazem: ArmazemObjetos,
@@ -387,75 +465,31 @@ def escrever_blocos_conferidos(
     that raises there (Ctrl+C, the CLI's SIGTERM) can never interrupt a lock or
     a queue that the two workers share.
     """
-    sha = hashlib.sha256() if sha256 else None
-    b3 = blake3.blake3() if digest_blake3 else None
-    total = 0
-    # (parts, their total size): the writer does not count them again.
-    fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
-    fila = queue.Queue(maxsize=8)
-    erro: list[BaseException] = []
-    parar = threading.Event()
-
-    def produtor() -> None:
-        nonlocal total
-        try:
-            for partes in ler_trechos(armazem, blocos, threads=threads):
-                if parar.is_set() or erro:
-                    break
-                n = 0
-                for dados in partes:
-                    if sha is not None:
-                        sha.update(dados)
-                    if b3 is not None:
-                        b3.update(dados)
-                    n += len(dados)
-                fila.put((partes, n))
-                total += n
-                if progresso:
-                    progresso(n)
-        except BaseException as e:  # reported to the caller below
-            erro.append(e)
-        finally:
-            fila.put(None)
-
+    e = _EscritaConferida(sha256, digest_blake3)
     # The writer owns its descriptors (a duplicate of `fd`, the pipe's write
     # end): an interrupted caller may close `fd` while the writer still runs.
     fd_escritor = os.dup(fd)
     pronto, pronto_escritor = os.pipe()
-
-    def escritor() -> None:
-        try:
-            inicio = pos = os.lseek(fd_escritor, 0, os.SEEK_CUR)
-            while (item := fila.get()) is not None:
-                if parar.is_set() or erro:
-                    continue  # drain so the producer never blocks
-                partes, n = item
-                escrever_tudo(fd_escritor, partes)
-                pos += n
-                if pos - inicio >= DESCARGA:
-                    iniciar_descarga(fd_escritor, inicio, pos - inicio)
-                    inicio = pos
-        except BaseException as e:  # reported to the caller below
-            erro.append(e)
-            while fila.get() is not None:
-                pass
-        finally:
-            os.close(fd_escritor)
-            # OSError: the caller gave up waiting and closed its end.
-            with contextlib.suppress(OSError):
-                os.write(pronto_escritor, b".")
-            os.close(pronto_escritor)
-
-    t_escritor = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
-    t_produtor = threading.Thread(target=produtor, name="leitura-produtor", daemon=True)
+    t_escritor = threading.Thread(
+        target=e.escrever,
+        args=(fd_escritor, pronto_escritor),
+        name="leitura-escrita",
+        daemon=True,
+    )
+    t_produtor = threading.Thread(
+        target=e.produzir,
+        args=(armazem, blocos, threads, progresso),
+        name="leitura-produtor",
+        daemon=True,
+    )
     try:
         t_escritor.start()
         t_produtor.start()
         os.read(pronto, 1)
     except BaseException:
-        parar.set()
+        e.parar.set()
         if t_produtor.ident is None:  # never ran: the writer must still end
-            fila.put(None)
+            e.fila.put(None)
         if t_escritor.ident is not None:
             os.read(pronto, 1)  # it stops at its next item (EOF once it ended)
         raise
@@ -463,12 +497,12 @@ def escrever_blocos_conferidos(
         os.close(pronto)
     t_produtor.join()
     t_escritor.join()
-    if erro:
-        raise erro[0]
+    if e.erro:
+        raise e.erro[0]
     return Escrito(
-        total,
-        sha.hexdigest() if sha is not None else "",
-        b3.digest() if b3 is not None else b"",
+        e.total,
+        e.sha.hexdigest() if e.sha is not None else "",
+        e.b3.digest() if e.b3 is not None else b"",
     )
 
 
