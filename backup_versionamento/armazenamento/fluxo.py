@@ -192,8 +192,6 @@ class GravadorBlocos:
     ) -> ResultadoArquivo:
         """Chunk and store a file; `nome` (its path in the model) finds its
         parent version in `pais`."""
-        sha = hashlib.sha256()
-        b3 = blake3.blake3()
         pendentes: deque[tuple[Future[list[tuple[str, int]]], list[Corte]]] = deque()
         res = ResultadoArquivo(0, "", [])
 
@@ -204,26 +202,10 @@ class GravadorBlocos:
                 res.blocos.append((id_bloco, n))
                 res.bytes_novos += escritos
 
-        # The whole file's SHA-256 and BLAKE3 are sequential: each has its own
-        # thread (both release the GIL), off the thread that reads and cuts. One
-        # thread for both made a 0.4 s chain per 512 MiB, the longest in the
-        # pipeline on a quiet machine (docs/DESEMPENHO.md).
-        digestos = (sha, b3)
-        filas: list[queue.SimpleQueue[tuple[mmap.mmap, int] | None]] = [
-            queue.SimpleQueue() for _ in digestos
-        ]
-
-        def calcular_hash(digesto: Any, fila: queue.SimpleQueue[Any]) -> None:
-            while (item := fila.get()) is not None:
-                with memoryview(item[0])[: item[1]] as vista:
-                    digesto.update(vista)
-                self._liberar(item[0])
-
         def despachar(buf: mmap.mmap, tamanho: int, cortes: list[Corte]) -> None:
             with self._trava_usos:
-                self._usos[id(buf)] = 1 + len(filas)
-            for fila in filas:
-                fila.put((buf, tamanho))
+                self._usos[id(buf)] = 1 + _Digestos.USOS
+            digestos.alimentar(buf, tamanho)
             fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas, fonte)
             pendentes.append((fut, cortes))
             while pendentes and (
@@ -233,12 +215,7 @@ class GravadorBlocos:
             if progresso:
                 progresso(tamanho)
 
-        hashers = [
-            threading.Thread(target=calcular_hash, args=par, name=f"bloco-hash{i}")
-            for i, par in enumerate(zip(digestos, filas, strict=True))
-        ]
-        for t in hashers:
-            t.start()
+        digestos = _Digestos(self._liberar)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
                 buf = self._segmento()
@@ -282,13 +259,51 @@ class GravadorBlocos:
                     fut.cancel()
                 raise
             finally:
-                for fila in filas:
-                    fila.put(None)
-                for t in hashers:
-                    t.join()
-        res.sha256 = sha.hexdigest()
-        res.blake3 = b3.digest()
+                digestos.fechar()
+        res.sha256 = digestos.sha.hexdigest()
+        res.blake3 = digestos.b3.digest()
         return res
+
+
+class _Digestos:
+    """The whole file's SHA-256 and BLAKE3, each in a thread of its own.
+
+    Both are sequential and release the GIL: off the thread that reads and cuts.
+    One thread for both made a 0.4 s chain per 512 MiB, the longest in the
+    pipeline on a quiet machine (docs/DESEMPENHO.md).
+    """
+
+    USOS = 2  # each segment is released once per digest
+
+    def __init__(self, liberar: Callable[[mmap.mmap], None]) -> None:
+        self.sha = hashlib.sha256()
+        self.b3 = blake3.blake3()
+        self._liberar = liberar
+        self._filas: list[queue.SimpleQueue[tuple[mmap.mmap, int] | None]] = [
+            queue.SimpleQueue() for _ in range(self.USOS)
+        ]
+        self._threads = [
+            threading.Thread(target=self._calcular, args=par, name=f"bloco-hash{i}")
+            for i, par in enumerate(zip((self.sha, self.b3), self._filas, strict=True))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _calcular(self, digesto: Any, fila: queue.SimpleQueue[Any]) -> None:
+        while (item := fila.get()) is not None:
+            with memoryview(item[0])[: item[1]] as vista:
+                digesto.update(vista)
+            self._liberar(item[0])
+
+    def alimentar(self, buf: mmap.mmap, tamanho: int) -> None:
+        for fila in self._filas:
+            fila.put((buf, tamanho))
+
+    def fechar(self) -> None:
+        for fila in self._filas:
+            fila.put(None)
+        for t in self._threads:
+            t.join()
 
 
 def _trechos(
