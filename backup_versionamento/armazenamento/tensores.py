@@ -137,39 +137,7 @@ def _largura_torch(pickle: bytes) -> int:
 
 def _zip(arquivo: BinaryIO, tamanho: int) -> list[Faixa]:
     """Stored (uncompressed) members of a zip: PyTorch's `data/N`, .npz arrays."""
-    try:
-        pos = arquivo.tell()
-        try:
-            z = zipfile.ZipFile(arquivo)
-            membros = z.infolist()
-            largura = 4
-            pkl = [m for m in membros if m.filename.endswith("data.pkl")]
-            if pkl and pkl[0].file_size <= 16 << 20:
-                largura = _largura_torch(z.read(pkl[0]))
-            faixas = []
-            for m in membros:
-                if m.compress_type != zipfile.ZIP_STORED or m.file_size < _MINIMO:
-                    continue
-                # The data starts after the local header (its own name/extra
-                # lengths may differ from the central directory's).
-                arquivo.seek(m.header_offset)
-                local = arquivo.read(30 + 256)
-                if len(local) < 30 or local[:4] != b"PK\x03\x04":
-                    continue
-                n_nome, n_extra = struct.unpack_from("<HH", local, 26)
-                inicio = m.header_offset + 30 + n_nome + n_extra
-                fim = inicio + m.file_size
-                if m.filename.endswith(".npy"):
-                    arquivo.seek(inicio)
-                    for f in _npy(arquivo.read(4096), inicio):
-                        faixas.append(Faixa(f.inicio, fim, f.elemento))
-                elif "/data/" in m.filename or m.filename.startswith("data/"):
-                    faixas.append(Faixa(inicio, fim, largura))
-            return faixas
-        finally:
-            arquivo.seek(pos)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
-        return []
+    return [Faixa(t.inicio, t.fim, t.elemento) for t in _zip_nomeados(arquivo)]
 
 
 def _onnx(arquivo: BinaryIO) -> list[Faixa]:
@@ -345,6 +313,8 @@ def _zip_nomeados(arquivo: BinaryIO) -> list[Tensor]:
                 local = arquivo.read(30 + 256)
                 if len(local) < 30 or local[:4] != b"PK\x03\x04":
                     continue
+                # The data starts after the local header (its own name/extra
+                # lengths may differ from the central directory's).
                 n_nome, n_extra = struct.unpack_from("<HH", local, 26)
                 inicio = m.header_offset + 30 + n_nome + n_extra
                 fim = inicio + m.file_size
