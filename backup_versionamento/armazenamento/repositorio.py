@@ -34,7 +34,6 @@ from ..erros import (
     ErroVersaoNaoEncontrada,
 )
 from ..estado import lugar_do_repositorio, pasta_estado
-from ..politica.versoes import Versao, e_versao
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
 from .cabecalho import conferir_parametros
@@ -48,6 +47,7 @@ from .fluxo import (
 )
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .indice_blocos import IndiceBlocos
+from .nomes_versao import e_versao, maior_versao
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import PREFIXO as PREFIXO_PACOTES
 from .pacote import Local, chave_pacote, ler_trailer
@@ -429,15 +429,15 @@ class Repositorio:
         validar_nome_modelo(modelo)
         return self.resumos.versoes(modelo)
 
-    def ultima_versao(self, modelo: str) -> Versao | None:
+    def ultima_versao(self, modelo: str) -> str | None:
         """Highest version in the repository (from a listing, not the cache)."""
         prefixo = f"{PREFIXO}{modelo}/"
         versoes = []
         for info in self.backend.listar(prefixo):
             nome = info.chave[len(prefixo) :]
-            if nome.endswith(SUFIXO) and e_versao(nome[: -len(SUFIXO)]):
-                versoes.append(Versao.ler(nome[: -len(SUFIXO)]))
-        return max(versoes) if versoes else None
+            if nome.endswith(SUFIXO):
+                versoes.append(nome[: -len(SUFIXO)])
+        return maior_versao(versoes)
 
     def ler_versao(self, modelo: str, versao: str) -> Sidecar:
         validar_nome_modelo(modelo)
