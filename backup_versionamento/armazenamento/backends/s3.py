@@ -90,6 +90,7 @@ class BackendS3:
     criacao_condicional: bool | None = None
     leitura_maxima = 8 << 20  # each GET has latency: few large ranges
     somente_leitura = False
+    pasta_local = None  # nothing to measure; logs go to the state folder
 
     def __init__(
         self,
@@ -145,6 +146,9 @@ class BackendS3:
 
     def __repr__(self) -> str:
         return f"BackendS3({self.descrever()!r})"
+
+    def restringir(self) -> None:
+        """Objects have no modes: access is the bucket policy's (docs/S3.md)."""
 
     def descrever(self) -> str:
         return (
