@@ -8,7 +8,10 @@ pdf                   WeasyPrint, from the same HTML
 painel                the live page and its read-only HTTP server
 metricas_prometheus   /metrics in the Prometheus text format
 
-Presentation layer: it uses the facade; nothing below it imports this package.
+Presentation layer, above the facade: it reads the repository only through the
+facade's public methods and attributes (`config`, `pasta_saidas`, `pasta_logs`,
+`pasta_estado`), and nothing below it imports this package. The CLI
+(`relatorio`, `painel`) and the daemon's daily job call it with a facade.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..base.endereco import pasta_local
 from ..base.escrita import erro_de_os
 from ..erros import ErroBackup, ErroNaoSuportado
 from ..registro import NOME_LOGGER
@@ -44,12 +46,10 @@ def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
     """`<base>/relatorios`, where the spec puts the daily report.
 
     A repository in an object store or on a read-only mount has no such folder:
-    the reports go beside its logs in this machine's state folder.
+    the reports go beside its logs in this machine's state folder (the facade's
+    `pasta_saidas` says which).
     """
-    base = pasta_local(gerenciador.base)
-    if base is not None and not gerenciador.backend.somente_leitura:
-        return base / PASTA_PADRAO
-    return Path(gerenciador.pasta_estado) / PASTA_PADRAO
+    return Path(gerenciador.pasta_saidas) / PASTA_PADRAO
 
 
 def gerar_relatorio(
