@@ -51,13 +51,16 @@ class Coordenacao:
         pasta = self.backend.pasta_local
         return shutil.disk_usage(pasta).free if pasta is not None else None
 
-    def pasta_logs(self) -> Path:
-        """The spec's log folder: inside a local writable repository, else in
-        this machine's state folder (read-only or remote)."""
+    def pasta_saidas(self) -> Path:
+        """Where the spec's files for people go (logs/, relatorios/): inside a
+        local writable repository, else this machine's state folder."""
         pasta = self.backend.pasta_local
         if pasta is not None and not self.backend.somente_leitura:
-            return pasta / "logs"
-        return self.pasta_estado / "logs"
+            return pasta
+        return self.pasta_estado
+
+    def pasta_logs(self) -> Path:
+        return self.pasta_saidas() / "logs"
 
     # -- this machine's file locks (state folder) ----------------------------------
     def caminho_trava(self, nome: str) -> Path:
