@@ -20,8 +20,8 @@ import blake3
 
 from ..base.tempo import agora_iso
 from ..erros import ErroBackup
-from ..politica.versoes import Versao, e_versao
 from .backends import Backend, InfoObjeto
+from .nomes_versao import e_versao, ordem_versao
 from .sidecar import PREFIXO, SUFIXO, SUFIXO_FIXADA, Sidecar
 from .sqlite_cache import (
     CacheSqlite,
@@ -183,18 +183,18 @@ class IndiceResumos(CacheSqlite):
         )
 
     def _inserir(self, resumo: dict[str, Any], marca: str) -> None:
-        v = Versao.ler(resumo["versao"])
+        major, minor, patch = ordem_versao(resumo["versao"])
         texto = json.dumps(resumo, ensure_ascii=False)
         modelo, versao = resumo["modelo"], resumo["versao"]
-        selo = _selo(modelo, versao, v.major, v.minor, v.patch, texto)
+        selo = _selo(modelo, versao, major, minor, patch, texto)
         self._conn.execute(
             "INSERT OR REPLACE INTO versoes VALUES (?,?,?,?,?,?,0,?)",
             (
                 resumo["modelo"],
                 resumo["versao"],
-                v.major,
-                v.minor,
-                v.patch,
+                major,
+                minor,
+                patch,
                 f"{marca}:{selo}",
                 texto,
             ),

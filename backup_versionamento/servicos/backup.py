@@ -12,7 +12,6 @@ import contextlib
 import getpass
 import logging
 import os
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -21,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..argumentos import CAMINHO, exigir
-from ..armazenamento.deltas import fechar, ler_registro, pais_para_deltas
+from ..armazenamento.deltas import pais_para_deltas
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.sidecar import Sidecar
-from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import Concessao, concessao_backup, marca_limpeza
+from ..armazenamento.trava_remota import Concessao
 from ..arvore import leitura
 from ..base.endereco import pasta_local
 from ..base.tempo import agora_iso
@@ -140,11 +138,7 @@ class ServicoBackup:
             conteudo = self._gravar_conteudo(
                 req, progresso, str(atual) if atual else None
             )
-            with travar(
-                self.ctx.repo.caminho_trava(f"modelo-{req.modelo}"),
-                espera=ESPERA_TRAVA_S,
-                descricao=f"modelo {req.modelo}",
-            ):
+            with self.ctx.repo.trava_modelo(req.modelo, ESPERA_TRAVA_S):
                 versoes = self.ctx.repo.versoes(req.modelo)
                 ultima = versoes[-1] if versoes else None
                 if ultima and ultima["sha256"] == conteudo.sha256 and not req.forcar:
@@ -154,7 +148,7 @@ class ServicoBackup:
                 # Only a lease broken by hand (or expired) lets a collection
                 # run meanwhile: then every reused chunk must still exist.
                 perdida = concessao is not None and not concessao.valida()
-                if perdida or marca_limpeza(self.ctx.repo.backend) != marca:
+                if perdida or self.ctx.repo.marca_limpeza() != marca:
                     self._conferir_apos_limpeza(conteudo.entradas, req.modelo)
                 sidecar, mudanca = self._publicar(req, analise, conteudo)
         self._anunciar(req, sidecar, mudanca, conteudo, quem, inicio)
@@ -201,19 +195,12 @@ class ServicoBackup:
 
         Yields (lease, the last collection's mark taken under it).
         """
-        with (
-            travar(
-                self.ctx.repo.caminho_trava("repositorio"),
-                exclusiva=False,
-                descricao="repositório (limpeza em andamento)",
-            ),
-            # Every machine's collection waits for this lease (docs/FORMATO.md).
-            concessao_backup(self.ctx.repo.backend, ESPERA_TRAVA_S) as concessao,
-        ):
-            marca = marca_limpeza(self.ctx.repo.backend)
+        # Every machine's collection waits for this lease (docs/FORMATO.md).
+        with self.ctx.repo.concessao(ESPERA_TRAVA_S) as concessao:
+            marca = self.ctx.repo.marca_limpeza()
             # A collection may have run since this process last looked: what
             # the index remembers may sit in packs that are gone.
-            self.ctx.repo.objetos.atualizar_indice(forcar=True)
+            self.ctx.repo.atualizar_indice()
             yield concessao, marca
 
     def _gravar_conteudo(
@@ -223,7 +210,7 @@ class ServicoBackup:
 
         `pai` is the latest version, whose tensors delta chunks may refer to.
         """
-        frag = self.ctx.repo.cabecalho["fragmentacao"]
+        frag = self.ctx.repo.campo_cabecalho("fragmentacao")
         sessao = self.ctx.repo.sessao()
         try:
             gravador = GravadorBlocos(
@@ -249,8 +236,7 @@ class ServicoBackup:
         """Another machine collected while we wrote: every chunk must still exist."""
         ids = {i for e in entradas for i, _ in e.blocos}
         # The bases of its delta chunks too (armazenamento/deltas.py).
-        ids = fechar(ids, ler_registro(self.ctx.repo.objetos)[0])
-        if faltam := self.ctx.repo.blocos_ausentes(ids):
+        if faltam := self.ctx.repo.blocos_ausentes(self.ctx.repo.com_bases(ids)):
             raise ErroRepositorio(
                 f"backup de {modelo} não publicado: uma limpeza em outra máquina "
                 f"removeu {len(faltam)} bloco(s) que este backup reaproveitava; "
@@ -271,7 +257,7 @@ class ServicoBackup:
             passo = self._incremento(req, analise, atual)
             sidecar = montar_sidecar(req, analise, conteudo, passo, atual)
             if self.ctx.repo.publicar(sidecar):
-                self.ctx.repo.resumos.sincronizar(req.modelo)
+                self.ctx.repo.sincronizar(req.modelo)
                 return sidecar, passo.mudanca
             log.info(
                 "Versão %s de %s criada por outra máquina; recalculando",
@@ -439,11 +425,10 @@ def checar_espaco(
     ctx: Contexto, necessario: int, modelo: str, *, sem_base: bool
 ) -> None:
     """Warn when the disk runs low; refuse when the backup cannot fit."""
-    base = pasta_local(ctx.base)
-    if base is None:
+    livre = ctx.repo.espaco_livre()
+    if livre is None:
         return  # an object store has no free space to measure
     esp = ctx.config["espaco_disco"]
-    livre = shutil.disk_usage(base).free
     mb = 1024 * 1024
     if livre < esp["aviso_mb"] * mb:
         log.warning("Espaço em disco baixo: %dMB", livre // mb)
