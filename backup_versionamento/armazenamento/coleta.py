@@ -96,13 +96,10 @@ def coletar(
         for i in backend.listar(PREFIXO_PACOTES)
         if id_da_chave(i.chave) in novos_pacotes - set(plano.pacotes)
     )
-    temporarios, bytes_temp = 0, 0
-    limpar_temp = getattr(backend, "limpar_temporarios", None)
-    if limpar_temp is not None:
-        exclusivo = bool(backend.exclusao_real)
-        temporarios, bytes_temp = limpar_temp(
-            60.0 if exclusivo else max(60.0, carencia_s)
-        )
+    exclusivo = bool(backend.exclusao_real)
+    temporarios, bytes_temp = backend.limpar_temporarios(
+        60.0 if exclusivo else max(60.0, carencia_s)
+    )
     objetos.atualizar_indice(forcar=True)
     return {
         "pacotes_removidos": len(plano.apagar),
