@@ -107,6 +107,13 @@ class GerenciadorBackupVersionamento:
             self.pasta_logs = pasta / "logs"
         else:
             self.pasta_logs = self.pasta_estado / "logs"
+        # The audit log stays with the repository (its entries hide names when
+        # the repository does); the spec's log and the activity journal name
+        # models, versions, paths and hashes, so a repository that hides names
+        # keeps them on this machine (docs/SEGURANCA.md).
+        self.pasta_auditoria = self.pasta_logs
+        if self.repo.nomes.ocultos:
+            self.pasta_logs = self.pasta_estado / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(
             self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]
@@ -121,7 +128,7 @@ class GerenciadorBackupVersionamento:
             ler_sidecar=self.obter_versao,
             backend=self.backend,
         )
-        self.seguranca.ligar(self.repo, self.eventos, self.pasta_logs)
+        self.seguranca.ligar(self.repo, self.eventos, self.pasta_auditoria)
         # The use cases, each given the parts it works on.
         ctx = Contexto(
             self.config, self.base, self.repo, self.eventos, self.pasta_estado

@@ -39,7 +39,7 @@ def executar(args: argparse.Namespace) -> int:
 
     with gerenciador(args) as g:
         g.seguranca.autorizar("consulta", g.eventos)
-        rel = verificar_log(g.pasta_logs, g.seguranca.autenticador_auditoria())
+        rel = verificar_log(g.pasta_auditoria, g.seguranca.autenticador_auditoria())
         log_auditoria = g.seguranca.auditoria
         if log_auditoria is not None and log_auditoria.testemunha is not None:
             backend = g.backend

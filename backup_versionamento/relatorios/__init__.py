@@ -44,10 +44,15 @@ def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
     """`<base>/relatorios`, where the spec puts the daily report.
 
     A repository in an object store or on a read-only mount has no such folder:
-    the reports go beside its logs in this machine's state folder.
+    the reports go beside its logs in this machine's state folder. So do those of
+    a repository that hides names: a report names models and versions.
     """
     base = pasta_local(gerenciador.base)
-    if base is not None and not gerenciador.backend.somente_leitura:
+    if (
+        base is not None
+        and not gerenciador.backend.somente_leitura
+        and not gerenciador.repo.nomes.ocultos
+    ):
         return base / PASTA_PADRAO
     return Path(gerenciador.pasta_estado) / PASTA_PADRAO
 

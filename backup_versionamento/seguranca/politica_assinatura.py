@@ -34,12 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..armazenamento.escrita_atomica import escrever_atomico
-from ..armazenamento.sidecar import (
-    PREFIXO,
-    Sidecar,
-    chave_sidecar,
-    versao_da_chave,
-)
+from ..armazenamento.sidecar import Sidecar
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
 from ..registro import NOME_LOGGER
 from .assinatura import ALGORITMO, AssinadorEd25519, impressao
@@ -249,7 +244,7 @@ class PoliticaAssinatura:
 
     # -- raw reads (no policy check: used to look at the other versions) ----------
     def _ler_cru(self, modelo: str, versao: str) -> Sidecar:
-        chave = chave_sidecar(modelo, versao)
+        chave = self.repo.nomes.chave_sidecar(modelo, versao)
         bruto = self.repo.backend.ler(chave)
         return Sidecar.ler(
             self.repo.abrir_sidecar(modelo, versao, bruto),
@@ -259,13 +254,14 @@ class PoliticaAssinatura:
         )
 
     def _sidecars_crus(
-        self, prefixo: str = PREFIXO
+        self, modelo: str | None = None
     ) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
-        for info in sorted(self.repo.backend.listar(prefixo), key=lambda i: i.chave):
-            achada = versao_da_chave(info.chave)
-            if achada is None:
+        for chave in self.repo.chaves_sidecars(modelo):
+            try:
+                modelo, versao = self.repo.nome_da_chave(chave)
+            except ErroBackup as e:  # hidden names, unreadable: no names to give
+                yield "", "", e
                 continue
-            modelo, versao = achada
             try:
                 yield modelo, versao, self._ler_cru(modelo, versao)
             except ErroBackup as e:
@@ -291,7 +287,7 @@ class PoliticaAssinatura:
 
     def _removida_no_modelo(self, modelo: str) -> str | None:
         """A version of `modelo` signed under a policy the header no longer has."""
-        for _, versao, sc in self._sidecars_crus(f"{PREFIXO}{modelo}/"):
+        for _, versao, sc in self._sidecars_crus(modelo):
             if isinstance(sc, Sidecar) and self._assinatura_v2_valida(sc):
                 return versao
         return None

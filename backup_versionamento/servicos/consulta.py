@@ -31,7 +31,10 @@ class ServicoConsulta:
         if self._aliases is None:
             repo = self.ctx.repo
             self._aliases = HistoricoAliases(
-                repo.backend, repo.codificador, lambda: self.assinador_aliases()
+                repo.backend,
+                repo.codificador,
+                lambda: self.assinador_aliases(),
+                nomes=repo.nomes,
             )
         return self._aliases
 

@@ -1,0 +1,197 @@
+"""Encryption hides metadata: nothing in the repository names a model (issue 19).
+
+A repository with encryption on goes through backups, a pin, an alias, retention,
+a report, the audit log and checks; then every file (local) or object (S3 on a
+real moto server), key names and bytes, is searched for the model's name, its
+description, its SHA-256, its source path and its version strings. None may
+appear. Listing, restoring, checking, status and the report keep working, from
+the CLI and from the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup_versionamento import GerenciadorBackupVersionamento
+
+from .conftest import aleatorio, cli, escrever
+
+# Letters outside a-f and version strings picked so that none occurs by chance
+# in hex text or in the header's numbers.
+NOME = "previsor_quina_zulu.bin"
+DESCRICOES = ("treino semanal quinzena zulu", "reajuste rumo kilo", "poda tuvw")
+VERSOES = ("1.0.0", "1.1.0", "1.2.0")
+KiB = 1 << 10
+
+
+def _eu() -> str:
+    from backup_versionamento.seguranca.acesso import usuario_atual
+
+    return usuario_atual()
+
+
+def _cfg(tmp_path: Path, base: str) -> dict[str, Any]:
+    return {
+        "diretorios": {"base": base},
+        "validacao": {"modo": "desligado"},
+        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
+        "retencao": {
+            "por_quantidade": {"maximo_versoes_por_modelo": 2},
+            "carencia_coleta_minutos": 0,
+        },
+        "seguranca": {
+            "criptografia": {
+                "habilitada": True,
+                "chave_arquivo": str(tmp_path / "k" / "chave"),
+            },
+            "controle_acesso": {"habilitado": True, "usuarios_autorizados": [_eu()]},
+        },
+    }
+
+
+def _proibidos(modelos: list[tuple[Path, bytes]]) -> dict[str, bytes]:
+    """What must not appear anywhere in the repository, by what it is."""
+    saida = {"nome": NOME.encode(), "nome sem extensão": NOME[:-4].encode()}
+    for i, desc in enumerate(DESCRICOES):
+        saida[f"descrição {i}"] = desc.encode()
+    for v in (*VERSOES, "1.3.0"):
+        saida[f"versão {v}"] = v.encode()
+    for i, (origem, dados) in enumerate(modelos):
+        sha = hashlib.sha256(dados).hexdigest()
+        saida[f"sha256 {i}"] = sha.encode()
+        saida[f"sha256 {i} (bytes)"] = bytes.fromhex(sha)
+        saida[f"caminho {i}"] = str(origem).encode()
+    saida["pasta de origem"] = str(modelos[0][0].parent).encode()
+    return saida
+
+
+def _procurar(objetos: dict[str, bytes], proibidos: dict[str, bytes]) -> list[str]:
+    achados = []
+    for chave, dados in objetos.items():
+        for o_que, agulha in proibidos.items():
+            if agulha in chave.encode() or agulha in dados:
+                onde = "no nome" if agulha in chave.encode() else "no conteúdo"
+                achados.append(f"{o_que} {onde} de {chave}")
+    return achados
+
+
+def _arquivos(raiz: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(raiz)): p.read_bytes() if p.is_file() else b""
+        for p in sorted(raiz.rglob("*"))
+    }
+
+
+def _cli(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    r = cli(*args, "--config", str(cfg), "--json", env=env)
+    assert r.returncode == 0, r.stderr + r.stdout
+    return json.loads(r.stdout)
+
+
+def _percorrer(
+    tmp_path: Path, base: str, env: dict[str, str] | None = None
+) -> list[tuple[Path, bytes]]:
+    """Backups, pin, alias, retention, report, audit, checks: API and CLI."""
+    cfg = _cfg(tmp_path, base)
+    arq_cfg = tmp_path / "cfg.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    origem = tmp_path / "treinos" / "quina_zulu" / NOME
+    modelos = []
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        for i, desc in enumerate(DESCRICOES):
+            dados = aleatorio(300 * KiB, i) + b"fim" * i
+            escrever(origem, dados)
+            modelos.append((origem, dados))
+            assert g.criar_backup(origem, "minor", descricao=desc) == VERSOES[i]
+        g.fixar_versao(NOME, "1.0.0")
+        g.definir_alias(NOME, "producao", "1.1.0")
+        assert g.listar_modelos() == [NOME]
+        assert [v["versao"] for v in g.listar_versoes(NOME)] == list(VERSOES)
+        assert g.restaurar_backup(NOME, "@producao", tmp_path / "r1")
+        assert g.verificar_integridade()["ok"]
+    # Another machine (empty per-machine state): the names come from the sidecars.
+    env_outra = {**(env or {}), "XDG_CACHE_HOME": str(tmp_path / "outra_maquina")}
+    listado = _cli(arq_cfg, "listar", "--modelo", NOME, env=env_outra)
+    assert [v["versao"] for v in listado] == list(VERSOES)
+    assert [m["modelo"] for m in _cli(arq_cfg, "listar", env=env_outra)] == [NOME]
+    # A new version from the other machine: the allocation sees the listing.
+    escrever(origem, aleatorio(300 * KiB, 9))
+    modelos.append((origem, origem.read_bytes()))
+    r = _cli(
+        arq_cfg, "backup", "--modelo", str(origem), "--tipo-mudanca", "minor",
+        env=env_outra,
+    )  # fmt: skip
+    assert r["versao"] == "1.3.0"
+    limpeza = _cli(arq_cfg, "limpeza", env=env)
+    assert limpeza is not None
+    restantes = [v["versao"] for v in _cli(arq_cfg, "listar", "--modelo", NOME)]
+    assert "1.0.0" in restantes and "1.1.0" in restantes  # pinned, aliased
+    assert "1.2.0" not in restantes  # past the cap: removed by retention
+    destino = tmp_path / "r2"
+    _cli(
+        arq_cfg, "restaurar", "--modelo", NOME, "--versao", "1.0.0",
+        "--destino", str(destino), env=env_outra,
+    )  # fmt: skip
+    assert (destino / NOME).read_bytes() == modelos[0][1]
+    assert _cli(arq_cfg, "verificar", "--completa", env=env)["ok"]
+    st = _cli(arq_cfg, "status", env=env_outra)
+    assert st["modelos"] == 1 and st["aliases"] == {NOME: {"producao": "1.1.0"}}
+    _cli(arq_cfg, "relatorio", env=env)
+    assert _cli(arq_cfg, "auditoria", "verificar", env=env)["ok"]
+    return modelos
+
+
+def test_repositorio_local_cifrado_nao_revela_nomes(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    modelos = _percorrer(tmp_path, str(repo))
+    assert (repo / "logs" / "auditoria.jsonl").is_file()  # the audit stays here
+    achados = _procurar(_arquivos(repo), _proibidos(modelos))
+    assert not achados, "\n".join(achados)
+
+
+# --- S3 (moto in server mode) ---------------------------------------------------------
+
+
+@pytest.fixture
+def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    pytest.importorskip("moto.server")
+    from .s3_servidor import servidor
+
+    s = servidor()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s.url)
+    for k, v in s.ambiente().items():
+        monkeypatch.setenv(k, v)
+    yield s
+
+
+def test_repositorio_s3_cifrado_nao_revela_nomes(tmp_path: Path, srv: Any) -> None:
+    bucket = srv.novo_bucket()
+    modelos = _percorrer(tmp_path, f"s3://{bucket}/equipe", env=srv.ambiente())
+    cliente = srv.cliente()
+    objetos = {}
+    for pagina in cliente.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in pagina.get("Contents", []):
+            corpo = cliente.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+            objetos[o["Key"]] = corpo
+    assert any(k.startswith("equipe/modelos/") for k in objetos)
+    achados = _procurar(objetos, _proibidos(modelos))
+    assert not achados, "\n".join(achados)
+
+
+def test_sem_cifra_os_nomes_continuam_visiveis(tmp_path: Path) -> None:
+    """The search finds what is there: without encryption the keys name models."""
+    repo = tmp_path / "repo"
+    origem = escrever(tmp_path / "src" / NOME, aleatorio(100 * KiB, 1))
+    with GerenciadorBackupVersionamento(
+        repo, {"validacao": {"modo": "desligado"}}
+    ) as g:
+        g.criar_backup(origem, "minor", descricao=DESCRICOES[0])
+    achados = _procurar(_arquivos(repo), _proibidos([(origem, origem.read_bytes())]))
+    assert any(a.startswith("nome no nome") for a in achados), achados
+    assert any(a.startswith("descrição 0") for a in achados), achados
