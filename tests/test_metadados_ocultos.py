@@ -90,7 +90,7 @@ def _arquivos(raiz: Path) -> dict[str, bytes]:
 
 def _cli(cfg: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     r = cli(*args, "--config", str(cfg), "--json", env=env)
-    assert r.returncode == 0, r.stderr + r.stdout
+    assert r.returncode == 0, f"{args}: {r.stderr}{r.stdout}"
     return json.loads(r.stdout)
 
 
@@ -195,3 +195,64 @@ def test_sem_cifra_os_nomes_continuam_visiveis(tmp_path: Path) -> None:
     achados = _procurar(_arquivos(repo), _proibidos([(origem, origem.read_bytes())]))
     assert any(a.startswith("nome no nome") for a in achados), achados
     assert any(a.startswith("descrição 0") for a in achados), achados
+
+
+# --- migrar --esconder-nomes --------------------------------------------------------
+
+
+def test_migrar_esconde_nomes_de_repositorio_cifrado_antigo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backup_versionamento.seguranca import contexto
+
+    repo = tmp_path / "repo"
+    cfg = _cfg(tmp_path, str(repo))
+    arq_cfg = tmp_path / "cfg.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    origem = tmp_path / "treinos" / "quina_zulu" / NOME
+    modelos = []
+    # A repository encrypted before keyed names existed: names in its keys.
+    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", False)
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        for i, desc in enumerate(DESCRICOES):
+            escrever(origem, aleatorio(200 * KiB, 20 + i))
+            modelos.append((origem, origem.read_bytes()))
+            g.criar_backup(origem, "minor", descricao=desc)
+        g.fixar_versao(NOME, "1.0.0")
+        g.definir_alias(NOME, "producao", "1.1.0")
+        g.gerar_relatorio()
+    proibidos = _proibidos(modelos)
+    proibidos.pop("versão 1.3.0")
+    antes = _procurar(_arquivos(repo), proibidos)
+    assert any(a.startswith("nome no nome de modelos/") for a in antes), antes
+
+    r = cli("migrar", "--esconder-nomes", "--config", str(arq_cfg), "--json")
+    assert r.returncode == 0, r.stderr
+    rel = json.loads(r.stdout)
+    # 3 sidecars, 1 pin, 1 alias entry; the journal, the log, the reports moved.
+    assert rel["objetos_convertidos"] == 5 and rel["objetos_apagados"] == 5
+    assert any(m.endswith("atividade.jsonl") for m in rel["movidos_para_estado"])
+    assert rel["auditoria_com_nomes"] > 0  # old audit entries: documented limit
+    arquivos = _arquivos(repo)
+    del arquivos["logs/auditoria.jsonl"]
+    achados = _procurar(arquivos, proibidos)
+    assert not achados, "\n".join(achados)
+
+    # Everything still reads, from a machine that never saw the names.
+    env = {"XDG_CACHE_HOME": str(tmp_path / "outra_maquina")}
+    listado = _cli(arq_cfg, "listar", "--modelo", NOME, env=env)
+    assert [v["versao"] for v in listado] == list(VERSOES)
+    assert [v["fixada"] for v in listado] == [True, False, False]
+    st = _cli(arq_cfg, "status", env=env)
+    assert st["aliases"] == {NOME: {"producao": "1.1.0"}}
+    destino = tmp_path / "r"
+    _cli(
+        arq_cfg, "restaurar", "--modelo", NOME, "--versao", "@producao",
+        "--destino", str(destino), env=env,
+    )  # fmt: skip
+    assert (destino / NOME).read_bytes() == modelos[1][1]
+    assert _cli(arq_cfg, "verificar", "--completa", env=env)["ok"]
+    assert _cli(arq_cfg, "auditoria", "verificar", env=env)["ok"]
+    # Run again: nothing left to do.
+    de_novo = _cli(arq_cfg, "migrar", "--esconder-nomes")
+    assert de_novo["ja_escondidos"] and de_novo["objetos_convertidos"] == 0
