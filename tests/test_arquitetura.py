@@ -69,10 +69,6 @@ MODULO_S3 = "armazenamento.backends.s3"
 
 # (importer, imported) pairs that still break a rule. issue 20: to remove.
 EXCECOES: set[tuple[str, str]] = {
-    # The store and the signature policy use semver: it moves down to base.
-    ("armazenamento.repositorio", "politica.versoes"),
-    ("armazenamento.resumos", "politica.versoes"),
-    ("armazenamento.sidecar", "politica.versoes"),
     # The migration loads a configuration; it should receive one.
     ("armazenamento.migracao", "config"),
     # The facade writes the daily report; reports go above the facade.

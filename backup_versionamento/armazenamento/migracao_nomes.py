@@ -61,7 +61,7 @@ def _objetos_em_claro(repo: Repositorio) -> list[tuple[str, str, tuple[str, ...]
     kind: "sidecar" (model, version), "fixada" (model, version) or "alias"
     (model, alias, sequence)."""
     claro = Nomes()
-    saida = []
+    saida: list[tuple[str, str, tuple[str, ...]]] = []
     for info in repo.backend.listar(PREFIXO):
         chave = info.chave
         partes = chave[len(PREFIXO) :].split("/")

@@ -25,8 +25,8 @@ import blake3
 
 from ..base.tempo import agora_iso
 from ..erros import ErroBackup
-from ..politica.versoes import Versao
 from .backends import Backend, InfoObjeto
+from .nomes_versao import ordem_versao
 from .sidecar import PREFIXO, SUFIXO_FIXADA, Nomes, Sidecar
 from .sqlite_cache import (
     CacheSqlite,
@@ -235,18 +235,18 @@ class IndiceResumos(CacheSqlite):
             self._danificadas_antes[(m, v)] = erro
 
     def _inserir(self, resumo: dict[str, Any], marca: str) -> None:
-        v = Versao.ler(resumo["versao"])
+        major, minor, patch = ordem_versao(resumo["versao"])
         texto = json.dumps(resumo, ensure_ascii=False)
         modelo, versao = resumo["modelo"], resumo["versao"]
-        selo = _selo(modelo, versao, v.major, v.minor, v.patch, texto)
+        selo = _selo(modelo, versao, major, minor, patch, texto)
         self._conn.execute(
             "INSERT OR REPLACE INTO versoes VALUES (?,?,?,?,?,?,0,?)",
             (
                 resumo["modelo"],
                 resumo["versao"],
-                v.major,
-                v.minor,
-                v.patch,
+                major,
+                minor,
+                patch,
                 f"{marca}:{selo}",
                 texto,
             ),

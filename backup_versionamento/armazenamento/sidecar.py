@@ -21,7 +21,7 @@ from typing import Any
 import blake3
 
 from ..erros import ErroArgumento, ErroIntegridade
-from ..politica.versoes import Versao, e_versao
+from .nomes_versao import e_versao, ordem_versao
 
 ESQUEMA_SIDECAR = 2
 ESQUEMAS_LIDOS = {1, 2}  # 1: written by format 1 repositories, same fields
@@ -297,7 +297,7 @@ class Sidecar:
                 f"{origem}: o metadado diz ser {sc.modelo} {sc.versao}, mas está no "
                 f"lugar de {modelo} {versao} (copiado ou trocado); recusado"
             )
-        Versao.ler(versao)
+        ordem_versao(versao)  # a version name, or ErroVersaoNaoEncontrada
         return sc
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from ..erros import ErroTipoMudanca, ErroVersaoNaoEncontrada
+from ..armazenamento.nomes_versao import (
+    e_versao,
+    ordem_versao,
+    versao_invalida,
+)
+from ..erros import ErroTipoMudanca
 
 PRIMEIRA = "1.0.0"
 ULTIMA = "ultima"
@@ -23,7 +27,6 @@ INCREMENTOS: dict[str, str] = {
     "ajuste": "patch",
 }
 AUTO = "auto"
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -34,13 +37,10 @@ class Versao:
 
     @classmethod
     def ler(cls, texto: str) -> Versao:
-        m = _SEMVER.match(texto.strip().lstrip("v"))
-        if not m:
-            raise ErroVersaoNaoEncontrada(
-                f"versão inválida: {texto!r}; use o formato major.minor.patch "
-                f"(ex.: 1.2.3), '{ULTIMA}' ou '@alias' (ex.: @producao)"
-            )
-        return cls(int(m[1]), int(m[2]), int(m[3]))
+        limpo = texto.strip().lstrip("v")
+        if not e_versao(limpo):
+            raise versao_invalida(texto)
+        return cls(*ordem_versao(limpo))
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}.{self.patch}"
@@ -51,10 +51,6 @@ class Versao:
         if parte == "minor":
             return Versao(self.major, self.minor + 1, 0)
         return Versao(self.major, self.minor, self.patch + 1)
-
-
-def e_versao(texto: str) -> bool:
-    return bool(_SEMVER.match(texto))
 
 
 def incremento_de(tipo_mudanca: str) -> str:
@@ -70,7 +66,10 @@ def incremento_de(tipo_mudanca: str) -> str:
     return INCREMENTOS[tipo]
 
 
-def proxima_versao(ultima: Versao | None, incremento: str) -> Versao:
+def proxima_versao(ultima: Versao | str | None, incremento: str) -> Versao:
+    """The version after `ultima` (a name as the repository lists it, or parsed)."""
     if ultima is None:
         return Versao.ler(PRIMEIRA)
+    if isinstance(ultima, str):
+        ultima = Versao.ler(ultima)
     return ultima.incrementar(incremento)
