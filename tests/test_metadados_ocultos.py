@@ -256,3 +256,61 @@ def test_migrar_esconde_nomes_de_repositorio_cifrado_antigo(
     # Run again: nothing left to do.
     de_novo = _cli(arq_cfg, "migrar", "--esconder-nomes")
     assert de_novo["ja_escondidos"] and de_novo["objetos_convertidos"] == 0
+
+
+class _Queda(Exception):
+    """A process killed mid-step (raised from the backend)."""
+
+
+@pytest.mark.parametrize("etapa", ["gemeos", "apagando"])
+def test_migrar_esconder_nomes_retoma_depois_de_interrompido(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, etapa: str
+) -> None:
+    from backup_versionamento.armazenamento.migracao_nomes import esconder_nomes
+    from backup_versionamento.seguranca import contexto
+
+    cfg = _cfg(tmp_path, str(tmp_path / "repo"))
+    origem = tmp_path / "src" / NOME
+    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", False)
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        for i in range(2):
+            escrever(origem, aleatorio(100 * KiB, 40 + i))
+            g.criar_backup(origem, "minor", descricao=DESCRICOES[i])
+        g.fixar_versao(NOME, "1.0.0")
+        g.definir_alias(NOME, "producao", "1.1.0")
+        backend = g.repo.backend
+        # Killed at the 3rd twin written (before the commit point), or at the 3rd
+        # clear name deleted (after it).
+        metodo = "gravar" if etapa == "gemeos" else "apagar"
+        original = getattr(backend, metodo)
+        feitos = []
+
+        def cair(chave: str, *args: Any, **kw: Any) -> Any:
+            if chave.startswith("modelos/"):
+                feitos.append(chave)
+                if len(feitos) == 3:
+                    raise _Queda(chave)
+            return original(chave, *args, **kw)
+
+        monkeypatch.setattr(backend, metodo, cair)
+        with pytest.raises(_Queda):
+            esconder_nomes(g.repo)
+        monkeypatch.setattr(backend, metodo, original)
+    # In between, every version, pin and alias still reads.
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        assert [v["versao"] for v in g.listar_versoes(NOME)] == ["1.0.0", "1.1.0"]
+        assert g.aliases(NOME) == {"producao": "1.1.0"}
+        assert g.verificar_integridade()["ok"]
+        rel = esconder_nomes(g.repo)  # run again: finishes
+        assert not rel["ja_escondidos"]
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        assert g.repo.nomes.ocultos
+        versoes = g.listar_versoes(NOME)
+        assert [v["versao"] for v in versoes] == ["1.0.0", "1.1.0"]
+        assert [v["fixada"] for v in versoes] == [True, False]
+        assert g.aliases(NOME) == {"producao": "1.1.0"}
+        assert g.verificar_integridade()["ok"]
+    chaves = [
+        str(p.relative_to(tmp_path / "repo")) for p in (tmp_path / "repo").rglob("*")
+    ]
+    assert not [c for c in chaves if NOME in c or "1.0.0" in c or "producao" in c]
