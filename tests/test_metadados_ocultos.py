@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,64 @@ def test_migrar_esconder_nomes_retoma_depois_de_interrompido(
         str(p.relative_to(tmp_path / "repo")) for p in (tmp_path / "repo").rglob("*")
     ]
     assert not [c for c in chaves if NOME in c or "1.0.0" in c or "producao" in c]
+
+
+_MAQUINA = """
+import hashlib, json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from backup_versionamento import GerenciadorBackupVersionamento
+cfg = json.loads(Path(sys.argv[2]).read_text())
+n, pasta = sys.argv[3], Path(sys.argv[4])
+saida = []
+with GerenciadorBackupVersionamento(config=cfg) as g:
+    for i in range(4):
+        arq = pasta / f"m{n}_{i}" / "previsor_quina_zulu.bin"
+        arq.parent.mkdir(parents=True)
+        arq.write_bytes(f"maquina {n} rodada {i} ".encode() * 5000)
+        versao = g.criar_backup(arq, "patch", descricao=f"m{n} r{i}")
+        saida.append([versao, hashlib.sha256(arq.read_bytes()).hexdigest()])
+print(json.dumps(saida))
+"""
+
+
+def test_tres_maquinas_publicam_com_nomes_chaveados_sem_perder_versao(
+    tmp_path: Path,
+) -> None:
+    """Keyed keys are deterministic: concurrent machines still get one version each."""
+    import os
+    import sys
+
+    from .conftest import RAIZ
+
+    cfg = _cfg(tmp_path, str(tmp_path / "repo"))
+    cfg["seguranca"]["controle_acesso"]["habilitado"] = False
+    arq_cfg = tmp_path / "cfg.json"
+    arq_cfg.write_text(json.dumps(cfg))
+    with GerenciadorBackupVersionamento(config=cfg) as g:  # one key file for all
+        assert g.repo.nomes.ocultos
+    procs = []
+    for n in range(3):
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / f"maquina{n}")}
+        args = [str(RAIZ), str(arq_cfg), str(n), str(tmp_path / "src")]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _MAQUINA, *args],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    prometidas: dict[str, str] = {}
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        for versao, sha in json.loads(out):
+            assert versao not in prometidas, f"{versao} dada a duas máquinas"
+            prometidas[versao] = sha
+    assert len(prometidas) == 12
+    with GerenciadorBackupVersionamento(config=cfg) as g:
+        listadas = {v["versao"]: v["sha256"] for v in g.listar_versoes(NOME)}
+        assert listadas == prometidas
+        assert g.verificar_integridade()["ok"]

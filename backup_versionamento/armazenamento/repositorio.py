@@ -241,6 +241,9 @@ class Repositorio:
         )
         if not criado:
             self._ocupadas[sidecar.modelo].add(sidecar.versao)
+        elif self.nomes.ocultos:  # this process knows the names of its own key
+            chave = self.nomes.chave_sidecar(sidecar.modelo, sidecar.versao)
+            self._nomes_por_chave[chave] = (sidecar.modelo, sidecar.versao)
         return criado
 
     def blocos_ausentes(self, ids: set[str]) -> list[str]:
