@@ -116,6 +116,9 @@ def _percorrer(
         assert [v["versao"] for v in g.listar_versoes(NOME)] == list(VERSOES)
         assert g.restaurar_backup(NOME, "@producao", tmp_path / "r1")
         assert g.verificar_integridade()["ok"]
+        assert g.status()["aliases"] == {NOME: {"producao": "1.1.0"}}
+        arquivos = g.gerar_relatorio()
+        assert NOME in Path(arquivos["json"]).read_text()
     # Another machine (empty per-machine state): the names come from the sidecars.
     env_outra = {**(env or {}), "XDG_CACHE_HOME": str(tmp_path / "outra_maquina")}
     listado = _cli(arq_cfg, "listar", "--modelo", NOME, env=env_outra)
