@@ -102,18 +102,21 @@ class GerenciadorBackupVersionamento:
         self.pasta_estado = self.repo.pasta_estado
         # The spec's log folder: inside a local writable repository; a read-only
         # or remote one logs to this machine's state folder.
+        # Where the spec's files for people go (logs/, relatorios/): inside a
+        # local writable repository; else in this machine's state folder.
         pasta = pasta_local(self.base)
         if pasta is not None and not self.backend.somente_leitura:
-            self.pasta_logs = pasta / "logs"
+            self.pasta_saidas: Path = pasta
         else:
-            self.pasta_logs = self.pasta_estado / "logs"
+            self.pasta_saidas = self.pasta_estado
         # The audit log stays with the repository (its entries hide names when
-        # the repository does); the spec's log and the activity journal name
-        # models, versions, paths and hashes, so a repository that hides names
-        # keeps them on this machine (docs/SEGURANCA.md).
-        self.pasta_auditoria = self.pasta_logs
+        # the repository does); the spec's log, the activity journal and the
+        # reports name models, versions, paths and hashes, so a repository that
+        # hides names keeps them on this machine (docs/SEGURANCA.md).
+        self.pasta_auditoria = self.pasta_saidas / "logs"
         if self.repo.nomes.ocultos:
-            self.pasta_logs = self.pasta_estado / "logs"
+            self.pasta_saidas = self.pasta_estado
+        self.pasta_logs = self.pasta_saidas / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(
             self.pasta_logs, debug=dev["modo_debug"], detalhado=dev["log_detalhado"]

@@ -31,6 +31,14 @@ VERSOES = ("1.0.0", "1.1.0", "1.2.0")
 KiB = 1 << 10
 
 
+@pytest.fixture(autouse=True)
+def _nomes_chaveados(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New encrypted repositories hide names (even in the encrypted rerun)."""
+    from backup_versionamento.seguranca import contexto
+
+    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", True)
+
+
 def _eu() -> str:
     from backup_versionamento.seguranca.acesso import usuario_atual
 

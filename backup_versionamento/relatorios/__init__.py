@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..base.endereco import pasta_local
 from ..base.escrita import erro_de_os
 from ..erros import ErroBackup, ErroNaoSuportado
 from ..registro import NOME_LOGGER
@@ -45,16 +44,10 @@ def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
 
     A repository in an object store or on a read-only mount has no such folder:
     the reports go beside its logs in this machine's state folder. So do those of
-    a repository that hides names: a report names models and versions.
+    a repository that hides names: a report names models and versions
+    (`pasta_saidas` says which).
     """
-    base = pasta_local(gerenciador.base)
-    if (
-        base is not None
-        and not gerenciador.backend.somente_leitura
-        and not gerenciador.repo.nomes.ocultos
-    ):
-        return base / PASTA_PADRAO
-    return Path(gerenciador.pasta_estado) / PASTA_PADRAO
+    return Path(gerenciador.pasta_saidas) / PASTA_PADRAO
 
 
 def gerar_relatorio(
