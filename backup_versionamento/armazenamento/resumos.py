@@ -18,6 +18,7 @@ import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ CREATE TABLE IF NOT EXISTS sumidas (
     PRIMARY KEY (modelo, versao));
 """
 LerSidecar = Callable[[str, str], Sidecar]
+# Sidecars read at once to learn hidden names (I/O bound: S3 GETs).
+THREADS_RESOLVER = 8
 # A listed sidecar key -> (model, version); raises ErroBackup when unreadable.
 Resolver = Callable[[str], tuple[str, str]]
 
@@ -96,31 +99,54 @@ class IndiceResumos(CacheSqlite):
             lambda: {"sidecars": {}, "fixadas": set()}
         )
         fixadas: list[tuple[str, str]] = []
-        nomes_de: dict[tuple[str, str], tuple[str, str]] = {}
-        ilegiveis: dict[tuple[str, str], str] = {}
+        sidecars: list[tuple[tuple[str, str], InfoObjeto]] = []
         for info in self.backend.listar(prefixo):
             segs = self.nomes.segmentos(info.chave)
-            if segs is None:
-                fixada = self.nomes.segmentos(info.chave, SUFIXO_FIXADA)
-                if fixada is not None:
-                    fixadas.append(fixada)
+            if segs is not None:
+                sidecars.append((segs, info))
                 continue
-            if not self.nomes.ocultos or self.resolver is None:
-                nomes_de[segs] = segs
-            else:
-                try:
-                    nomes_de[segs] = self.resolver(info.chave)
-                except ErroBackup as e:
-                    rotulo = (modelo or f"(nome oculto {segs[0]})", segs[1])
-                    ilegiveis[rotulo] = str(e)
-                    continue
-            m, v = nomes_de[segs]
-            por_modelo[m]["sidecars"][v] = info
+            fixada = self.nomes.segmentos(info.chave, SUFIXO_FIXADA)
+            if fixada is not None:
+                fixadas.append(fixada)
+        nomes_de, ilegiveis = self._resolver_todos(sidecars, modelo)
+        for segs, info in sidecars:
+            if segs in nomes_de:
+                m, v = nomes_de[segs]
+                por_modelo[m]["sidecars"][v] = info
         for segs in fixadas:
             if segs in nomes_de:
                 m, v = nomes_de[segs]
                 por_modelo[m]["fixadas"].add(v)
         return por_modelo, ilegiveis
+
+    def _resolver_todos(
+        self, sidecars: list[tuple[tuple[str, str], InfoObjeto]], modelo: str | None
+    ) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], str]]:
+        """Key segments -> (model, version); hidden names resolved in parallel (a
+        new machine reads each sidecar once: on S3 that is one GET each)."""
+        if not self.nomes.ocultos or self.resolver is None:
+            return {segs: segs for segs, _ in sidecars}, {}
+        resolver = self.resolver
+
+        def um(item: tuple[tuple[str, str], InfoObjeto]) -> tuple[str, str] | str:
+            try:
+                return resolver(item[1].chave)
+            except ErroBackup as e:
+                return str(e)
+
+        nomes_de: dict[tuple[str, str], tuple[str, str]] = {}
+        ilegiveis: dict[tuple[str, str], str] = {}
+        # The first one alone: it warms the repository's map from this cache.
+        achados = [um(item) for item in sidecars[:1]]
+        if len(sidecars) > 1:
+            with ThreadPoolExecutor(THREADS_RESOLVER) as pool:
+                achados += pool.map(um, sidecars[1:])
+        for (segs, _), achado in zip(sidecars, achados, strict=True):
+            if isinstance(achado, str):
+                ilegiveis[(modelo or f"(nome oculto {segs[0]})", segs[1])] = achado
+            else:
+                nomes_de[segs] = achado
+        return nomes_de, ilegiveis
 
     def sincronizar(self, modelo: str | None = None) -> None:
         """Bring one model (or all) in line with the repository's listing."""
