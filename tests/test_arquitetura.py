@@ -229,3 +229,48 @@ def test_sem_ciclo_entre_pacotes() -> None:
                 topo.setdefault(a, set()).add(b)
     ciclos = _ciclos(topo)
     assert not ciclos, f"ciclo de importação entre pacotes: {ciclos}"
+
+
+# The repository's parts: the services ask the repository (armazenamento/
+# coordenacao.py and Repositorio's methods) instead of reaching into these.
+PARTES_DO_REPOSITORIO = {
+    "backend",
+    "objetos",
+    "cabecalho",
+    "resumos",
+    "indice_blocos",
+    "codificador",
+}
+# (module, part) still reached into. issue 16: servicos.backup is changed when
+# the branches are merged; politica_assinatura lists raw sidecar keys (h19).
+PARTES_AINDA_USADAS = {
+    ("servicos.backup", "backend"),
+    ("servicos.backup", "objetos"),
+    ("servicos.backup", "cabecalho"),
+    ("servicos.backup", "resumos"),
+}
+
+
+def _partes_usadas() -> set[tuple[str, str]]:
+    """(module, part) for every `<x>.repo.<part>` outside the storage layer."""
+    saida = set()
+    for nome, arquivo in _modulos():
+        if _lugar(nome) == "armazenamento":
+            continue
+        for no in ast.walk(ast.parse(arquivo.read_text(encoding="utf-8"))):
+            if (
+                isinstance(no, ast.Attribute)
+                and no.attr in PARTES_DO_REPOSITORIO
+                and isinstance(no.value, ast.Attribute)
+                and no.value.attr == "repo"
+            ):
+                saida.add((nome, no.attr))
+    return saida
+
+
+def test_servicos_pedem_ao_repositorio() -> None:
+    novas = sorted(_partes_usadas() - PARTES_AINDA_USADAS)
+    assert not novas, (
+        "acesso novo às partes do repositório (peça ao Repositorio, veja "
+        f"armazenamento/coordenacao.py): {novas}"
+    )

@@ -35,6 +35,7 @@ from backup_versionamento.armazenamento.backends import (
     Partes,
     validar_chave,
 )
+from backup_versionamento.armazenamento.backends.base import BackendEnvolto
 from backup_versionamento.armazenamento.backends.reivindicacao import (
     BackendCriacaoSondada,
     BackendSemCondicional,
@@ -109,20 +110,69 @@ def test_criacao_condicional_declarada_ou_sondada(backend: Backend) -> None:
     assert _chaves(backend, "") == []
 
 
-def test_capacidades_opcionais(backend: Backend) -> None:
-    """Where a backend offers an optional capability, it keeps its contract:
-    `limpar_temporarios(idade_s)` -> (count, bytes) and never touches a key;
-    `restringir()` takes no argument and later writes still round-trip."""
+def _mais_interno(backend: Backend) -> Backend:
+    while isinstance(backend, BackendEnvolto):
+        backend = backend.interno
+    return backend
+
+
+def _capacidades(backend: Backend, *, recusa_exclusivo: bool = False) -> None:
+    """The capabilities a store may lack are still in the protocol (no getattr):
+    conditional create honored (or refused clearly), `limpar_temporarios` never
+    touches a key, `restringir` keeps writes working and drops "others" where
+    there are modes, `pasta_local` is the folder that holds the keys or None."""
     backend.gravar("pacotes/ab/x", b"dados")
-    limpar = getattr(backend, "limpar_temporarios", None)
-    if limpar is not None:
-        n, total = limpar(0.0)
-        assert isinstance(n, int) and isinstance(total, int) and n >= 0
-    restringir = getattr(backend, "restringir", None)
-    if restringir is not None:
-        restringir()
-        backend.gravar("pacotes/ab/y", b"mais")
-        assert backend.ler("pacotes/ab/y") == b"mais"
+    assert backend.criacao_condicional in (True, None)
+    if recusa_exclusivo:
+        with pytest.raises(ErroNaoSuportado):
+            backend.gravar("travas/t", b"1", exclusivo=True)
+        assert not backend.existe("travas/t")
+    else:
+        assert backend.gravar("travas/t", b"1", exclusivo=True) is True
+        assert backend.gravar("travas/t", b"2", exclusivo=True) is False
+        assert backend.ler("travas/t") == b"1"
+    n, total = backend.limpar_temporarios(0.0)
+    assert isinstance(n, int) and isinstance(total, int) and n >= 0 and total >= 0
+    assert backend.ler("pacotes/ab/x") == b"dados"
+    backend.restringir()
+    backend.gravar("pacotes/ab/y", b"mais")
+    assert backend.ler("pacotes/ab/y") == b"mais"
+    pasta = backend.pasta_local
+    assert (pasta is not None) == isinstance(_mais_interno(backend), BackendLocal)
+    if pasta is not None:
+        assert (pasta / "pacotes" / "ab" / "x").read_bytes() == b"dados"
+        assert (pasta / "pacotes" / "ab" / "y").stat().st_mode & 0o007 == 0
+
+
+def test_capacidades_do_protocolo(backend: Backend) -> None:
+    _capacidades(backend)
+
+
+@pytest.mark.parametrize("fabrica", sorted(DEFEITUOSAS))
+def test_capacidades_em_loja_defeituosa(fabrica: str, tmp_path: Path) -> None:
+    """The stores that ignore If-None-Match or list late keep the same protocol;
+    both at once refuse exclusive create (the probe cannot trust it)."""
+    with DEFEITUOSAS[fabrica](tmp_path) as loja:
+        _capacidades(
+            loja, recusa_exclusivo=fabrica == "sem_condicional+listagem_atrasada"
+        )
+
+
+def test_limpar_temporarios_remove_restos_e_nada_mais(backend: Backend) -> None:
+    """A writer killed mid-write leaves a hidden temp in a folder: the cleanup
+    removes it (counted, with its bytes) and no key; without a folder (memory,
+    S3 without stale uploads) there is nothing to remove."""
+    backend.gravar("pacotes/ab/x", b"dados")
+    pasta = backend.pasta_local
+    if pasta is None:
+        assert backend.limpar_temporarios(0.0) == (0, 0)
+    else:
+        resto = pasta / "pacotes" / "ab" / ".x.0123456789abcdef.tmp"
+        resto.write_bytes(b"12345")
+        os.utime(resto, (time.time() - 3600, time.time() - 3600))
+        assert backend.limpar_temporarios(60.0) == (1, 5)
+        assert not resto.exists()
+    assert _chaves(backend, "") == ["pacotes/ab/x"]
     assert backend.ler("pacotes/ab/x") == b"dados"
 
 

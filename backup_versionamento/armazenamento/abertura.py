@@ -261,3 +261,37 @@ class Criacao:
             )
         self._desfeito = False
         self.criado_agora = True
+
+
+class CabecalhoAberto:
+    """The header as this process opened it, and its creation (mixed into
+    `Repositorio`): fields to read, fields other machines added, undoing."""
+
+    backend: Backend
+    cabecalho: dict[str, Any]
+    criacao: Criacao
+
+    def desfazer_criacao(self) -> bool:
+        """Remove the header this process just created if nothing was stored since."""
+        return self.criacao.desfazer()
+
+    def _garantir_cabecalho(self) -> None:
+        self.criacao.garantir()
+
+    def campo_cabecalho(self, nome: str) -> Any:
+        """A field of the header as opened (None if absent)."""
+        return self.cabecalho.get(nome)
+
+    def cabecalho_gravado(self) -> dict[str, Any] | None:
+        """The header as stored now (another machine may have added a field)."""
+        return ler_cabecalho(self.backend)
+
+    def adotar_campo(self, nome: str, valor: Any) -> None:
+        """Take into this process's header a field found in the stored one."""
+        self.cabecalho[nome] = valor
+
+    def gravar_campo(self, cab: dict[str, Any], nome: str, valor: Any) -> None:
+        """Write the stored header `cab` (just read) with `nome` set, and adopt it."""
+        cab[nome] = valor
+        self.backend.gravar(CHAVE_CABECALHO, serializar_cabecalho(cab))
+        self.cabecalho[nome] = valor

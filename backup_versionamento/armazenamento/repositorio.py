@@ -16,7 +16,6 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import blake3
@@ -34,6 +33,7 @@ from . import verificador
 from .abertura import (
     CHAVE_CABECALHO,
     FORMATO_REPOSITORIO,
+    CabecalhoAberto,
     Criacao,
     PreparadorCriacao,
     ResolvedorChaves,
@@ -43,8 +43,10 @@ from .abertura import (
     localizar_estado,
     serializar_cabecalho,
 )
+from .aliases import HistoricoAliases
 from .backends import Backend
 from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
+from .coordenacao import Coordenacao
 from .fluxo import Progresso
 from .indice_blocos import IndiceBlocos
 from .nomes_versao import e_versao, maior_versao
@@ -99,8 +101,9 @@ def chave_de_nomes(chave_ids: bytes) -> bytes:
     ).digest()
 
 
-class Repositorio:
-    """One format 2 repository over a backend, with this machine's caches."""
+class Repositorio(CabecalhoAberto, Coordenacao):
+    """One format 2 repository over a backend, with this machine's caches. The
+    services ask it (and its mixins) rather than reach into its parts."""
 
     def __init__(
         self,
@@ -203,24 +206,30 @@ class Repositorio:
     def descrever(self) -> str:
         return self.backend.descrever()
 
-    # -- locks (per machine) -------------------------------------------------------
-    def caminho_trava(self, nome: str) -> Path:
-        pasta = self.pasta_estado / "travas"
-        if not pasta.is_dir() and (pasta.exists() or pasta.is_symlink()):
-            # Per-machine state, never the truth: a file in the way is removed.
-            log.warning("%s não é uma pasta; removido e recriado", pasta)
-            with contextlib.suppress(FileNotFoundError):
-                pasta.unlink()
-        return pasta / f"{nome}.lock"
+    # -- what the services ask ------------------------------------------------------
+    def atualizar_indice(self) -> None:
+        """Re-read the chunk index: a collection may have run since it was read."""
+        self.objetos.atualizar_indice(forcar=True)
+
+    def sincronizar(self, modelo: str | None = None) -> None:
+        """Bring this machine's version summaries in line with the repository."""
+        self.resumos.sincronizar(modelo)
+
+    def danificadas(self, modelo: str | None = None) -> list[dict[str, str]]:
+        """Versions whose sidecar did not read at the last listing."""
+        return self.resumos.danificadas(modelo)
+
+    def totais(self) -> dict[str, int]:
+        """Models, versions and logical bytes (after `modelos()`)."""
+        return self.resumos.totais()
+
+    def aliases(self, assinador: Callable[[], Any]) -> HistoricoAliases:
+        """The alias histories of this repository, signed by `assinador()`."""
+        return HistoricoAliases(
+            self.backend, self.codificador, assinador, nomes=self.nomes
+        )
 
     # -- writing -------------------------------------------------------------------
-    def desfazer_criacao(self) -> bool:
-        """Remove the header this process just created if nothing was stored since."""
-        return self.criacao.desfazer()
-
-    def _garantir_cabecalho(self) -> None:
-        self.criacao.garantir()
-
     def sessao(self) -> SessaoEscrita:
         self._garantir_cabecalho()
         return self.objetos.sessao()
@@ -386,6 +395,17 @@ class Repositorio:
         if self.assinador is not None:
             self.assinador.conferir(sc, origem)
         return sc
+
+    def ler_sem_politica(self, modelo: str, versao: str) -> Sidecar:
+        """A sidecar decrypted and checked, but not by the signature policy (which
+        reads the other versions with it)."""
+        chave = self.nomes.chave_sidecar(modelo, versao)
+        return Sidecar.ler(
+            self.abrir_sidecar(modelo, versao, self.backend.ler(chave)),
+            modelo=modelo,
+            versao=versao,
+            origem=f"{self.descrever()}/{chave}",
+        )
 
     def fixar(self, modelo: str, versao: str, fixa: bool) -> None:
         self.ler_versao(modelo, versao)  # must exist and be readable

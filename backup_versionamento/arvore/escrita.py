@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..armazenamento.escrita_atomica import sincronizar_pasta
 from ..armazenamento.fluxo import Progresso, escrever_blocos_conferidos
@@ -29,8 +30,18 @@ from ..armazenamento.sidecar import (
 from ..base.escrita import erro_de_os
 from ..erros import ErroIntegridade, ErroRestauracao
 
+if TYPE_CHECKING:
+    from ..armazenamento.repositorio import Repositorio
+
 # servicos.destino removes stale temps of killed restores by this suffix.
 SUFIXO_TEMP = ".restaurando"
+
+
+def restaurar_versao(
+    repo: Repositorio, sidecar: Sidecar, destino: Path, **opcoes: Any
+) -> Path:
+    """`restaurar` from a repository, with its read threads (the services' door)."""
+    return restaurar(repo.objetos, sidecar, destino, threads=repo.threads, **opcoes)
 
 
 def restaurar(

@@ -68,9 +68,7 @@ class ContextoSeguranca:
         self.id_repositorio: str | None = None
         self.auditoria: LogAuditoria | None = None
         if self.cripto["habilitada"] or self.cfg_acesso["habilitado"]:
-            restringir = getattr(backend, "restringir", None)  # a local folder
-            if restringir is not None:
-                restringir()
+            backend.restringir()  # a local folder: 0640/0750; else nothing
         if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import preparar_backend
 
@@ -269,7 +267,7 @@ class ContextoSeguranca:
         # configuration has signatures off (docs/SEGURANCA.md).
         if (
             self.assinador is not None
-            or repo.cabecalho.get("politica_assinatura")
+            or repo.campo_cabecalho("politica_assinatura")
             or (repo.pasta_estado / "politica_assinatura").exists()  # seen before
         ):
             from .politica_assinatura import PoliticaAssinatura

@@ -93,7 +93,7 @@ class PoliticaAssinatura:
         self._publica: Ed25519PublicKey | None = None
         self._erro_registro: str | None = None
         self._removida: str | None = None  # a v2 signature seen with no record
-        self._carregar(repo.cabecalho.get(CAMPO))
+        self._carregar(repo.campo_cabecalho(CAMPO))
         self._lembrar()
 
     def _lembrar(self) -> None:
@@ -172,16 +172,11 @@ class PoliticaAssinatura:
 
     def _registrar(self) -> None:
         """Write the record before the first signed publish (once per repository)."""
-        from ..armazenamento.repositorio import (
-            CHAVE_CABECALHO,
-            ler_cabecalho,
-            serializar_cabecalho,
-        )
         from ..base.tempo import agora_iso
 
         assinador = self.assinador
         assert assinador is not None and assinador.privada is not None
-        cab = ler_cabecalho(self.repo.backend)
+        cab = self.repo.cabecalho_gravado()
         if cab is None or cab.get("id") != self.repo.id:
             raise ErroIntegridade(
                 f"{self._origem_cab}: cabeçalho ausente ou trocado; nada foi publicado"
@@ -192,7 +187,7 @@ class PoliticaAssinatura:
                 "repositorio.json de uma cópia"
             )
         if cab.get(CAMPO) is not None:  # another machine registered it meanwhile
-            self.repo.cabecalho[CAMPO] = cab[CAMPO]
+            self.repo.adotar_campo(CAMPO, cab[CAMPO])
             self._carregar(cab[CAMPO])
             return
         anteriores: dict[str, str] = {}
@@ -230,9 +225,7 @@ class PoliticaAssinatura:
             registro["autenticacao"] = hmac.new(
                 self.chave_hmac, dados, hashlib.sha256
             ).hexdigest()
-        cab[CAMPO] = registro
-        self.repo.backend.gravar(CHAVE_CABECALHO, serializar_cabecalho(cab))
-        self.repo.cabecalho[CAMPO] = registro
+        self.repo.gravar_campo(cab, CAMPO, registro)
         self._carregar(registro)
         self._lembrar()
         log.info(
@@ -244,14 +237,7 @@ class PoliticaAssinatura:
 
     # -- raw reads (no policy check: used to look at the other versions) ----------
     def _ler_cru(self, modelo: str, versao: str) -> Sidecar:
-        chave = self.repo.nomes.chave_sidecar(modelo, versao)
-        bruto = self.repo.backend.ler(chave)
-        return Sidecar.ler(
-            self.repo.abrir_sidecar(modelo, versao, bruto),
-            modelo=modelo,
-            versao=versao,
-            origem=f"{self.repo.descrever()}/{chave}",
-        )
+        return self.repo.ler_sem_politica(modelo, versao)
 
     def _sidecars_crus(
         self, modelo: str | None = None
@@ -322,11 +308,9 @@ class PoliticaAssinatura:
         return sidecar
 
     def _reler_cabecalho(self) -> None:
-        from ..armazenamento.repositorio import ler_cabecalho
-
-        cab = ler_cabecalho(self.repo.backend)
+        cab = self.repo.cabecalho_gravado()
         if cab and cab.get("id") == self.repo.id and cab.get(CAMPO) is not None:
-            self.repo.cabecalho[CAMPO] = cab[CAMPO]
+            self.repo.adotar_campo(CAMPO, cab[CAMPO])
             self._carregar(cab[CAMPO])
             self._lembrar()
 

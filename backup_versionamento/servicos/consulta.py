@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,6 @@ from ..argumentos import CAMINHO, exigir
 from ..armazenamento.aliases import AssinadorBytes, HistoricoAliases, validar_nome_alias
 from ..armazenamento.sidecar import Sidecar
 from ..arvore import escrita
-from ..base.endereco import pasta_local
 from ..erros import ErroVersaoNaoEncontrada
 from ..politica.versoes import ULTIMA, Versao
 from .contexto import Contexto
@@ -29,13 +27,7 @@ class ServicoConsulta:
     def historico_aliases(self) -> HistoricoAliases:
         """The repository's alias histories (signed with the repository's signer)."""
         if self._aliases is None:
-            repo = self.ctx.repo
-            self._aliases = HistoricoAliases(
-                repo.backend,
-                repo.codificador,
-                lambda: self.assinador_aliases(),
-                nomes=repo.nomes,
-            )
+            self._aliases = self.ctx.repo.aliases(lambda: self.assinador_aliases())
         return self._aliases
 
     def versoes_com_alias(self, modelo: str) -> dict[str, list[str]]:
@@ -84,10 +76,10 @@ class ServicoConsulta:
         """
         if modelo is None:
             self.ctx.repo.modelos()  # one sync of every model
-            return self.ctx.repo.resumos.danificadas()
+            return self.ctx.repo.danificadas()
         nome = nome_de(modelo)
         self.ctx.repo.versoes(nome)
-        return self.ctx.repo.resumos.danificadas(nome)
+        return self.ctx.repo.danificadas(nome)
 
     def resolver_versao(self, modelo: str | Path, versao: str) -> str:
         exigir(versao, str, "versao", "um texto como '1.2.3' ou 'ultima'")
@@ -119,12 +111,7 @@ class ServicoConsulta:
         with tempfile.TemporaryDirectory(
             dir=self.ctx.pasta_estado, prefix=".inspecao-"
         ) as tmp:
-            caminho = escrita.restaurar(
-                self.ctx.repo.objetos,
-                sc,
-                Path(tmp) / sc.modelo,
-                threads=self.ctx.repo.threads,
-            )
+            caminho = escrita.restaurar_versao(self.ctx.repo, sc, Path(tmp) / sc.modelo)
             return inspecionar_modelo(caminho, **opcoes)
 
     def comparar_versoes(
@@ -193,7 +180,7 @@ class ServicoConsulta:
 
     def status(self) -> dict[str, Any]:
         modelos = self.ctx.repo.modelos()
-        totais = self.ctx.repo.resumos.totais()
+        totais = self.ctx.repo.totais()
         n_pacotes, armazenado = self.ctx.repo.tamanho_pacotes()
         ultimo = None
         for m in modelos:
@@ -204,25 +191,19 @@ class ServicoConsulta:
                         "versao": v["versao"],
                         "criado_em": v["criado_em"],
                     }
-        # An object store has no free space to measure: None.
-        base = pasta_local(self.ctx.base)
-        livre = shutil.disk_usage(base).free if base is not None else None
+        livre = self.ctx.repo.espaco_livre()  # None: an object store
         aliases = {
             m: {a: str(e.versao) for a, e in self.historico_aliases.atuais(m).items()}
             for m in modelos
         }
-        # lazy: startup time (docs/DESEMPENHO.md)
-        from ..armazenamento.trava_remota import ler_trava, listar_concessoes
-
-        backend = self.ctx.repo.backend
         return {
             # Who holds the repository now; stale ones say what to do.
-            "trava_limpeza": ler_trava(backend),
-            "concessoes": listar_concessoes(backend),
+            "trava_limpeza": self.ctx.repo.trava_limpeza(),
+            "concessoes": self.ctx.repo.concessoes(),
             "base": str(self.ctx.base),
             "aliases": {m: a for m, a in aliases.items() if a},
-            "formato": self.ctx.repo.cabecalho["formato"],
-            "id": self.ctx.repo.cabecalho["id"],
+            "formato": self.ctx.repo.campo_cabecalho("formato"),
+            "id": self.ctx.repo.id,
             "modelos": len(modelos),
             "versoes": totais["versoes"],
             "tamanho_logico": totais["tamanho_logico"],
@@ -236,7 +217,7 @@ class ServicoConsulta:
             "espaco_baixo": livre is not None
             and livre < self.ctx.config["espaco_disco"]["aviso_mb"] * 1024**2,
             "aviso_espaco_mb": self.ctx.config["espaco_disco"]["aviso_mb"],
-            "versoes_danificadas": self.ctx.repo.resumos.danificadas(),
+            "versoes_danificadas": self.ctx.repo.danificadas(),
         }
 
 

@@ -6,12 +6,6 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import (
-    quebrar_concessoes,
-    quebrar_trava,
-    trava_limpeza,
-)
 from ..registro import NOME_LOGGER
 from ..texto import plural
 from .backup import ESPERA_TRAVA_S
@@ -64,16 +58,9 @@ class ServicoLimpeza:
             return saida
         carencia = self.ctx.config["retencao"]["carencia_coleta_minutos"] * 60
         espera_backups = self.ctx.config["retencao"]["espera_backups_minutos"] * 60
-        with (
-            travar(
-                self.ctx.repo.caminho_trava("repositorio"),
-                espera=ESPERA_TRAVA_S,
-                descricao="repositório (backup em andamento)",
-            ),
-            # Then no backup of any machine holds a lease: nothing deletes a
-            # pack that a running backup may be deduplicating against.
-            trava_limpeza(self.ctx.repo.backend, espera_backups) as trava,
-        ):
+        # Backups of this machine finish first, then no backup of any machine
+        # holds a lease: nothing deletes a pack a running backup may reuse.
+        with self.ctx.repo.exclusivo(ESPERA_TRAVA_S, espera_backups) as trava:
             remover = self._sem_aliases_novos(remover, saida)
             if remover:
                 trava.exigir_valida()
@@ -148,8 +135,8 @@ class ServicoLimpeza:
 
     def quebrar_trava(self) -> dict[str, Any] | None:
         """Remove a stale collection lock object (shared stores); what it held."""
-        return quebrar_trava(self.ctx.repo.backend)
+        return self.ctx.repo.quebrar_trava_limpeza()
 
     def quebrar_concessoes(self) -> list[dict[str, Any]]:
         """Remove expired backup leases (their backups died); what they held."""
-        return quebrar_concessoes(self.ctx.repo.backend)
+        return self.ctx.repo.quebrar_concessoes()

@@ -53,13 +53,12 @@ class ServicoRestauracao:
                 pasta_local(base),
             )
             preparar_pasta(r.caminho)
-            final = escrita.restaurar(
-                self.ctx.repo.objetos,
+            final = escrita.restaurar_versao(
+                self.ctx.repo,
                 sidecar,
                 r.caminho,
                 sobrescrever=sobrescrever,
                 conferir_sha256=conferir_sha256,
-                threads=self.ctx.repo.threads,
                 progresso=progresso,
             )
         except Exception as e:

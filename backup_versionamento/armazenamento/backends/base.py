@@ -1,14 +1,21 @@
-"""The backend protocol: opaque keys to immutable-ish blobs, no `Path` anywhere.
+"""The backend protocol: opaque keys to immutable-ish blobs, no `Path` in a key.
 
 A backend is a flat key/value store (a local folder, memory, S3). Keys are
 '/'-separated strings such as 'pacotes/ab/<id>' or 'modelos/<modelo>/1.0.0.json';
 model names are user file names, so any Unicode is allowed in a segment.
+
+Capabilities a store may lack are still part of the protocol, so callers never
+probe with getattr: `criacao_condicional` (None: probe it, reivindicacao.py),
+`restringir()` (a no-op without file modes), `limpar_temporarios()` ((0, 0)
+without temp files) and `pasta_local` (None unless a folder on this machine).
+The contract suite (tests/test_backend_contrato.py) checks each on every backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, TypeAlias
 
 Bytes: TypeAlias = bytes | bytearray | memoryview
@@ -52,9 +59,14 @@ class Backend(Protocol):
         """True when `gravar(exclusivo=True)` is honored by construction (link(),
         a lock in memory, or a wrapper that makes it so); None when it depends
         on the server and must be probed (S3: some servers ignore If-None-Match;
-        see reivindicacao.py). Optional capabilities such as
-        `limpar_temporarios(idade_s)` and `restringir()` are methods a backend
-        may lack; callers look them up with getattr."""
+        see reivindicacao.py)."""
+        ...
+
+    @property
+    def pasta_local(self) -> Path | None:
+        """The folder on this machine holding the keys (free space, the logs'
+        place); None for memory and object stores. The one answer to "is this
+        repository local?" once a backend exists."""
         ...
 
     @property
@@ -81,6 +93,16 @@ class Backend(Protocol):
     def listar(self, prefixo: str) -> Iterator[InfoObjeto]: ...
 
     def apagar(self, chave: str) -> None: ...
+
+    def restringir(self) -> None:
+        """Create what follows without access for "others" (a folder: files 0640,
+        folders 0750; docs/SEGURANCA.md). A no-op where the store has no modes."""
+        ...
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        """Remove what crashed writers left, older than `idade_s` seconds, never a
+        key: (count, bytes). (0, 0) where nothing half-written can remain."""
+        ...
 
 
 class BackendEnvolto:
@@ -109,6 +131,10 @@ class BackendEnvolto:
     def criacao_condicional(self) -> bool | None:
         return self.interno.criacao_condicional
 
+    @property
+    def pasta_local(self) -> Path | None:
+        return self.interno.pasta_local
+
     def descrever(self) -> str:
         return self.interno.descrever()
 
@@ -133,10 +159,11 @@ class BackendEnvolto:
     def apagar(self, chave: str) -> None:
         self.interno.apagar(chave)
 
+    def restringir(self) -> None:
+        self.interno.restringir()
+
     def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        """Forwarded when the inner backend has temp files (a local folder)."""
-        limpar = getattr(self.interno, "limpar_temporarios", None)
-        return limpar(idade_s) if limpar is not None else (0, 0)
+        return self.interno.limpar_temporarios(idade_s)
 
 
 def validar_chave(chave: str) -> str:

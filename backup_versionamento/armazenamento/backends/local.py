@@ -61,6 +61,10 @@ class BackendLocal:
     def restringir(self) -> None:
         self.modo_arquivo, self.modo_pasta = 0o640, 0o750
 
+    @property
+    def pasta_local(self) -> Path:
+        return self.raiz
+
     def usar_grupo(self, modo_pasta: int) -> None:
         """Group modes (seguranca/grupo.py): files 0640, folders `modo_pasta`."""
         self.modo_arquivo, self.modo_pasta = 0o640, modo_pasta

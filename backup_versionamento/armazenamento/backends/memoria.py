@@ -18,6 +18,7 @@ class BackendMemoria:
     # a lock in memory
     criacao_condicional: bool | None = True
     leitura_maxima = 1 << 20
+    pasta_local = None  # no folder: nothing to measure, logs in the state folder
 
     def __init__(self) -> None:
         self.somente_leitura = False
@@ -29,6 +30,12 @@ class BackendMemoria:
 
     def descrever(self) -> str:
         return "memória"
+
+    def restringir(self) -> None:
+        """No file modes in memory."""
+
+    def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
+        return 0, 0  # a write is one dict assignment: nothing half-written
 
     @staticmethod
     def _ausente(chave: str) -> ErroChaveAusente:

@@ -14,11 +14,8 @@ permanent ones (no bucket, access denied, bad keys) become clear messages.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 from ...base.padroes import THREADS_BACKUP
@@ -27,46 +24,16 @@ from ...erros import (
     ErroChaveAusente,
     ErroConfiguracao,
     ErroIntegridade,
-    ErroPermissao,
-    ErroRepositorio,
-    ErroTransitorio,
 )
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
+from .s3_erros import CODIGOS_AUSENTE, codigo_erro, traduzir_erro
+from .s3_partes import abortar_envios_antigos, gravar_em_partes
 
 log = logging.getLogger("SistemaBackup")
 
 # Objects above this go up in parts, in parallel (S3 parts are >= 5 MiB).
 LIMIAR_MULTIPART = 64 << 20
 TAMANHO_PARTE = 16 << 20
-
-_CODIGOS_AUSENTE = {"NoSuchKey", "404", "NotFound"}
-_CODIGOS_PERMISSAO = {
-    "AccessDenied",
-    "403",
-    "Forbidden",
-    "AllAccessDisabled",
-    "AccountProblem",
-}
-_CODIGOS_CREDENCIAIS = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "InvalidClientTokenId",
-}
-_CODIGOS_TRANSITORIOS = {
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TooManyRequests",
-    "RequestTimeout",
-    "InternalError",
-    "ServiceUnavailable",
-    "OperationAborted",
-    "ConditionalRequestConflict",  # a concurrent conditional write: ask again
-}
 
 
 def separar_endereco(endereco: str) -> tuple[str, str]:
@@ -90,6 +57,7 @@ class BackendS3:
     criacao_condicional: bool | None = None
     leitura_maxima = 8 << 20  # each GET has latency: few large ranges
     somente_leitura = False
+    pasta_local = None  # nothing to measure; logs go to the state folder
 
     def __init__(
         self,
@@ -146,6 +114,9 @@ class BackendS3:
     def __repr__(self) -> str:
         return f"BackendS3({self.descrever()!r})"
 
+    def restringir(self) -> None:
+        """Objects have no modes: access is the bucket policy's (docs/S3.md)."""
+
     def descrever(self) -> str:
         return (
             f"s3://{self.bucket}/{self.prefixo}"
@@ -163,55 +134,11 @@ class BackendS3:
 
     def _traduzir(self, e: Exception, alvo: str) -> ErroBackup:
         """A boto3/botocore error as the project's error, naming `alvo`."""
-        exc = self._exc
-        if isinstance(e, ErroBackup):
-            return e
-        if isinstance(e, exc.ClientError):
-            erro = e.response.get("Error", {})
-            codigo = str(erro.get("Code", ""))
-            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            texto = erro.get("Message") or codigo
-            if codigo == "NoSuchBucket":
-                return ErroRepositorio(
-                    f"{alvo}: o bucket {self.bucket!r} não existe em "
-                    f"{self.endpoint_efetivo}; crie-o (ex.: `aws s3 mb "
-                    f"s3://{self.bucket}`) ou confira o endereço em --base / "
-                    "diretorios.base / integracao.cloud_storage.bucket"
-                )
-            if codigo in _CODIGOS_CREDENCIAIS:
-                return ErroPermissao(
-                    f"{alvo}: credenciais AWS recusadas ({codigo}); confira "
-                    "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY ou o perfil "
-                    "(AWS_PROFILE) e o relógio desta máquina"
-                )
-            if codigo in _CODIGOS_PERMISSAO or status == 403:
-                return ErroPermissao(
-                    f"{alvo}: acesso negado pelo S3 ({codigo}); a identidade em uso "
-                    "precisa das permissões listadas em docs/S3.md "
-                    "(s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket)"
-                )
-            if codigo in _CODIGOS_TRANSITORIOS or status in (429, 500, 502, 503, 504):
-                return ErroTransitorio(f"{alvo}: falha temporária do S3 ({texto})")
-            return ErroRepositorio(f"{alvo}: erro do S3 ({codigo or status}: {texto})")
-        if isinstance(e, exc.NoCredentialsError | exc.PartialCredentialsError):
-            return ErroPermissao(
-                f"{alvo}: nenhuma credencial AWS encontrada; defina "
-                "AWS_ACCESS_KEY_ID e AWS_SECRET_ACCESS_KEY (ou AWS_PROFILE)"
-            )
-        if isinstance(e, exc.ConnectionError | exc.HTTPClientError):
-            return ErroTransitorio(
-                f"{alvo}: servidor S3 inacessível em {self.endpoint_efetivo} "
-                f"({type(e).__name__}); confira a rede e o endpoint "
-                "(integracao.cloud_storage.endpoint_url ou AWS_ENDPOINT_URL)"
-            )
-        if isinstance(e, exc.BotoCoreError):
-            return ErroRepositorio(f"{alvo}: erro do cliente S3 ({e})")
-        raise e
+        return traduzir_erro(
+            e, alvo, bucket=self.bucket, endpoint=self.endpoint_efetivo, exc=self._exc
+        )
 
-    @staticmethod
-    def _codigo(e: Exception) -> str:
-        resposta = getattr(e, "response", None) or {}
-        return str(resposta.get("Error", {}).get("Code", ""))
+    _codigo = staticmethod(codigo_erro)
 
     def _chamar(self, alvo: str, funcao: Callable[[], Any]) -> Any:
         try:
@@ -230,7 +157,7 @@ class BackendS3:
             resposta = self._cliente.get_object(Bucket=self.bucket, Key=s3)
             return bytes(resposta["Body"].read())
         except Exception as e:
-            if self._codigo(e) in _CODIGOS_AUSENTE:
+            if self._codigo(e) in CODIGOS_AUSENTE:
                 raise self._ausente(chave) from None
             self._falhar(e, self._alvo(chave))
 
@@ -264,7 +191,7 @@ class BackendS3:
             dados = bytes(resposta["Body"].read())
         except Exception as e:
             codigo = self._codigo(e)
-            if codigo in _CODIGOS_AUSENTE:
+            if codigo in CODIGOS_AUSENTE:
                 raise self._ausente(chave) from None
             if codigo == "InvalidRange":
                 raise curto from None
@@ -278,7 +205,7 @@ class BackendS3:
         try:
             r = self._cliente.head_object(Bucket=self.bucket, Key=s3)
         except Exception as e:
-            if self._codigo(e) in _CODIGOS_AUSENTE:
+            if self._codigo(e) in CODIGOS_AUSENTE:
                 return None
             self._falhar(e, self._alvo(chave))
         return InfoObjeto(chave, int(r["ContentLength"]), r["LastModified"].timestamp())
@@ -361,47 +288,7 @@ class BackendS3:
         return True
 
     def _gravar_em_partes(self, s3: str, dados: bytes, alvo: str) -> None:
-        """Multipart upload, parts in parallel; aborted on any failure (no debris)."""
-        inicio = self._chamar(
-            alvo,
-            lambda: self._cliente.create_multipart_upload(Bucket=self.bucket, Key=s3),
-        )
-        id_envio = inicio["UploadId"]
-        vista = memoryview(dados)
-        n = self.tamanho_parte
-        pedacos = [(i // n + 1, vista[i : i + n]) for i in range(0, len(dados), n)]
-
-        def enviar(item: tuple[int, memoryview]) -> dict[str, Any]:
-            numero, pedaco = item
-            r = self._cliente.upload_part(
-                Bucket=self.bucket,
-                Key=s3,
-                UploadId=id_envio,
-                PartNumber=numero,
-                Body=bytes(pedaco),
-            )
-            return {"PartNumber": numero, "ETag": r["ETag"]}
-
-        try:
-            with ThreadPoolExecutor(
-                min(self.threads, len(pedacos)), thread_name_prefix="backup-s3"
-            ) as pool:
-                feitas = list(pool.map(enviar, pedacos))
-            self._cliente.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=s3,
-                UploadId=id_envio,
-                MultipartUpload={"Parts": feitas},
-            )
-        except BaseException as e:
-            # The store may be down; its lifecycle rules clean up then.
-            with contextlib.suppress(Exception):
-                self._cliente.abort_multipart_upload(
-                    Bucket=self.bucket, Key=s3, UploadId=id_envio
-                )
-            if isinstance(e, Exception):
-                self._falhar(e, alvo)
-            raise
+        gravar_em_partes(self, s3, dados, alvo)
 
     def apagar(self, chave: str) -> None:
         s3 = self._chave_s3(chave)
@@ -411,33 +298,9 @@ class BackendS3:
         )
 
     def limpar_temporarios(self, idade_s: float) -> tuple[int, int]:
-        """Abort multipart uploads older than `idade_s` (writers that died).
-
-        Called by the collection; returns (uploads aborted, 0): the store does
-        not say how many bytes their parts held. Without permission to list
-        them it logs a warning and frees nothing (a lifecycle rule does it).
-        """
-        limite = time.time() - idade_s
-        base = f"{self.prefixo}/" if self.prefixo else ""
-        n = 0
-        try:
-            paginador = self._cliente.get_paginator("list_multipart_uploads")
-            for pagina in paginador.paginate(Bucket=self.bucket, Prefix=base):
-                for envio in pagina.get("Uploads", ()):
-                    if envio["Initiated"].timestamp() < limite:
-                        self._cliente.abort_multipart_upload(
-                            Bucket=self.bucket,
-                            Key=envio["Key"],
-                            UploadId=envio["UploadId"],
-                        )
-                        n += 1
-        except Exception as e:
-            erro = self._traduzir(e, self.descrever())
-            sem_suporte = self._codigo(e) == "NotImplemented"  # s3rver
-            if not (isinstance(erro, ErroPermissao) or sem_suporte):
-                raise erro from None
-            log.warning("envios em partes incompletos não removidos: %s", erro)
-        return n, 0
+        """Abort multipart uploads older than `idade_s` (writers that died):
+        (uploads aborted, 0); see s3_partes.abortar_envios_antigos."""
+        return abortar_envios_antigos(self, idade_s)
 
     # -- setup helpers ---------------------------------------------------------------
     def criar_bucket(self) -> None:
