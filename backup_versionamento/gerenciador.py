@@ -2,19 +2,34 @@
 
 It keeps the spec's names and delegates each use case to a service in
 `servicos/` (backup, restore, checks, cleanup, queries); the parts those use
-(configuration, repository, event bus) are built here and injected.
+(configuration, repository, event bus) are built here and injected. Most
+methods are rows of one table (`_caso`: the role a use case needs and the
+service method that does it), so access control is declared in one place.
+Reports and the dashboard live above this layer (`relatorios/`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import inspect
 import logging
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import (
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Self,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    overload,
+)
 
 from . import config as configuracao
 from . import registro
@@ -41,6 +56,8 @@ from .servicos.verificacao import ServicoVerificacao, verificar_sem_repositorio
 
 __all__ = [
     "GerenciadorBackupVersionamento",
+    "ResultadoBackup",
+    "ResultadoRestauracao",
     "checar_pedido",
     "nome_do_modelo",
     "verificar_integridade",
@@ -48,6 +65,163 @@ __all__ = [
 
 log = logging.getLogger(registro.NOME_LOGGER)
 Ouvinte = Callable[[str, dict[str, Any]], None]
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class _Resultado(str):
+    """A str, as the spec returns, that also carries the call's details: the
+    fields annotated on the subclass, taken from the service's answer."""
+
+    _texto: ClassVar[str]  # the field that is the str itself
+
+    def __new__(cls, texto: str, **detalhes: Any) -> Self:
+        r = super().__new__(cls, texto)
+        r.__dict__.update(detalhes)
+        return r
+
+    @classmethod
+    def de(cls, resposta: dict[str, Any]) -> Self:
+        campos = {c: resposta[c] for c in cls.__annotations__}
+        return cls(str(resposta[cls._texto]), **campos)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_recriar, (type(self), str(self), dict(self.__dict__)))
+
+
+def _recriar(tipo: type[_Resultado], texto: str, detalhes: dict[str, Any]) -> Any:
+    return tipo(texto, **detalhes)
+
+
+class ResultadoBackup(_Resultado):
+    """`criar_backup`: the version (== "1.0.0") and `modelo`, `versao`,
+    `nova_versao` (False: the content was already stored, by an earlier call or
+    by another process at the same moment; only this call knows which)."""
+
+    _texto = "versao"
+    modelo: str
+    versao: str
+    nova_versao: bool
+
+
+class ResultadoRestauracao(_Resultado):
+    """`restaurar_backup`: the restored path, and how the destination was read:
+    `caminho`, `tratado_como` ("pasta" | "arquivo"), `motivo`."""
+
+    _texto = "caminho"
+    caminho: str
+    tratado_como: str
+    motivo: str
+
+
+class OpcoesRestauracao(TypedDict, total=False):
+    """`restaurar_backup`'s options, passed as they are to the restore service."""
+
+    sobrescrever: bool
+    conferir_sha256: bool
+    progresso: Progresso | None
+
+
+class _Caso(Generic[P, R]):
+    """A facade method that is a role check plus one service method.
+
+    Reading it on a facade gives a function with the service method's own
+    signature and docstring: it checks `papel` (None: no check), calls the
+    method on that facade's service, and passes the answer through `resultado`.
+    """
+
+    def __init__(
+        self,
+        papel: str | None,
+        metodo: Callable[Concatenate[Any, P], Any],
+        resultado: Callable[[Any], R],
+    ) -> None:
+        self.papel = papel
+        self.metodo = metodo
+        self.resultado = resultado
+        self.__doc__ = metodo.__doc__
+        self._sem_self: inspect.Signature | None = None
+
+    def _assinatura(self) -> inspect.Signature:
+        """The service method's signature without its `self`, returning what
+        `resultado` returns (for help() and editors)."""
+        if self._sem_self is None:
+            assinatura = inspect.signature(self.metodo)
+            parametros = list(assinatura.parameters.values())[1:]
+            retorno = assinatura.return_annotation
+            dono = getattr(self.resultado, "__self__", None)  # Resultado*.de
+            if isinstance(dono, type):
+                retorno = dono.__name__
+            elif self.resultado is not _o_mesmo:
+                retorno = inspect.signature(self.resultado).return_annotation
+            self._sem_self = assinatura.replace(
+                parameters=parametros, return_annotation=retorno
+            )
+        return self._sem_self
+
+    def __repr__(self) -> str:  # what help() shows for each row
+        papel = self.papel or "nenhum"
+        return f"<papel {papel}: {self.metodo.__qualname__}{self._assinatura()}>"
+
+    def __set_name__(self, dono: type, nome: str) -> None:
+        self.nome = getattr(self, "nome", nome)  # an alias keeps the first name
+
+    @overload
+    def __get__(self, g: None, dono: type) -> _Caso[P, R]: ...
+    @overload
+    def __get__(
+        self, g: GerenciadorBackupVersionamento, dono: type | None = None
+    ) -> Callable[P, R]: ...
+    def __get__(
+        self, g: GerenciadorBackupVersionamento | None, dono: type | None = None
+    ) -> _Caso[P, R] | Callable[P, R]:
+        if g is None:
+            return self  # read on the class: the table row itself
+        metodo, papel, resultado = self.metodo, self.papel, self.resultado
+
+        @functools.wraps(metodo)
+        def caso(*args: P.args, **kwargs: P.kwargs) -> R:
+            if papel is not None:
+                g._autorizar(papel)
+            # The service is looked up per call: the facade may hand a use case
+            # out (to its integrations) before it has built its services.
+            return resultado(metodo(g._servico(metodo), *args, **kwargs))
+
+        caso.__name__ = caso.__qualname__ = self.nome
+        caso.__signature__ = self._assinatura()  # type: ignore[attr-defined]
+        return caso
+
+
+@overload
+def _caso(
+    papel: str | None, metodo: Callable[Concatenate[Any, P], R]
+) -> _Caso[P, R]: ...
+@overload
+def _caso(
+    papel: str | None,
+    metodo: Callable[Concatenate[Any, P], T],
+    resultado: Callable[[T], R],
+) -> _Caso[P, R]: ...
+def _caso(
+    papel: str | None,
+    metodo: Callable[Concatenate[Any, P], Any],
+    resultado: Callable[[Any], Any] | None = None,
+) -> _Caso[P, Any]:
+    return _Caso(papel, metodo, resultado or _o_mesmo)
+
+
+def _o_mesmo(r: T) -> T:
+    return r
+
+
+def _campo(nome: str) -> Callable[[dict[str, Any]], str]:
+    """The answer's `nome` field as text (the alias services answer a dict)."""
+
+    def campo(resposta: dict[str, Any]) -> str:
+        return str(resposta[nome])
+
+    return campo
 
 
 class GerenciadorBackupVersionamento:
@@ -55,7 +229,9 @@ class GerenciadorBackupVersionamento:
 
     `diretorio_base` overrides `diretorios.base`; `config` is a path to a JSON
     file, a dict of settings, or None (./config_backup.json if present, else
-    defaults).
+    defaults). Public attributes the layers above read: `config`, `base`,
+    `pasta_estado` (this machine's caches), `pasta_saidas` (where logs/ and
+    relatorios/ go), `pasta_logs`, `arquivo_log`.
     """
 
     def __init__(
@@ -100,8 +276,6 @@ class GerenciadorBackupVersionamento:
             raise
         # Caches, locks and integration queues of this machine (never the truth).
         self.pasta_estado = self.repo.pasta_estado
-        # The spec's log folder: inside a local writable repository; a read-only
-        # or remote one logs to this machine's state folder.
         # Where the spec's files for people go (logs/, relatorios/): inside a
         # local writable repository; else in this machine's state folder.
         pasta = pasta_local(self.base)
@@ -143,6 +317,14 @@ class GerenciadorBackupVersionamento:
         self._verificacao = ServicoVerificacao(ctx, self.consulta)
         self._limpeza = ServicoLimpeza(ctx, self.consulta)
         self._aliases = ServicoAliases(ctx, self.consulta)
+        self._servicos = (
+            self.consulta,
+            self._backup,
+            self._restauracao,
+            self._verificacao,
+            self._limpeza,
+            self._aliases,
+        )
 
     def fechar(self) -> None:
         self.eventos.fechar()  # deliver what was emitted, then stop subscribers
@@ -171,72 +353,48 @@ class GerenciadorBackupVersionamento:
         """Access control (seguranca.controle_acesso): raise ErroAcessoNegado."""
         self.seguranca.autorizar(papel, self.eventos)
 
-    # -- backup ------------------------------------------------------------------
-    def criar_backup(
-        self,
-        caminho: str | Path,
-        tipo_mudanca: str = "patch",
-        descricao: str = "",
-        metricas: dict[str, Any] | None = None,
-        *,
-        forcar: bool = False,
-        forcar_leitura: bool = False,
-        nome_modelo: str | None = None,
-        progresso: Progresso | None = None,
-    ) -> str:
-        """Store `caminho` (a file or a model folder) as a new version; return it.
+    def _servico(self, metodo: Callable[..., Any]) -> Any:
+        """This facade's instance of the service class that defines `metodo`."""
+        for servico in self._servicos:
+            if vars(type(servico)).get(metodo.__name__) is metodo:
+                return servico
+        raise TypeError(f"nenhum serviço define {metodo.__qualname__}")
 
-        Content identical to the latest version returns that version and writes
-        nothing, unless `forcar`. A model whose files' size, mtime, inode and
-        ctime match the latest version is recognised without being read, unless
-        `forcar_leitura`.
-        """
-        return str(
-            self.criar_backup_detalhado(
-                caminho,
-                tipo_mudanca,
-                descricao,
-                metricas,
-                forcar=forcar,
-                forcar_leitura=forcar_leitura,
-                nome_modelo=nome_modelo,
-                progresso=progresso,
-            )["versao"]
-        )
+    # -- the use cases that are a role check plus one service method --------------
+    # The facade's name = (the role it needs, the service method). The service's
+    # own signature and docstring are the facade's; `_caso` explains.
+    criar_backup = _caso("backup", ServicoBackup.criar, ResultadoBackup.de)
+    listar_modelos = _caso("consulta", ServicoConsulta.listar_modelos)
+    listar_versoes = _caso("consulta", ServicoConsulta.listar_versoes)
+    versoes_danificadas = _caso("consulta", ServicoConsulta.versoes_danificadas)
+    resolver_versao = _caso(None, ServicoConsulta.resolver_versao)
+    obter_versao = _caso("consulta", ServicoConsulta.obter_versao)
+    comparar_versoes = _caso("consulta", ServicoConsulta.comparar_versoes)
+    validar_arquivo = _caso("consulta", ServicoVerificacao.validar_arquivo)
+    verificar_integridade = _caso("consulta", ServicoVerificacao.integridade)
+    verificar_arquivo = _caso("consulta", ServicoVerificacao.arquivo)
+    versao_a_restaurar = _caso("restaurar", ServicoRestauracao.versao_a_restaurar)
+    fixar_versao = _caso("admin", ServicoLimpeza.fixar)
+    limpeza = _caso("limpeza", ServicoLimpeza.limpeza)
+    aplicar_retencao = limpeza
+    quebrar_trava_limpeza = _caso("admin", ServicoLimpeza.quebrar_trava)
+    quebrar_concessoes_expiradas = _caso("admin", ServicoLimpeza.quebrar_concessoes)
+    # Aliases (docs/FORMATO.md, "Aliases"): definir/remover return the version.
+    definir_alias = _caso("admin", ServicoAliases.definir, _campo("versao"))
+    remover_alias = _caso("admin", ServicoAliases.remover, _campo("versao_anterior"))
+    aliases = _caso("consulta", ServicoAliases.aliases)
+    listar_aliases = _caso("consulta", ServicoAliases.listar)
+    historico_alias = _caso("consulta", ServicoAliases.historico)
 
-    def criar_backup_detalhado(
-        self,
-        caminho: str | Path,
-        tipo_mudanca: str = "patch",
-        descricao: str = "",
-        metricas: dict[str, Any] | None = None,
-        *,
-        forcar: bool = False,
-        forcar_leitura: bool = False,
-        nome_modelo: str | None = None,
-        progresso: Progresso | None = None,
-        origem_pedido: str = "api",
-    ) -> dict[str, Any]:
-        """Like `criar_backup`, but also say whether this call created the version.
+    def status(self) -> dict[str, Any]:
+        self._autorizar("consulta")
+        return {
+            **self.consulta.status(),
+            "log": str(self.arquivo_log),
+            "integracoes": self.integracoes.status(),
+        }
 
-        Returns {"modelo", "versao", "nova_versao"}: another process may publish
-        the same content at the same moment, so only this call knows.
-        `origem_pedido` (api, cli, agendado, monitoramento, manual) goes into the
-        events.
-        """
-        self._autorizar("backup")
-        return self._backup.criar(
-            caminho,
-            tipo_mudanca,
-            descricao,
-            metricas,
-            forcar=forcar,
-            forcar_leitura=forcar_leitura,
-            nome_modelo=nome_modelo,
-            progresso=progresso,
-            origem_pedido=origem_pedido,
-        )
-
+    # -- live objects (objetos_vivos.py) ------------------------------------------
     def versionar_objeto(
         self,
         objeto: Any,
@@ -244,7 +402,7 @@ class GerenciadorBackupVersionamento:
         tipo_mudanca: str = "auto",
         metricas: dict[str, Any] | None = None,
         descricao: str = "",
-    ) -> str:
+    ) -> ResultadoBackup:
         """Back up a live model (Keras, PyTorch, XGBoost, LightGBM, scikit-learn).
 
         It is written in its library's own format (objetos_vivos.py) into a
@@ -317,108 +475,30 @@ class GerenciadorBackupVersionamento:
         achados = [nome + e for e in extensoes if nome + e in modelos]
         return achados[0] if len(achados) == 1 else nome
 
-    def validar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
-        """Validation report of a model file or folder (structure + load test)."""
-        self._autorizar("consulta")
-        return self._verificacao.validar_arquivo(caminho)
-
-    # -- queries -----------------------------------------------------------------
-    def listar_modelos(self) -> list[str]:
-        self._autorizar("consulta")
-        return self.consulta.listar_modelos()
-
-    def listar_versoes(self, modelo: str | Path) -> list[dict[str, Any]]:
-        """Versions of a model, oldest first (from this machine's cache)."""
-        self._autorizar("consulta")
-        return self.consulta.listar_versoes(modelo)
-
-    def versoes_danificadas(
-        self, modelo: str | Path | None = None
-    ) -> list[dict[str, str]]:
-        """Versions left out of listings because their sidecar does not read."""
-        self._autorizar("consulta")
-        return self.consulta.versoes_danificadas(modelo)
-
-    def resolver_versao(self, modelo: str | Path, versao: str) -> str:
-        return self.consulta.resolver_versao(modelo, versao)
-
-    def obter_versao(self, modelo: str | Path, versao: str = ULTIMA) -> dict[str, Any]:
-        """The full sidecar of a version, read and checked from the repository."""
-        self._autorizar("consulta")
-        return self.consulta.obter_versao(modelo, versao)
-
-    def comparar_versoes(
-        self, modelo: str | Path, versao_a: str, versao_b: str = ULTIMA
-    ) -> dict[str, Any]:
-        """What changed from version a to b: bytes, chunks, files, metrics, layers."""
-        self._autorizar("consulta")
-        return self.consulta.comparar_versoes(modelo, versao_a, versao_b)
-
-    def status(self) -> dict[str, Any]:
-        self._autorizar("consulta")
-        return {
-            **self.consulta.status(),
-            "log": str(self.arquivo_log),
-            "integracoes": self.integracoes.status(),
-        }
-
-    # -- restore -----------------------------------------------------------------
+    # -- restore -------------------------------------------------------------------
     def restaurar_backup(
         self,
         modelo: str | Path,
         versao: str = ULTIMA,
         destino: str | Path = ".",
         *,
-        sobrescrever: bool = False,
-        conferir_sha256: bool = False,
-        progresso: Progresso | None = None,
         aceitar_sem_assinatura: bool = False,
-    ) -> str:
+        **opcoes: Unpack[OpcoesRestauracao],
+    ) -> ResultadoRestauracao:
         """Restore a version into `destino` (see `servicos.destino` for the rules).
 
         Every chunk is checked against its hash as it is read, and the whole file
         end to end (the BLAKE3 recorded at backup; SHA-256 for versions without
-        it) before it takes its place; `conferir_sha256` also recomputes the
-        SHA-256 (a second hash of every byte). `aceitar_sem_assinatura`
-        accepts, for this call, an unsigned version the repository's signing
-        policy would refuse.
-        """
-        return str(
-            self.restaurar_backup_detalhado(
-                modelo,
-                versao,
-                destino,
-                sobrescrever=sobrescrever,
-                conferir_sha256=conferir_sha256,
-                progresso=progresso,
-                aceitar_sem_assinatura=aceitar_sem_assinatura,
-            )["caminho"]
-        )
-
-    def restaurar_backup_detalhado(
-        self,
-        modelo: str | Path,
-        versao: str = ULTIMA,
-        destino: str | Path = ".",
-        *,
-        sobrescrever: bool = False,
-        conferir_sha256: bool = False,
-        progresso: Progresso | None = None,
-        aceitar_sem_assinatura: bool = False,
-    ) -> dict[str, Any]:
-        """Like `restaurar_backup`, plus how the destination was read and why.
-
-        Returns {"caminho", "tratado_como" ("pasta" | "arquivo"), "motivo"}.
+        it) before it takes its place. `opcoes`: `sobrescrever`, `progresso`,
+        and `conferir_sha256`, which also recomputes the SHA-256 (a second hash
+        of every byte). `aceitar_sem_assinatura` accepts, for this call, an
+        unsigned version the repository's signing policy would refuse. Returns
+        the restored path, with how the destination was read and why.
         """
         self._autorizar("restaurar")
         with self.sem_exigir_assinatura(aceitar_sem_assinatura):
-            return self._restauracao.restaurar(
-                modelo,
-                versao,
-                destino,
-                sobrescrever=sobrescrever,
-                conferir_sha256=conferir_sha256,
-                progresso=progresso,
+            return ResultadoRestauracao.de(
+                self._restauracao.restaurar(modelo, versao, destino, **opcoes)
             )
 
     def sem_exigir_assinatura(
@@ -426,113 +506,6 @@ class GerenciadorBackupVersionamento:
     ) -> contextlib.AbstractContextManager[None]:
         """Within this block, accept unsigned versions the signing policy refuses."""
         return self.seguranca.permitir_sem_assinatura(self.repo, permitir)
-
-    def versao_a_restaurar(
-        self, modelo: str | Path, versao: str = ULTIMA, destino: str | Path = "."
-    ) -> dict[str, Any]:
-        """The sidecar a restore of this version would use (or restauracao_falhou)."""
-        self._autorizar("restaurar")
-        return self._restauracao.versao_a_restaurar(modelo, versao, destino)
-
-    # -- checks ------------------------------------------------------------------
-    def verificar_integridade(
-        self,
-        completa: bool = False,
-        modelo: str | None = None,
-        progresso: Progresso | None = None,
-        versao: str | None = None,
-    ) -> dict[str, Any]:
-        """Check every version: sidecars parse, every chunk exists and hashes right.
-
-        `completa` also rebuilds each version and checks its SHA-256; `versao`
-        (with `modelo`: '1.2.0', 'ultima' or '@alias') checks only that one.
-        """
-        self._autorizar("consulta")
-        return self._verificacao.integridade(completa, modelo, progresso, versao)
-
-    def verificar_arquivo(self, caminho: str | Path) -> dict[str, Any]:
-        """Check a model file on disk and whether it matches a stored version."""
-        self._autorizar("consulta")
-        return self._verificacao.arquivo(caminho)
-
-    # -- retention ---------------------------------------------------------------
-    def fixar_versao(self, modelo: str, versao: str, fixa: bool = True) -> str:
-        """Pin a version so retention never removes it (or unpin it)."""
-        self._autorizar("admin")
-        return self._limpeza.fixar(modelo, versao, fixa)
-
-    # -- aliases (docs/FORMATO.md, "Aliases") ------------------------------------
-    def definir_alias(
-        self, modelo: str | Path, alias: str, versao: str, motivo: str = ""
-    ) -> str:
-        """Point `alias` (e.g. producao) at `versao`; returns that version.
-
-        Every move is kept in the alias history; `versao` accepts 'ultima' and
-        '@outro_alias'. Retention never removes a version an alias points at.
-        """
-        self._autorizar("admin")
-        return str(self._aliases.definir(modelo, alias, versao, motivo)["versao"])
-
-    def remover_alias(self, modelo: str | Path, alias: str, motivo: str = "") -> str:
-        """Make `alias` point at nothing; returns the version it pointed at."""
-        self._autorizar("admin")
-        return str(self._aliases.remover(modelo, alias, motivo)["versao_anterior"])
-
-    def aliases(self, modelo: str | Path) -> dict[str, str]:
-        """alias -> the version it points at now."""
-        self._autorizar("consulta")
-        return self._aliases.aliases(modelo)
-
-    def listar_aliases(self, modelo: str | Path | None = None) -> list[dict[str, Any]]:
-        """Every alias of `modelo` (or of every model), removed ones too:
-        {modelo, alias, versao (None if removed), historico}."""
-        self._autorizar("consulta")
-        return self._aliases.listar(modelo)
-
-    def historico_alias(self, modelo: str | Path, alias: str) -> list[dict[str, Any]]:
-        """Every move of `alias`, oldest first: versao, versao_anterior, usuario,
-        host, criado_em (UTC), motivo, acao, sequencia, assinada."""
-        self._autorizar("consulta")
-        return self._aliases.historico(modelo, alias)
-
-    def limpeza(
-        self,
-        simular: bool = False,
-        modelo: str | None = None,
-        agora: datetime | None = None,
-    ) -> dict[str, Any]:
-        """Apply the retention policy, then collect what no version uses.
-
-        `simular` only returns the plan.
-        """
-        self._autorizar("limpeza")
-        return self._limpeza.limpeza(simular, modelo, agora)
-
-    aplicar_retencao = limpeza
-
-    def quebrar_trava_limpeza(self) -> dict[str, Any] | None:
-        """Remove a stale collection lock object (shared stores); what it held."""
-        self._autorizar("admin")
-        return self._limpeza.quebrar_trava()
-
-    def quebrar_concessoes_expiradas(self) -> list[dict[str, Any]]:
-        """Remove expired backup leases (their backups died); what they held."""
-        self._autorizar("admin")
-        return self._limpeza.quebrar_concessoes()
-
-    def gerar_relatorio(
-        self,
-        saida: str | Path | None = None,
-        formatos: tuple[str, ...] = ("json", "html", "pdf"),
-    ) -> dict[str, str]:
-        """Write relatorio_diario.{json,html,pdf} (default <base>/relatorios).
-
-        Returns format -> path. The reports are the presentation layer's job.
-        """
-        from .relatorios import gerar_relatorio
-
-        self._autorizar("consulta")
-        return gerar_relatorio(self, saida, formatos=formatos)
 
 
 def verificar_integridade(

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 import joblib
-import numpy as np
+from lotofacil import proximos, sorteios_simulados
 from sklearn.ensemble import RandomForestClassifier
 
 
@@ -19,12 +19,9 @@ def main() -> None:
     p.add_argument("--arvores", type=int, default=50)
     p.add_argument("--semente", type=int, default=0)
     args = p.parse_args()
-    rng = np.random.default_rng(args.semente)
-    # 500 past draws as 25-number indicator vectors; target: is 13 in the next draw.
-    sorteios = np.zeros((500, 25), dtype=np.int8)
-    for linha in sorteios:
-        linha[rng.choice(25, 15, replace=False)] = 1
-    x, y = sorteios[:-1], sorteios[1:, 12]
+    # 500 past draws; target: is 13 in the next draw.
+    x, seguintes = proximos(sorteios_simulados(500, args.semente))
+    y = seguintes[:, 12]
     modelo = RandomForestClassifier(
         n_estimators=args.arvores, random_state=args.semente
     )

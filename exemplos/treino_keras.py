@@ -9,13 +9,13 @@ at the end the best version becomes `@producao` and is loaded back.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
+from lotofacil import apostas, argumentos, numeros, proximos, sorteios_simulados
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.keras import CallbackBackup
@@ -24,31 +24,16 @@ from backup_versionamento.metricas import calcular_metricas
 NOME = "lotofacil_rede"
 
 
-def sorteios_simulados(n: int, semente: int) -> np.ndarray:
-    rng = np.random.default_rng(semente)
-    saida = np.zeros((n, 25), dtype=np.float32)
-    for linha in saida:
-        linha[rng.choice(25, 15, replace=False)] = 1.0
-    return saida
-
-
-def apostas(probabilidades: np.ndarray) -> list[list[int]]:
-    return [sorted(int(i) + 1 for i in np.argsort(-p)[:15]) for p in probabilidades]
-
-
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", default="./backups_modelos", help="repositório")
-    p.add_argument("--config", help="config_backup.json (padrão: o da pasta atual)")
+    p = argumentos(__doc__.splitlines()[0])
     p.add_argument("--epocas", type=int, default=10)
-    p.add_argument("--semente", type=int, default=0)
     args = p.parse_args()
 
     keras.utils.set_random_seed(args.semente)
-    sorteios = sorteios_simulados(300, args.semente)
-    x, y = sorteios[:-1], sorteios[1:]
+    sorteios = sorteios_simulados(300, args.semente, np.float32)
+    x, y = proximos(sorteios)
     x_val, y_val = x[-60:], y[-60:]
-    reais = [sorted(int(i) + 1 for i in np.flatnonzero(r)) for r in y_val]
+    reais = numeros(y_val)
     modelo = keras.Sequential(
         [
             keras.Input((25,)),

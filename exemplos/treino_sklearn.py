@@ -10,11 +10,11 @@ promote it to `producao` when its acertos_13 beats production's, and load
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
 import numpy as np
+from lotofacil import apostas, argumentos, numeros, proximos, sorteios_simulados
 from sklearn.ensemble import RandomForestClassifier
 
 from backup_versionamento import GerenciadorBackupVersionamento
@@ -23,40 +23,23 @@ from backup_versionamento.metricas import calcular_metricas
 NOME = "lotofacil_rf"
 
 
-def sorteios_simulados(n: int, semente: int) -> np.ndarray:
-    """n draws as 25-number indicator rows (15 ones each)."""
-    rng = np.random.default_rng(semente)
-    saida = np.zeros((n, 25), dtype=np.int8)
-    for linha in saida:
-        linha[rng.choice(25, 15, replace=False)] = 1
-    return saida
-
-
-def apostas(probabilidades: np.ndarray) -> list[list[int]]:
-    """The 15 most likely numbers (1..25) of each row."""
-    return [sorted(int(i) + 1 for i in np.argsort(-p)[:15]) for p in probabilidades]
-
-
 def probabilidades(modelo: Any, x: np.ndarray) -> np.ndarray:
     # A multi-output forest gives one (n, 2) array per number.
     return np.stack([p[:, -1] for p in modelo.predict_proba(x)], axis=1)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--base", default="./backups_modelos", help="repositório")
-    p.add_argument("--config", help="config_backup.json (padrão: o da pasta atual)")
+    p = argumentos(__doc__.splitlines()[0])
     p.add_argument("--arvores", type=int, default=30)
-    p.add_argument("--semente", type=int, default=0)
     args = p.parse_args()
 
     sorteios = sorteios_simulados(400, args.semente)
-    x, y = sorteios[:-1], sorteios[1:]
+    x, y = proximos(sorteios)
     x_treino, y_treino, x_teste, y_teste = x[:300], y[:300], x[300:], y[300:]
     modelo = RandomForestClassifier(
         n_estimators=args.arvores, max_depth=6, random_state=args.semente
     ).fit(x_treino, y_treino)
-    reais = [sorted(int(i) + 1 for i in np.flatnonzero(r)) for r in y_teste]
+    reais = numeros(y_teste)
     metricas = calcular_metricas(apostas(probabilidades(modelo, x_teste)), reais)
 
     with GerenciadorBackupVersionamento(args.base, args.config) as g:

@@ -19,6 +19,7 @@ import pytest
 from backup_versionamento.armazenamento.backends.endereco import backend_para
 from backup_versionamento.armazenamento.repositorio import localizar_estado
 from backup_versionamento.erros import ErroBackup
+from backup_versionamento.gerenciador import ResultadoBackup
 
 RAIZ = Path(__file__).resolve().parent.parent
 
@@ -66,7 +67,7 @@ def sha256(dados: bytes) -> str:
 
 
 class GerenciadorFalso:
-    """Stand-in with the facade's `criar_backup_detalhado` (the queue is under test).
+    """Stand-in with the facade's `criar_backup` (the queue is under test).
 
     `falhas` maps a path to the exception its backup raises; `bloqueio` (when set
     up with `bloquear()`) holds each backup until `liberar()`.
@@ -88,14 +89,14 @@ class GerenciadorFalso:
     def liberar(self) -> None:
         self._liberado.set()
 
-    def criar_backup_detalhado(
+    def criar_backup(
         self,
         caminho: str,
         tipo_mudanca: str = "patch",
         descricao: str = "",
         *,
         origem_pedido: str = "api",
-    ) -> dict[str, Any]:
+    ) -> ResultadoBackup:
         with self._trava:
             self.chamadas.append(
                 {
@@ -113,11 +114,13 @@ class GerenciadorFalso:
         erro = self.falhas.get(caminho)
         if erro is not None:
             raise erro
-        return {
-            "modelo": Path(caminho).name,
-            "versao": f"1.{n}.0",
-            "nova_versao": caminho not in self.inalterados,
-        }
+        return ResultadoBackup.de(
+            {
+                "modelo": Path(caminho).name,
+                "versao": f"1.{n}.0",
+                "nova_versao": caminho not in self.inalterados,
+            }
+        )
 
     @property
     def caminhos(self) -> list[str]:

@@ -47,9 +47,9 @@ def aplicar() -> None:
     config.validar = validar_cifrado  # type: ignore[assignment]
     # These suites address sidecars by path (modelos/<modelo>/<versao>.json):
     # names in clear; tests/test_metadados_ocultos.py covers hidden names.
-    from backup_versionamento.seguranca import contexto
+    from backup_versionamento.seguranca import mestra
 
-    contexto.NOMES_CHAVEADOS_NOVOS = False
+    mestra.NOMES_CHAVEADOS_NOVOS = False
 
 
 def ler_sidecar_json(arq: Path) -> Any:

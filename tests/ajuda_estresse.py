@@ -75,16 +75,16 @@ def maquina_backup(
             arq.write_bytes(dados)
             sha = hashlib.sha256(dados).hexdigest()
             try:
-                r = g.criar_backup_detalhado(arq, "patch")
+                r = g.criar_backup(arq, "patch")
             except ErroBackup as e:
                 _linha(saida, tipo="erro", erro=str(e), classe=type(e).__name__)
                 continue
             _linha(
                 saida,
                 tipo="versao",
-                modelo=r["modelo"],
-                versao=r["versao"],
-                nova=r["nova_versao"],
+                modelo=r.modelo,
+                versao=r.versao,
+                nova=r.nova_versao,
                 sha256=sha,
             )
 

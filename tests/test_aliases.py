@@ -32,6 +32,7 @@ from backup_versionamento.erros import (
 )
 from backup_versionamento.integracoes import ler_atividade
 from backup_versionamento.politica.retencao import PoliticaRetencao, aplicar_politica
+from backup_versionamento.relatorios import gerar_relatorio
 
 from . import ajuda_cifra
 from .conftest import RAIZ, aleatorio, cli, cli_json, escrever
@@ -582,7 +583,7 @@ def test_relatorio_e_painel_mostram_os_aliases(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(tmp_path / "repo", CFG) as g:
         _tres_versoes(tmp_path, g)
         g.definir_alias("m.h5", "producao", "1.1.0")
-        arquivos = g.gerar_relatorio(tmp_path / "rel", formatos=("json", "html"))
+        arquivos = gerar_relatorio(g, tmp_path / "rel", formatos=("json", "html"))
         painel = escrever_painel(g, tmp_path / "painel.html")
     dados = json.loads(Path(arquivos["json"]).read_text())
     assert dados["modelos"][0]["aliases"] == {"producao": "1.1.0"}

@@ -25,8 +25,8 @@ import sys
 sys.path.insert(0, {raiz!r})
 from backup_versionamento import GerenciadorBackupVersionamento
 g = GerenciadorBackupVersionamento({repo!r}, {{}})
-r = g.criar_backup_detalhado({arquivo!r}, {tipo!r})
-print(r["versao"], "nova" if r["nova_versao"] else "existente", flush=True)
+r = g.criar_backup({arquivo!r}, {tipo!r})
+print(r.versao, "nova" if r.nova_versao else "existente", flush=True)
 """
 
 

@@ -89,9 +89,9 @@ def test_sigkill_em_cada_etapa_do_backup(
         sem_temporarios(base)
         conferir(base, CFG_BACKUP, esperado, tmp_path / "r2", g=g)
         escrever(m, grande)
-        r = g.criar_backup_detalhado(m, "patch")
-        assert r["nova_versao"]
-        esperado[("m.bin", r["versao"])] = grande
+        r = g.criar_backup(m, "patch")
+        assert r.nova_versao
+        esperado[("m.bin", r.versao)] = grande
         conferir(base, CFG_BACKUP, esperado, tmp_path / "r3", g=g)
     sem_temporarios(base)
 

@@ -34,9 +34,9 @@ KiB = 1 << 10
 @pytest.fixture(autouse=True)
 def _nomes_chaveados(monkeypatch: pytest.MonkeyPatch) -> None:
     """New encrypted repositories hide names (even in the encrypted rerun)."""
-    from backup_versionamento.seguranca import contexto
+    from backup_versionamento.seguranca import mestra
 
-    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", True)
+    monkeypatch.setattr(mestra, "NOMES_CHAVEADOS_NOVOS", True)
 
 
 def _eu() -> str:
@@ -215,7 +215,7 @@ def test_sem_cifra_os_nomes_continuam_visiveis(tmp_path: Path) -> None:
 def test_migrar_esconde_nomes_de_repositorio_cifrado_antigo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backup_versionamento.seguranca import contexto
+    from backup_versionamento.seguranca import mestra
 
     repo = tmp_path / "repo"
     cfg = _cfg(tmp_path, str(repo))
@@ -224,7 +224,7 @@ def test_migrar_esconde_nomes_de_repositorio_cifrado_antigo(
     origem = tmp_path / "treinos" / "quina_zulu" / NOME
     modelos = []
     # A repository encrypted before keyed names existed: names in its keys.
-    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", False)
+    monkeypatch.setattr(mestra, "NOMES_CHAVEADOS_NOVOS", False)
     with GerenciadorBackupVersionamento(config=cfg) as g:
         for i, desc in enumerate(DESCRICOES):
             escrever(origem, aleatorio(200 * KiB, 20 + i))
@@ -279,11 +279,11 @@ def test_migrar_esconder_nomes_retoma_depois_de_interrompido(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, etapa: str
 ) -> None:
     from backup_versionamento.armazenamento.migracao_nomes import esconder_nomes
-    from backup_versionamento.seguranca import contexto
+    from backup_versionamento.seguranca import mestra
 
     cfg = _cfg(tmp_path, str(tmp_path / "repo"))
     origem = tmp_path / "src" / NOME
-    monkeypatch.setattr(contexto, "NOMES_CHAVEADOS_NOVOS", False)
+    monkeypatch.setattr(mestra, "NOMES_CHAVEADOS_NOVOS", False)
     with GerenciadorBackupVersionamento(config=cfg) as g:
         for i in range(2):
             escrever(origem, aleatorio(100 * KiB, 40 + i))

@@ -31,6 +31,7 @@ from backup_versionamento.armazenamento.backends import (
 )
 from backup_versionamento.armazenamento.backends.base import como_vistas
 from backup_versionamento.armazenamento.migracao import migrar_repositorio
+from backup_versionamento.config import de_dicionario
 from backup_versionamento.erros import (
     ErroIntegridade,
     ErroPermissao,
@@ -51,6 +52,7 @@ sys.path.insert(0, {raiz!r})
 from pathlib import Path
 from backup_versionamento.armazenamento.backends import BackendComFalhas, BackendLocal
 from backup_versionamento.armazenamento.migracao import migrar_repositorio
+from backup_versionamento.config import de_dicionario
 
 base, operacao, prefixo, n = {base!r}, {operacao!r}, {prefixo!r}, {n!r}
 vistos = [0]
@@ -70,7 +72,7 @@ class BackendQueMorre(BackendComFalhas):
 b = BackendQueMorre(BackendLocal(Path(base)))
 if operacao == "gravar":
     b.antes_de_gravar(talvez_morrer)
-migrar_repositorio(base, {{}}, backend=b, lote_bytes=150_000)
+migrar_repositorio(de_dicionario({{}}, base), backend=b, lote_bytes=150_000)
 print("terminou sem morrer")
 """
 
@@ -173,8 +175,8 @@ def test_migrar_repositorio_do_formato_1(v1: Path) -> None:
     pacotes = sorted(p.name for p in (base / "pacotes").rglob("*") if p.is_file())
     with GerenciadorBackupVersionamento(base, {}) as g:
         antigo = v1 / "originais" / "pesos.bin" / "1.0.0" / "pesos.bin"
-        r2 = g.criar_backup_detalhado(antigo, "patch", "de volta ao 1.0.0")
-        assert r2["versao"] == "1.1.1" and r2["nova_versao"]
+        r2 = g.criar_backup(antigo, "patch", "de volta ao 1.0.0")
+        assert r2.versao == "1.1.1" and r2.nova_versao
         assert g.obter_versao("pesos.bin", "1.1.1")["tamanho_armazenado"] == 0
         dest = g.restaurar_backup("pesos.bin", "1.1.1", v1 / "novo.bin")
         assert Path(dest).read_bytes() == antigo.read_bytes()
@@ -240,7 +242,7 @@ def test_migracao_morta_no_meio_e_retomada(v1: Path, etapa: str) -> None:
                 for s in (base / "modelos").glob("*/*.json")
             ]
             assert sorted(esquemas) == [1] * 6 + [2] * 2
-    rel = migrar_repositorio(base, {})
+    rel = migrar_repositorio(de_dicionario({}, base))
     assert not rel["ja_migrado"]
     assert rel["retomada"] == (cab["formato"] == 2)
     if etapa in ("apos_primeiro_pacote", "meio_da_etapa_a"):
@@ -279,8 +281,7 @@ def test_objeto_corrompido_no_formato_1_e_relatado_e_pulado(v1: Path) -> None:
 
     passos: dict[str, list[tuple[int, int]]] = {}
     rel = migrar_repositorio(
-        base,
-        {},
+        de_dicionario({}, base),
         lambda etapa, n, total: passos.setdefault(etapa, []).append((n, total)),
     )
     assert list(passos) == ["migrando", "conferindo", "convertendo", "apagando"]
@@ -323,12 +324,12 @@ def test_pacote_novo_com_defeito_nada_e_apagado_e_a_nova_execucao_termina(
     antes = arvore_arquivos(base / "objetos")
     b = _PrimeiroPacoteEstragado(BackendLocal(base))
     with pytest.raises(ErroIntegridade, match="não conferem nos pacotes novos"):
-        migrar_repositorio(base, {}, backend=b)
+        migrar_repositorio(de_dicionario({}, base), backend=b)
     assert _cabecalho(base)["formato"] == 1
     assert arvore_arquivos(base / "objetos") == antes
     assert b.estragado is not None and not (base / b.estragado).exists()
     assert not list((base / "indices").iterdir())
-    rel = migrar_repositorio(base, {})
+    rel = migrar_repositorio(de_dicionario({}, base))
     # Only the dropped pack's chunks are migrated again (this small repository's
     # chunks fit in one pack, so that is all of them), none twice.
     assert 0 < rel["objetos_migrados"] <= len(antes)
@@ -341,16 +342,16 @@ def test_recusa_daemon_antigo_somente_leitura_e_sem_repositorio(v1: Path) -> Non
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with pytest.raises(ErroTrava, match="daemon da versão anterior"):
-            migrar_repositorio(base, {})
+            migrar_repositorio(de_dicionario({}, base))
     finally:
         os.close(fd)
     assert _cabecalho(base)["formato"] == 1
     assert not (base / "pacotes").exists()
     so_leitura = BackendLocal(base, somente_leitura=True)
     with pytest.raises(ErroPermissao, match="somente leitura"):
-        migrar_repositorio(base, {}, backend=so_leitura)
+        migrar_repositorio(de_dicionario({}, base), backend=so_leitura)
     with pytest.raises(ErroRepositorio, match="não encontrado"):
-        migrar_repositorio(v1 / "vazio", {})
+        migrar_repositorio(de_dicionario({}, v1 / "vazio"))
     assert not (v1 / "vazio").exists()
 
 

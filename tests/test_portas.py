@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from backup_versionamento import GerenciadorBackupVersionamento
 from backup_versionamento.erros import ErroBackup
 from backup_versionamento.integracoes import ler_atividade
+from backup_versionamento.relatorios import gerar_relatorio
 from backup_versionamento.relatorios.metricas_prometheus import gerar
 from backup_versionamento.relatorios.painel import Painel
 from backup_versionamento.seguranca.acesso import usuario_atual
@@ -359,7 +360,7 @@ def test_relatorio_de_repositorio_no_s3(
     saida = tmp_path / "relatorios"
     if porta == "api":
         with GerenciadorBackupVersionamento(config=cfg) as g:
-            g.gerar_relatorio(saida, formatos=("json", "html"))
+            gerar_relatorio(g, saida, formatos=("json", "html"))
     elif porta == "daemon":  # the daemon's daily job, as the scheduler calls it
         from backup_versionamento.relatorios import extras_do_daemon, pasta_padrao
 

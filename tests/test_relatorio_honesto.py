@@ -15,6 +15,7 @@ import pytest
 import time_machine
 
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.relatorios import gerar_relatorio
 from backup_versionamento.relatorios.html import renderizar_painel
 from tests.ajuda_navegador import exigir
 from tests.conftest import aleatorio, escrever
@@ -52,7 +53,7 @@ def test_supera_o_acaso_mostra_o_teste_o_p_valor_e_o_n(tmp_path: Path) -> None:
             },
         )
         escrever(m, aleatorio(1000, 3))
-        arquivos = g.gerar_relatorio(tmp_path / "s", formatos=["json", "html"])
+        arquivos = gerar_relatorio(g, tmp_path / "s", formatos=["json", "html"])
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
     pagina = Path(arquivos["html"]).read_text(encoding="utf-8")
@@ -102,8 +103,8 @@ def test_taxas_de_um_repositorio_de_um_dia_sao_as_do_dia(
     repositorio_de_um_dia: GerenciadorBackupVersionamento, tmp_path: Path
 ) -> None:
     with time_machine.travel(AGORA, tick=False):
-        arquivos = repositorio_de_um_dia.gerar_relatorio(
-            tmp_path / "s", formatos=["json", "html"]
+        arquivos = gerar_relatorio(
+            repositorio_de_um_dia, tmp_path / "s", formatos=["json", "html"]
         )
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
@@ -127,7 +128,7 @@ def test_taxas_de_um_repositorio_antigo_continuam_sobre_o_periodo(
                 escrever(m, aleatorio(2000, i))
                 g.criar_backup(m)
         with time_machine.travel(AGORA, tick=False):
-            arquivos = g.gerar_relatorio(tmp_path / "s", formatos=["json"])
+            arquivos = gerar_relatorio(g, tmp_path / "s", formatos=["json"])
     c = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))["crescimento"]
     assert c["dias_taxa"] == 90 and 0 < c["taxa_versoes_dia"] < 1
 
@@ -146,8 +147,8 @@ def test_graficos_de_dias_terminam_hoje(
     painel = Painel(repositorio_de_um_dia)
     with time_machine.travel(AGORA, tick=False):
         pagina = renderizar_painel(painel.dados(), atualizar_segundos=None)
-        arquivos = repositorio_de_um_dia.gerar_relatorio(
-            tmp_path / "s", formatos=["html"]
+        arquivos = gerar_relatorio(
+            repositorio_de_um_dia, tmp_path / "s", formatos=["html"]
         )
     graficos = re.findall(r"<svg.*?</svg>", pagina, re.S)
     assert len(graficos) == 2
@@ -183,8 +184,8 @@ def test_marca_de_fixada_desenhada_no_html_e_no_pdf(
     repositorio_de_um_dia: GerenciadorBackupVersionamento, tmp_path: Path
 ) -> None:
     with time_machine.travel(AGORA, tick=False):
-        arquivos = repositorio_de_um_dia.gerar_relatorio(
-            tmp_path / "s", formatos=["html", "pdf"]
+        arquivos = gerar_relatorio(
+            repositorio_de_um_dia, tmp_path / "s", formatos=["html", "pdf"]
         )
     pagina = Path(arquivos["html"]).read_text(encoding="utf-8")
     texto = html_mod.unescape(re.sub(r"<[^>]+>", " ", pagina))
@@ -201,8 +202,8 @@ def test_pdf_cabe_na_largura_da_pagina(
 ) -> None:
     """Nothing is drawn in the right margin (A4, 12 mm) of any page."""
     with time_machine.travel(AGORA, tick=False):
-        arquivos = repositorio_de_um_dia.gerar_relatorio(
-            tmp_path / "s", formatos=["pdf"]
+        arquivos = gerar_relatorio(
+            repositorio_de_um_dia, tmp_path / "s", formatos=["pdf"]
         )
     pdf = Path(arquivos["pdf"])
     paginas = paginas_pdf(pdf, tmp_path)

@@ -255,7 +255,7 @@ def test_json_segue_o_esquema_e_confere_com_o_repositorio(
     g = povoado
     saida = tmp_path / "saida"
     with time_machine.travel(AGORA, tick=False):
-        arquivos = g.gerar_relatorio(saida)
+        arquivos = gerar_relatorio(g, saida)
     assert set(arquivos) == {"json", "html", "pdf"}
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
@@ -446,7 +446,7 @@ def test_pdf_tem_o_conteudo_e_paginas_desenhadas(
 
 def test_repositorio_vazio_gera_os_tres(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(tmp_path / "repo", RAPIDO) as g:
-        arquivos = g.gerar_relatorio()
+        arquivos = gerar_relatorio(g)
     pasta = tmp_path / "repo" / "relatorios"
     assert arquivos == {
         f: str(pasta / f"relatorio_diario.{f}") for f in ("json", "html", "pdf")
@@ -468,7 +468,7 @@ def test_um_modelo_com_uma_versao(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(tmp_path / "repo", RAPIDO) as g:
         (tmp_path / "m.onnx").write_bytes(b"modelo" * 100)
         g.criar_backup(tmp_path / "m.onnx", descricao="primeira")
-        arquivos = g.gerar_relatorio(tmp_path / "s")
+        arquivos = gerar_relatorio(g, tmp_path / "s")
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
     (m,) = r["modelos"]
@@ -497,7 +497,7 @@ def test_centenas_de_versoes(tmp_path: Path) -> None:
 
         with ThreadPoolExecutor(8) as ex:
             list(ex.map(backup, range(200)))
-        arquivos = g.gerar_relatorio(tmp_path / "s")
+        arquivos = gerar_relatorio(g, tmp_path / "s")
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
     (m,) = r["modelos"]
@@ -520,7 +520,7 @@ def test_relatorio_de_validacao_com_modelo_real(tmp_path: Path) -> None:
     arq = mr.salvar_pickle(mr.floresta(), tmp_path / "floresta.joblib")
     with GerenciadorBackupVersionamento(tmp_path / "repo", {}) as g:
         g.criar_backup(arq, "minor", metricas={"acertos_12": 0.02})
-        arquivos = g.gerar_relatorio(tmp_path / "s", formatos=("json", "html"))
+        arquivos = gerar_relatorio(g, tmp_path / "s", formatos=("json", "html"))
     r = json.loads(Path(arquivos["json"]).read_text(encoding="utf-8"))
     validar_esquema(r)
     val = r["modelos"][0]["versoes"][0]["validacao"]

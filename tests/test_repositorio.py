@@ -451,14 +451,14 @@ def test_modelo_inalterado_nao_e_lido_e_forcar_leitura_le(tmp_path: Path) -> Non
         assert g.criar_backup(m, "melhoria", progresso=lidos.append) == "1.0.0"
         assert sum(lidos) == tamanho  # the progress counts bytes read
         lidos.clear()
-        r = g.criar_backup_detalhado(m, progresso=lidos.append)
-        assert (r["versao"], r["nova_versao"], lidos) == ("1.0.0", False, [])
-        r = g.criar_backup_detalhado(m, forcar_leitura=True, progresso=lidos.append)
-        assert (r["versao"], r["nova_versao"]) == ("1.0.0", False)
+        r = g.criar_backup(m, progresso=lidos.append)
+        assert (r.versao, r.nova_versao, lidos) == ("1.0.0", False, [])
+        r = g.criar_backup(m, forcar_leitura=True, progresso=lidos.append)
+        assert (r.versao, r.nova_versao) == ("1.0.0", False)
         assert sum(lidos) == tamanho
         # Same bytes rewritten: the stat changed, so it is read, and deduplicated.
         lidos.clear()
         escrever(m, aleatorio(tamanho, 7))
-        r = g.criar_backup_detalhado(m, progresso=lidos.append)
-        assert (r["versao"], r["nova_versao"]) == ("1.0.0", False)
+        r = g.criar_backup(m, progresso=lidos.append)
+        assert (r.versao, r.nova_versao) == ("1.0.0", False)
         assert sum(lidos) == tamanho

@@ -20,6 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..erros import ErroBackup, ErroIntegridade
@@ -35,6 +36,20 @@ log = logging.getLogger("SistemaBackup")
 LIMIAR_REEMPACOTAR = 0.25
 
 
+@dataclass
+class _Plano:
+    """What a collection does to each pack (decided before anything is written)."""
+
+    vivos: set[str]
+    locais: dict[str, Local]
+    pacotes: dict[str, InfoObjeto]
+    por_pacote: dict[str, list[tuple[str, Local]]]
+    apagar: list[str] = field(default_factory=list)
+    reempacotar: list[str] = field(default_factory=list)
+    em_carencia: list[str] = field(default_factory=list)
+    manter_todos: dict[str, Local] = field(default_factory=dict)  # young packs
+
+
 def coletar(
     repo: Any,
     carencia_s: float,
@@ -47,6 +62,57 @@ def coletar(
     `antes_de_apagar` runs before the first deletion (it raises when the
     collection lock is no longer held).
     """
+    objetos = repo.objetos
+    backend = repo.backend
+    plano = _planejar(repo, carencia_s, limiar)
+    # New packs first (live blobs copied, verified on the way).
+    novos_locais, bytes_reescritos = _reempacotar(objetos, backend, plano)
+    # Packs are named by their content: repacking the same live blobs again
+    # (after a run killed before its fragment) rebuilds the very pack that run
+    # left as an orphan. What was just written is never deleted.
+    novos_pacotes = {loc.pacote for loc in novos_locais.values()}
+    plano.apagar = [p for p in plano.apagar if p not in novos_pacotes]
+    removidos = set(plano.apagar) | set(plano.reempacotar)
+    fragmentos = [i.chave for i in backend.listar(PREFIXO_FRAGMENTOS)]
+    if antes_de_apagar is not None:
+        antes_de_apagar()
+    fragmentos_removidos = _compactar_indice(
+        objetos, backend, plano, removidos, novos_locais, fragmentos
+    )
+    bytes_liberados = 0
+    for id_pacote in plano.apagar + plano.reempacotar:
+        backend.apagar(chave_pacote(id_pacote))
+        bytes_liberados += plano.pacotes[id_pacote].tamanho
+    bytes_novos = sum(
+        i.tamanho
+        for i in backend.listar(PREFIXO_PACOTES)
+        if id_da_chave(i.chave) in novos_pacotes - set(plano.pacotes)
+    )
+    temporarios, bytes_temp = 0, 0
+    limpar_temp = getattr(backend, "limpar_temporarios", None)
+    if limpar_temp is not None:
+        exclusivo = bool(backend.exclusao_real)
+        temporarios, bytes_temp = limpar_temp(
+            60.0 if exclusivo else max(60.0, carencia_s)
+        )
+    objetos.atualizar_indice(forcar=True)
+    return {
+        "pacotes_removidos": len(plano.apagar),
+        "pacotes_reempacotados": len(plano.reempacotar),
+        "pacotes_novos": len(novos_pacotes),
+        "bytes_reescritos": bytes_reescritos,
+        "bytes_liberados": max(0, bytes_liberados - bytes_novos) + bytes_temp,
+        "pacotes_em_carencia": len(plano.em_carencia),
+        "carencia_minutos": carencia_s / 60,
+        "fragmentos_compactados": fragmentos_removidos,
+        "temporarios_removidos": temporarios,
+        "blocos_referenciados": len(plano.vivos),
+        "pacotes_mantidos": len(set(plano.pacotes) - removidos - novos_pacotes),
+    }
+
+
+def _blocos_vivos(repo: Any) -> set[str]:
+    """Every chunk a version uses; an unreadable sidecar aborts the collection."""
     vivos: set[str] = set()
     for modelo, versao, sc in repo.iterar_sidecars():
         if isinstance(sc, ErroBackup):
@@ -56,6 +122,12 @@ def coletar(
                 "antes. Nada foi apagado."
             )
         vivos.update(i for i, _ in sc.blocos())
+    return vivos
+
+
+def _planejar(repo: Any, carencia_s: float, limiar: float) -> _Plano:
+    """Read every sidecar and the index; sort the packs into delete/repack/keep."""
+    vivos = _blocos_vivos(repo)
     objetos = repo.objetos
     backend = repo.backend
     objetos.atualizar_indice(forcar=True)
@@ -75,13 +147,9 @@ def coletar(
     por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
     for id_bloco, loc in locais.items():
         por_pacote[loc.pacote].append((id_bloco, loc))
-
+    plano = _Plano(vivos, locais, pacotes, por_pacote)
     exclusivo = bool(backend.exclusao_real)
     limite = time.time() - carencia_s
-    apagar: list[str] = []
-    reempacotar: list[str] = []
-    em_carencia: list[str] = []
-    manter_todos: dict[str, Local] = {}  # young packs keep every entry
     for id_pacote, info in pacotes.items():
         blocos = por_pacote.get(id_pacote, [])
         vivos_aqui = [(i, loc) for i, loc in blocos if i in vivos]
@@ -90,86 +158,70 @@ def coletar(
         if morto <= 0.02:
             continue
         if not exclusivo and info.modificado >= limite:
-            em_carencia.append(id_pacote)
-            manter_todos.update(dict(blocos))
+            plano.em_carencia.append(id_pacote)
+            plano.manter_todos.update(dict(blocos))
             continue
         if not vivos_aqui:
-            apagar.append(id_pacote)
+            plano.apagar.append(id_pacote)
         elif morto >= limiar:
-            reempacotar.append(id_pacote)
+            plano.reempacotar.append(id_pacote)
+    return plano
 
-    # New packs first (live blobs copied, verified on the way).
-    novos_locais: dict[str, Local] = {}
+
+def _reempacotar(
+    objetos: Any, backend: Any, plano: _Plano
+) -> tuple[dict[str, Local], int]:
+    """Copy the live blobs of the packs to repack into new packs (verified).
+
+    Returns the new locations and the bytes rewritten; no index fragment yet.
+    """
+    if not plano.reempacotar:
+        return {}, 0
     bytes_reescritos = 0
-    if reempacotar:
-        sessao = objetos.sessao()
-        try:
-            for id_pacote in reempacotar:
-                dados = memoryview(backend.ler(chave_pacote(id_pacote)))
-                for id_bloco, loc in por_pacote[id_pacote]:
-                    if id_bloco not in vivos:
-                        continue
-                    bruto = dados[loc.deslocamento : loc.deslocamento + loc.tamanho]
-                    objetos.codificador.decodificar_bloco(id_bloco, bruto)
-                    sessao.gravar_codificado(id_bloco, bruto, loc.claro)
-                    bytes_reescritos += loc.tamanho
-            sessao.concluir(escrever_fragmento=False)
-        except BaseException:
-            sessao.abortar()
-            raise
-        novos_locais = sessao.novos
-    # Packs are named by their content: repacking the same live blobs again
-    # (after a run killed before its fragment) rebuilds the very pack that run
-    # left as an orphan. What was just written is never deleted.
-    novos_pacotes = {loc.pacote for loc in novos_locais.values()}
-    apagar = [p for p in apagar if p not in novos_pacotes]
-    removidos = set(apagar) | set(reempacotar)
+    sessao = objetos.sessao()
+    try:
+        for id_pacote in plano.reempacotar:
+            dados = memoryview(backend.ler(chave_pacote(id_pacote)))
+            for id_bloco, loc in plano.por_pacote[id_pacote]:
+                if id_bloco not in plano.vivos:
+                    continue
+                bruto = dados[loc.deslocamento : loc.deslocamento + loc.tamanho]
+                objetos.codificador.decodificar_bloco(id_bloco, bruto)
+                sessao.gravar_codificado(id_bloco, bruto, loc.claro)
+                bytes_reescritos += loc.tamanho
+        sessao.concluir(escrever_fragmento=False)
+    except BaseException:
+        sessao.abortar()
+        raise
+    return sessao.novos, bytes_reescritos
+
+
+def _compactar_indice(
+    objetos: Any,
+    backend: Any,
+    plano: _Plano,
+    removidos: set[str],
+    novos_locais: dict[str, Local],
+    fragmentos: list[str],
+) -> int:
+    """One fragment with every live location replaces `fragmentos`; how many went."""
     compactado = {
         i: loc
-        for i, loc in locais.items()
-        if (i in vivos and loc.pacote not in removidos) or loc.pacote in em_carencia
+        for i, loc in plano.locais.items()
+        if (i in plano.vivos and loc.pacote not in removidos)
+        or loc.pacote in plano.em_carencia
     }
-    compactado.update(manter_todos)
+    compactado.update(plano.manter_todos)
     compactado.update(novos_locais)
-    fragmentos = [i.chave for i in backend.listar(PREFIXO_FRAGMENTOS)]
+    if not (removidos or len(fragmentos) > 1):
+        return 0
     fragmentos_removidos = 0
-    if antes_de_apagar is not None:
-        antes_de_apagar()
-    if removidos or len(fragmentos) > 1:
-        id_novo = None
-        if compactado:
-            id_novo, partes = codificar_fragmento(objetos.codificador, compactado)
-            backend.gravar(chave_fragmento(id_novo), partes)
-        for chave in fragmentos:
-            if id_novo is None or chave != chave_fragmento(id_novo):
-                backend.apagar(chave)
-                fragmentos_removidos += 1
-    bytes_liberados = 0
-    for id_pacote in apagar + reempacotar:
-        backend.apagar(chave_pacote(id_pacote))
-        bytes_liberados += pacotes[id_pacote].tamanho
-    bytes_novos = sum(
-        i.tamanho
-        for i in backend.listar(PREFIXO_PACOTES)
-        if id_da_chave(i.chave) in novos_pacotes - set(pacotes)
-    )
-    temporarios, bytes_temp = 0, 0
-    limpar_temp = getattr(backend, "limpar_temporarios", None)
-    if limpar_temp is not None:
-        temporarios, bytes_temp = limpar_temp(
-            60.0 if exclusivo else max(60.0, carencia_s)
-        )
-    objetos.atualizar_indice(forcar=True)
-    return {
-        "pacotes_removidos": len(apagar),
-        "pacotes_reempacotados": len(reempacotar),
-        "pacotes_novos": len(novos_pacotes),
-        "bytes_reescritos": bytes_reescritos,
-        "bytes_liberados": max(0, bytes_liberados - bytes_novos) + bytes_temp,
-        "pacotes_em_carencia": len(em_carencia),
-        "carencia_minutos": carencia_s / 60,
-        "fragmentos_compactados": fragmentos_removidos,
-        "temporarios_removidos": temporarios,
-        "blocos_referenciados": len(vivos),
-        "pacotes_mantidos": len(set(pacotes) - removidos - novos_pacotes),
-    }
+    id_novo = None
+    if compactado:
+        id_novo, partes = codificar_fragmento(objetos.codificador, compactado)
+        backend.gravar(chave_fragmento(id_novo), partes)
+    for chave in fragmentos:
+        if id_novo is None or chave != chave_fragmento(id_novo):
+            backend.apagar(chave)
+            fragmentos_removidos += 1
+    return fragmentos_removidos

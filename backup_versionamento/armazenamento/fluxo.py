@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 import blake3
 
+from ..base.padroes import BUFFER_MB, THREADS_BACKUP
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
@@ -75,8 +76,8 @@ class GravadorBlocos:
         self,
         sessao: SessaoEscrita,
         *,
-        threads: int = 2,
-        buffer_mb: int = 128,
+        threads: int = THREADS_BACKUP,
+        buffer_mb: int = BUFFER_MB,
         medio: int = CDC_MEDIO,
         minimo: int = CDC_MINIMO,
         maximo: int = CDC_MAXIMO,
@@ -266,7 +267,7 @@ def ler_trechos(
     armazem: ArmazemObjetos,
     blocos: list[tuple[str, int]],
     *,
-    threads: int = 2,
+    threads: int = THREADS_BACKUP,
     janela: int = 4,
 ) -> Iterator[list[bytes | memoryview]]:
     """Yield verified chunk contents in order, a run at a time, prefetching ahead."""
@@ -309,7 +310,7 @@ def escrever_blocos(
     armazem: ArmazemObjetos,
     blocos: list[tuple[str, int]],
     *,
-    threads: int = 2,
+    threads: int = THREADS_BACKUP,
     progresso: Progresso | None = None,
     sha256: bool = True,
 ) -> tuple[int, str]:
@@ -328,7 +329,7 @@ def escrever_blocos_conferidos(
     armazem: ArmazemObjetos,
     blocos: list[tuple[str, int]],
     *,
-    threads: int = 2,
+    threads: int = THREADS_BACKUP,
     progresso: Progresso | None = None,
     sha256: bool = False,
     digest_blake3: bool = False,

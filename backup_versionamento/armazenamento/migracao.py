@@ -38,7 +38,6 @@ from typing import Any
 import blake3
 import zstandard
 
-from .. import config as configuracao
 from ..base.tempo import agora_iso
 from ..erros import (
     ErroBackup,
@@ -97,24 +96,18 @@ _V1_FLAG_CRIPTO = 0x02
 
 
 def migrar_repositorio(
-    base: str | Path | None = None,
-    config: str | Path | dict[str, Any] | None = None,
+    cfg: dict[str, Any],
     progresso: ProgressoMigracao | None = None,
     *,
     backend: Backend | None = None,
     lote_bytes: int = LOTE_BYTES,
 ) -> dict[str, Any]:
-    """Migrate the format 1 repository at `base` (or `diretorios.base`) in place.
+    """Migrate the format 1 repository at the loaded `cfg`'s `diretorios.base`.
 
     Returns a report. Safe to run again after any interruption; on a format 2
     repository it does nothing and says so (`ja_migrado`). `backend` replaces
     the one built from the address (tests inject faults through it).
     """
-    cfg = (
-        configuracao.de_dicionario(config, base)
-        if isinstance(config, dict)
-        else configuracao.carregar(config, base=base)
-    )
     endereco = cfg["diretorios"]["base"]
     backend = backend or backend_para(endereco)
     inicio = time.monotonic()

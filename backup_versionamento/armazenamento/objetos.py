@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 
+from ..base.padroes import THREADS_COMPRESSAO
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
@@ -60,7 +61,7 @@ class ArmazemObjetos:
         indice: IndiceBlocos,
         *,
         escritores: int = 2,
-        threads_compressao: int = 2,
+        threads_compressao: int = THREADS_COMPRESSAO,
     ) -> None:
         self.backend = backend
         self.codificador = codificador

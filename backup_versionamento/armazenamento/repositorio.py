@@ -20,6 +20,13 @@ from typing import Any, Protocol
 
 import blake3
 
+from ..base.padroes import (
+    BUFFER_MB,
+    CACHE_MB,
+    NIVEL_COMPRESSAO,
+    THREADS_BACKUP,
+    THREADS_COMPRESSAO,
+)
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
@@ -111,11 +118,11 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         cabecalho: dict[str, Any],
         *,
         estado: str = "",
-        threads: int = 2,
-        buffer_mb: int = 128,
-        cache_mb: int = 256,
-        nivel_compressao: int = 1,
-        threads_compressao: int = 2,
+        threads: int = THREADS_BACKUP,
+        buffer_mb: int = BUFFER_MB,
+        cache_mb: int = CACHE_MB,
+        nivel_compressao: int = NIVEL_COMPRESSAO,
+        threads_compressao: int = THREADS_COMPRESSAO,
         cifra: Cifra | None = None,
         chave_ids: bytes | None = None,
     ) -> None:

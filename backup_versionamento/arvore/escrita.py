@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.escrita_atomica import sincronizar_pasta
 from ..armazenamento.fluxo import Progresso, escrever_blocos_conferidos
 from ..armazenamento.objetos import ArmazemObjetos
 from ..armazenamento.sidecar import (
@@ -27,7 +26,8 @@ from ..armazenamento.sidecar import (
     caminho_entrada_seguro,
     conferencia_entrada,
 )
-from ..base.escrita import erro_de_os
+from ..base.escrita import erro_de_os, sincronizar_pasta
+from ..base.padroes import THREADS_BACKUP
 from ..erros import ErroIntegridade, ErroRestauracao
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def restaurar(
     *,
     sobrescrever: bool = False,
     conferir_sha256: bool = False,
-    threads: int = 2,
+    threads: int = THREADS_BACKUP,
     progresso: Progresso | None = None,
 ) -> Path:
     """Rebuild a version at exactly `destino` (its final path)."""

@@ -49,6 +49,39 @@ def fonte_de(st: os.stat_result) -> dict[str, int]:
     }
 
 
+@dataclass(frozen=True)
+class Listagem:
+    """A source walked once: what the skip check compares and the write reads."""
+
+    tipo: str  # "arquivo" | "diretorio"
+    itens: list[tuple[Path, str, os.stat_result]]
+    avisos: list[str]
+
+    @property
+    def tamanho(self) -> int:
+        """Bytes of the regular files (what a backup without a base must fit)."""
+        return sum(st.st_size for _, _, st in self.itens if stat.S_ISREG(st.st_mode))
+
+
+def coletar_origem(origem: Path) -> Listagem:
+    """Check a source like `checar_origem` and list it in the same single walk."""
+    try:
+        if not origem.is_dir():
+            checar_origem(origem)  # missing, special or unreadable: its message
+            return Listagem(*listar_origem(origem))
+        if not os.access(origem, os.R_OK | os.X_OK):
+            raise ErroPermissao(
+                f"{origem}: sem permissão de leitura; rode chmod -R u+rX {origem}"
+            )
+        return Listagem(*listar_origem(origem))
+    except PermissionError:
+        raise ErroPermissao(
+            f"{origem}: sem permissão de leitura; rode chmod -R u+rX {origem}"
+        ) from None
+    except OSError as e:
+        raise erro_de_os(e, e.filename or str(origem)) from e
+
+
 def listar_origem(
     origem: Path,
 ) -> tuple[str, list[tuple[Path, str, os.stat_result]], list[str]]:
@@ -100,10 +133,17 @@ def ler_origem(
     sessao: SessaoEscrita,
     gravador: GravadorBlocos,
     progresso: Progresso | None = None,
+    listagem: Listagem | None = None,
 ) -> Conteudo:
-    """Chunk a file or a folder into `sessao`; return its entries and totals."""
+    """Chunk a file or a folder into `sessao`; return its entries and totals.
+
+    `listagem` is the walk already done (coletar_origem); None walks now.
+    """
     try:
-        tipo, itens, avisos = listar_origem(origem)
+        if listagem is None:
+            tipo, itens, avisos = listar_origem(origem)
+        else:
+            tipo, itens, avisos = listagem.tipo, listagem.itens, listagem.avisos
         entradas: list[Entrada] = []
         novos = 0
         for caminho, nome, st in itens:
@@ -144,16 +184,23 @@ def ler_origem(
     return Conteudo(tipo, entradas, tamanho, sha, novos, avisos)
 
 
-def inalterado(origem: Path, entradas: tuple[Entrada, ...] | list[Entrada]) -> bool:
+def inalterado(
+    origem: Path,
+    entradas: tuple[Entrada, ...] | list[Entrada],
+    listagem: Listagem | None = None,
+) -> bool:
     """True when every file's size, mtime, inode and ctime match what was recorded.
 
     Answers without reading a byte of data: a 5 GiB unchanged model costs a
-    few stat calls.
+    few stat calls (none more when `listagem`, the walk already done, is given).
     """
-    try:
-        tipo, itens, _ = listar_origem(origem)
-    except (OSError, ErroPermissao):
-        return False
+    if listagem is not None:
+        tipo, itens = listagem.tipo, listagem.itens
+    else:
+        try:
+            tipo, itens, _ = listar_origem(origem)
+        except (OSError, ErroPermissao):
+            return False
     registradas = {e.caminho: e for e in entradas}
     if len(itens) != len(registradas):
         return False

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..armazenamento.escrita_atomica import escrever_json_atomico
+from ..base.escrita import escrever_json_atomico
 from ..registro import NOME_LOGGER
 
 log = logging.getLogger(NOME_LOGGER)

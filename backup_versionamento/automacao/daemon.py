@@ -32,8 +32,8 @@ from typing import Any, Protocol
 
 from .. import erros
 from ..armazenamento.backends.endereco import backend_para
-from ..armazenamento.escrita_atomica import escrever_json_atomico
 from ..armazenamento.repositorio import localizar_estado
+from ..base.escrita import escrever_json_atomico
 from ..base.tempo import agora_iso, iso_utc
 from ..config import carregar
 from ..erros import ErroBackup, ErroDaemon

@@ -17,11 +17,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..erros import ErroBackup
 from ..registro import NOME_LOGGER
 from .cache import CacheVarredura, assinatura
+
+if TYPE_CHECKING:
+    from ..gerenciador import ResultadoBackup
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -31,14 +34,14 @@ ORIGENS = ("agendado", "monitoramento", "manual")
 class Gerenciador(Protocol):
     pasta_estado: Path
 
-    def criar_backup_detalhado(
+    def criar_backup(
         self,
         caminho: str,
         tipo_mudanca: str = ...,
         descricao: str = ...,
         *,
         origem_pedido: str = ...,
-    ) -> dict[str, Any]: ...
+    ) -> ResultadoBackup: ...
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class FilaBackup:
         caminho = pedido.caminho
         antes = assinatura(caminho)
         try:
-            resultado = self.gerenciador.criar_backup_detalhado(
+            resultado = self.gerenciador.criar_backup(
                 str(caminho),
                 tipo_mudanca=self.tipo_mudanca,
                 descricao=f"backup automático ({pedido.origem})",
@@ -148,7 +151,7 @@ class FilaBackup:
             self._falhou(pedido, e)
             return None
         self.concluidos += 1
-        versao = str(resultado["versao"])
+        versao = resultado.versao
         depois = assinatura(caminho)
         if self.cache is not None and antes is not None and antes == depois:
             # Only when nothing moved during the backup: otherwise the next look
@@ -158,7 +161,7 @@ class FilaBackup:
                 self.cache.salvar()
             except OSError as e:
                 log.warning("Não foi possível gravar o cache de varredura: %s", e)
-        nova = bool(resultado["nova_versao"])
+        nova = resultado.nova_versao
         log.info(
             "Backup automático (%s): %s -> %s%s",
             pedido.origem,

@@ -1,13 +1,25 @@
-"""Writing files, in one place: how an OSError becomes the project's error.
+"""Writing files, in one place: the atomic write, and how an OSError becomes
+the project's error.
 
-Every layer that touches the disk raises through `erro_de_os`, so a full disk,
-a denied folder or a missing path reads the same everywhere, in Portuguese,
-naming the file (docs/ARQUITETURA.md).
+Write to a temp file in the same folder, fsync, then rename (or link, when the
+target must not exist yet), then fsync the folder: a reader sees the old file or
+the new one, never a torn one, and a crash leaves at worst a stray temp file
+(`.NOME.<hex>.tmp`). Every layer that touches the disk raises through
+`erro_de_os`, so a full disk, a denied folder or a missing path reads the same
+everywhere, in Portuguese, naming the file (docs/ARQUITETURA.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
 
 from ..erros import (
     ErroArquivoNaoEncontrado,
@@ -97,3 +109,139 @@ def _erro_no_repositorio(e: OSError, alvo: str) -> ErroBackup:
     if e.errno in _ERRNOS_TRANSITORIOS:
         return ErroTransitorio(f"{alvo}: falha temporária de E/S ({mensagem_os(e)})")
     return ErroRepositorio(f"{alvo}: erro de E/S ({mensagem_os(e)})")
+
+
+# -- atomic writes ---------------------------------------------------------------
+SUFIXO_TEMP = ".tmp"
+# A temp name adds '.' + '.' + 16 hex + '.tmp' to the file name; keep it under
+# NAME_MAX (255 bytes) for long user file names.
+_NOME_TEMP_MAX = 200
+
+
+def sincronizar_pasta(pasta: str | Path) -> None:
+    """fsync a directory so a rename inside it survives power loss."""
+    fd = os.open(pasta, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _criar_pastas(pasta: str) -> None:
+    os.makedirs(pasta, exist_ok=True)
+
+
+def escrever_atomico(
+    destino: str | Path,
+    partes: bytes | Sequence[bytes | bytearray | memoryview],
+    *,
+    exclusivo: bool = False,
+    modo: int = 0o644,
+    modo_exato: bool = True,
+    criar_pastas: Callable[[str], None] = _criar_pastas,
+    sincronizar_pasta_depois: bool = True,
+) -> bool:
+    """Write `partes` to `destino` atomically and durably.
+
+    With `exclusivo=True` the file is created only if it does not exist yet
+    (os.link fails on an existing name, atomically); returns False in that case
+    and leaves the existing file untouched. The file gets `modo` exactly, or
+    `modo` less the umask with `modo_exato=False`. The folder is made with
+    `criar_pastas` when missing. OSError is raised as is: the caller names it.
+    """
+    if isinstance(partes, (bytes, bytearray, memoryview)):
+        partes = [partes]
+    pasta, nome = os.path.split(os.fspath(destino))
+    pasta = pasta or "."
+    nome_curto = os.fsencode(nome)[:_NOME_TEMP_MAX].decode(errors="ignore")
+    temp = os.path.join(pasta, f".{nome_curto}.{secrets.token_hex(8)}{SUFIXO_TEMP}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        fd = os.open(temp, flags, modo)
+    except FileNotFoundError:
+        criar_pastas(pasta)
+        fd = os.open(temp, flags, modo)
+    try:
+        try:
+            if modo_exato:
+                os.fchmod(fd, modo)
+            escrever_tudo(fd, partes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusivo:
+            try:
+                os.link(temp, destino)
+            except FileExistsError:
+                return False
+        else:
+            os.replace(temp, destino)
+    finally:
+        # After a failure of any kind (KeyboardInterrupt too) or a lost race;
+        # after a link, the temp name is simply dropped.
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    if sincronizar_pasta_depois:
+        sincronizar_pasta(pasta)
+    return True
+
+
+def escrever_json_atomico(
+    destino: Path, dados: Any, *, exclusivo: bool = False
+) -> bool:
+    texto = json.dumps(dados, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    return escrever_atomico(destino, texto.encode("utf-8"), exclusivo=exclusivo)
+
+
+# writev takes at most IOV_MAX buffers per call (1024 on Linux); EINVAL beyond.
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def escrever_tudo(fd: int, partes: Sequence[bytes | bytearray | memoryview]) -> None:
+    """writev until every byte of `partes` is written (short writes happen)."""
+    vistas = [memoryview(p).cast("B") for p in partes]
+    i = 0
+    while i < len(vistas):
+        lote = vistas[i : i + _IOV_MAX]
+        escritos = os.writev(fd, lote)
+        # Skip the buffers fully written; keep the rest of a partly written one.
+        for v in lote:
+            if escritos >= v.nbytes:
+                escritos -= v.nbytes
+                i += 1
+            else:
+                vistas[i] = v[escritos:]
+                break
+        while i < len(vistas) and vistas[i].nbytes == 0:
+            i += 1
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range(2) (Linux only; Python's os module lacks it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        f = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    f.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    f.restype = ctypes.c_int
+    return cast(Callable[[int, int, int, int], int], f)
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def iniciar_descarga(fd: int, inicio: int, tamanho: int) -> None:
+    """Start writing a range of dirty pages to disk without waiting for it.
+
+    Called as a big file is written, so the final fsync finds the disk already
+    busy with it (PostgreSQL's *_flush_after does the same): on a 512 MiB
+    restore the closing fsync drops from ~0.2 s to nearly nothing. A no-op where
+    sync_file_range(2) is missing; errors are left for fsync to report.
+    """
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, inicio, tamanho, _SYNC_FILE_RANGE_WRITE)

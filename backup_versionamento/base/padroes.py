@@ -10,3 +10,11 @@ from __future__ import annotations
 THREADS_BACKUP = 4
 # Parallel compression of blocks (`performance.threads_compressao`).
 THREADS_COMPRESSAO = 2
+# Read-ahead of a source file, chunk cache, zstd level (`performance.*`).
+BUFFER_MB = 128
+CACHE_MB = 256
+NIVEL_COMPRESSAO = 1
+# The sandboxed load test's limits (`validacao.tempo_limite_segundos`,
+# `validacao.memoria_limite_mb`); the validator falls back to them too.
+TEMPO_LIMITE_VALIDACAO_S = 120
+MEMORIA_LIMITE_VALIDACAO_MB = 4096

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..base.tempo import hora_local
 from ..texto import seguro
-from .comum import gerenciador, imprimir
+from .comum import gerenciador, imprimir, responder
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -85,10 +85,7 @@ def _remover(args: argparse.Namespace) -> int:
 
 
 def _listar(args: argparse.Namespace) -> int:
-    with gerenciador(args) as g:
-        dados = g.listar_aliases(args.modelo)
-    imprimir(args, dados, lambda: _texto(dados))
-    return 0
+    return responder(args, lambda g: g.listar_aliases(args.modelo), _texto)
 
 
 def _texto(dados: list[dict[str, Any]]) -> str:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..texto import seguro
-from .comum import gerenciador, imprimir
+from .comum import gerenciador_autorizado, imprimir
 
 # Same code as any other integrity failure.
 SAIDA_ADULTERADO = 9
@@ -37,8 +37,7 @@ def executar(args: argparse.Namespace) -> int:
     from ..armazenamento.sidecar import Sidecar
     from ..seguranca.auditoria import verificar_log
 
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("consulta", g.eventos)
+    with gerenciador_autorizado(args, "consulta") as g:
         rel = verificar_log(g.pasta_auditoria, g.seguranca.autenticador_auditoria())
         log_auditoria = g.seguranca.auditoria
         if log_auditoria is not None and log_auditoria.testemunha is not None:

@@ -6,12 +6,15 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..erros import ErroArquivoNaoEncontrado, ErroBackup, ErroValidacao
 from ..politica.versoes import AUTO, INCREMENTOS
 from ..texto import decodificar_json, seguro
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
+
+if TYPE_CHECKING:
+    from ..servicos.requisicao import RequisicaoBackup
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -106,7 +109,7 @@ def _recusar_no_repositorio(args: argparse.Namespace, origem: Path) -> None:
     except ErroBackup:
         return
     with g, contextlib.suppress(ErroBackup):
-        g.criar_backup_detalhado(
+        g.criar_backup(
             origem,
             args.tipo_mudanca,
             args.descricao,
@@ -115,33 +118,39 @@ def _recusar_no_repositorio(args: argparse.Namespace, origem: Path) -> None:
         )
 
 
-def executar(args: argparse.Namespace) -> int:
-    from ..gerenciador import checar_pedido  # lazy: startup time (docs/DESEMPENHO.md)
+def _requisicao(args: argparse.Namespace) -> RequisicaoBackup:
+    """The request, validated once before the repository folder is created."""
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..servicos.requisicao import RequisicaoBackup
 
     metricas = ler_metricas(args.metricas)
-    origem = Path(args.modelo)
-    try:  # before the repository folder is created
-        checar_pedido(args.modelo, args.tipo_mudanca, args.nome, args.descricao)
+    try:
+        return RequisicaoBackup.de(
+            args.modelo,
+            args.tipo_mudanca,
+            args.descricao,
+            metricas,
+            forcar=args.forcar,
+            forcar_leitura=args.forcar_leitura,
+            nome_modelo=args.nome,
+        )
     except ErroBackup:
-        _recusar_no_repositorio(args, origem)
+        _recusar_no_repositorio(args, Path(args.modelo))
         raise
-    tamanho = origem.stat().st_size if origem.is_file() else 0
+
+
+def executar(args: argparse.Namespace) -> int:
+    requisicao = _requisicao(args)
+    listagem = requisicao.listagem
+    tamanho = listagem.tamanho if listagem.tipo == "arquivo" else 0
     with gerenciador(args, criar=True) as g:
         g.inscrever(_avisar_espaco_baixo)
-        with barra(tamanho, origem.name, args) as progresso:
-            resultado = g.criar_backup_detalhado(
-                origem,
-                args.tipo_mudanca,
-                args.descricao,
-                metricas,
-                forcar=args.forcar,
-                forcar_leitura=args.forcar_leitura,
-                nome_modelo=args.nome,
-                progresso=progresso,
-                origem_pedido="cli",
+        with barra(tamanho, requisicao.origem.name, args) as progresso:
+            resultado = g.criar_backup(
+                requisicao, progresso=progresso, origem_pedido="cli"
             )
-        versao, nova = resultado["versao"], resultado["nova_versao"]
-        info = g.obter_versao(resultado["modelo"], versao)
+        versao, nova = resultado.versao, resultado.nova_versao
+        info = g.obter_versao(resultado.modelo, versao)
     dados = {
         "modelo": info["modelo"],
         "versao": versao,
@@ -152,28 +161,28 @@ def executar(args: argparse.Namespace) -> int:
         "mudanca": info.get("mudanca"),
         "validacao": info.get("validacao"),
     }
-
-    def humano() -> str:
-        if not nova:
-            return (
-                f"Sem mudanças: {seguro(info['modelo'])} já está guardado na versão "
-                f"{versao}"
-            )
-        extra = ""
-        if info.get("mudanca"):
-            m = info["mudanca"]
-            extra += f"\n  tipo automático: {m['incremento']} ({seguro(m['motivo'])})"
-        val = info.get("validacao")
-        if val:
-            estado = "OK" if val["valido"] else "FALHOU"
-            extra += f"\n  validação ({val.get('formato')}): {estado}"
-            extra += "".join(f"\n    - {seguro(p)}" for p in val.get("problemas", []))
-        return (
-            f"Backup criado: {seguro(info['modelo'])} -> {versao} "
-            f"({tamanho_legivel(info['tamanho'])}, "
-            f"{tamanho_legivel(info['tamanho_armazenado'])} novos no repositório)"
-            + extra
-        )
-
-    imprimir(args, dados, humano)
+    imprimir(args, dados, lambda: _texto(info, versao, nova))
     return 0
+
+
+def _texto(info: dict[str, Any], versao: str, nova: bool) -> str:
+    """The human summary of a backup (the --json output carries the same)."""
+    if not nova:
+        return (
+            f"Sem mudanças: {seguro(info['modelo'])} já está guardado na versão "
+            f"{versao}"
+        )
+    extra = ""
+    if info.get("mudanca"):
+        m = info["mudanca"]
+        extra += f"\n  tipo automático: {m['incremento']} ({seguro(m['motivo'])})"
+    val = info.get("validacao")
+    if val:
+        estado = "OK" if val["valido"] else "FALHOU"
+        extra += f"\n  validação ({val.get('formato')}): {estado}"
+        extra += "".join(f"\n    - {seguro(p)}" for p in val.get("problemas", []))
+    return (
+        f"Backup criado: {seguro(info['modelo'])} -> {versao} "
+        f"({tamanho_legivel(info['tamanho'])}, "
+        f"{tamanho_legivel(info['tamanho_armazenado'])} novos no repositório)" + extra
+    )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..erros import ErroCriptografia, ErroRepositorio
 from ..texto import seguro
-from .comum import gerenciador, imprimir
+from .comum import gerenciador_autorizado, imprimir
 
 # lazy: startup time (docs/DESEMPENHO.md); `cryptography` loads with the action
 if TYPE_CHECKING:
@@ -131,9 +131,8 @@ def _criar(args: argparse.Namespace) -> int:
 
 def _adicionar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
-        novo = g.seguranca.adicionar_chave(cred, args.usuario)
+    with gerenciador_autorizado(args, "admin") as g:
+        novo = g.seguranca.chave.adicionar(cred, args.usuario)
         g.eventos.emitir(
             "chave_alterada",
             acao="adicionada",
@@ -154,13 +153,12 @@ def _adicionar(args: argparse.Namespace) -> int:
 
 def _reembrulhar(args: argparse.Namespace) -> int:
     cred = _credencial(args)
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
-        novo = g.seguranca.reembrulhar(args.id, cred)
+    with gerenciador_autorizado(args, "admin") as g:
+        novo = g.seguranca.chave.reembrulhar(args.id, cred)
         g.eventos.emitir(
             "chave_alterada", acao="reembrulhada", id=novo, anterior=args.id
         )
-        lembrete = _lembrete_chave_arquivo(g.seguranca.arquivo_chave, cred)
+        lembrete = _lembrete_chave_arquivo(g.seguranca.chave.arquivo_chave, cred)
     imprimir(
         args,
         {"id": novo, "anterior": args.id, "tipo": cred.tipo, "lembrete": lembrete},
@@ -193,12 +191,11 @@ def _lembrete_chave_arquivo(configurado: Path, cred: Credencial) -> str:
 
 
 def _remover(args: argparse.Namespace) -> int:
-    with gerenciador(args) as g:
-        g.seguranca.autorizar("admin", g.eventos)
+    with gerenciador_autorizado(args, "admin") as g:
         if args.usuario:
-            removidas = g.seguranca.remover_chaves_de(args.usuario)
+            removidas = g.seguranca.chave.remover_de(args.usuario)
         else:
-            g.seguranca.remover_chave(args.id)
+            g.seguranca.chave.remover(args.id)
             removidas = [args.id]
         for id_chave in removidas:
             g.eventos.emitir("chave_alterada", acao="removida", id=id_chave)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..texto import seguro
-from .comum import gerenciador, imprimir, tamanho_legivel
+from .comum import responder, tamanho_legivel
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -30,10 +30,9 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 
 def executar(args: argparse.Namespace) -> int:
-    with gerenciador(args) as g:
-        r = g.comparar_versoes(args.modelo, args.de, args.para)
-    imprimir(args, r, lambda: _texto(r))
-    return 0
+    return responder(
+        args, lambda g: g.comparar_versoes(args.modelo, args.de, args.para), _texto
+    )
 
 
 def _valor(v: Any) -> str:

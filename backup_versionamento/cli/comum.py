@@ -9,14 +9,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..erros import ErroIntegridade, ErroRepositorio
 from ..texto import seguro
 from ..texto import tamanho_legivel as tamanho_legivel  # used by the subcommands
 
 if TYPE_CHECKING:
+    from tqdm import tqdm
+
     from ..gerenciador import GerenciadorBackupVersionamento
+
+T = TypeVar("T")
 
 # Where people keep repositories besides the configured base: the CLI's default and
 # the folder of the spec's API example, GerenciadorBackupVersionamento("./backups").
@@ -112,20 +116,50 @@ def barra(
     if not em_terminal(args) or total < LIMIAR_BARRA:
         yield None
         return
+    with nova_barra(total, descricao) as t:
+        yield t.update
+
+
+def nova_barra(
+    total: int, descricao: str, unidade: str = "B", em_bytes: bool = True
+) -> tqdm[Any]:
+    """A tqdm bar on stderr that goes away when done (callers check the terminal)."""
     from tqdm import tqdm
 
     # A pty may report a 0x0 size (`script`, some tmux panes), and tqdm then
     # draws nothing: fall back to 80x24.
     tela = shutil.get_terminal_size((80, 24))
-    with tqdm(
+    return tqdm(
         total=total,
         desc=descricao,
-        unit="B",
-        unit_scale=True,
+        unit=unidade,
+        unit_scale=em_bytes,
         unit_divisor=1024,
         file=sys.stderr,
         leave=False,
         ncols=tela.columns or 80,
         nrows=tela.lines or 24,
-    ) as t:
-        yield t.update
+    )
+
+
+@contextmanager
+def gerenciador_autorizado(
+    args: argparse.Namespace, papel: str
+) -> Iterator[GerenciadorBackupVersionamento]:
+    """The manager, with `papel` checked first: for the commands that reach past
+    the facade's methods (keys, audit), which check their own roles."""
+    with gerenciador(args) as g:
+        g.seguranca.autorizar(papel, g.eventos)
+        yield g
+
+
+def responder(
+    args: argparse.Namespace,
+    consulta: Callable[[GerenciadorBackupVersionamento], T],
+    texto: Callable[[T], str],
+) -> int:
+    """One call on the manager, its answer printed (JSON or text); exit code 0."""
+    with gerenciador(args) as g:
+        dados = consulta(g)
+    imprimir(args, dados, lambda: texto(dados))
+    return 0

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..texto import plural, seguro
-from .comum import gerenciador, imprimir, tamanho_legivel
+from .comum import gerenciador, imprimir, responder, tamanho_legivel
 
 
 def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -> None:
@@ -62,10 +62,9 @@ def executar(args: argparse.Namespace) -> int:
 
         imprimir(args, saida, texto)
         return 0
-    with gerenciador(args) as g:
-        r = g.limpeza(simular=args.simular, modelo=args.modelo)
-    imprimir(args, r, lambda: _texto(r))
-    return 0
+    return responder(
+        args, lambda g: g.limpeza(simular=args.simular, modelo=args.modelo), _texto
+    )
 
 
 def _texto(r: dict[str, Any]) -> str:

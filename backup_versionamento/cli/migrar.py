@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .comum import LIMIAR_BARRA, em_terminal, imprimir, tamanho_legivel
+from .comum import LIMIAR_BARRA, em_terminal, imprimir, nova_barra, tamanho_legivel
 
 if TYPE_CHECKING:
     from ..armazenamento.migracao import ProgressoMigracao
@@ -130,7 +128,7 @@ def executar(args: argparse.Namespace) -> int:
             pasta_logs = None
     try:
         with _barras(args) as progresso:
-            rel = migrar_repositorio(args.base, args.config, progresso)
+            rel = migrar_repositorio(cfg, progresso)
     finally:
         if pasta_logs is not None:
             registro.remover_handlers(pasta_logs)
@@ -144,8 +142,6 @@ def _barras(args: argparse.Namespace) -> Iterator[ProgressoMigracao | None]:
     if not em_terminal(args):
         yield None
         return
-    from tqdm import tqdm
-
     atual: dict[str, Any] = {"etapa": None, "barra": None}
 
     def progresso(etapa: str, feito: int, total: int) -> None:
@@ -155,18 +151,7 @@ def _barras(args: argparse.Namespace) -> Iterator[ProgressoMigracao | None]:
             atual["etapa"], atual["barra"] = etapa, None
             rotulo, unidade, em_bytes = _ETAPAS.get(etapa, (etapa, "", False))
             if total >= (LIMIAR_BARRA if em_bytes else 1000):
-                tela = shutil.get_terminal_size((80, 24))
-                atual["barra"] = tqdm(
-                    total=total,
-                    desc=rotulo,
-                    unit=unidade,
-                    unit_scale=em_bytes,
-                    unit_divisor=1024,
-                    file=sys.stderr,
-                    leave=False,
-                    ncols=tela.columns or 80,
-                    nrows=tela.lines or 24,
-                )
+                atual["barra"] = nova_barra(total, rotulo, unidade, em_bytes)
         if atual["barra"] is not None:
             atual["barra"].update(feito)
 

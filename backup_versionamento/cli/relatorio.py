@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..relatorios import FORMATOS, gerar_relatorio, pasta_padrao
+from ..relatorios import FORMATOS, gerar_relatorio
 from .comum import gerenciador, imprimir, saida_danificadas
 
 
@@ -47,8 +47,7 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
 
 def executar(args: argparse.Namespace) -> int:
     with gerenciador(args) as g:
-        saida = args.saida or pasta_padrao(g)
-        arquivos = gerar_relatorio(g, saida, formatos=args.formatos)
+        arquivos = gerar_relatorio(g, args.saida or None, formatos=args.formatos)
         danificadas = g.versoes_danificadas()
     imprimir(
         args,

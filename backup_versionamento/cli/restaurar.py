@@ -60,7 +60,7 @@ def executar(args: argparse.Namespace) -> int:
     ):
         info = g.versao_a_restaurar(args.modelo, args.versao, args.destino)
         with barra(info["tamanho"], f"{info['modelo']} {info['versao']}", args) as prog:
-            r = g.restaurar_backup_detalhado(
+            r = g.restaurar_backup(
                 info["modelo"],
                 info["versao"],
                 args.destino,
@@ -68,14 +68,14 @@ def executar(args: argparse.Namespace) -> int:
                 conferir_sha256=args.conferir_sha256,
                 progresso=prog,
             )
-        caminho = r["caminho"]
+        caminho = r.caminho
         validacao = g.validar_arquivo(caminho) if args.validar else None
     dados = {
         "modelo": info["modelo"],
         "versao": info["versao"],
         "caminho": caminho,
-        "destino_tratado_como": r["tratado_como"],
-        "motivo_destino": r["motivo"],
+        "destino_tratado_como": r.tratado_como,
+        "motivo_destino": r.motivo,
         "sha256": info["sha256"],
         "sha256_conferido": args.conferir_sha256,
         "tamanho": info["tamanho"],
@@ -91,7 +91,7 @@ def executar(args: argparse.Namespace) -> int:
         texto = (
             f"Modelo restaurado em: {seguro(caminho)} "
             f"(versão {info['versao']}, {conferido})\n"
-            f"  destino tratado como {r['tratado_como']}: {r['motivo']}"
+            f"  destino tratado como {r.tratado_como}: {r.motivo}"
         )
         if validacao:
             texto += f"\nValidação: {'OK' if validacao['valido'] else 'FALHOU'}"

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import nome_ref_git_valido
 from ..eventos import Evento
 from ..registro import NOME_LOGGER
+from .configuracao import nome_ref_git_valido
 from .saude import Saude
 
 log = logging.getLogger(NOME_LOGGER)

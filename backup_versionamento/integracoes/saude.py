@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..armazenamento.escrita_atomica import escrever_json_atomico
+from ..base.escrita import escrever_json_atomico
 from ..base.tempo import agora_iso
 from ..registro import NOME_LOGGER
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..armazenamento.escrita_atomica import escrever_atomico
+from ..base.escrita import escrever_atomico
 from ..eventos import Evento
 from ..registro import NOME_LOGGER
 from .saude import Saude

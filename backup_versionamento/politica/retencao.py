@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..base.configuracao import Secao, faixa, um_de
 from ..base.tempo import ler_momento
 from ..erros import ErroConfiguracao, ErroIntegridade
 from .versoes import Versao, e_versao
@@ -390,3 +391,37 @@ def resumo(decisoes: Sequence[Decisao]) -> dict[str, Any]:
         "versoes_mantidas": mantidas,
         "versoes_removidas": removidas,
     }
+
+
+# The `retencao` section of the configuration; the spec's defaults are the policy's.
+_PADROES = PoliticaRetencao()
+SECAO_CONFIG = Secao(
+    "retencao",
+    {
+        "por_tempo": {
+            "ultimos_7_dias": _PADROES.ultimos_7_dias,
+            "ultimos_30_dias": _PADROES.ultimos_30_dias,
+            "ultimos_90_dias": _PADROES.ultimos_90_dias,
+        },
+        "por_quantidade": {"maximo_versoes_por_modelo": _PADROES.maximo_versoes},
+        "manter_melhores": {
+            "metrica": _PADROES.metrica_melhores,
+            "quantidade": _PADROES.quantidade_melhores,
+            "maior_melhor": _PADROES.maior_melhor,
+        },
+        "carencia_coleta_minutos": 60,
+        "espera_backups_minutos": 10,
+    },
+    {
+        **{
+            f"retencao.por_tempo.ultimos_{dias}_dias": um_de(set(MODOS_TEMPO))
+            for dias in JANELAS_DIAS
+        },
+        "retencao.por_quantidade.maximo_versoes_por_modelo": faixa(
+            1, 1_000_000, acima_de_zero=True
+        ),
+        "retencao.manter_melhores.quantidade": faixa(0, 1_000_000),
+        "retencao.carencia_coleta_minutos": faixa(0, 60 * 24 * 366),
+        "retencao.espera_backups_minutos": faixa(0, 60 * 24),
+    },
+)

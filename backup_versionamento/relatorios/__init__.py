@@ -8,7 +8,10 @@ pdf                   WeasyPrint, from the same HTML
 painel                the live page and its read-only HTTP server
 metricas_prometheus   /metrics in the Prometheus text format
 
-Presentation layer: it uses the facade; nothing below it imports this package.
+Presentation layer, above the facade: it reads the repository only through the
+facade's public methods and attributes (`config`, `pasta_saidas`, `pasta_logs`,
+`pasta_estado`), and nothing below it imports this package. The CLI
+(`relatorio`, `painel`) and the daemon's daily job call it with a facade.
 """
 
 from __future__ import annotations

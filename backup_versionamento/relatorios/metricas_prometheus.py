@@ -9,8 +9,9 @@ gauges from the facade (`status`, `listar_versoes`) and the daemon's state file.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -25,7 +26,7 @@ from ..automacao import ler_estado_daemon
 from ..base.tempo import momento_ou_none
 
 if TYPE_CHECKING:
-    from .painel import Painel
+    from ..gerenciador import GerenciadorBackupVersionamento
 
 PREFIXO = "backup_versionamento"
 TIPO_CONTEUDO = CONTENT_TYPE_LATEST
@@ -36,6 +37,25 @@ def _ts(texto: Any) -> float | None:
     return m.timestamp() if m else None
 
 
+class Painel(Protocol):
+    """What a scrape reads: the dashboard's facade and its journal totals
+    (`painel.Painel` is one; declared here so this module needs no import of it)."""
+
+    g: GerenciadorBackupVersionamento
+    backups: Counter[tuple[str, str]]
+    ignorados: Counter[str]
+    falhas: Counter[str]
+    restauracoes: Counter[str]
+    duracoes: dict[str, tuple[int, float]]
+
+    @property
+    def linhas_invalidas(self) -> int: ...
+
+    def atualizar(self) -> None: ...
+
+    def modelos(self, status: dict[str, Any]) -> dict[str, list[dict[str, Any]]]: ...
+
+
 class ColetorBackup(Collector):
     def __init__(self, painel: Painel) -> None:
         self.painel = painel
@@ -44,115 +64,118 @@ class ColetorBackup(Collector):
         inicio = time.perf_counter()
         p = self.painel
         p.atualizar()
-        g = p.g
-        st = g.status()
-        versoes = p.modelos(st)
-        n = PREFIXO
-
-        def gauge(nome: str, doc: str, valor: float | None) -> Metric | None:
-            if valor is None:
-                return None
-            return GaugeMetricFamily(f"{n}_{nome}", doc, value=valor)
-
-        simples = [
-            gauge("modelos", "Modelos no repositório", st["modelos"]),
-            gauge("versoes", "Versões no repositório", st["versoes"]),
-            gauge(
-                "repositorio_bytes_logicos",
-                "Soma dos tamanhos de todas as versões",
-                st["tamanho_logico"],
-            ),
-            gauge(
-                "repositorio_bytes_armazenados",
-                "Bytes dos pacotes no repositório",
-                st["tamanho_armazenado"],
-            ),
-            gauge("repositorio_pacotes", "Pacotes no repositório", st["pacotes"]),
-            gauge("disco_livre_bytes", "Espaço livre no disco", st["espaco_livre"]),
-            gauge(
-                "atividade_linhas_invalidas",
-                "Linhas ignoradas no diário de atividade",
-                p.linhas_invalidas,
-            ),
-        ]
-        yield from (m for m in simples if m is not None)
-
-        por_modelo = {
-            "versoes": GaugeMetricFamily(
-                f"{n}_modelo_versoes", "Versões do modelo", labels=["modelo"]
-            ),
-            "logicos": GaugeMetricFamily(
-                f"{n}_modelo_bytes_logicos",
-                "Soma dos tamanhos das versões do modelo",
-                labels=["modelo"],
-            ),
-            "adicionados": GaugeMetricFamily(
-                f"{n}_modelo_bytes_adicionados",
-                "Bytes novos que as versões do modelo gravaram",
-                labels=["modelo"],
-            ),
-            "ultimo": GaugeMetricFamily(
-                f"{n}_ultimo_sucesso_timestamp_seconds",
-                "Momento (Unix) da versão mais recente do modelo",
-                labels=["modelo"],
-            ),
-        }
-        for modelo, lista in versoes.items():
-            por_modelo["versoes"].add_metric([modelo], len(lista))
-            por_modelo["logicos"].add_metric(
-                [modelo], sum(int(v["tamanho"]) for v in lista)
-            )
-            por_modelo["adicionados"].add_metric(
-                [modelo], sum(int(v.get("tamanho_armazenado") or 0) for v in lista)
-            )
-            ts = _ts(lista[-1]["criado_em"]) if lista else None
-            if ts is not None:
-                por_modelo["ultimo"].add_metric([modelo], ts)
-        yield from por_modelo.values()
-
-        backups = CounterMetricFamily(
-            f"{n}_backups",
-            "Backups que criaram versão (diário de atividade)",
-            labels=["modelo", "origem"],
-        )
-        for (modelo, origem), q in sorted(p.backups.items()):
-            backups.add_metric([modelo, origem], q)
-        yield backups
-        ignorados = CounterMetricFamily(
-            f"{n}_backups_ignorados",
-            "Backups sem mudanças (conteúdo já guardado)",
-            labels=["modelo"],
-        )
-        for modelo, q in sorted(p.ignorados.items()):
-            ignorados.add_metric([modelo], q)
-        yield ignorados
-        falhas = CounterMetricFamily(
-            f"{n}_falhas_backup", "Backups que falharam", labels=["modelo"]
-        )
-        for modelo, q in sorted(p.falhas.items()):
-            falhas.add_metric([modelo], q)
-        yield falhas
-        restauracoes = CounterMetricFamily(
-            f"{n}_restauracoes", "Restaurações", labels=["resultado"]
-        )
-        for resultado in ("ok", "falha"):
-            restauracoes.add_metric([resultado], p.restauracoes[resultado])
-        yield restauracoes
-        duracao = SummaryMetricFamily(
-            f"{n}_backup_duracao_segundos",
-            "Duração dos backups que criaram versão",
-            labels=["modelo"],
-        )
-        for modelo, (quantos, soma) in sorted(p.duracoes.items()):
-            duracao.add_metric([modelo], count_value=quantos, sum_value=soma)
-        yield duracao
-
-        yield from _daemon(ler_estado_daemon(g.pasta_estado))
+        st = p.g.status()
+        yield from _repositorio(st, p.linhas_invalidas)
+        yield from _por_modelo(p.modelos(st))
+        yield from _diario(p)
+        yield from _daemon(ler_estado_daemon(p.g.pasta_estado))
         yield GaugeMetricFamily(
-            f"{n}_coleta_duracao_segundos",
+            f"{PREFIXO}_coleta_duracao_segundos",
             "Tempo para montar esta coleta",
             value=time.perf_counter() - inicio,
         )
+
+
+def _repositorio(st: dict[str, Any], linhas_invalidas: int) -> Iterator[Metric]:
+    """Gauges from the facade's `status()` (none for what it cannot measure)."""
+    for nome, doc, valor in (
+        ("modelos", "Modelos no repositório", st["modelos"]),
+        ("versoes", "Versões no repositório", st["versoes"]),
+        (
+            "repositorio_bytes_logicos",
+            "Soma dos tamanhos de todas as versões",
+            st["tamanho_logico"],
+        ),
+        (
+            "repositorio_bytes_armazenados",
+            "Bytes dos pacotes no repositório",
+            st["tamanho_armazenado"],
+        ),
+        ("repositorio_pacotes", "Pacotes no repositório", st["pacotes"]),
+        ("disco_livre_bytes", "Espaço livre no disco", st["espaco_livre"]),
+        (
+            "atividade_linhas_invalidas",
+            "Linhas ignoradas no diário de atividade",
+            linhas_invalidas,
+        ),
+    ):
+        if valor is not None:  # an object store has no free space to report
+            yield GaugeMetricFamily(f"{PREFIXO}_{nome}", doc, value=valor)
+
+
+def _por_modelo(versoes: dict[str, list[dict[str, Any]]]) -> Iterator[Metric]:
+    """Per model: versions, logical and added bytes, the latest backup's time."""
+    n = PREFIXO
+    quantas = GaugeMetricFamily(
+        f"{n}_modelo_versoes", "Versões do modelo", labels=["modelo"]
+    )
+    logicos = GaugeMetricFamily(
+        f"{n}_modelo_bytes_logicos",
+        "Soma dos tamanhos das versões do modelo",
+        labels=["modelo"],
+    )
+    adicionados = GaugeMetricFamily(
+        f"{n}_modelo_bytes_adicionados",
+        "Bytes novos que as versões do modelo gravaram",
+        labels=["modelo"],
+    )
+    ultimo = GaugeMetricFamily(
+        f"{n}_ultimo_sucesso_timestamp_seconds",
+        "Momento (Unix) da versão mais recente do modelo",
+        labels=["modelo"],
+    )
+    for modelo, lista in versoes.items():
+        quantas.add_metric([modelo], len(lista))
+        logicos.add_metric([modelo], sum(int(v["tamanho"]) for v in lista))
+        adicionados.add_metric(
+            [modelo], sum(int(v.get("tamanho_armazenado") or 0) for v in lista)
+        )
+        ts = _ts(lista[-1]["criado_em"]) if lista else None
+        if ts is not None:
+            ultimo.add_metric([modelo], ts)
+    yield from (quantas, logicos, adicionados, ultimo)
+
+
+def _contador(
+    nome: str, doc: str, rotulos: list[str], valores: Iterable[tuple[Any, int]]
+) -> Metric:
+    familia = CounterMetricFamily(f"{PREFIXO}_{nome}", doc, labels=rotulos)
+    for chave, q in valores:
+        familia.add_metric(list(chave) if isinstance(chave, tuple) else [chave], q)
+    return familia
+
+
+def _diario(p: Painel) -> Iterator[Metric]:
+    """Counters and durations from the activity journal's running totals."""
+    yield _contador(
+        "backups",
+        "Backups que criaram versão (diário de atividade)",
+        ["modelo", "origem"],
+        sorted(p.backups.items()),
+    )
+    yield _contador(
+        "backups_ignorados",
+        "Backups sem mudanças (conteúdo já guardado)",
+        ["modelo"],
+        sorted(p.ignorados.items()),
+    )
+    yield _contador(
+        "falhas_backup", "Backups que falharam", ["modelo"], sorted(p.falhas.items())
+    )
+    yield _contador(
+        "restauracoes",
+        "Restaurações",
+        ["resultado"],
+        ((r, p.restauracoes[r]) for r in ("ok", "falha")),
+    )
+    duracao = SummaryMetricFamily(
+        f"{PREFIXO}_backup_duracao_segundos",
+        "Duração dos backups que criaram versão",
+        labels=["modelo"],
+    )
+    for modelo, (quantos, soma) in sorted(p.duracoes.items()):
+        duracao.add_metric([modelo], count_value=quantos, sum_value=soma)
+    yield duracao
 
 
 def _daemon(d: dict[str, Any]) -> Iterator[Metric]:

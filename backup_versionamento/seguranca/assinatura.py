@@ -14,8 +14,9 @@ import dataclasses
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -25,8 +26,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from ..armazenamento.sidecar import Sidecar
+from ..base.escrita import escrever_atomico
 from ..erros import ErroConfiguracao, ErroIntegridade
 from ..registro import NOME_LOGGER
+
+if TYPE_CHECKING:
+    from .auditoria import Autenticador
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -63,28 +68,44 @@ def gerar_par(pasta: str | Path) -> tuple[Path, Path]:
     pem_publica = privada.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(privada_arq, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem_privada)
-    finally:
-        os.close(fd)
-    publica_arq.write_bytes(pem_publica)
+    # Whole or absent, never over a file that appeared meanwhile.
+    for arq, pem, modo in (
+        (privada_arq, pem_privada, 0o600),
+        (publica_arq, pem_publica, 0o644),
+    ):
+        if not escrever_atomico(arq, pem, exclusivo=True, modo=modo, modo_exato=False):
+            raise ErroConfiguracao(
+                f"{arq}: já existe; não é sobrescrito (escolha outra --saida)"
+            )
     return privada_arq, publica_arq
+
+
+def _ler_pem(caminho: str | Path, campo: str, ler: Callable[[bytes], Any]) -> Any:
+    """The key parsed by `ler` from a PEM file, errors naming `campo` and the file."""
+    arq = Path(caminho)
+    onde = f"seguranca.assinatura.{campo}: {arq}"
+    try:
+        chave = ler(arq.read_bytes())
+    except OSError as e:
+        dica = (
+            "; gere um par com `inicializar_backup.py chaves gerar-assinatura "
+            "--saida PASTA`"
+            if campo == "chave_privada"
+            else ""
+        )
+        raise ErroConfiguracao(f"{onde}: ilegível ({e}){dica}") from None
+    except (ValueError, TypeError) as e:
+        raise ErroConfiguracao(f"{onde}: não é uma chave PEM ({e})") from None
+    return chave
 
 
 def carregar_privada(caminho: str | Path) -> Ed25519PrivateKey:
     arq = Path(caminho)
-    try:
-        chave = serialization.load_pem_private_key(arq.read_bytes(), password=None)
-    except OSError as e:
-        raise ErroConfiguracao(
-            f"seguranca.assinatura.chave_privada: {arq}: ilegível ({e}); gere um par "
-            "com `inicializar_backup.py chaves gerar-assinatura --saida PASTA`"
-        ) from None
-    except (ValueError, TypeError) as e:
-        raise ErroConfiguracao(
-            f"seguranca.assinatura.chave_privada: {arq}: não é uma chave PEM ({e})"
-        ) from None
+    chave = _ler_pem(
+        arq,
+        "chave_privada",
+        lambda d: serialization.load_pem_private_key(d, password=None),
+    )
     if not isinstance(chave, Ed25519PrivateKey):
         raise ErroConfiguracao(
             f"seguranca.assinatura.chave_privada: {arq}: não é uma chave Ed25519"
@@ -98,16 +119,7 @@ def carregar_privada(caminho: str | Path) -> Ed25519PrivateKey:
 
 def carregar_publica(caminho: str | Path) -> Ed25519PublicKey:
     arq = Path(caminho)
-    try:
-        chave = serialization.load_pem_public_key(arq.read_bytes())
-    except OSError as e:
-        raise ErroConfiguracao(
-            f"seguranca.assinatura.chave_publica: {arq}: ilegível ({e})"
-        ) from None
-    except (ValueError, TypeError) as e:
-        raise ErroConfiguracao(
-            f"seguranca.assinatura.chave_publica: {arq}: não é uma chave PEM ({e})"
-        ) from None
+    chave = _ler_pem(arq, "chave_publica", serialization.load_pem_public_key)
     if not isinstance(chave, Ed25519PublicKey):
         raise ErroConfiguracao(
             f"seguranca.assinatura.chave_publica: {arq}: não é uma chave Ed25519"
@@ -206,3 +218,21 @@ class AssinadorEd25519:
 
     def conferir(self, sidecar: Sidecar, origem: str) -> None:
         self.conferir_bytes(mensagem(sidecar), sidecar.assinatura, origem)
+
+    def autenticador(self) -> Autenticador:
+        """The audit log's authenticator under this key pair (no master key)."""
+        from .auditoria import Autenticador
+
+        def assinar(dados: bytes) -> str:
+            assert self.privada is not None
+            return base64.b64encode(self.privada.sign(dados)).decode("ascii")
+
+        def conferir(dados: bytes, valor: str) -> bool:
+            try:
+                assert self.publica is not None
+                self.publica.verify(base64.b64decode(valor, validate=True), dados)
+                return True
+            except Exception:
+                return False
+
+        return Autenticador("ed25519", assinar, conferir)

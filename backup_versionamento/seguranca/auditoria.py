@@ -30,8 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import Sidecar
+from ..base.escrita import escrever_atomico
 from ..base.tempo import agora_iso
 from ..eventos import Evento
 from ..registro import NOME_LOGGER
@@ -48,8 +48,6 @@ _CAUDA = 64 * 1024
 _IGNORADOS = {"backup_iniciado"}
 
 
-# HKDF use of the key that encrypts the naming fields of entries.
-USO_CAMPOS = b"backup_versionamento/auditoria-campos/v1"
 PREFIXO_CIFRADO = "cifrado:v1:"
 CAMPOS_CIFRADOS = ("alvo", "detalhe")
 
@@ -424,48 +422,12 @@ def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[st
         linhas.pop()
     anterior_hash, anterior_seq = HASH_INICIAL, 0
     for n, linha in enumerate(linhas, 1):
-        try:
-            e = json.loads(linha)
-            if not isinstance(e, dict) or not isinstance(e.get("seq"), int):
-                raise ValueError("sem seq")
-        except ValueError:
-            return falha(f"linha {n}: entrada ilegível (editada ou truncada)", n)
-        seq = e["seq"]
-        if hash_entrada(e) != e.get("hash"):
-            return falha(f"linha {n}: entrada {seq} editada (hash não confere)", n, seq)
-        if not autenticador.conferir(str(e["hash"]).encode(), e.get("autenticacao")):
-            return falha(
-                f"linha {n}: entrada {seq} editada ou forjada (autenticação "
-                f"{autenticador.tipo} não confere)",
-                n,
-                seq,
-            )
-        if seq <= anterior_seq:
-            return falha(
-                f"linha {n}: entrada {seq} fora de ordem (depois da {anterior_seq}): "
-                "reordenada",
-                n,
-                seq,
-            )
-        if seq > anterior_seq + 1:
-            faltam = (
-                f"{anterior_seq + 1}"
-                if seq == anterior_seq + 2
-                else f"{anterior_seq + 1} a {seq - 1}"
-            )
-            return falha(
-                f"linha {n}: entrada(s) {faltam} removida(s) antes da entrada {seq}",
-                n,
-                anterior_seq + 1,
-            )
-        if e.get("anterior") != anterior_hash:
-            return falha(
-                f"linha {n}: entrada {seq} não encadeia com a anterior (a entrada "
-                f"{anterior_seq} foi trocada ou editada)",
-                n,
-                seq,
-            )
-        anterior_hash, anterior_seq = e["hash"], seq
+        e, problema, seq_problema = _conferir_entrada(
+            n, linha, autenticador, anterior_hash, anterior_seq
+        )
+        if e is None:
+            return falha(str(problema), n, seq_problema)
+        anterior_hash, anterior_seq = e["hash"], e["seq"]
     rel["entradas"] = anterior_seq
     try:
         cabeca = json.loads((pasta / NOME_CABECA).read_bytes())
@@ -498,3 +460,55 @@ def verificar_log(pasta_logs: str | Path, autenticador: Autenticador) -> dict[st
             seq=seq_c + 1,
         )
     return rel
+
+
+def _conferir_entrada(
+    n: int,
+    linha: bytes,
+    autenticador: Autenticador,
+    anterior_hash: str,
+    anterior_seq: int,
+) -> tuple[dict[str, Any] | None, str | None, int | None]:
+    """(entry, None, None) when line `n` follows the chain; else (None, why, seq)."""
+    try:
+        e = json.loads(linha)
+        if not isinstance(e, dict) or not isinstance(e.get("seq"), int):
+            raise ValueError("sem seq")
+    except ValueError:
+        return None, f"linha {n}: entrada ilegível (editada ou truncada)", None
+    seq = e["seq"]
+    if hash_entrada(e) != e.get("hash"):
+        return None, f"linha {n}: entrada {seq} editada (hash não confere)", seq
+    if not autenticador.conferir(str(e["hash"]).encode(), e.get("autenticacao")):
+        return (
+            None,
+            f"linha {n}: entrada {seq} editada ou forjada (autenticação "
+            f"{autenticador.tipo} não confere)",
+            seq,
+        )
+    if seq <= anterior_seq:
+        return (
+            None,
+            f"linha {n}: entrada {seq} fora de ordem (depois da {anterior_seq}): "
+            "reordenada",
+            seq,
+        )
+    if seq > anterior_seq + 1:
+        faltam = (
+            f"{anterior_seq + 1}"
+            if seq == anterior_seq + 2
+            else f"{anterior_seq + 1} a {seq - 1}"
+        )
+        return (
+            None,
+            f"linha {n}: entrada(s) {faltam} removida(s) antes da entrada {seq}",
+            anterior_seq + 1,
+        )
+    if e.get("anterior") != anterior_hash:
+        return (
+            None,
+            f"linha {n}: entrada {seq} não encadeia com a anterior (a entrada "
+            f"{anterior_seq} foi trocada ou editada)",
+            seq,
+        )
+    return e, None, None

@@ -12,6 +12,7 @@ planted key object cannot make an open take minutes or gigabytes.
 from __future__ import annotations
 
 import base64
+import errno
 import getpass
 import hashlib
 import json
@@ -30,6 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..armazenamento.backends import Backend
+from ..base.escrita import escrever_atomico
 from ..base.tempo import iso_utc
 from ..erros import ErroChaveAusente, ErroCriptografia, ErroRepositorio
 from ..registro import NOME_LOGGER
@@ -82,18 +84,9 @@ def criar_arquivo_chave(caminho: str | Path) -> bytes:
         arq.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(arq.parent, 0o700)
         chave = os.urandom(TAMANHO_CHAVE)
-        # Whole or absent: written to a temp file, then link()ed (exclusive).
-        temp = arq.with_name(f".{arq.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, chave)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temp, arq)
-        finally:
-            os.unlink(temp)
+        # Whole or absent: a temp file link()ed into place (exclusive), durable.
+        if not escrever_atomico(arq, chave, exclusivo=True, modo=0o600):
+            raise FileExistsError(errno.EEXIST, "já existe", str(arq))
     except FileExistsError:
         raise ErroCriptografia(
             f"{arq}: o arquivo de chave já existe; não é sobrescrito (apague-o só "

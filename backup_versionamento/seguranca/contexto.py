@@ -1,44 +1,39 @@
-"""Security as configured, for one manager: keys, signer, access, audit.
+"""Security as configured, for one manager: it wires the pieces together.
 
-The manager builds one `ContextoSeguranca`, passes its `preparar_criacao` and
-`chaves` hooks to `Repositorio.abrir`, then calls `ligar` once the event bus
-exists, and `autorizar` at the top of each public method.
+The master key (`mestra.py`), the signer (`assinatura.py`), access control
+(`acesso.py`), the audit log (`auditoria.py`) and file modes (`permissoes.py`)
+each live in their own module. The manager builds one `ContextoSeguranca`,
+passes its `preparar_criacao` and `chaves` hooks to `Repositorio.abrir`, then
+calls `ligar` once the event bus exists, and `autorizar` at the top of each
+public method.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..armazenamento.sidecar import CAMPO_NOMES_CHAVEADOS
 from ..base.endereco import pasta_local
-from ..erros import ErroAcessoNegado, ErroCriptografia
+from ..erros import ErroAcessoNegado
 from ..registro import NOME_LOGGER
 from .acesso import CONSULTA, ControleAcesso, usuario_atual
+from .mestra import ChaveMestra
+from .permissoes import restringir, restringir_logs
 
 # lazy: startup time (docs/DESEMPENHO.md). Keys, ciphers, signatures and the audit
 # log (and `cryptography` under them) load only when the configuration or the
 # repository header asks for them.
 if TYPE_CHECKING:
     from ..armazenamento.backends import Backend
-    from ..armazenamento.blob import Cifra
     from ..armazenamento.repositorio import Repositorio
     from ..eventos import BarramentoEventos
     from .assinatura import AssinadorEd25519
     from .auditoria import Autenticador, LogAuditoria
-    from .chaves import Chaveiro, Credencial
 
 log = logging.getLogger(NOME_LOGGER)
-
-# Every new encrypted repository hides model names and versions in its object
-# keys (docs/FORMATO.md, "Nomes chaveados"). Only the tests' encrypted rerun of
-# the older suites, which address sidecars by path, turns it off.
-NOMES_CHAVEADOS_NOVOS = True
 
 _ACOES = {
     "backup": "criar backups",
@@ -63,200 +58,29 @@ class ContextoSeguranca:
             from .assinatura import AssinadorEd25519  # lazy: see the imports
 
             self.assinador = AssinadorEd25519.da_config(seg["assinatura"])
-        self.mestra: bytes | None = None
-        self.id_chave: str | None = None
-        self.id_repositorio: str | None = None
+        self.chave = ChaveMestra(self.cripto, backend, self.base)
+        # The two hooks of Repositorio.abrir.
+        self.preparar_criacao = self.chave.preparar_criacao
+        self.chaves = self.chave.chaves
         self.auditoria: LogAuditoria | None = None
         if self.cripto["habilitada"] or self.cfg_acesso["habilitado"]:
-            backend.restringir()  # a local folder: 0640/0750; else nothing
+            restringir = getattr(backend, "restringir", None)  # a local folder
+            if restringir is not None:
+                restringir()
         if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import preparar_backend
 
             preparar_backend(self.cfg_acesso, backend)
 
-    # -- keys ------------------------------------------------------------------------
-    @property
-    def arquivo_chave(self) -> Path:
-        return Path(self.cripto["chave_arquivo"])
-
-    def credenciais(self, perguntar: bool = True) -> list[Credencial]:
-        """Key file (if present) then passphrase (env var or a prompt on a terminal)."""
-        from .chaves import (
-            TIPO_ARQUIVO,
-            TIPO_SENHA,
-            Credencial,
-            ler_arquivo_chave,
-            senha_do_ambiente,
-        )
-
-        creds = []
-        if self.arquivo_chave.exists():
-            creds.append(
-                Credencial(
-                    TIPO_ARQUIVO,
-                    ler_arquivo_chave(self.arquivo_chave),
-                    f"o arquivo de chave {self.arquivo_chave}",
-                )
-            )
-        senha = senha_do_ambiente(perguntar=perguntar and not creds)
-        if senha:
-            creds.append(Credencial(TIPO_SENHA, senha, "a senha informada"))
-        return creds
-
-    def preparar_criacao(self, cab: dict[str, Any]) -> list[str]:
-        """Hook of Repositorio.abrir: a new encrypted repository's keys and header."""
-        if not self.cripto["habilitada"]:
-            return []
-        from .chaves import (
-            TAMANHO_MINIMO_SENHA,
-            TIPO_ARQUIVO,
-            TIPO_SENHA,
-            VARIAVEL_SENHA,
-            Chaveiro,
-            Credencial,
-            chave_objeto,
-            criar_arquivo_chave,
-            ler_arquivo_chave,
-        )
-        from .cifra import ALGORITMO, impressao_mestra
-
-        creds = []
-        senha = os.environ.get(VARIAVEL_SENHA)
-        if senha and len(senha) < TAMANHO_MINIMO_SENHA:
-            raise ErroCriptografia(
-                f"{VARIAVEL_SENHA}: senha curta demais; use ao menos "
-                f"{TAMANHO_MINIMO_SENHA} caracteres"
-            )
-        arq = self.arquivo_chave
-        if not arq.exists() and not senha:
-            try:
-                criar_arquivo_chave(arq)
-            except ErroCriptografia:
-                if not arq.exists():  # not a concurrent creator: a real failure
-                    raise
-        if arq.exists():
-            creds.append(Credencial(TIPO_ARQUIVO, ler_arquivo_chave(arq), str(arq)))
-        if senha:
-            creds.append(Credencial(TIPO_SENHA, senha, "senha"))
-        if self.base is not None and arq.resolve().is_relative_to(self.base.resolve()):
-            log.warning(
-                "%s: o arquivo de chave está dentro do repositório: uma cópia do "
-                "repositório leva a chave junto. Guarde-o fora (docs/SEGURANCA.md)",
-                arq,
-            )
-        mestra = os.urandom(32)
-        chaveiro = Chaveiro(self.backend, cab["id"])
-        escritas = [chave_objeto(chaveiro.embrulhar(mestra, c)) for c in creds]
-        cab["ids_chaveados"] = True
-        if NOMES_CHAVEADOS_NOVOS:
-            cab[CAMPO_NOMES_CHAVEADOS] = True
-        cab["criptografia"] = {
-            "algoritmo": ALGORITMO,
-            "derivacao": "HKDF-SHA256",
-            "impressao": impressao_mestra(mestra, cab["id"]),
-        }
-        self.mestra, self.id_repositorio = mestra, cab["id"]
-        return escritas
-
-    def chaves(self, cab: dict[str, Any]) -> tuple[Cifra | None, bytes | None]:
-        """Hook of Repositorio.abrir: cipher and chunk-id key of an existing header."""
-        desc = self.backend.descrever()
-        cc = cab.get("criptografia")
-        if not cc:
-            if self.cripto["habilitada"]:
-                raise ErroCriptografia(
-                    f"{desc}: o repositório não é criptografado, mas "
-                    "seguranca.criptografia.habilitada é true. A criptografia não é "
-                    "ligada num repositório existente: crie um repositório novo com "
-                    "criptografia e copie as versões para ele (docs/SEGURANCA.md, "
-                    '"Passar a usar criptografia"), ou deixe habilitada=false. '
-                    "Nada foi lido nem escrito."
-                )
-            return None, None
-        from .chaves import Chaveiro
-        from .cifra import (
-            ALGORITMO,
-            USO_DADOS,
-            USO_IDS,
-            CifraAESGCM,
-            derivar,
-            impressao_mestra,
-        )
-
-        if not isinstance(cc, dict) or cc.get("algoritmo") != ALGORITMO:
-            raise ErroCriptografia(
-                f"{desc}: criptografia {cc!r} desconhecida; esta versão usa {ALGORITMO}"
-            )
-        id_repo = str(cab["id"])
-        impressao = str(cc.get("impressao"))
-        if not (
-            self.mestra is not None
-            and self.id_repositorio == id_repo
-            and impressao_mestra(self.mestra, id_repo) == impressao
-        ):
-            dica = f"o arquivo de chave {self.arquivo_chave} não existe"
-            self.mestra, self.id_chave = Chaveiro(self.backend, id_repo).abrir(
-                self.credenciais(), impressao, dica
-            )
-            self.id_repositorio = id_repo
-        chave_ids = (
-            derivar(self.mestra, USO_IDS, id_repo) if cab.get("ids_chaveados") else None
-        )
-        return CifraAESGCM(derivar(self.mestra, USO_DADOS, id_repo)), chave_ids
-
-    # -- key management (`chaves` subcommand) -------------------------------------
-    def _chaveiro_aberto(self) -> tuple[Chaveiro, bytes]:
-        from .chaves import Chaveiro
-
-        if self.mestra is None or self.id_repositorio is None:
-            raise ErroCriptografia(
-                f"{self.backend.descrever()}: o repositório não é criptografado; não "
-                "há chaves a gerenciar"
-            )
-        return Chaveiro(self.backend, self.id_repositorio), self.mestra
-
-    def adicionar_chave(
-        self, credencial: Credencial, usuario: str | None = None
-    ) -> str:
-        """Wrap the master key for one more key file or passphrase; data untouched.
-
-        `usuario`: the person the key is for (one key object per person).
-        """
-        chaveiro, mestra = self._chaveiro_aberto()
-        return chaveiro.embrulhar(mestra, credencial, usuario=usuario)
-
-    def remover_chaves_de(self, usuario: str) -> list[str]:
-        chaveiro, _ = self._chaveiro_aberto()
-        return chaveiro.remover_de(usuario)
-
-    def remover_chave(self, id_chave: str) -> None:
-        chaveiro, _ = self._chaveiro_aberto()
-        chaveiro.remover(id_chave)
-
-    def reembrulhar(self, id_chave: str, credencial: Credencial) -> str:
-        """Replace key object `id_chave` by one under a new credential (new first)."""
-        chaveiro, mestra = self._chaveiro_aberto()
-        if not any(o["id"] == id_chave for o in chaveiro.listar()):
-            raise ErroCriptografia(
-                f"chave {id_chave!r} não existe neste repositório "
-                "(veja `chaves listar`)"
-            )
-        novo = chaveiro.embrulhar(mestra, credencial)
-        chaveiro.remover(id_chave)
-        return novo
-
     # -- wiring ----------------------------------------------------------------------
     def autenticador_auditoria(self) -> Autenticador:
         from .auditoria import Autenticador
 
-        if self.mestra is not None and self.id_repositorio:
-            from .cifra import USO_AUDITORIA, derivar
-
-            return Autenticador.hmac_sha256(
-                derivar(self.mestra, USO_AUDITORIA, self.id_repositorio)
-            )
+        chave = self.chave.derivar("auditoria")
+        if chave is not None:
+            return Autenticador.hmac_sha256(chave)
         if self.assinador is not None and self.assinador.privada is not None:
-            return _autenticador_ed25519(self.assinador)
+            return self.assinador.autenticador()
         return Autenticador.nenhum()
 
     def ligar(
@@ -267,16 +91,12 @@ class ContextoSeguranca:
         # configuration has signatures off (docs/SEGURANCA.md).
         if (
             self.assinador is not None
-            or repo.campo_cabecalho("politica_assinatura")
+            or repo.cabecalho.get("politica_assinatura")
             or (repo.pasta_estado / "politica_assinatura").exists()  # seen before
         ):
             from .politica_assinatura import PoliticaAssinatura
 
-            chave_hmac = None
-            if self.mestra is not None and self.id_repositorio:
-                from .cifra import USO_POLITICA, derivar
-
-                chave_hmac = derivar(self.mestra, USO_POLITICA, self.id_repositorio)
+            chave_hmac = self.chave.derivar("politica")
             repo.assinador = PoliticaAssinatura(repo, self.assinador, chave_hmac)
         if self.cfg_acesso["habilitado"] and self.cfg_acesso["log_acessos"]:
             from .auditoria import LogAuditoria
@@ -285,14 +105,13 @@ class ContextoSeguranca:
                 self.base is not None
                 and pasta_logs.resolve().is_relative_to(self.base.resolve())
             )
+            # A repository that hides names: targets and details encrypted.
+            chave_campos = self.chave.derivar("campos_auditoria")
             cifra_campos = None
-            if repo.nomes.ocultos and self.mestra is not None and self.id_repositorio:
-                from .auditoria import USO_CAMPOS, CifraCampos
-                from .cifra import derivar
+            if repo.nomes.ocultos and chave_campos is not None:
+                from .auditoria import CifraCampos
 
-                cifra_campos = CifraCampos(
-                    derivar(self.mestra, USO_CAMPOS, self.id_repositorio)
-                )
+                cifra_campos = CifraCampos(chave_campos)
             self.auditoria = LogAuditoria(
                 pasta_logs,
                 self.autenticador_auditoria(),
@@ -313,8 +132,8 @@ class ContextoSeguranca:
         if (
             self.cripto["habilitada"] or self.cfg_acesso["habilitado"]
         ) and self.base is not None:
-            _restringir(self.base)
-            _restringir_logs(pasta_logs)
+            restringir(self.base)
+            restringir_logs(pasta_logs)
         if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import aplicar
 
@@ -356,55 +175,3 @@ def _metodo_do_backend(backend: Any, nome: str) -> Any:
             return getattr(backend, nome)
         backend = getattr(backend, "interno", None)
     return None
-
-
-def _autenticador_ed25519(assinador: AssinadorEd25519) -> Autenticador:
-    import base64
-
-    from .auditoria import Autenticador
-
-    def assinar(dados: bytes) -> str:
-        assert assinador.privada is not None
-        return base64.b64encode(assinador.privada.sign(dados)).decode("ascii")
-
-    def conferir(dados: bytes, valor: str) -> bool:
-        try:
-            assert assinador.publica is not None
-            assinador.publica.verify(base64.b64decode(valor, validate=True), dados)
-            return True
-        except Exception:
-            return False
-
-    return Autenticador("ed25519", assinar, conferir)
-
-
-# logs/ of a protected local repository: like its other folders and files
-# (docs/SEGURANCA.md): the owner writes, the group reads, others nothing.
-MODO_PASTA_LOGS = 0o750
-MODO_ARQUIVO_LOG = 0o640
-
-
-def _restringir_logs(pasta: Path) -> None:
-    """logs/ 0750 and its files at most 0640, whatever the umask made them."""
-    try:
-        itens = [pasta, *pasta.iterdir()] if pasta.is_dir() else []
-        for item in itens:
-            st = item.lstat()
-            if st.st_uid != os.geteuid() or stat.S_ISLNK(st.st_mode):
-                continue
-            teto = MODO_PASTA_LOGS if stat.S_ISDIR(st.st_mode) else MODO_ARQUIVO_LOG
-            modo = stat.S_IMODE(st.st_mode)
-            if modo & ~teto:
-                os.chmod(item, modo & teto)
-    except OSError as e:
-        log.debug("%s: permissões não ajustadas (%s)", pasta, e)
-
-
-def _restringir(base: Path) -> None:
-    """No access for 'others' on the repository folder (group kept: a shared team)."""
-    try:
-        st = base.stat()
-        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o007:
-            os.chmod(base, stat.S_IMODE(st.st_mode) & ~0o007)
-    except OSError as e:
-        log.debug("%s: permissões não ajustadas (%s)", base, e)

@@ -33,8 +33,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..armazenamento.escrita_atomica import escrever_atomico
 from ..armazenamento.sidecar import Sidecar
+from ..base.escrita import escrever_atomico
+from ..base.tempo import agora_iso
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
 from ..registro import NOME_LOGGER
 from .assinatura import ALGORITMO, AssinadorEd25519, impressao
@@ -73,6 +74,101 @@ def _bytes_registro(registro: dict[str, Any], id_repositorio: str) -> bytes:
             corpo, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
     )
+
+
+def _hmac(chave: bytes, dados: bytes) -> str:
+    return hmac.new(chave, dados, hashlib.sha256).hexdigest()
+
+
+def assinatura_v2_valida(publica: Ed25519PublicKey | None, sc: Sidecar) -> bool:
+    """Whether `sc` carries a valid signature made under a registered policy."""
+    a = sc.assinatura
+    if publica is None or not isinstance(a, dict) or a.get("dominio") != 2:
+        return False
+    try:
+        publica.verify(
+            base64.b64decode(str(a.get("valor")), validate=True), mensagem_v2(sc)
+        )
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def montar_registro(
+    assinador: AssinadorEd25519,
+    anteriores: dict[str, str],
+    id_repositorio: str,
+    chave_hmac: bytes | None,
+) -> dict[str, Any]:
+    """A new policy record, signed (and authenticated with the HMAC key, if any)."""
+    assert assinador.privada is not None
+    publica = assinador.privada.public_key()
+    registro: dict[str, Any] = {
+        "algoritmo": ALGORITMO,
+        "chave_publica": assinador.impressao,
+        "publica": base64.b64encode(
+            publica.public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        ).decode("ascii"),
+        "desde": agora_iso(),
+        "anteriores": anteriores,
+    }
+    dados = _bytes_registro(registro, id_repositorio)
+    registro["assinatura"] = base64.b64encode(assinador.privada.sign(dados)).decode(
+        "ascii"
+    )
+    if chave_hmac is not None:
+        registro["autenticacao"] = _hmac(chave_hmac, dados)
+    return registro
+
+
+def autenticar_registro(
+    registro: Any,
+    id_repositorio: str,
+    origem: str,
+    configurada: str | None,
+    chave_hmac: bytes | None,
+) -> Ed25519PublicKey:
+    """The record's public key, once its form, key, signature and HMAC check out.
+
+    `configurada`: the fingerprint of this machine's key, which must match.
+    """
+    if not isinstance(registro, dict) or registro.get("algoritmo") != ALGORITMO:
+        raise ErroIntegridade(f"{origem}: registro malformado; recusado")
+    if not isinstance(registro.get("anteriores"), dict):
+        raise ErroIntegridade(f"{origem}: registro sem 'anteriores'; recusado")
+    try:
+        publica = Ed25519PublicKey.from_public_bytes(
+            base64.b64decode(str(registro.get("publica")), validate=True)
+        )
+    except ValueError:
+        raise ErroIntegridade(f"{origem}: chave pública ilegível; recusado") from None
+    if impressao(publica) != registro.get("chave_publica"):
+        raise ErroIntegridade(f"{origem}: impressão da chave não confere; recusado")
+    if configurada is not None and configurada != registro["chave_publica"]:
+        raise ErroIntegridade(
+            f"{origem}: o repositório exige assinaturas de outra chave "
+            f"({registro['chave_publica']}); a configurada nesta máquina é "
+            f"{configurada} (cabeçalho trocado, ou chave errada em "
+            "seguranca.assinatura.chave_publica); recusado"
+        )
+    dados = _bytes_registro(registro, id_repositorio)
+    try:
+        valor = base64.b64decode(str(registro.get("assinatura")), validate=True)
+        publica.verify(valor, dados)
+    except (InvalidSignature, ValueError):
+        raise ErroIntegridade(
+            f"{origem}: assinatura do registro inválida (editado?); recusado"
+        ) from None
+    if chave_hmac is not None and not hmac.compare_digest(
+        _hmac(chave_hmac, dados), str(registro.get("autenticacao"))
+    ):
+        raise ErroIntegridade(
+            f"{origem}: autenticação (HMAC da chave do repositório) ausente ou "
+            "inválida: o registro não foi feito com esta chave; recusado"
+        )
+    return publica
 
 
 class PoliticaAssinatura:
@@ -126,45 +222,13 @@ class PoliticaAssinatura:
             self._erro_registro = str(e)
 
     def _autenticar(self, registro: Any) -> Ed25519PublicKey:
-        origem = f"{self._origem_cab}: {CAMPO}"
-        if not isinstance(registro, dict) or registro.get("algoritmo") != ALGORITMO:
-            raise ErroIntegridade(f"{origem}: registro malformado; recusado")
-        if not isinstance(registro.get("anteriores"), dict):
-            raise ErroIntegridade(f"{origem}: registro sem 'anteriores'; recusado")
-        try:
-            publica = Ed25519PublicKey.from_public_bytes(
-                base64.b64decode(str(registro.get("publica")), validate=True)
-            )
-        except ValueError:
-            raise ErroIntegridade(
-                f"{origem}: chave pública ilegível; recusado"
-            ) from None
-        if impressao(publica) != registro.get("chave_publica"):
-            raise ErroIntegridade(f"{origem}: impressão da chave não confere; recusado")
-        configurada = self.assinador.impressao if self.assinador else None
-        if configurada is not None and configurada != registro["chave_publica"]:
-            raise ErroIntegridade(
-                f"{origem}: o repositório exige assinaturas de outra chave "
-                f"({registro['chave_publica']}); a configurada nesta máquina é "
-                f"{configurada} (cabeçalho trocado, ou chave errada em "
-                "seguranca.assinatura.chave_publica); recusado"
-            )
-        dados = _bytes_registro(registro, self.repo.id)
-        try:
-            valor = base64.b64decode(str(registro.get("assinatura")), validate=True)
-            publica.verify(valor, dados)
-        except (InvalidSignature, ValueError):
-            raise ErroIntegridade(
-                f"{origem}: assinatura do registro inválida (editado?); recusado"
-            ) from None
-        if self.chave_hmac is not None:
-            esperado = hmac.new(self.chave_hmac, dados, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(esperado, str(registro.get("autenticacao"))):
-                raise ErroIntegridade(
-                    f"{origem}: autenticação (HMAC da chave do repositório) ausente ou "
-                    "inválida: o registro não foi feito com esta chave; recusado"
-                )
-        return publica
+        return autenticar_registro(
+            registro,
+            self.repo.id,
+            f"{self._origem_cab}: {CAMPO}",
+            self.assinador.impressao if self.assinador else None,
+            self.chave_hmac,
+        )
 
     @property
     def registrada(self) -> bool:
@@ -172,8 +236,6 @@ class PoliticaAssinatura:
 
     def _registrar(self) -> None:
         """Write the record before the first signed publish (once per repository)."""
-        from ..base.tempo import agora_iso
-
         assinador = self.assinador
         assert assinador is not None and assinador.privada is not None
         cab = self.repo.cabecalho_gravado()
@@ -205,26 +267,7 @@ class PoliticaAssinatura:
                     )
                 continue
             anteriores[f"{modelo}/{versao}"] = digest_sidecar(sc)
-        publica = assinador.privada.public_key()
-        registro: dict[str, Any] = {
-            "algoritmo": ALGORITMO,
-            "chave_publica": assinador.impressao,
-            "publica": base64.b64encode(
-                publica.public_bytes(
-                    serialization.Encoding.Raw, serialization.PublicFormat.Raw
-                )
-            ).decode("ascii"),
-            "desde": agora_iso(),
-            "anteriores": anteriores,
-        }
-        dados = _bytes_registro(registro, self.repo.id)
-        registro["assinatura"] = base64.b64encode(assinador.privada.sign(dados)).decode(
-            "ascii"
-        )
-        if self.chave_hmac is not None:
-            registro["autenticacao"] = hmac.new(
-                self.chave_hmac, dados, hashlib.sha256
-            ).hexdigest()
+        registro = montar_registro(assinador, anteriores, self.repo.id, self.chave_hmac)
         self.repo.gravar_campo(cab, CAMPO, registro)
         self._carregar(registro)
         self._lembrar()
@@ -259,17 +302,7 @@ class PoliticaAssinatura:
         return self.assinador.publica if self.assinador else None
 
     def _assinatura_v2_valida(self, sc: Sidecar) -> bool:
-        publica = self._chave_conferencia()
-        a = sc.assinatura
-        if publica is None or not isinstance(a, dict) or a.get("dominio") != 2:
-            return False
-        try:
-            publica.verify(
-                base64.b64decode(str(a.get("valor")), validate=True), mensagem_v2(sc)
-            )
-            return True
-        except (InvalidSignature, ValueError):
-            return False
+        return assinatura_v2_valida(self._chave_conferencia(), sc)
 
     def _removida_no_modelo(self, modelo: str) -> str | None:
         """A version of `modelo` signed under a policy the header no longer has."""

@@ -1,31 +1,42 @@
-"""Backup: a model file or folder in, a new semantic version out."""
+"""Backup: a model file or folder in, a new semantic version out.
+
+The use case runs as named steps: validate the request (RequisicaoBackup, once)
+-> skip check (nothing changed) -> analyse (validation, change type, lineage,
+disk space) -> write the content -> allocate the version and publish under the
+model's lock.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..argumentos import CAMINHO, checar_backup, checar_caminho, exigir
+from ..argumentos import CAMINHO, exigir
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
-from ..armazenamento.sidecar import Sidecar, validar_nome_modelo
+from ..armazenamento.sidecar import Sidecar
 from ..armazenamento.trava import travar
-from ..armazenamento.trava_remota import concessao_backup, marca_limpeza
+from ..armazenamento.trava_remota import Concessao, concessao_backup, marca_limpeza
 from ..arvore import leitura
-from ..arvore.leitura import checar_origem
 from ..base.endereco import pasta_local
 from ..base.tempo import agora_iso
-from ..erros import ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
-from ..politica.versoes import AUTO, incremento_de, proxima_versao
+from ..erros import ErroArgumento, ErroBackup, ErroEspacoInsuficiente, ErroRepositorio
+from ..politica.versoes import AUTO, proxima_versao
 from ..registro import NOME_LOGGER
 from ..texto import tamanho_legivel
 from .consulta import ServicoConsulta
 from .contexto import Contexto
+from .requisicao import RequisicaoBackup, nome_do_modelo, nome_pedido
+
+__all__ = ["RequisicaoBackup", "ServicoBackup", "checar_pedido", "nome_do_modelo"]
 
 log = logging.getLogger(NOME_LOGGER)
 
@@ -35,6 +46,23 @@ ESPERA_TRAVA_S = 600.0
 TENTATIVAS_PUBLICAR = 50
 
 
+@dataclass(frozen=True)
+class Analise:
+    """What the analysis step learnt about the source (sidecar fields)."""
+
+    validacao: dict[str, Any] | None
+    inspecao: dict[str, Any] | None
+    linhagem: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Incremento:
+    """The version step actually taken, and why when it was inferred."""
+
+    efetivo: str
+    mudanca: dict[str, Any] | None
+
+
 class ServicoBackup:
     def __init__(self, ctx: Contexto, consulta: ServicoConsulta) -> None:
         self.ctx = ctx
@@ -42,7 +70,7 @@ class ServicoBackup:
 
     def criar(
         self,
-        caminho: str | Path,
+        caminho: str | Path | RequisicaoBackup,
         tipo_mudanca: str = "patch",
         descricao: str = "",
         metricas: dict[str, Any] | None = None,
@@ -55,96 +83,121 @@ class ServicoBackup:
     ) -> dict[str, Any]:
         """Store `caminho` as a new version unless its content is already the latest.
 
+        `caminho` may be a RequisicaoBackup already validated (the CLI builds one
+        before the repository exists); it then carries every request field.
         Returns {"modelo", "versao", "nova_versao"}; emits backup_iniciado, then
         backup_criado, backup_ignorado or backup_falhou (with `origem_pedido`).
         """
-        exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
-        origem = Path(caminho)
-        modelo = nome_modelo if isinstance(nome_modelo, str) else ""
-        modelo = modelo or nome_do_modelo(origem)
-        quem = {
-            "modelo": modelo,
-            "caminho": os.path.abspath(origem),
-            "origem": origem_pedido,
-        }
+        quem = _quem(caminho, nome_modelo, origem_pedido)
         self.ctx.eventos.emitir("backup_iniciado", **quem)
         inicio = time.monotonic()
         try:
-            checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, modelo)
-            exigir(forcar, bool, "forcar", "verdadeiro ou falso")
-            versao, nova = self._criar(
-                origem,
-                modelo,
+            req = _requisicao(
+                caminho,
                 tipo_mudanca,
                 descricao,
                 metricas,
-                forcar,
-                forcar_leitura,
-                progresso,
-                quem,
-                inicio,
+                forcar=forcar,
+                forcar_leitura=forcar_leitura,
+                nome_modelo=nome_modelo,
             )
+            versao, nova = self._executar(req, progresso, quem, inicio)
         except Exception as e:
-            if isinstance(e, ErroBackup):
-                log.error("Backup falhou: %s", e)
-            self.ctx.eventos.emitir(
-                "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
-            )
-            # A refused first backup leaves no empty repository behind (not for
-            # the daemon: its PID and state are found through the header).
-            if origem_pedido in ("api", "cli") and self.ctx.repo.desfazer_criacao():
-                log.info(
-                    "Repositório recém-criado desfeito: nada foi guardado em %s",
-                    self.ctx.base,
-                )
+            self._falhou(e, quem, origem_pedido)
             raise
-        return {"modelo": modelo, "versao": versao, "nova_versao": nova}
+        return {"modelo": req.modelo, "versao": versao, "nova_versao": nova}
 
-    def _criar(
+    def _falhou(self, e: Exception, quem: dict[str, Any], origem_pedido: str) -> None:
+        if isinstance(e, ErroBackup):
+            log.error("Backup falhou: %s", e)
+        self.ctx.eventos.emitir(
+            "backup_falhou", **quem, erro=str(e), tipo_erro=type(e).__name__
+        )
+        # A refused first backup leaves no empty repository behind (not for
+        # the daemon: its PID and state are found through the header).
+        if origem_pedido in ("api", "cli") and self.ctx.repo.desfazer_criacao():
+            log.info(
+                "Repositório recém-criado desfeito: nada foi guardado em %s",
+                self.ctx.base,
+            )
+
+    def _executar(
         self,
-        origem: Path,
-        modelo: str,
-        tipo_mudanca: str,
-        descricao: str,
-        metricas: dict[str, Any] | None,
-        forcar: bool,
-        forcar_leitura: bool,
+        req: RequisicaoBackup,
         progresso: Progresso | None,
         quem: dict[str, Any],
         inicio: float,
     ) -> tuple[str, bool]:
-        # lazy: startup time (docs/DESEMPENHO.md); a restore loads none of these
-        from ..linhagem import coletar_linhagem
-        from ..metricas import validar_metricas
-        from ..politica.mudanca import inferir_tipo_mudanca
-
-        incremento = incremento_de(tipo_mudanca)
-        validar_nome_modelo(modelo)
-        metricas = validar_metricas(metricas)
-        tamanho_origem = checar_origem(origem)
-        base = pasta_local(self.ctx.base)
-        if (
-            base is not None
-            and origem.is_dir()
-            and base.resolve().is_relative_to(origem.resolve())
-        ):
-            raise ErroRepositorio(
-                f"{origem}: a pasta contém o próprio repositório ({base}); faça "
-                "backup de uma pasta que não o contenha ou mude diretorios.base"
-            )
+        """The steps, in order; (version, whether this call created it)."""
+        checar_repositorio_fora(self.ctx.base, req.origem)
         # One listing serves both pre-checks; publishing lists again (fresh).
-        atual = self.ctx.repo.ultima_versao(modelo)
-        if not forcar and not forcar_leitura and atual is not None:
-            igual = self._versao_inalterada(origem, modelo, str(atual))
-            if igual:
-                log.info("Backup sem mudanças: %s já está em %s", modelo, igual)
-                self.ctx.eventos.emitir("backup_ignorado", **quem, versao=igual)
-                return igual, False
-        validacao, inspecao = self._analisar(origem, auto=incremento == AUTO)
-        self._checar_espaco(tamanho_origem, modelo, sem_base=atual is None)
-        linhagem = coletar_linhagem(
-            origem, validacao["biblioteca"] if validacao else None
+        atual = self.ctx.repo.ultima_versao(req.modelo)
+        if atual is not None and (igual := self._pular(req, str(atual))):
+            return self._ignorado(req.modelo, igual, quem), False
+        analise = self._analisar(req, sem_base=atual is None)
+        with self._sob_concessao() as (concessao, marca):
+            conteudo = self._gravar_conteudo(req, progresso)
+            with travar(
+                self.ctx.repo.caminho_trava(f"modelo-{req.modelo}"),
+                espera=ESPERA_TRAVA_S,
+                descricao=f"modelo {req.modelo}",
+            ):
+                versoes = self.ctx.repo.versoes(req.modelo)
+                ultima = versoes[-1] if versoes else None
+                if ultima and ultima["sha256"] == conteudo.sha256 and not req.forcar:
+                    return self._ignorado(
+                        req.modelo, str(ultima["versao"]), quem
+                    ), False
+                # Only a lease broken by hand (or expired) lets a collection
+                # run meanwhile: then every reused chunk must still exist.
+                perdida = concessao is not None and not concessao.valida()
+                if perdida or marca_limpeza(self.ctx.repo.backend) != marca:
+                    self._conferir_apos_limpeza(conteudo.entradas, req.modelo)
+                sidecar, mudanca = self._publicar(req, analise, conteudo)
+        self._anunciar(req, sidecar, mudanca, conteudo, quem, inicio)
+        return sidecar.versao, True
+
+    # -- skip check ------------------------------------------------------------------
+    def _pular(self, req: RequisicaoBackup, atual: str) -> str | None:
+        """`atual` (the latest version) when the source's stat says nothing changed."""
+        if req.forcar or req.forcar_leitura:
+            return None
+        try:
+            sc = self.ctx.repo.ler_versao(req.modelo, atual)
+        except ErroBackup:
+            return None
+        if sc.origem != str(req.origem.resolve()):
+            return None
+        if leitura.inalterado(req.origem, sc.entradas, req.listagem):
+            return sc.versao
+        return None
+
+    def _ignorado(self, modelo: str, versao: str, quem: dict[str, Any]) -> str:
+        log.info("Backup sem mudanças: %s já está em %s", modelo, versao)
+        self.ctx.eventos.emitir("backup_ignorado", **quem, versao=versao)
+        return versao
+
+    # -- analysis --------------------------------------------------------------------
+    def _analisar(self, req: RequisicaoBackup, *, sem_base: bool) -> Analise:
+        """Validate, describe (for `auto`), check the space, collect the lineage."""
+        from ..linhagem import coletar_linhagem  # lazy: startup time (DESEMPENHO.md)
+
+        validacao, inspecao = validar(
+            self.ctx.config, req.origem, auto=req.incremento == AUTO
         )
+        checar_espaco(self.ctx, req.listagem.tamanho, req.modelo, sem_base=sem_base)
+        linhagem = coletar_linhagem(
+            req.origem, validacao["biblioteca"] if validacao else None
+        )
+        return Analise(validacao, inspecao, linhagem)
+
+    # -- content ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _sob_concessao(self) -> Iterator[tuple[Concessao | None, str]]:
+        """The shared repository lock plus this machine's backup lease.
+
+        Yields (lease, the last collection's mark taken under it).
+        """
         with (
             travar(
                 self.ctx.repo.caminho_trava("repositorio"),
@@ -158,85 +211,93 @@ class ServicoBackup:
             # A collection may have run since this process last looked: what
             # the index remembers may sit in packs that are gone.
             self.ctx.repo.objetos.atualizar_indice(forcar=True)
-            conteudo = self._gravar_conteudo(origem, progresso)
-            with travar(
-                self.ctx.repo.caminho_trava(f"modelo-{modelo}"),
-                espera=ESPERA_TRAVA_S,
-                descricao=f"modelo {modelo}",
-            ):
-                versoes = self.ctx.repo.versoes(modelo)
-                ultima = versoes[-1] if versoes else None
-                if ultima and ultima["sha256"] == conteudo.sha256 and not forcar:
-                    log.info(
-                        "Backup sem mudanças: %s já está em %s",
-                        modelo,
-                        ultima["versao"],
-                    )
-                    self.ctx.eventos.emitir(
-                        "backup_ignorado", **quem, versao=ultima["versao"]
-                    )
-                    return str(ultima["versao"]), False
-                backend = self.ctx.repo.backend
-                # Only a lease broken by hand (or expired) lets a collection
-                # run meanwhile: then every reused chunk must still exist.
-                perdida = concessao is not None and not concessao.valida()
-                if perdida or marca_limpeza(backend) != marca:
-                    self._conferir_apos_limpeza(conteudo.entradas, modelo)
-                # The per-model lock is per machine; on a shared object store
-                # another machine may take the version first: recompute, retry.
-                for _tentativa in range(TENTATIVAS_PUBLICAR):
-                    atual = self.ctx.repo.ultima_versao(modelo)
-                    mudanca = None
-                    efetivo = incremento
-                    if incremento == AUTO:
-                        anterior = (
-                            self.consulta.inspecao_de(modelo, str(atual))
-                            if atual
-                            else None
-                        )
-                        efetivo, motivo = inferir_tipo_mudanca(anterior, inspecao)
-                        mudanca = {
-                            "automatica": True,
-                            "incremento": efetivo,
-                            "motivo": motivo,
-                        }
-                    nova = str(proxima_versao(atual, efetivo))
-                    sidecar = Sidecar(
-                        modelo=modelo,
-                        versao=nova,
-                        tipo=conteudo.tipo,
-                        entradas=tuple(conteudo.entradas),
-                        tamanho=conteudo.tamanho,
-                        sha256=conteudo.sha256,
-                        criado_em=agora_iso(),
-                        tamanho_armazenado=conteudo.tamanho_armazenado,
-                        tipo_mudanca=tipo_mudanca,
-                        incremento=efetivo if atual else "inicial",
-                        descricao=descricao,
-                        usuario=_usuario(),
-                        host=socket.gethostname(),
-                        origem=str(origem.resolve()),
-                        versao_anterior=str(atual) if atual else None,
-                        avisos=tuple(conteudo.avisos),
-                        metricas=metricas,
-                        validacao=validacao,
-                        inspecao=inspecao,
-                        mudanca=mudanca,
-                        linhagem=linhagem,
-                    )
-                    if self.ctx.repo.publicar(sidecar):
-                        break
-                    log.info(
-                        "Versão %s de %s criada por outra máquina; recalculando",
-                        nova,
-                        modelo,
-                    )
-                else:
-                    raise ErroBackup(
-                        f"versão {nova} de {modelo} já existe (outras máquinas "
-                        f"publicaram {TENTATIVAS_PUBLICAR} vezes antes); tente de novo"
-                    )
-                self.ctx.repo.resumos.sincronizar(modelo)
+            yield concessao, marca
+
+    def _gravar_conteudo(
+        self, req: RequisicaoBackup, progresso: Progresso | None
+    ) -> leitura.Conteudo:
+        """Chunk the source into packs and an index fragment (write order step 1-2)."""
+        frag = self.ctx.repo.cabecalho["fragmentacao"]
+        sessao = self.ctx.repo.sessao()
+        try:
+            gravador = GravadorBlocos(
+                sessao,
+                threads=self.ctx.repo.threads,
+                buffer_mb=self.ctx.repo.buffer_mb,
+                medio=frag["medio"],
+                minimo=frag["minimo"],
+                maximo=frag["maximo"],
+            )
+            conteudo = leitura.ler_origem(
+                req.origem, sessao, gravador, progresso, req.listagem
+            )
+            sessao.concluir()
+        except BaseException:
+            sessao.abortar()
+            raise
+        return conteudo
+
+    def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
+        """Another machine collected while we wrote: every chunk must still exist."""
+        ids = {i for e in entradas for i, _ in e.blocos}
+        if faltam := self.ctx.repo.blocos_ausentes(ids):
+            raise ErroRepositorio(
+                f"backup de {modelo} não publicado: uma limpeza em outra máquina "
+                f"removeu {len(faltam)} bloco(s) que este backup reaproveitava; "
+                "nada foi alterado, rode o backup de novo"
+            )
+
+    # -- allocate and publish (under the model's lock) -------------------------------
+    def _publicar(
+        self, req: RequisicaoBackup, analise: Analise, conteudo: leitura.Conteudo
+    ) -> tuple[Sidecar, dict[str, Any] | None]:
+        """Allocate the next version and publish it; (sidecar, inferred change).
+
+        The per-model lock is per machine; on a shared object store another
+        machine may take the version first: recompute, retry.
+        """
+        for _tentativa in range(TENTATIVAS_PUBLICAR):
+            atual = self.ctx.repo.ultima_versao(req.modelo)
+            passo = self._incremento(req, analise, atual)
+            sidecar = montar_sidecar(req, analise, conteudo, passo, atual)
+            if self.ctx.repo.publicar(sidecar):
+                self.ctx.repo.resumos.sincronizar(req.modelo)
+                return sidecar, passo.mudanca
+            log.info(
+                "Versão %s de %s criada por outra máquina; recalculando",
+                sidecar.versao,
+                req.modelo,
+            )
+        raise ErroBackup(
+            f"versão {sidecar.versao} de {req.modelo} já existe (outras máquinas "
+            f"publicaram {TENTATIVAS_PUBLICAR} vezes antes); tente de novo"
+        )
+
+    def _incremento(
+        self, req: RequisicaoBackup, analise: Analise, atual: Any
+    ) -> Incremento:
+        """The requested step, or for `auto` the one inferred from the last version."""
+        if req.incremento != AUTO:
+            return Incremento(req.incremento, None)
+        from ..politica.mudanca import inferir_tipo_mudanca  # lazy: startup time
+
+        anterior = self.consulta.inspecao_de(req.modelo, str(atual)) if atual else None
+        efetivo, motivo = inferir_tipo_mudanca(anterior, analise.inspecao)
+        return Incremento(
+            efetivo, {"automatica": True, "incremento": efetivo, "motivo": motivo}
+        )
+
+    def _anunciar(
+        self,
+        req: RequisicaoBackup,
+        sidecar: Sidecar,
+        mudanca: dict[str, Any] | None,
+        conteudo: leitura.Conteudo,
+        quem: dict[str, Any],
+        inicio: float,
+    ) -> None:
+        """Log and emit backup_criado for a published version."""
+        modelo, nova = req.modelo, sidecar.versao
         if mudanca:
             log.info(
                 "Tipo de mudança automático: %s %s -> %s (%s)",
@@ -260,120 +321,153 @@ class ServicoBackup:
             **quem,
             versao=nova,
             versao_anterior=sidecar.versao_anterior,
-            tipo_mudanca=tipo_mudanca,
+            tipo_mudanca=req.tipo_mudanca,
             incremento=sidecar.incremento,
-            descricao=descricao,
+            descricao=req.descricao,
             tamanho=conteudo.tamanho,
             tamanho_armazenado=conteudo.tamanho_armazenado,
             sha256=conteudo.sha256,
             duracao_s=round(time.monotonic() - inicio, 3),  # backup_duracao_segundos
         )
-        return nova, True
 
-    def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
-        """Another machine collected while we wrote: every chunk must still exist."""
-        ids = {i for e in entradas for i, _ in e.blocos}
-        if faltam := self.ctx.repo.blocos_ausentes(ids):
-            raise ErroRepositorio(
-                f"backup de {modelo} não publicado: uma limpeza em outra máquina "
-                f"removeu {len(faltam)} bloco(s) que este backup reaproveitava; "
-                "nada foi alterado, rode o backup de novo"
-            )
 
-    def _versao_inalterada(self, origem: Path, modelo: str, atual: str) -> str | None:
-        """`atual` (the latest version) when the source's stat says nothing changed."""
-        try:
-            sc = self.ctx.repo.ler_versao(modelo, atual)
-        except ErroBackup:
-            return None
-        if sc.origem != str(origem.resolve()):
-            return None
-        return sc.versao if leitura.inalterado(origem, sc.entradas) else None
+def validar(
+    config: dict[str, Any], origem: Path, *, auto: bool
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Validate per `validacao.modo`; describe the model when `auto` needs it."""
+    # lazy: startup time (docs/DESEMPENHO.md)
+    from ..validacao import (
+        analisar_modelo,
+        erro_de_validacao,
+        inspecionar_modelo,
+        opcoes_da_config,
+    )
 
-    def _gravar_conteudo(
-        self, origem: Path, progresso: Progresso | None
-    ) -> leitura.Conteudo:
-        """Chunk the source into packs and an index fragment (write order step 1-2)."""
-        frag = self.ctx.repo.cabecalho["fragmentacao"]
-        sessao = self.ctx.repo.sessao()
-        try:
-            gravador = GravadorBlocos(
-                sessao,
-                threads=self.ctx.repo.threads,
-                buffer_mb=self.ctx.repo.buffer_mb,
-                medio=frag["medio"],
-                minimo=frag["minimo"],
-                maximo=frag["maximo"],
-            )
-            conteudo = leitura.ler_origem(origem, sessao, gravador, progresso)
-            sessao.concluir()
-        except BaseException:
-            sessao.abortar()
-            raise
-        return conteudo
+    opcoes = opcoes_da_config(config)
+    if config["validacao"]["modo"] == "desligado":
+        return None, inspecionar_modelo(
+            origem, **{k: v for k, v in opcoes.items() if k != "teste_carregamento"}
+        ) if auto else None
+    rel, insp = analisar_modelo(origem, inspecionar=auto, **opcoes)
+    if not rel["valido"]:
+        if config["validacao"]["modo"] == "bloquear":
+            raise erro_de_validacao(rel)
+        log.warning(
+            "Validação falhou (modo avisar, backup segue): %s",
+            "; ".join(rel["problemas"]),
+        )
+    return rel, insp
 
-    def _analisar(
-        self, origem: Path, *, auto: bool
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Validate per `validacao.modo`; describe the model when `auto` needs it."""
-        # lazy: startup time (docs/DESEMPENHO.md)
-        from ..validacao import (
-            analisar_modelo,
-            erro_de_validacao,
-            inspecionar_modelo,
-            opcoes_da_config,
+
+def checar_repositorio_fora(base_repo: Any, origem: Path) -> None:
+    """Refuse a folder that contains the repository itself."""
+    base = pasta_local(base_repo)
+    if (
+        base is not None
+        and origem.is_dir()
+        and base.resolve().is_relative_to(origem.resolve())
+    ):
+        raise ErroRepositorio(
+            f"{origem}: a pasta contém o próprio repositório ({base}); faça "
+            "backup de uma pasta que não o contenha ou mude diretorios.base"
         )
 
-        opcoes = opcoes_da_config(self.ctx.config)
-        if self.ctx.config["validacao"]["modo"] == "desligado":
-            return None, inspecionar_modelo(
-                origem, **{k: v for k, v in opcoes.items() if k != "teste_carregamento"}
-            ) if auto else None
-        rel, insp = analisar_modelo(origem, inspecionar=auto, **opcoes)
-        if not rel["valido"]:
-            if self.ctx.config["validacao"]["modo"] == "bloquear":
-                raise erro_de_validacao(rel)
-            log.warning(
-                "Validação falhou (modo avisar, backup segue): %s",
-                "; ".join(rel["problemas"]),
-            )
-        return rel, insp
 
-    def _checar_espaco(self, necessario: int, modelo: str, *, sem_base: bool) -> None:
-        base = pasta_local(self.ctx.base)
-        if base is None:
-            return  # an object store has no free space to measure
-        esp = self.ctx.config["espaco_disco"]
-        livre = shutil.disk_usage(base).free
-        mb = 1024 * 1024
-        if livre < esp["aviso_mb"] * mb:
-            log.warning("Espaço em disco baixo: %dMB", livre // mb)
-            self.ctx.eventos.emitir(
-                "espaco_baixo",
-                base=str(self.ctx.base),
-                livre=livre,
-                aviso_mb=esp["aviso_mb"],
-            )
-        reserva = esp["reserva_mb"] * mb
-        # Without a previous version nothing can deduplicate: the whole size must fit.
-        if livre < reserva or (sem_base and necessario > livre - reserva):
-            raise ErroEspacoInsuficiente(
-                f"{self.ctx.base}: espaço em disco insuficiente para o backup de "
-                f"{modelo} "
-                f"(precisa de {tamanho_legivel(necessario)}; livres "
-                f"{tamanho_legivel(livre)}, reserva {esp['reserva_mb']} MB). "
-                "Libere espaço ou rode "
-                "`inicializar_backup.py limpeza`."
-            )
+def _requisicao(
+    caminho: str | Path | RequisicaoBackup,
+    tipo_mudanca: str,
+    descricao: str,
+    metricas: dict[str, Any] | None,
+    **opcoes: Any,
+) -> RequisicaoBackup:
+    """The validated request: the one given, or one built from the arguments."""
+    if not isinstance(caminho, RequisicaoBackup):
+        return RequisicaoBackup.de(caminho, tipo_mudanca, descricao, metricas, **opcoes)
+    extras = (tipo_mudanca, descricao, metricas, *opcoes.values())
+    if extras != ("patch", "", None, False, False, None):
+        raise ErroArgumento(
+            "com uma RequisicaoBackup, tipo_mudanca, descricao, metricas, forcar, "
+            "forcar_leitura e nome_modelo vêm dela"
+        )
+    return caminho
 
 
-def nome_do_modelo(caminho: str | Path) -> str:
-    """The repository name of a model: the file or folder name the user gave.
+def montar_sidecar(
+    req: RequisicaoBackup,
+    analise: Analise,
+    conteudo: leitura.Conteudo,
+    passo: Incremento,
+    atual: Any,
+) -> Sidecar:
+    """Every field of a new version's sidecar, in one place."""
+    return Sidecar(
+        modelo=req.modelo,
+        versao=str(proxima_versao(atual, passo.efetivo)),
+        tipo=conteudo.tipo,
+        entradas=tuple(conteudo.entradas),
+        tamanho=conteudo.tamanho,
+        sha256=conteudo.sha256,
+        criado_em=agora_iso(),
+        tamanho_armazenado=conteudo.tamanho_armazenado,
+        tipo_mudanca=req.tipo_mudanca,
+        incremento=passo.efetivo if atual else "inicial",
+        descricao=req.descricao,
+        usuario=_usuario(),
+        host=socket.gethostname(),
+        origem=str(req.origem.resolve()),
+        versao_anterior=str(atual) if atual else None,
+        avisos=tuple(conteudo.avisos),
+        metricas=req.metricas,
+        validacao=analise.validacao,
+        inspecao=analise.inspecao,
+        mudanca=passo.mudanca,
+        linhagem=analise.linhagem,
+    )
 
-    Lexical (os.path.abspath): "." becomes the folder's name, and a symlink keeps
-    its own name rather than its target's.
-    """
-    return Path(os.path.abspath(caminho)).name
+
+def checar_espaco(
+    ctx: Contexto, necessario: int, modelo: str, *, sem_base: bool
+) -> None:
+    """Warn when the disk runs low; refuse when the backup cannot fit."""
+    base = pasta_local(ctx.base)
+    if base is None:
+        return  # an object store has no free space to measure
+    esp = ctx.config["espaco_disco"]
+    livre = shutil.disk_usage(base).free
+    mb = 1024 * 1024
+    if livre < esp["aviso_mb"] * mb:
+        log.warning("Espaço em disco baixo: %dMB", livre // mb)
+        ctx.eventos.emitir(
+            "espaco_baixo",
+            base=str(ctx.base),
+            livre=livre,
+            aviso_mb=esp["aviso_mb"],
+        )
+    reserva = esp["reserva_mb"] * mb
+    # Without a previous version nothing can deduplicate: the whole size must fit.
+    if livre < reserva or (sem_base and necessario > livre - reserva):
+        raise ErroEspacoInsuficiente(
+            f"{ctx.base}: espaço em disco insuficiente para o backup de "
+            f"{modelo} "
+            f"(precisa de {tamanho_legivel(necessario)}; livres "
+            f"{tamanho_legivel(livre)}, reserva {esp['reserva_mb']} MB). "
+            "Libere espaço ou rode "
+            "`inicializar_backup.py limpeza`."
+        )
+
+
+def _quem(caminho: Any, nome_modelo: Any, origem_pedido: str) -> dict[str, Any]:
+    """Who the events name: known before any validation but the path's type."""
+    if isinstance(caminho, RequisicaoBackup):
+        modelo, origem = caminho.modelo, caminho.origem
+    else:
+        exigir(caminho, CAMINHO, "caminho", "um caminho (texto ou Path)")
+        modelo, origem = nome_pedido(caminho, nome_modelo), caminho
+    return {
+        "modelo": modelo,
+        "caminho": os.path.abspath(origem),
+        "origem": origem_pedido,
+    }
 
 
 def _usuario() -> str:
@@ -390,11 +484,4 @@ def checar_pedido(
     descricao: str = "",
 ) -> None:
     """Validate a backup request before anything is created on disk."""
-    checar_caminho(caminho)
-    exigir(tipo_mudanca, str, "tipo_mudanca", "um texto como 'patch' ou 'auto'")
-    incremento_de(tipo_mudanca)
-    checar_origem(Path(caminho))  # a missing file is the first thing to say
-    nome = nome_modelo if isinstance(nome_modelo, str) else ""
-    nome = nome or nome_do_modelo(caminho)
-    checar_backup(caminho, tipo_mudanca, descricao, nome_modelo, nome)
-    validar_nome_modelo(nome)  # 'a/b' is refused before the repository exists
+    RequisicaoBackup.de(caminho, tipo_mudanca, descricao, nome_modelo=nome_modelo)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..armazenamento.tensores import TAMANHO_STORAGE
+from ..base.padroes import TEMPO_LIMITE_VALIDACAO_S
 from . import formatos as fmt
 from . import leitores
 from .keras_arquivos import (
@@ -583,7 +584,7 @@ def verificar_estrutura(
     info: fmt.InfoFormato,
     *,
     extras: Iterable[str] = (),
-    tempo_limite: float = 120.0,
+    tempo_limite: float = TEMPO_LIMITE_VALIDACAO_S,
 ) -> ResultadoEstrutural:
     """Check one model without executing anything from it."""
     r = ResultadoEstrutural(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..base.padroes import MEMORIA_LIMITE_VALIDACAO_MB, TEMPO_LIMITE_VALIDACAO_S
 from ..erros import ErroArquivoNaoEncontrado, ErroPermissao, ErroValidacao
 from . import formatos as fmt
 
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from .estrutural import ResultadoEstrutural
     from .sandbox import ResultadoIsolado
 
-TEMPO_LIMITE_PADRAO = 120.0
-MEMORIA_LIMITE_PADRAO_MB = 4096
+TEMPO_LIMITE_PADRAO = float(TEMPO_LIMITE_VALIDACAO_S)
+MEMORIA_LIMITE_PADRAO_MB = MEMORIA_LIMITE_VALIDACAO_MB
 
 
 def _tamanho(caminho: Path) -> int:

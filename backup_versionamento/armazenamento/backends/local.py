@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ...base.escrita import erro_de_os
+from ...base.escrita import (
+    SUFIXO_TEMP,
+    erro_de_os,
+    escrever_atomico,
+    sincronizar_pasta,
+)
 from ...erros import (
     ErroChaveAusente,
     ErroIntegridade,
     ErroPermissao,
 )
-from ..escrita_atomica import escrever_tudo, sincronizar_pasta
 from .base import InfoObjeto, Partes, como_vistas, validar_chave, validar_intervalo
-
-_SUFIXO_TEMP = ".tmp"
-# A temp name adds '.' + '.' + 16 hex + '.tmp' to the key's last segment; keep
-# it under NAME_MAX (255 bytes) for long user file names.
-_NOME_TEMP_MAX = 200
 
 
 def _detectar_somente_leitura(raiz: str) -> bool:
@@ -149,49 +147,17 @@ class BackendLocal:
     def gravar(self, chave: str, partes: Partes, *, exclusivo: bool = False) -> bool:
         caminho = self._caminho(chave)
         self._exigir_escrita(caminho)
-        vistas = como_vistas(partes)
-        pasta, nome = os.path.split(caminho)
-        nome_curto = os.fsencode(nome)[:_NOME_TEMP_MAX].decode(errors="ignore")
-        temp = os.path.join(
-            pasta, f".{nome_curto}.{secrets.token_hex(8)}{_SUFIXO_TEMP}"
-        )
         try:
-            fd = self._abrir_temp(temp, pasta)
+            return escrever_atomico(
+                caminho,
+                como_vistas(partes),
+                exclusivo=exclusivo,
+                modo=self.modo_arquivo,
+                modo_exato=self._modos_exatos,
+                criar_pastas=self._criar_pastas,
+            )
         except OSError as e:
             raise erro_de_os(e, caminho, repositorio=True) from e
-        try:
-            try:
-                escrever_tudo(fd, vistas)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if exclusivo:
-                try:
-                    os.link(temp, caminho)
-                except FileExistsError:
-                    return False
-                os.unlink(temp)
-            else:
-                os.replace(temp, caminho)
-            sincronizar_pasta(pasta)
-            return True
-        except OSError as e:
-            raise erro_de_os(e, caminho, repositorio=True) from e
-        finally:
-            # After a failure of any kind (KeyboardInterrupt too) or a lost race.
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-
-    def _abrir_temp(self, temp: str, pasta: str) -> int:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            fd = os.open(temp, flags, self.modo_arquivo)
-        except FileNotFoundError:
-            self._criar_pastas(pasta)
-            fd = os.open(temp, flags, self.modo_arquivo)
-        if self._modos_exatos:
-            os.fchmod(fd, self.modo_arquivo)
-        return fd
 
     def _criar_pastas(self, pasta: str) -> None:
         """mkdir -p, fsyncing each new folder's parent so the path is durable."""
@@ -272,7 +238,7 @@ class BackendLocal:
         n = total = 0
         for pasta, _subs, nomes in os.walk(self._raiz):
             for nome in nomes:
-                if not (nome.startswith(".") and nome.endswith(_SUFIXO_TEMP)):
+                if not (nome.startswith(".") and nome.endswith(SUFIXO_TEMP)):
                     continue
                 caminho = os.path.join(pasta, nome)
                 try:

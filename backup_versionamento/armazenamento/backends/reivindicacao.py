@@ -90,7 +90,7 @@ def _gravar_cache(arquivo: Path | None, chave: str, valor: bool) -> None:
     if arquivo is None:
         return
     # lazy: the state layer is only needed once per store and machine
-    from ..escrita_atomica import escrever_json_atomico
+    from ...base.escrita import escrever_json_atomico
 
     try:
         dados = json.loads(arquivo.read_text(encoding="utf-8"))
