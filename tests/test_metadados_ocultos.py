@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.relatorios import gerar_relatorio
 
 from .conftest import aleatorio, cli, escrever
 
@@ -125,7 +126,7 @@ def _percorrer(
         assert g.restaurar_backup(NOME, "@producao", tmp_path / "r1")
         assert g.verificar_integridade()["ok"]
         assert g.status()["aliases"] == {NOME: {"producao": "1.1.0"}}
-        arquivos = g.gerar_relatorio()
+        arquivos = gerar_relatorio(g, formatos=("json", "html"))
         assert NOME in Path(arquivos["json"]).read_text()
     # Another machine (empty per-machine state): the names come from the sidecars.
     env_outra = {**(env or {}), "XDG_CACHE_HOME": str(tmp_path / "outra_maquina")}
@@ -232,7 +233,7 @@ def test_migrar_esconde_nomes_de_repositorio_cifrado_antigo(
             g.criar_backup(origem, "minor", descricao=desc)
         g.fixar_versao(NOME, "1.0.0")
         g.definir_alias(NOME, "producao", "1.1.0")
-        g.gerar_relatorio()
+        gerar_relatorio(g, formatos=("json", "html"))
     proibidos = _proibidos(modelos)
     proibidos.pop("versão 1.3.0")
     antes = _procurar(_arquivos(repo), proibidos)
@@ -333,6 +334,7 @@ import hashlib, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from backup_versionamento import GerenciadorBackupVersionamento
+from backup_versionamento.relatorios import gerar_relatorio
 cfg = json.loads(Path(sys.argv[2]).read_text())
 n, pasta = sys.argv[3], Path(sys.argv[4])
 saida = []
