@@ -202,6 +202,36 @@ def test_codec_toda_fase_e_tamanho(elemento: int) -> None:
     assert flags == FLAG_ZSTD | FLAG_AGRUPADO | 4 << 8
 
 
+@pytest.mark.parametrize("elemento", [2, 4, 8])
+def test_layout_agrupado_e_a_transposicao_por_byte(elemento: int) -> None:
+    """The stored layout, pinned against an independent definition (numpy's
+    transpose): head, byte 0 of every element, ..., tail. A faster grouping
+    must keep these exact bytes, or older repositories would restore wrong."""
+    import zstandard
+
+    cod = Codificador("00" * 16)
+    base = _pesos(90000).tobytes()
+    for fase in range(elemento):
+        for n in (elemento + 3, 70001, 327683):
+            dados = base[fase : fase + n]
+            cabeca = (elemento - fase) % elemento
+            corpo = (n - cabeca) // elemento * elemento
+            planos = np.frombuffer(dados[cabeca : cabeca + corpo], np.uint8)
+            esperado = (
+                dados[:cabeca]
+                + planos.reshape(-1, elemento).T.tobytes()
+                + dados[cabeca + corpo :]
+            )
+            assert agrupar(dados, elemento, fase) == esperado
+            # The zstd frame holds exactly that layout (one frame, any blocks).
+            flags, payload = cod.comprimir_agrupado(dados, elemento, fase)
+            if flags & FLAG_AGRUPADO:
+                claro = zstandard.ZstdDecompressor().decompress(
+                    bytes(payload), max_output_size=n
+                )
+                assert claro == esperado
+
+
 def test_cabecalho_agrupado_invalido_e_corrompido() -> None:
     cod = Codificador("00" * 16)
     dados = _pesos(40000).tobytes()

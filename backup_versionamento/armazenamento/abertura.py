@@ -70,6 +70,8 @@ def cabecalho_novo(id_repositorio: str | None = None) -> dict[str, Any]:
         "hash_arquivo": "sha256",
         "compressao": {"algoritmo": "zstd", "economia_minima": ECONOMIA_MINIMA},
         "criptografia": None,
+        # Features that change how objects are read (cabecalho.RECURSOS).
+        "recursos": ["deltas"],
     }
 
 

@@ -19,6 +19,7 @@ import blake3
 import zstandard
 
 from ..erros import ErroObjetoCorrompido
+from .deltas import ResolvedorBases, separar, xor
 
 VERSAO_BLOB = 1
 FLAG_ZSTD = 0x01
@@ -26,6 +27,9 @@ FLAG_CIFRADO = 0x02
 # Bytes grouped by their position in a float element before zstd (always with
 # FLAG_ZSTD); the header's reserved field holds element size | phase << 8.
 FLAG_AGRUPADO = 0x04
+# A delta (armazenamento/deltas.py): the payload starts with the ids of the
+# chunks whose bytes are XORed in; the rest is the XOR, encoded per the flags.
+FLAG_DELTA = 0x08
 ELEMENTOS = (2, 4, 8)
 CABECALHO = struct.Struct("<BBHI")
 TAMANHO_CABECALHO = CABECALHO.size  # 8
@@ -58,21 +62,27 @@ def _partes_agrupadas(n: int, elemento: int, fase: int) -> tuple[int, int]:
     return cabeca, (n - cabeca) // elemento * elemento
 
 
-def _planos(dados: bytes | memoryview, elemento: int, fase: int) -> list[bytes]:
-    """[head + byte 0 of every element, byte 1 ..., last byte ... + tail]."""
+def _planos(
+    dados: bytes | memoryview, elemento: int, fase: int
+) -> tuple[bytes | memoryview, list[bytes], bytes | memoryview]:
+    """(head, [byte 0 of every element, byte 1 ..., last byte], tail): the
+    grouped layout is their concatenation. Head and tail stay separate (views)
+    so no plane is copied again to prepend or append a few bytes."""
     cabeca, corpo = _partes_agrupadas(len(dados), elemento, fase)
-    # Stepped slicing of bytes is a C loop (~1 GB/s); of a memoryview it is not.
+    # Stepped slicing of bytes is a C loop (~1.5-3 GB/s); of a memoryview it is
+    # not. numpy transposes ~1.5x faster, but importing it costs ~0.2 s of CPU,
+    # more than it saves below ~1 GB of tensors (docs/DESEMPENHO.md).
     meio = bytes(dados[cabeca : cabeca + corpo])
+    v = memoryview(dados)
     planos = [meio[i::elemento] for i in range(elemento)]
-    planos[0] = bytes(dados[:cabeca]) + planos[0]
-    planos[-1] += bytes(dados[cabeca + corpo :])
-    return planos
+    return v[:cabeca], planos, v[cabeca + corpo :]
 
 
 def agrupar(dados: bytes | memoryview, elemento: int, fase: int) -> bytes:
     """head || byte 0 of every element || byte 1 ... || tail (the float's sign
     and exponent bytes end up together, where zstd finds their repetition)."""
-    return b"".join(_planos(dados, elemento, fase))
+    cabeca, planos, cauda = _planos(dados, elemento, fase)
+    return b"".join([cabeca, *planos, cauda])
 
 
 def desagrupar(dados: bytes | memoryview, elemento: int, fase: int) -> bytearray:
@@ -132,6 +142,8 @@ class Codificador:
         self.cifra = cifra
         self.economia_minima = economia_minima
         self._local = threading.local()
+        # Reads the bases of delta chunks (set by the object store).
+        self.bases: ResolvedorBases | None = None
 
     def _c(self) -> zstandard.ZstdCompressor:
         c = getattr(self._local, "c", None)
@@ -211,10 +223,15 @@ class Codificador:
                 return self.comprimir_se_compensa(dados)
         # One zstd frame, a block boundary after each plane: a block mixing two
         # planes would share one entropy table (FP32 chunks: 0.87 vs 0.84).
+        # Head and tail are fed around the planes (the frame is the same as for
+        # the concatenated planes; no plane is copied to join them).
         z = c.compressobj(size=n)
-        partes = []
-        for plano in _planos(dados, elemento, fase):
+        cabeca, planos, cauda = _planos(dados, elemento, fase)
+        partes = [z.compress(cabeca)]
+        for i, plano in enumerate(planos):
             partes.append(z.compress(plano))
+            if i == len(planos) - 1:
+                partes.append(z.compress(cauda))
             partes.append(z.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
         partes.append(z.flush())
         comprimido = b"".join(partes)
@@ -300,7 +317,7 @@ class Codificador:
         elemento, fase = reservado & 0xFF, reservado >> 8
         if (
             versao != VERSAO_BLOB
-            or flags & ~(FLAG_ZSTD | FLAG_CIFRADO | FLAG_AGRUPADO)
+            or flags & ~(FLAG_ZSTD | FLAG_CIFRADO | FLAG_AGRUPADO | FLAG_DELTA)
             or (
                 flags & FLAG_AGRUPADO
                 and (
@@ -330,6 +347,9 @@ class Codificador:
                 "(recusado: pode ter sido trocado)",
                 nome,
             )
+        refs = None
+        if flags & FLAG_DELTA:
+            refs, payload = separar(payload, nome)
         if flags & FLAG_ZSTD:
             try:
                 payload = self._d().decompress(payload, max_output_size=claro)
@@ -342,7 +362,11 @@ class Codificador:
                 f"{nome}: tamanho não confere com o cabeçalho (corrompido)", nome
             )
         if flags & FLAG_AGRUPADO:
-            return memoryview(desagrupar(payload, elemento, fase))
+            payload = memoryview(desagrupar(payload, elemento, fase))
+        if refs is not None:
+            if tipo != TIPO_BLOCO or self.bases is None:
+                raise ErroObjetoCorrompido(f"{nome}: delta fora de um bloco", nome)
+            return xor(payload, self.bases.base(id_objeto.hex(), refs, claro))
         return payload
 
     def decodificar_bloco(

@@ -12,6 +12,11 @@ from typing import Any
 
 from ..erros import ErroRepositorio
 
+# Features a repository may use that change how its objects are read: a
+# program that does not know one refuses the repository by name instead of
+# reporting its objects as corrupt (docs/FORMATO.md, "recursos").
+RECURSOS = frozenset({"deltas"})
+
 # pyfastcdc accepts sizes in this range.
 _CDC_LIMITES = (256, 4 << 20)
 
@@ -58,4 +63,13 @@ def conferir_parametros(cab: dict[str, Any], onde: str) -> None:
     if not isinstance(chaveados, bool) or (chaveados and not cab.get("criptografia")):
         raise recusar(
             "ids_chaveados", chaveados, "true só num repositório criptografado"
+        )
+    recursos = cab.get("recursos", [])
+    if not isinstance(recursos, list) or not all(isinstance(r, str) for r in recursos):
+        raise recusar("recursos", recursos, "uma lista de nomes")
+    if desconhecidos := sorted(set(recursos) - RECURSOS):
+        raise ErroRepositorio(
+            f"{onde}: o repositório usa recurso(s) que esta versão não conhece "
+            f"({', '.join(desconhecidos)}); atualize o backup_versionamento para "
+            "lê-lo. Nada foi lido nem gravado (o repositório não está corrompido)"
         )

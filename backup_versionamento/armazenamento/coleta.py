@@ -1,7 +1,8 @@
 """Garbage collection as repack, under the repository lock held exclusive.
 
 1. Every sidecar is read; the chunks they use are live (an unreadable sidecar
-   aborts: deleting on a guess could destroy a version).
+   aborts: deleting on a guess could destroy a version), and so are the bases
+   their delta chunks need, transitively (the `deltas/` registry, deltas.py).
 2. Packs with nothing live are deleted; packs whose dead share passes the
    threshold have their live blobs copied (verified, not re-encoded) into new
    packs.
@@ -25,6 +26,8 @@ from typing import Any
 
 from ..erros import ErroBackup, ErroIntegridade
 from .backends import InfoObjeto
+from .deltas import PREFIXO as PREFIXO_DELTAS
+from .deltas import fechar, gravar_registro, ler_registro
 from .fragmento import PREFIXO as PREFIXO_FRAGMENTOS
 from .fragmento import chave_fragmento, codificar_fragmento
 from .pacote import PREFIXO as PREFIXO_PACOTES
@@ -48,6 +51,9 @@ class _Plano:
     reempacotar: list[str] = field(default_factory=list)
     em_carencia: list[str] = field(default_factory=list)
     manter_todos: dict[str, Local] = field(default_factory=dict)  # young packs
+    grafo: dict[str, Any] = field(default_factory=dict)  # delta -> its bases
+    registros: list[InfoObjeto] = field(default_factory=list)  # deltas/ objects
+    so_base: set[str] = field(default_factory=set)  # live only as a delta's base
 
 
 def coletar(
@@ -76,9 +82,11 @@ def coletar(
     fragmentos = [i.chave for i in backend.listar(PREFIXO_FRAGMENTOS)]
     if antes_de_apagar is not None:
         antes_de_apagar()
+    compactado = _compactado(plano, removidos, novos_locais)
     fragmentos_removidos = _compactar_indice(
-        objetos, backend, plano, removidos, novos_locais, fragmentos
+        objetos, backend, removidos, compactado, fragmentos
     )
+    _compactar_registro(objetos, backend, plano, removidos, compactado, carencia_s)
     bytes_liberados = 0
     for id_pacote in plano.apagar + plano.reempacotar:
         backend.apagar(chave_pacote(id_pacote))
@@ -107,6 +115,11 @@ def coletar(
         "fragmentos_compactados": fragmentos_removidos,
         "temporarios_removidos": temporarios,
         "blocos_referenciados": len(plano.vivos),
+        # Chunks no version uses directly, kept because a live delta needs them.
+        "blocos_base_de_deltas": len(plano.so_base),
+        "bytes_base_de_deltas": sum(
+            plano.locais[i].tamanho for i in plano.so_base if i in plano.locais
+        ),
         "pacotes_mantidos": len(set(plano.pacotes) - removidos - novos_pacotes),
     }
 
@@ -134,6 +147,20 @@ def _planejar(repo: Any, carencia_s: float, limiar: float) -> _Plano:
     # Orphans get entries, judged like the rest (we hold the collection lock).
     objetos.reconstruir_de_pacotes(exclusiva=True)
     locais: dict[str, Local] = repo.indice_blocos.todos()
+    pacotes: dict[str, InfoObjeto] = {
+        id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
+    }
+    exclusivo = bool(backend.exclusao_real)
+    limite = time.time() - carencia_s
+    # A delta needs its bases: they live while it does, whichever version
+    # uses it (also the deltas in young packs, which are all kept).
+    grafo, registros = ler_registro(objetos)
+    diretos = set(vivos)
+    jovens = {
+        p for p, info in pacotes.items() if not exclusivo and info.modificado >= limite
+    }
+    de_jovens = {i for i, loc in locais.items() if loc.pacote in jovens}
+    vivos = fechar(diretos, grafo) | (fechar(de_jovens, grafo) - de_jovens)
     faltando = vivos - set(locais)
     if faltando:
         raise ErroIntegridade(
@@ -141,15 +168,11 @@ def _planejar(repo: Any, carencia_s: float, limiar: float) -> _Plano:
             "não estão em nenhum pacote; rode `inicializar_backup.py verificar`. "
             "Nada foi apagado."
         )
-    pacotes: dict[str, InfoObjeto] = {
-        id_da_chave(i.chave): i for i in backend.listar(PREFIXO_PACOTES)
-    }
     por_pacote: dict[str, list[tuple[str, Local]]] = defaultdict(list)
     for id_bloco, loc in locais.items():
         por_pacote[loc.pacote].append((id_bloco, loc))
     plano = _Plano(vivos, locais, pacotes, por_pacote)
-    exclusivo = bool(backend.exclusao_real)
-    limite = time.time() - carencia_s
+    plano.grafo, plano.registros, plano.so_base = grafo, registros, vivos - diretos
     for id_pacote, info in pacotes.items():
         blocos = por_pacote.get(id_pacote, [])
         vivos_aqui = [(i, loc) for i, loc in blocos if i in vivos]
@@ -196,15 +219,10 @@ def _reempacotar(
     return sessao.novos, bytes_reescritos
 
 
-def _compactar_indice(
-    objetos: Any,
-    backend: Any,
-    plano: _Plano,
-    removidos: set[str],
-    novos_locais: dict[str, Local],
-    fragmentos: list[str],
-) -> int:
-    """One fragment with every live location replaces `fragmentos`; how many went."""
+def _compactado(
+    plano: _Plano, removidos: set[str], novos_locais: dict[str, Local]
+) -> dict[str, Local]:
+    """Every location that stays after this collection."""
     compactado = {
         i: loc
         for i, loc in plano.locais.items()
@@ -213,6 +231,17 @@ def _compactar_indice(
     }
     compactado.update(plano.manter_todos)
     compactado.update(novos_locais)
+    return compactado
+
+
+def _compactar_indice(
+    objetos: Any,
+    backend: Any,
+    removidos: set[str],
+    compactado: dict[str, Local],
+    fragmentos: list[str],
+) -> int:
+    """One fragment with every live location replaces `fragmentos`; how many went."""
     if not (removidos or len(fragmentos) > 1):
         return 0
     fragmentos_removidos = 0
@@ -225,3 +254,28 @@ def _compactar_indice(
             backend.apagar(chave)
             fragmentos_removidos += 1
     return fragmentos_removidos
+
+
+def _compactar_registro(
+    objetos: Any,
+    backend: Any,
+    plano: _Plano,
+    removidos: set[str],
+    compactado: dict[str, Local],
+    carencia_s: float,
+) -> None:
+    """One registry keeps the deltas that stay (written before the old objects go).
+
+    A young registry may be a running backup's: it is left for the next run.
+    """
+    if not plano.registros or not (removidos or len(plano.registros) > 1):
+        return
+    manter = {i: b for i, b in plano.grafo.items() if i in compactado}
+    id_reg = gravar_registro(objetos, manter) if manter else None
+    exclusivo = bool(backend.exclusao_real)
+    limite = time.time() - carencia_s
+    for info in plano.registros:
+        if info.chave == f"{PREFIXO_DELTAS}{id_reg}":
+            continue
+        if exclusivo or info.modificado < limite:
+            backend.apagar(info.chave)

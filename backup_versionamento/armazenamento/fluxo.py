@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import mmap
 import os
 import queue
@@ -18,11 +19,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import blake3
 
 from ..base.padroes import BUFFER_MB, THREADS_BACKUP
+from ..erros import ErroBackup
+from .deltas import FonteDelta
 from .escrita_atomica import escrever_tudo, iniciar_descarga
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .pacote import Local, buffer_anonimo
@@ -38,6 +41,7 @@ CDC_MINIMO = 64 << 10
 CDC_MAXIMO = 1 << 20
 
 Progresso = Callable[[int], None]
+log = logging.getLogger("SistemaBackup")
 
 
 @dataclass
@@ -102,6 +106,10 @@ class GravadorBlocos:
         # SHA-256 thread are done with it.
         self._usos: dict[int, int] = {}
         self._trava_usos = threading.Lock()
+        # Name of a file in the model -> its chunks in the parent version and
+        # the ones before it: its float tensors may be stored as deltas of
+        # those (deltas.py).
+        self.pais: dict[str, list[list[tuple[str, int]]]] = {}
 
     def _segmento(self) -> mmap.mmap:
         """A free segment; blocks when all exist and are in use (back-pressure)."""
@@ -127,6 +135,7 @@ class GravadorBlocos:
         cortes: list[Corte],
         base: int = 0,
         faixas: list[Faixa] | None = None,
+        fonte: FonteDelta | None = None,
     ) -> list[tuple[str, int]]:
         """(chunk id, bytes added) of each chunk of a segment, in order; `base`
         is the segment's offset in the file, `faixas` its float tensors."""
@@ -143,16 +152,46 @@ class GravadorBlocos:
                         if faixas
                         else None
                     )
-                    saida.append((id_bloco, gravar(id_bloco, bloco, grupo)))
+                    if fonte is not None and grupo is not None:
+                        delta = fonte.codificador_para(
+                            id_bloco, base + inicio, n, grupo
+                        )
+                        escritos = gravar(id_bloco, bloco, grupo, delta)
+                    else:
+                        escritos = gravar(id_bloco, bloco, grupo)
+                    saida.append((id_bloco, escritos))
             return saida
         finally:
             self._liberar(buf)
 
+    def _fonte_delta(
+        self, arquivo: BinaryIO, buf: mmap.mmap, cheio: int, nome: str
+    ) -> FonteDelta | None:
+        armazem = self.sessao.armazem
+        deltas = self.sessao.deltas
+
+        def registrar(id_bloco: str, bases: tuple[str, ...]) -> None:
+            deltas[id_bloco] = bases
+
+        try:
+            return FonteDelta.preparar(
+                armazem.codificador,
+                armazem.bases,
+                arquivo,
+                memoryview(buf)[:cheio],
+                os.fstat(arquivo.fileno()).st_size,
+                self.pais[nome],
+                registrar,
+            )
+        except ErroBackup as e:  # an unreadable parent only costs the deltas
+            log.warning("%s: versão anterior ilegível, sem deltas (%s)", nome, e)
+            return None
+
     def gravar_arquivo(
-        self, arquivo: BinaryIO, progresso: Progresso | None = None
+        self, arquivo: BinaryIO, progresso: Progresso | None = None, nome: str = ""
     ) -> ResultadoArquivo:
-        sha = hashlib.sha256()
-        b3 = blake3.blake3()
+        """Chunk and store a file; `nome` (its path in the model) finds its
+        parent version in `pais`."""
         pendentes: deque[tuple[Future[list[tuple[str, int]]], list[Corte]]] = deque()
         res = ResultadoArquivo(0, "", [])
 
@@ -163,23 +202,11 @@ class GravadorBlocos:
                 res.blocos.append((id_bloco, n))
                 res.bytes_novos += escritos
 
-        # The whole file's SHA-256 and BLAKE3 are sequential: their own thread
-        # keeps them off the thread that reads and cuts (both release the GIL).
-        para_hash: queue.SimpleQueue[tuple[mmap.mmap, int] | None] = queue.SimpleQueue()
-
-        def calcular_hash() -> None:
-            while (item := para_hash.get()) is not None:
-                vista = memoryview(item[0])[: item[1]]
-                sha.update(vista)
-                b3.update(vista)
-                del vista
-                self._liberar(item[0])
-
         def despachar(buf: mmap.mmap, tamanho: int, cortes: list[Corte]) -> None:
             with self._trava_usos:
-                self._usos[id(buf)] = 2
-            para_hash.put((buf, tamanho))
-            fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas)
+                self._usos[id(buf)] = 1 + _Digestos.USOS
+            digestos.alimentar(buf, tamanho)
+            fut = pool.submit(self._processar, buf, cortes, res.tamanho, faixas, fonte)
             pendentes.append((fut, cortes))
             while pendentes and (
                 pendentes[0][0].done() or len(pendentes) >= self._n_segmentos - 1
@@ -188,13 +215,13 @@ class GravadorBlocos:
             if progresso:
                 progresso(tamanho)
 
-        hasher = threading.Thread(target=calcular_hash, name="bloco-sha256")
-        hasher.start()
+        digestos = _Digestos(self._liberar)
         with ThreadPoolExecutor(self.threads, thread_name_prefix="bloco") as pool:
             try:
                 buf = self._segmento()
                 cheio = 0
                 faixas: list[Faixa] | None = None
+                fonte: FonteDelta | None = None
                 while True:
                     cheio, fim = _encher(arquivo, buf, cheio)
                     if cheio == 0:
@@ -204,6 +231,8 @@ class GravadorBlocos:
                         # Float tensors, from the headers in the first segment
                         # (and a zip's directory): no other pass over the data.
                         faixas = detectar(arquivo, memoryview(buf)[:cheio])
+                        if faixas and nome in self.pais:
+                            fonte = self._fonte_delta(arquivo, buf, cheio, nome)
                     # Cut in place; the last cut of a segment is forced by its
                     # end, so those bytes start the next segment (cuts are then
                     # identical to a streaming chunker's).
@@ -230,11 +259,51 @@ class GravadorBlocos:
                     fut.cancel()
                 raise
             finally:
-                para_hash.put(None)
-                hasher.join()
-        res.sha256 = sha.hexdigest()
-        res.blake3 = b3.digest()
+                digestos.fechar()
+        res.sha256 = digestos.sha.hexdigest()
+        res.blake3 = digestos.b3.digest()
         return res
+
+
+class _Digestos:
+    """The whole file's SHA-256 and BLAKE3, each in a thread of its own.
+
+    Both are sequential and release the GIL: off the thread that reads and cuts.
+    One thread for both made a 0.4 s chain per 512 MiB, the longest in the
+    pipeline on a quiet machine (docs/DESEMPENHO.md).
+    """
+
+    USOS = 2  # each segment is released once per digest
+
+    def __init__(self, liberar: Callable[[mmap.mmap], None]) -> None:
+        self.sha = hashlib.sha256()
+        self.b3 = blake3.blake3()
+        self._liberar = liberar
+        self._filas: list[queue.SimpleQueue[tuple[mmap.mmap, int] | None]] = [
+            queue.SimpleQueue() for _ in range(self.USOS)
+        ]
+        self._threads = [
+            threading.Thread(target=self._calcular, args=par, name=f"bloco-hash{i}")
+            for i, par in enumerate(zip((self.sha, self.b3), self._filas, strict=True))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _calcular(self, digesto: Any, fila: queue.SimpleQueue[Any]) -> None:
+        while (item := fila.get()) is not None:
+            with memoryview(item[0])[: item[1]] as vista:
+                digesto.update(vista)
+            self._liberar(item[0])
+
+    def alimentar(self, buf: mmap.mmap, tamanho: int) -> None:
+        for fila in self._filas:
+            fila.put((buf, tamanho))
+
+    def fechar(self) -> None:
+        for fila in self._filas:
+            fila.put(None)
+        for t in self._threads:
+            t.join()
 
 
 def _trechos(
@@ -324,6 +393,74 @@ def escrever_blocos(
     return r.tamanho, r.sha256
 
 
+class _EscritaConferida:
+    """State shared by the producer and writer threads of one
+    `escrever_blocos_conferidos` call (the caller only waits on a pipe)."""
+
+    def __init__(self, sha256: bool, digest_blake3: bool) -> None:
+        self.sha = hashlib.sha256() if sha256 else None
+        self.b3 = blake3.blake3() if digest_blake3 else None
+        self.total = 0
+        # (parts, their total size): the writer does not count them again.
+        self.fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
+        self.fila = queue.Queue(maxsize=8)
+        self.erro: list[BaseException] = []
+        self.parar = threading.Event()
+
+    def produzir(
+        self,
+        armazem: ArmazemObjetos,
+        blocos: list[tuple[str, int]],
+        threads: int,
+        progresso: Progresso | None,
+    ) -> None:
+        """Read, verify (`ler_trechos`) and hash; hand the parts to the writer."""
+        try:
+            for partes in ler_trechos(armazem, blocos, threads=threads):
+                if self.parar.is_set() or self.erro:
+                    break
+                n = 0
+                for dados in partes:
+                    if self.sha is not None:
+                        self.sha.update(dados)
+                    if self.b3 is not None:
+                        self.b3.update(dados)
+                    n += len(dados)
+                self.fila.put((partes, n))
+                self.total += n
+                if progresso:
+                    progresso(n)
+        except BaseException as e:  # reported to the caller
+            self.erro.append(e)
+        finally:
+            self.fila.put(None)
+
+    def escrever(self, fd_escritor: int, pronto_escritor: int) -> None:
+        """writev(2) what the producer hands over; owns both descriptors and
+        signals the caller's pipe when done."""
+        try:
+            inicio = pos = os.lseek(fd_escritor, 0, os.SEEK_CUR)
+            while (item := self.fila.get()) is not None:
+                if self.parar.is_set() or self.erro:
+                    continue  # drain so the producer never blocks
+                partes, n = item
+                escrever_tudo(fd_escritor, partes)
+                pos += n
+                if pos - inicio >= DESCARGA:
+                    iniciar_descarga(fd_escritor, inicio, pos - inicio)
+                    inicio = pos
+        except BaseException as e:  # reported to the caller
+            self.erro.append(e)
+            while self.fila.get() is not None:
+                pass
+        finally:
+            os.close(fd_escritor)
+            # OSError: the caller gave up waiting and closed its end.
+            with contextlib.suppress(OSError):
+                os.write(pronto_escritor, b".")
+            os.close(pronto_escritor)
+
+
 def escrever_blocos_conferidos(
     fd: int,
     armazem: ArmazemObjetos,
@@ -343,75 +480,31 @@ def escrever_blocos_conferidos(
     that raises there (Ctrl+C, the CLI's SIGTERM) can never interrupt a lock or
     a queue that the two workers share.
     """
-    sha = hashlib.sha256() if sha256 else None
-    b3 = blake3.blake3() if digest_blake3 else None
-    total = 0
-    # (parts, their total size): the writer does not count them again.
-    fila: queue.Queue[tuple[list[bytes | memoryview], int] | None]
-    fila = queue.Queue(maxsize=8)
-    erro: list[BaseException] = []
-    parar = threading.Event()
-
-    def produtor() -> None:
-        nonlocal total
-        try:
-            for partes in ler_trechos(armazem, blocos, threads=threads):
-                if parar.is_set() or erro:
-                    break
-                n = 0
-                for dados in partes:
-                    if sha is not None:
-                        sha.update(dados)
-                    if b3 is not None:
-                        b3.update(dados)
-                    n += len(dados)
-                fila.put((partes, n))
-                total += n
-                if progresso:
-                    progresso(n)
-        except BaseException as e:  # reported to the caller below
-            erro.append(e)
-        finally:
-            fila.put(None)
-
+    e = _EscritaConferida(sha256, digest_blake3)
     # The writer owns its descriptors (a duplicate of `fd`, the pipe's write
     # end): an interrupted caller may close `fd` while the writer still runs.
     fd_escritor = os.dup(fd)
     pronto, pronto_escritor = os.pipe()
-
-    def escritor() -> None:
-        try:
-            inicio = pos = os.lseek(fd_escritor, 0, os.SEEK_CUR)
-            while (item := fila.get()) is not None:
-                if parar.is_set() or erro:
-                    continue  # drain so the producer never blocks
-                partes, n = item
-                escrever_tudo(fd_escritor, partes)
-                pos += n
-                if pos - inicio >= DESCARGA:
-                    iniciar_descarga(fd_escritor, inicio, pos - inicio)
-                    inicio = pos
-        except BaseException as e:  # reported to the caller below
-            erro.append(e)
-            while fila.get() is not None:
-                pass
-        finally:
-            os.close(fd_escritor)
-            # OSError: the caller gave up waiting and closed its end.
-            with contextlib.suppress(OSError):
-                os.write(pronto_escritor, b".")
-            os.close(pronto_escritor)
-
-    t_escritor = threading.Thread(target=escritor, name="leitura-escrita", daemon=True)
-    t_produtor = threading.Thread(target=produtor, name="leitura-produtor", daemon=True)
+    t_escritor = threading.Thread(
+        target=e.escrever,
+        args=(fd_escritor, pronto_escritor),
+        name="leitura-escrita",
+        daemon=True,
+    )
+    t_produtor = threading.Thread(
+        target=e.produzir,
+        args=(armazem, blocos, threads, progresso),
+        name="leitura-produtor",
+        daemon=True,
+    )
     try:
         t_escritor.start()
         t_produtor.start()
         os.read(pronto, 1)
     except BaseException:
-        parar.set()
+        e.parar.set()
         if t_produtor.ident is None:  # never ran: the writer must still end
-            fila.put(None)
+            e.fila.put(None)
         if t_escritor.ident is not None:
             os.read(pronto, 1)  # it stops at its next item (EOF once it ended)
         raise
@@ -419,12 +512,12 @@ def escrever_blocos_conferidos(
         os.close(pronto)
     t_produtor.join()
     t_escritor.join()
-    if erro:
-        raise erro[0]
+    if e.erro:
+        raise e.erro[0]
     return Escrito(
-        total,
-        sha.hexdigest() if sha is not None else "",
-        b3.digest() if b3 is not None else b"",
+        e.total,
+        e.sha.hexdigest() if e.sha is not None else "",
+        e.b3.digest() if e.b3 is not None else b"",
     )
 
 

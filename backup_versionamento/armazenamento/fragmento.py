@@ -31,15 +31,7 @@ def codificar_fragmento(
 ) -> tuple[str, list[bytes | memoryview]]:
     """(fragment id, parts to write) for a set of chunk locations."""
     claro = MAGICA + b"".join(
-        REGISTRO.pack(
-            bytes.fromhex(i),
-            bytes.fromhex(loc.pacote),
-            loc.deslocamento,
-            loc.tamanho,
-            loc.flags,
-            loc.claro,
-        )
-        for i, loc in sorted(locais.items())
+        REGISTRO.pack(*loc.registro(i)) for i, loc in sorted(locais.items())
     )
     partes = codificador.codificar(claro, TIPO_FRAGMENTO, sempre_tentar=True)
     h = blake3.blake3()

@@ -271,17 +271,7 @@ class IndiceBlocos(CacheSqlite):
         next backup of the same content stores them anew (the repair), and
         every version using them reads the new copy.
         """
-        linhas = [
-            (
-                bytes.fromhex(i),
-                bytes.fromhex(loc.pacote),
-                loc.deslocamento,
-                loc.tamanho,
-                loc.flags,
-                loc.claro,
-            )
-            for i, loc in locais.items()
-        ]
+        linhas = [loc.registro(i) for i, loc in locais.items()]
 
         def op(c: sqlite3.Connection) -> None:
             c.executemany(

@@ -26,6 +26,7 @@ from ..erros import (
 )
 from .backends import Backend
 from .blob import Codificador
+from .deltas import Codificar, ResolvedorBases, gravar_registro
 from .fragmento import chave_fragmento, codificar_fragmento
 from .indice_blocos import IndiceBlocos
 from .pacote import (
@@ -76,6 +77,8 @@ class ArmazemObjetos:
         # Packs whose trailer could not be read while rebuilding: named in the
         # error of a chunk that only such a pack could hold.
         self.pacotes_ilegiveis: dict[str, str] = {}
+        # Delta chunks decode through this (armazenamento/deltas.py).
+        self.bases = codificador.bases = ResolvedorBases(self)
 
     # -- index freshness -----------------------------------------------------------
     def atualizar_indice(self, forcar: bool = False) -> None:
@@ -354,6 +357,9 @@ class SessaoEscrita:
         self._trailers: dict[str, dict[str, Local]] = {}
         self._travas_pacote: dict[str, threading.Lock] = {}
         self.blocos_regravados = 0
+        # Delta chunks of this session -> their bases: a pack holding some is
+        # written only after a registry object lists them (deltas.py).
+        self.deltas: dict[str, tuple[str, ...]] = {}
 
     @contextmanager
     def escritor(self) -> Iterator[Callable[..., int]]:
@@ -366,8 +372,10 @@ class SessaoEscrita:
         """
         pacote = self._livres.get()
         try:
-            yield lambda id_bloco, dados, agrupamento=None: self._gravar_em(
-                pacote, id_bloco, dados, agrupamento
+            yield (
+                lambda id_bloco, dados, agrupamento=None, codificar=None: (
+                    self._gravar_em(pacote, id_bloco, dados, agrupamento, codificar)
+                )
             )
             if pacote.tamanho >= SELAR_AO_SOLTAR:
                 self._selar(pacote)
@@ -386,6 +394,7 @@ class SessaoEscrita:
         id_bloco: str,
         dados: memoryview,
         agrupamento: tuple[int, int] | None = None,
+        codificar: Codificar | None = None,
     ) -> int:
         with self._trava:
             if id_bloco in self._vistos:
@@ -414,7 +423,9 @@ class SessaoEscrita:
         cod = arm.codificador
         with arm._compressao:
             # agrupamento = (element size, phase): a chunk of float tensor bytes
-            if agrupamento is None:
+            if codificar is not None:  # maybe a delta (deltas.FonteDelta)
+                flags, payload = codificar(dados)
+            elif agrupamento is None:
                 flags, payload = cod.comprimir_se_compensa(dados)
             else:
                 flags, payload = cod.comprimir_agrupado(dados, *agrupamento)
@@ -483,6 +494,10 @@ class SessaoEscrita:
         if pacote.vazio():
             return
         id_pacote, partes, locais = pacote.selar(self.armazem.codificador)
+        if self.deltas and (
+            meus := {i: self.deltas[i] for i in locais if i in self.deltas}
+        ):
+            gravar_registro(self.armazem, meus)
         try:
             self.armazem.backend.gravar(chave_pacote(id_pacote), partes)
         except ErroRepositorio as e:

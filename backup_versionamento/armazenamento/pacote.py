@@ -53,6 +53,18 @@ class Local:
     flags: int
     claro: int
 
+    def registro(self, id_bloco: str) -> tuple[bytes, bytes, int, int, int, int]:
+        """The binary row (chunk id, pack id, offset, size, flags, plain size)
+        that index fragments and the local index both store."""
+        return (
+            bytes.fromhex(id_bloco),
+            bytes.fromhex(self.pacote),
+            self.deslocamento,
+            self.tamanho,
+            self.flags,
+            self.claro,
+        )
+
 
 class PacoteEmConstrucao:
     """Blobs gathered for one pack until sealed (one per writer thread).

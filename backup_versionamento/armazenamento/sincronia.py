@@ -38,7 +38,8 @@ log = logging.getLogger("SistemaBackup")
 
 # Copy order (the header goes right after the key objects); "" is everything
 # else: sidecars, pins and whatever a newer version keeps beside them.
-ETAPAS = ("chaves/", "pacotes/", "indices/", "")
+# The delta registry (deltas.py) goes before the packs whose deltas it lists.
+ETAPAS = ("chaves/", "deltas/", "pacotes/", "indices/", "")
 # This machine's own files and the lock objects never travel.
 FICAM = ("travas/", "logs/", "relatorios/")
 _OBJETO_CHAVE = re.compile(r"chaves/[0-9a-f]{32}\.json")

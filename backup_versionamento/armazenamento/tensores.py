@@ -137,39 +137,7 @@ def _largura_torch(pickle: bytes) -> int:
 
 def _zip(arquivo: BinaryIO, tamanho: int) -> list[Faixa]:
     """Stored (uncompressed) members of a zip: PyTorch's `data/N`, .npz arrays."""
-    try:
-        pos = arquivo.tell()
-        try:
-            z = zipfile.ZipFile(arquivo)
-            membros = z.infolist()
-            largura = 4
-            pkl = [m for m in membros if m.filename.endswith("data.pkl")]
-            if pkl and pkl[0].file_size <= 16 << 20:
-                largura = _largura_torch(z.read(pkl[0]))
-            faixas = []
-            for m in membros:
-                if m.compress_type != zipfile.ZIP_STORED or m.file_size < _MINIMO:
-                    continue
-                # The data starts after the local header (its own name/extra
-                # lengths may differ from the central directory's).
-                arquivo.seek(m.header_offset)
-                local = arquivo.read(30 + 256)
-                if len(local) < 30 or local[:4] != b"PK\x03\x04":
-                    continue
-                n_nome, n_extra = struct.unpack_from("<HH", local, 26)
-                inicio = m.header_offset + 30 + n_nome + n_extra
-                fim = inicio + m.file_size
-                if m.filename.endswith(".npy"):
-                    arquivo.seek(inicio)
-                    for f in _npy(arquivo.read(4096), inicio):
-                        faixas.append(Faixa(f.inicio, fim, f.elemento))
-                elif "/data/" in m.filename or m.filename.startswith("data/"):
-                    faixas.append(Faixa(inicio, fim, largura))
-            return faixas
-        finally:
-            arquivo.seek(pos)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
-        return []
+    return [Faixa(t.inicio, t.fim, t.elemento) for t in _zip_nomeados(arquivo)]
 
 
 def _onnx(arquivo: BinaryIO) -> list[Faixa]:
@@ -283,3 +251,114 @@ def agrupamento(
     if 2 * dentro < n:
         return None
     return f.elemento, (inicio - f.inicio) % f.elemento
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A float tensor of a model file: `chave` names it across versions (its
+    name, dtype and shape, or what stands for them), [inicio, fim) its bytes."""
+
+    chave: str
+    inicio: int
+    fim: int
+    elemento: int
+
+
+def _safetensors_nomeados(cabeca: bytes | memoryview) -> list[Tensor]:
+    if len(cabeca) < 9:
+        return []
+    (n,) = struct.unpack_from("<Q", cabeca)
+    if not 2 <= n <= len(cabeca) - 8 or cabeca[8] != ord("{"):
+        return []
+    try:
+        doc = json.loads(bytes(cabeca[8 : 8 + n]))
+    except ValueError:
+        return []
+    if not isinstance(doc, dict):
+        return []
+    saida = []
+    for nome, t in doc.items():
+        if nome == "__metadata__" or not isinstance(t, dict):
+            continue
+        elemento = _SAFETENSORS.get(str(t.get("dtype")))
+        ofs = t.get("data_offsets")
+        if (
+            elemento
+            and isinstance(ofs, list)
+            and len(ofs) == 2
+            and all(isinstance(o, int) for o in ofs)
+        ):
+            chave = json.dumps([nome, t.get("dtype"), t.get("shape")])
+            saida.append(Tensor(chave, 8 + n + ofs[0], 8 + n + ofs[1], elemento))
+    return saida
+
+
+def _zip_nomeados(arquivo: BinaryIO) -> list[Tensor]:
+    """Stored members of a zip (PyTorch's `data/N`, .npz arrays): the member's
+    name and size stand for the tensor's name, dtype and shape."""
+    try:
+        pos = arquivo.tell()
+        try:
+            z = zipfile.ZipFile(arquivo)
+            membros = z.infolist()
+            largura = 4
+            pkl = [m for m in membros if m.filename.endswith("data.pkl")]
+            if pkl and pkl[0].file_size <= 16 << 20:
+                largura = _largura_torch(z.read(pkl[0]))
+            saida = []
+            for m in membros:
+                if m.compress_type != zipfile.ZIP_STORED or m.file_size < _MINIMO:
+                    continue
+                arquivo.seek(m.header_offset)
+                local = arquivo.read(30 + 256)
+                if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                    continue
+                # The data starts after the local header (its own name/extra
+                # lengths may differ from the central directory's).
+                n_nome, n_extra = struct.unpack_from("<HH", local, 26)
+                inicio = m.header_offset + 30 + n_nome + n_extra
+                fim = inicio + m.file_size
+                # torch.save prefixes members with the file's stem: the same
+                # model saved under another name keeps its storages' keys.
+                nome = m.filename
+                if "/data/" in nome and not nome.endswith(".npy"):
+                    nome = "data/" + nome.split("/data/", 1)[1]
+                chave = json.dumps([nome, m.file_size])
+                if m.filename.endswith(".npy"):
+                    arquivo.seek(inicio)
+                    for f in _npy(arquivo.read(4096), inicio):
+                        saida.append(Tensor(chave, f.inicio, fim, f.elemento))
+                elif "/data/" in m.filename or m.filename.startswith("data/"):
+                    saida.append(Tensor(chave, inicio, fim, largura))
+            return saida
+        finally:
+            arquivo.seek(pos)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+        return []
+
+
+def tensores_nomeados(
+    arquivo: BinaryIO, cabeca: bytes | memoryview, tamanho: int
+) -> list[Tensor]:
+    """The float tensors of a model file with the keys that match them across
+    versions (safetensors, PyTorch zips, .npz, .npy); [] when unknown. Like
+    `detectar`, trusts nothing: a wrong key only costs compression (deltas
+    are exact whatever the bytes). `arquivo` needs only read/seek/tell."""
+    inicio = bytes(cabeca[:4096])
+    if inicio.startswith(b"PK\x03\x04"):
+        tensores = _zip_nomeados(arquivo)
+    elif inicio.startswith(_MAGICO_NPY):
+        tensores = [
+            Tensor(json.dumps(["npy", tamanho]), f.inicio, tamanho, f.elemento)
+            for f in _npy(inicio)
+        ]
+    else:
+        tensores = _safetensors_nomeados(cabeca)
+    return sorted(
+        (
+            Tensor(t.chave, t.inicio, min(t.fim, tamanho), t.elemento)
+            for t in tensores
+            if 0 <= t.inicio < tamanho and t.fim - t.inicio >= _MINIMO
+        ),
+        key=lambda t: t.inicio,
+    )

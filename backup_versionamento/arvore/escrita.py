@@ -12,8 +12,8 @@ sidecar are re-checked (no absolute, no '..', no parent that is a symbolic link)
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,10 +114,17 @@ class _Escritor:
         os.fsync(fd)
 
     def arquivo(self, ent: Entrada, final: Path, sobrescrever: bool) -> None:
-        fd, temp = tempfile.mkstemp(
-            dir=final.parent, prefix=f".{final.name}.", suffix=SUFIXO_TEMP
-        )
+        # The name is chosen before the file exists and the cleanup covers its
+        # creation: a Ctrl+C/SIGTERM raised right after the open returns
+        # (mkstemp's window, seen under load) must not leave it behind.
+        temp = _nome_temp(final)
+        limpar: Path | None = temp
         try:
+            try:
+                fd = os.open(temp, _CRIAR_TEMP, 0o600)
+            except FileExistsError:
+                limpar = None  # not ours: never removed here
+                raise
             try:
                 self.entrada(ent, fd)
             finally:
@@ -133,17 +140,20 @@ class _Escritor:
                     ) from None
                 os.unlink(temp)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            if limpar is not None:
+                limpar.unlink(missing_ok=True)
             raise
         sincronizar_pasta(final.parent)
 
     def diretorio(self, sidecar: Sidecar, final: Path, sobrescrever: bool) -> None:
-        temp = Path(
-            tempfile.mkdtemp(
-                dir=final.parent, prefix=f".{final.name}.", suffix=SUFIXO_TEMP
-            )
-        )
+        temp = _nome_temp(final)
+        limpar: Path | None = temp
         try:
+            try:
+                os.mkdir(temp, 0o700)  # created inside the cleanup (see arquivo)
+            except FileExistsError:
+                limpar = None
+                raise
             for ent in sidecar.entradas:
                 rel = caminho_entrada_seguro(ent.caminho)
                 alvo = temp.joinpath(*rel.parts)
@@ -170,9 +180,19 @@ class _Escritor:
             if antigo:
                 shutil.rmtree(antigo)
         except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+            if limpar is not None:
+                shutil.rmtree(limpar, ignore_errors=True)
             raise
         sincronizar_pasta(final.parent)
+
+
+_CRIAR_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+def _nome_temp(final: Path) -> Path:
+    """`.<name>.<random>.restaurando` next to `final` (what mkstemp would
+    name it; servicos.destino removes these when a killed restore left one)."""
+    return final.parent / f".{final.name}.{secrets.token_hex(6)}{SUFIXO_TEMP}"
 
 
 def conferir_entrada(ent: Entrada, sha256: str | None, blake3: bytes) -> None:

@@ -152,7 +152,7 @@ def ler_origem(
                 continue
             with open(caminho, "rb", buffering=0) as f:
                 antes = os.fstat(f.fileno())
-                res = gravador.gravar_arquivo(f, progresso)
+                res = gravador.gravar_arquivo(f, progresso, nome)
             depois = os.stat(caminho)
             if (antes.st_mtime_ns, antes.st_size) != (
                 depois.st_mtime_ns,

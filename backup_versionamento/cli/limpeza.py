@@ -89,6 +89,12 @@ def _texto(r: dict[str, Any]) -> str:
             f"{plural(r['pacotes_reempacotados'], 'reempacotado', 'reempacotados')}, "
             f"{tamanho_legivel(r['bytes_liberados'])} liberados."
         )
+        if r.get("bytes_base_de_deltas"):
+            linhas.append(
+                f"{tamanho_legivel(r['bytes_base_de_deltas'])} mantidos como base "
+                f"de deltas ({plural(r['blocos_base_de_deltas'], 'bloco')} de "
+                "versões removidas de que versões mantidas dependem)."
+            )
         if r.get("pacotes_em_carencia"):
             mantidos = plural(
                 r["pacotes_em_carencia"],

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..argumentos import CAMINHO, exigir
+from ..armazenamento.deltas import fechar, ler_registro, pais_para_deltas
 from ..armazenamento.fluxo import GravadorBlocos, Progresso
 from ..armazenamento.sidecar import Sidecar
 from ..armazenamento.trava import travar
@@ -136,7 +137,9 @@ class ServicoBackup:
             return self._ignorado(req.modelo, igual, quem), False
         analise = self._analisar(req, sem_base=atual is None)
         with self._sob_concessao() as (concessao, marca):
-            conteudo = self._gravar_conteudo(req, progresso)
+            conteudo = self._gravar_conteudo(
+                req, progresso, str(atual) if atual else None
+            )
             with travar(
                 self.ctx.repo.caminho_trava(f"modelo-{req.modelo}"),
                 espera=ESPERA_TRAVA_S,
@@ -214,9 +217,12 @@ class ServicoBackup:
             yield concessao, marca
 
     def _gravar_conteudo(
-        self, req: RequisicaoBackup, progresso: Progresso | None
+        self, req: RequisicaoBackup, progresso: Progresso | None, pai: str | None
     ) -> leitura.Conteudo:
-        """Chunk the source into packs and an index fragment (write order step 1-2)."""
+        """Chunk the source into packs and an index fragment (write order step 1-2).
+
+        `pai` is the latest version, whose tensors delta chunks may refer to.
+        """
         frag = self.ctx.repo.cabecalho["fragmentacao"]
         sessao = self.ctx.repo.sessao()
         try:
@@ -228,6 +234,8 @@ class ServicoBackup:
                 minimo=frag["minimo"],
                 maximo=frag["maximo"],
             )
+            if pai is not None:
+                gravador.pais = pais_para_deltas(self.ctx.repo, req.modelo, pai)
             conteudo = leitura.ler_origem(
                 req.origem, sessao, gravador, progresso, req.listagem
             )
@@ -240,6 +248,8 @@ class ServicoBackup:
     def _conferir_apos_limpeza(self, entradas: Any, modelo: str) -> None:
         """Another machine collected while we wrote: every chunk must still exist."""
         ids = {i for e in entradas for i, _ in e.blocos}
+        # The bases of its delta chunks too (armazenamento/deltas.py).
+        ids = fechar(ids, ler_registro(self.ctx.repo.objetos)[0])
         if faltam := self.ctx.repo.blocos_ausentes(ids):
             raise ErroRepositorio(
                 f"backup de {modelo} não publicado: uma limpeza em outra máquina "
