@@ -277,19 +277,13 @@ class GerenciadorBackupVersionamento:
         # Caches, locks and integration queues of this machine (never the truth).
         self.pasta_estado = self.repo.pasta_estado
         # Where the spec's files for people go (logs/, relatorios/): inside a
-        # local writable repository; else in this machine's state folder.
-        pasta = pasta_local(self.base)
-        if pasta is not None and not self.backend.somente_leitura:
-            self.pasta_saidas: Path = pasta
-        else:
-            self.pasta_saidas = self.pasta_estado
-        # The audit log stays with the repository (its entries hide names when
-        # the repository does); the spec's log, the activity journal and the
-        # reports name models, versions, paths and hashes, so a repository that
-        # hides names keeps them on this machine (docs/SEGURANCA.md).
-        self.pasta_auditoria = self.pasta_saidas / "logs"
-        if self.repo.nomes.ocultos:
-            self.pasta_saidas = self.pasta_estado
+        # local writable repository; else in this machine's state folder. The
+        # audit log stays with the repository (its entries hide names when the
+        # repository does); the spec's log, the activity journal and the reports
+        # name models, versions, paths and hashes, so a repository that hides
+        # names keeps them on this machine (docs/SEGURANCA.md).
+        self.pasta_saidas: Path = self.repo.pasta_saidas()
+        self.pasta_auditoria = self.repo.pasta_auditoria()
         self.pasta_logs = self.pasta_saidas / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(

@@ -87,6 +87,7 @@ def test_onde_o_repositorio_mora(tmp_path: Path) -> None:
     )
     assert local.pasta_local() == tmp_path / "repo"
     assert local.pasta_logs() == tmp_path / "repo" / "logs"
+    assert local.pasta_saidas() == tmp_path / "repo"
     livre = local.espaco_livre()
     assert isinstance(livre, int) and livre > 0
     so_leitura = Repositorio.abrir(
@@ -98,5 +99,6 @@ def test_onde_o_repositorio_mora(tmp_path: Path) -> None:
     memoria = Repositorio.abrir(BackendMemoria(), estado=str(tmp_path / "e3"))
     assert memoria.pasta_local() is None and memoria.espaco_livre() is None
     assert memoria.pasta_logs() == memoria.pasta_estado / "logs"
+    assert memoria.pasta_saidas() == memoria.pasta_estado
     for repo in (local, so_leitura, memoria):
         repo.fechar()
