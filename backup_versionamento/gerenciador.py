@@ -282,8 +282,14 @@ class GerenciadorBackupVersionamento:
         # repository does); the spec's log, the activity journal and the reports
         # name models, versions, paths and hashes, so a repository that hides
         # names keeps them on this machine (docs/SEGURANCA.md).
-        self.pasta_saidas: Path = self.repo.pasta_saidas()
-        self.pasta_auditoria = self.repo.pasta_auditoria()
+        pasta = pasta_local(self.base)
+        if pasta is not None and not self.backend.somente_leitura:
+            self.pasta_saidas: Path = pasta
+        else:
+            self.pasta_saidas = self.pasta_estado
+        self.pasta_auditoria = self.pasta_saidas / "logs"
+        if self.repo.nomes.ocultos:
+            self.pasta_saidas = self.pasta_estado
         self.pasta_logs = self.pasta_saidas / "logs"
         dev = self.config["desenvolvimento"]
         self.arquivo_log = registro.configurar(
