@@ -277,11 +277,18 @@ class GerenciadorBackupVersionamento:
         # Caches, locks and integration queues of this machine (never the truth).
         self.pasta_estado = self.repo.pasta_estado
         # Where the spec's files for people go (logs/, relatorios/): inside a
-        # local writable repository; else in this machine's state folder.
+        # local writable repository; else in this machine's state folder. The
+        # audit log stays with the repository (its entries hide names when the
+        # repository does); the spec's log, the activity journal and the reports
+        # name models, versions, paths and hashes, so a repository that hides
+        # names keeps them on this machine (docs/SEGURANCA.md).
         pasta = pasta_local(self.base)
         if pasta is not None and not self.backend.somente_leitura:
             self.pasta_saidas: Path = pasta
         else:
+            self.pasta_saidas = self.pasta_estado
+        self.pasta_auditoria = self.pasta_saidas / "logs"
+        if self.repo.nomes.ocultos:
             self.pasta_saidas = self.pasta_estado
         self.pasta_logs = self.pasta_saidas / "logs"
         dev = self.config["desenvolvimento"]
@@ -298,7 +305,7 @@ class GerenciadorBackupVersionamento:
             ler_sidecar=self.obter_versao,
             backend=self.backend,
         )
-        self.seguranca.ligar(self.repo, self.eventos, self.pasta_logs)
+        self.seguranca.ligar(self.repo, self.eventos, self.pasta_auditoria)
         # The use cases, each given the parts it works on.
         ctx = Contexto(
             self.config, self.base, self.repo, self.eventos, self.pasta_estado

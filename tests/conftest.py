@@ -81,6 +81,10 @@ def _cifra_em_teste(
     )
     monkeypatch.setitem(config.PADRAO["seguranca"], "criptografia", cripto)
     monkeypatch.setenv(ajuda_cifra.VARIAVEL_CHAVE, str(chave))
+    # These suites address sidecars by path: names in clear (ajuda_cifra.aplicar).
+    from backup_versionamento.seguranca import mestra
+
+    monkeypatch.setattr(mestra, "NOMES_CHAVEADOS_NOVOS", False)
 
 
 @pytest.fixture

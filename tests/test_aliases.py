@@ -230,9 +230,10 @@ def test_cifrado_e_assinado(tmp_path: Path) -> None:
         g.definir_alias("m.h5", "producao", "1.1.0", "motivo-secreto-xyz")
         g.definir_alias("m.h5", "producao", "1.2.0")
         assert all(h["assinada"] for h in g.historico_alias("m.h5", "producao"))
-    entrada = repo / chave_entrada("m.h5", "producao", 2)
+        nomes = g.repo.nomes
+    entrada = repo / chave_entrada("m.h5", "producao", 2, nomes)
     bruto = entrada.read_bytes()
-    primeira = repo / chave_entrada("m.h5", "producao", 1)
+    primeira = repo / chave_entrada("m.h5", "producao", 1, nomes)
     assert b"motivo-secreto-xyz" not in primeira.read_bytes()
     assert b"1.2.0" not in bruto  # sealed: nothing readable
     # An entry moved into another slot fails authentication (AAD binds the place).

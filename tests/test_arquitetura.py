@@ -236,10 +236,8 @@ PARTES_DO_REPOSITORIO = {
     "indice_blocos",
     "codificador",
 }
-# (module, part) still reached into: politica_assinatura lists raw sidecar keys.
-PARTES_AINDA_USADAS = {
-    ("seguranca.politica_assinatura", "backend"),
-}
+# (module, part) still reached into (none left; the set only shrinks).
+PARTES_AINDA_USADAS: set[tuple[str, str]] = set()
 
 
 def _partes_usadas() -> set[tuple[str, str]]:

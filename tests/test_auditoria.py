@@ -147,8 +147,12 @@ def test_acoes_reais_viram_entradas_e_cli_verifica(tmp_path: Path) -> None:
         g.criar_backup(m, "patch")
         g.restaurar_backup("m.bin", "1.0.0", tmp_path / "r")
         g.fixar_versao("m.bin", "1.0.0")
+        # The repository hides names: the target is stored encrypted.
+        cifra_campos = g.seguranca.auditoria.cifra_campos
     arquivo = repo / "logs" / "auditoria.jsonl"
     entradas = [json.loads(x) for x in arquivo.read_text().splitlines()]
+    for e in entradas:
+        e["alvo"] = cifra_campos.decifrar("alvo", e["alvo"])
     assert [e["acao"] for e in entradas] == [
         "backup_criado",
         "restauracao_concluida",

@@ -162,6 +162,7 @@ def test_blob_de_outro_repositorio_e_recusado(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(tmp_path / "a", cfg) as ga:
         ga.criar_backup(m, "patch")
         id_bloco, loc = _local(ga)
+        sc_a = tmp_path / "a" / ga.repo.nomes.chave_sidecar("m.bin", "1.0.0")
         pacote = ga.repo.backend.ler(chave_pacote(loc.pacote))
         blob = pacote[loc.deslocamento : loc.deslocamento + loc.tamanho]
         assert ga.repo.codificador.decodificar_bloco(id_bloco, blob)  # fine at home
@@ -177,8 +178,7 @@ def test_blob_de_outro_repositorio_e_recusado(tmp_path: Path) -> None:
         destino = tmp_path / "b" / chave_pacote(loc.pacote)
         destino.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "a" / chave_pacote(loc.pacote), destino)
-        sc_a = tmp_path / "a" / "modelos" / "m.bin" / "1.0.0.json"
-        sc_b = tmp_path / "b" / "modelos" / "m.bin" / "1.0.1.json"
+        sc_b = tmp_path / "b" / gb.repo.nomes.chave_sidecar("m.bin", "1.0.1")
         shutil.copy(sc_a, sc_b)
         with pytest.raises(ErroIntegridade):
             gb.restaurar_backup("m.bin", "1.0.1", tmp_path / "r")
@@ -190,10 +190,9 @@ def test_sidecar_de_outro_modelo_e_recusado(tmp_path: Path) -> None:
     with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
         g.criar_backup(_modelo(tmp_path, "a.bin"), "patch")
         g.criar_backup(_modelo(tmp_path, "b.bin", 1), "patch")
-    shutil.copy(
-        repo / "modelos" / "a.bin" / "1.0.0.json",
-        repo / "modelos" / "b.bin" / "1.0.0.json",
-    )
+        chave_a = g.repo.nomes.chave_sidecar("a.bin", "1.0.0")
+        chave_b = g.repo.nomes.chave_sidecar("b.bin", "1.0.0")
+    shutil.copy(repo / chave_a, repo / chave_b)
     with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
         with pytest.raises(ErroIntegridade, match="falha de autenticação"):
             g.restaurar_backup("b.bin", "1.0.0", tmp_path / "r")
@@ -206,7 +205,7 @@ def test_sidecar_cifrado_e_json_canonico_por_dentro(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     with GerenciadorBackupVersionamento(repo, _cfg(tmp_path)) as g:
         g.criar_backup(_modelo(tmp_path), "patch", descricao="ok")
-        bruto = (repo / "modelos" / "m.bin" / "1.0.0.json").read_bytes()
+        bruto = (repo / g.repo.nomes.chave_sidecar("m.bin", "1.0.0")).read_bytes()
         claro = g.repo.abrir_sidecar("m.bin", "1.0.0", bruto)
         sc = g.repo.ler_versao("m.bin", "1.0.0")
     assert not bruto.startswith(b"{")

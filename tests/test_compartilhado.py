@@ -406,9 +406,10 @@ def test_espelho_cifrado_e_assinado_abre_numa_maquina_nova(
             g.criar_backup(arq, "patch")
         g.fixar_versao("m.bin", "1.0.0")
         assert g.eventos.esvaziar(30)
+        fixada = g.repo.nomes.chave_fixada("m.bin", "1.0.0")  # keyed ids (cifrado)
     no_bucket = _chaves_bucket(srv, bucket)
     assert any(k.startswith("espelho/chaves/") for k in no_bucket), no_bucket
-    assert "espelho/modelos/m.bin/1.0.0.fixada" in no_bucket
+    assert f"espelho/{fixada}" in no_bucket
     # A new machine: empty state, the key file and the public key only.
     nova = {
         **CFG,

@@ -4,6 +4,9 @@ Each move (set or remove) is one write-once object::
 
     modelos/<modelo>/aliases/<alias>/<sequencia:010d>.json
 
+(`modelos/<idm>/aliases/<ida>/...` with keyed ids when the repository hides
+names: `sidecar.Nomes`).
+
 The sequence number is claimed by exclusive create (`link()` locally,
 `If-None-Match: *` on S3): two machines moving one alias at once both land,
 one after the other, and the loser's entry names the winner's version as the
@@ -37,7 +40,7 @@ from ..erros import (
 )
 from .backends import Backend
 from .blob import TIPO_ALIAS, Codificador
-from .sidecar import PREFIXO
+from .sidecar import Nomes, id_objeto_chave
 
 ESQUEMA_ALIAS = 1
 PASTA = "aliases"
@@ -77,12 +80,16 @@ def validar_nome_alias(alias: Any) -> str:
     return alias
 
 
-def prefixo_aliases(modelo: str) -> str:
-    return f"{PREFIXO}{modelo}/{PASTA}/"
+def prefixo_aliases(modelo: str, nomes: Nomes | None = None) -> str:
+    return f"{(nomes or Nomes()).prefixo(modelo)}{PASTA}/"
 
 
-def chave_entrada(modelo: str, alias: str, sequencia: int) -> str:
-    return f"{prefixo_aliases(modelo)}{alias}/{sequencia:010d}{SUFIXO}"
+def chave_entrada(
+    modelo: str, alias: str, sequencia: int, nomes: Nomes | None = None
+) -> str:
+    nomes = nomes or Nomes()
+    seg = nomes.segmento_alias(modelo, alias)
+    return f"{prefixo_aliases(modelo, nomes)}{seg}/{sequencia:010d}{SUFIXO}"
 
 
 def id_objeto_alias(modelo: str, alias: str, sequencia: int) -> bytes:
@@ -167,27 +174,46 @@ class HistoricoAliases:
         codificador: Codificador,
         assinador: Callable[[], AssinadorBytes | None] = lambda: None,
         descricao: str = "",
+        nomes: Nomes | None = None,
     ) -> None:
         self.backend = backend
         self.codificador = codificador
+        self.nomeador = nomes or Nomes()
         # Read at each call: the security layer wires the signer after opening.
         self._assinador = assinador
         self.descricao = descricao or backend.descrever()
 
     # -- sealing -------------------------------------------------------------------
+    def _chave(self, modelo: str, alias: str, sequencia: int) -> str:
+        return chave_entrada(modelo, alias, sequencia, self.nomeador)
+
+    def _aad(self, chave: str, modelo: str, alias: str, sequencia: int) -> bytes:
+        # Hidden names: the key itself is bound (the alias is unknown until read).
+        if self.nomeador.ocultos:
+            return id_objeto_chave(chave)
+        return id_objeto_alias(modelo, alias, sequencia)
+
     def _selar(self, e: EntradaAlias) -> bytes | list[bytes | memoryview]:
         claro = e.bytes_canonicos()
         if self.codificador.cifra is None:
             return claro
+        chave = self._chave(e.modelo, e.alias, e.sequencia)
         return self.codificador.codificar(
             claro,
             TIPO_ALIAS,
-            id_objeto_alias(e.modelo, e.alias, e.sequencia),
+            self._aad(chave, e.modelo, e.alias, e.sequencia),
             sempre_tentar=True,
         )
 
     def _abrir(self, modelo: str, alias: str, sequencia: int) -> EntradaAlias:
-        chave = chave_entrada(modelo, alias, sequencia)
+        return self._abrir_em(
+            self._chave(modelo, alias, sequencia), modelo, alias, sequencia
+        )
+
+    def _abrir_em(
+        self, chave: str, modelo: str, alias: str | None, sequencia: int
+    ) -> EntradaAlias:
+        """Read the entry at `chave`; `alias` None: hidden, learnt from the entry."""
         origem = f"{self.descricao}/{chave}"
         bruto = self.backend.ler(chave)
         if self.codificador.cifra is not None:
@@ -196,7 +222,7 @@ class HistoricoAliases:
                     self.codificador.decodificar(
                         bruto,
                         TIPO_ALIAS,
-                        id_objeto_alias(modelo, alias, sequencia),
+                        self._aad(chave, modelo, alias or "", sequencia),
                         nome=chave,
                     )
                 )
@@ -213,9 +239,9 @@ class HistoricoAliases:
         entrada = EntradaAlias.de_dict(dados, origem)
         if (entrada.modelo, entrada.alias, entrada.sequencia) != (
             modelo,
-            alias,
+            entrada.alias if alias is None else alias,
             sequencia,
-        ):
+        ) or self._chave(modelo, entrada.alias, sequencia) != chave:
             raise ErroIntegridade(
                 f"{origem}: a entrada diz ser {entrada.modelo} @{entrada.alias} "
                 f"nº {entrada.sequencia} (copiada ou trocada); recusada"
@@ -232,7 +258,7 @@ class HistoricoAliases:
     # -- listing -------------------------------------------------------------------
     def _sequencias(self, modelo: str) -> dict[str, list[int]]:
         """alias -> its sequence numbers, sorted (one listing for the model)."""
-        prefixo = prefixo_aliases(modelo)
+        prefixo = prefixo_aliases(modelo, self.nomeador)
         saida: dict[str, list[int]] = {}
         for info in self.backend.listar(prefixo):
             resto = info.chave[len(prefixo) :].split("/")
@@ -243,14 +269,22 @@ class HistoricoAliases:
                 saida.setdefault(resto[0], []).append(int(m[1]))
         for lista in saida.values():
             lista.sort()
-        return saida
+        if not self.nomeador.ocultos:
+            return saida
+        # Keyed ids: the alias's name is inside its (encrypted) entries.
+        nomeados = {}
+        for seg, seqs in saida.items():
+            chave = f"{prefixo}{seg}/{seqs[-1]:010d}{SUFIXO}"
+            nomeados[self._abrir_em(chave, modelo, None, seqs[-1]).alias] = seqs
+        return nomeados
 
     def ultima(self, modelo: str, alias: str) -> EntradaAlias | None:
         seqs = self._sequencias_de(modelo, alias)
         return self._abrir(modelo, alias, seqs[-1]) if seqs else None
 
     def _sequencias_de(self, modelo: str, alias: str) -> list[int]:
-        prefixo = f"{prefixo_aliases(modelo)}{alias}/"
+        prefixo = f"{prefixo_aliases(modelo, self.nomeador)}"
+        prefixo += f"{self.nomeador.segmento_alias(modelo, alias)}/"
         seqs = []
         for info in self.backend.listar(prefixo):
             m = _ARQUIVO.match(info.chave[len(prefixo) :])
@@ -279,14 +313,14 @@ class HistoricoAliases:
         for esperado, seq in enumerate(seqs, start=1):
             if seq != esperado:
                 raise ErroIntegridade(
-                    f"{self.descricao}/{chave_entrada(modelo, alias, esperado)}: "
+                    f"{self.descricao}/{self._chave(modelo, alias, esperado)}: "
                     f"entrada nº {esperado} do histórico de @{alias} ausente "
                     "(apagada?); o histórico não é confiável"
                 )
             e = self._abrir(modelo, alias, seq)
             if e.hash_anterior != hash_anterior:
                 raise ErroIntegridade(
-                    f"{self.descricao}/{chave_entrada(modelo, alias, seq)}: não "
+                    f"{self.descricao}/{self._chave(modelo, alias, seq)}: não "
                     f"encadeia com a entrada nº {seq - 1} do histórico de @{alias} "
                     "(alterada ou trocada); recusado"
                 )
@@ -354,7 +388,7 @@ class HistoricoAliases:
                         f"assinar a mudança do alias @{alias}; nada foi gravado"
                     )
                 entrada = dataclasses.replace(entrada, assinatura=assinatura)
-            chave = chave_entrada(modelo, alias, entrada.sequencia)
+            chave = self._chave(modelo, alias, entrada.sequencia)
             if self.backend.gravar(chave, self._selar(entrada), exclusivo=True):
                 return entrada, True
             time.sleep(random.uniform(0.0, 0.01) * min(tentativa + 1, 10))

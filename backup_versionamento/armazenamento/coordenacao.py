@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import Backend
+from .sidecar import Nomes
 from .trava import travar
 from .trava_remota import (
     Concessao,
@@ -40,6 +41,7 @@ class Coordenacao:
 
     backend: Backend
     pasta_estado: Path
+    nomes: Nomes
 
     # -- where it lives ---------------------------------------------------------------
     def pasta_local(self) -> Path | None:
@@ -53,7 +55,13 @@ class Coordenacao:
 
     def pasta_saidas(self) -> Path:
         """Where the spec's files for people go (logs/, relatorios/): inside a
-        local writable repository, else this machine's state folder."""
+        local writable repository, else this machine's state folder. They name
+        models and versions: a repository that hides names keeps them here."""
+        if self.nomes.ocultos:
+            return self.pasta_estado
+        return self._pasta_do_repositorio()
+
+    def _pasta_do_repositorio(self) -> Path:
         pasta = self.backend.pasta_local
         if pasta is not None and not self.backend.somente_leitura:
             return pasta
@@ -61,6 +69,10 @@ class Coordenacao:
 
     def pasta_logs(self) -> Path:
         return self.pasta_saidas() / "logs"
+
+    def pasta_auditoria(self) -> Path:
+        """The audit log stays with the repository (its entries hide names)."""
+        return self._pasta_do_repositorio() / "logs"
 
     # -- this machine's file locks (state folder) ----------------------------------
     def caminho_trava(self, nome: str) -> Path:

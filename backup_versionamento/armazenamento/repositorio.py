@@ -9,7 +9,12 @@ missing data.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
+import json
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -27,6 +32,7 @@ from ..erros import (
     ErroChaveAusente,
     ErroIntegridade,
     ErroObjetoCorrompido,
+    ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
 from ..estado import lugar_do_repositorio, pasta_estado
@@ -55,13 +61,13 @@ from .nomes_versao import e_versao, maior_versao
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .resumos import IndiceResumos
 from .sidecar import (
+    CAMPO_NOMES_CHAVEADOS,
     PREFIXO,
-    SUFIXO,
+    Nomes,
     Sidecar,
-    chave_fixada,
-    chave_sidecar,
+    id_objeto_chave,
+    motivo_json,
     validar_nome_modelo,
-    versao_da_chave,
 )
 
 log = logging.getLogger("SistemaBackup")
@@ -75,6 +81,7 @@ __all__ = [
     "Repositorio",
     "ResolvedorChaves",
     "cabecalho_novo",
+    "chave_de_nomes",
     "id_objeto_sidecar",
     "ler_cabecalho",
     "localizar_estado",
@@ -93,6 +100,13 @@ class Assinador(Protocol):
 def id_objeto_sidecar(modelo: str, versao: str) -> bytes:
     """Object id of a sidecar blob: a sidecar moved elsewhere fails authentication."""
     return blake3.blake3(f"{modelo}/{versao}".encode()).digest()
+
+
+def chave_de_nomes(chave_ids: bytes) -> bytes:
+    """The key of keyed object names, derived from the chunk-id key."""
+    return hmac.new(
+        chave_ids, b"backup_versionamento/chave-nomes/v1", hashlib.sha256
+    ).digest()
 
 
 class Repositorio(CabecalhoAberto, Coordenacao):
@@ -131,6 +145,22 @@ class Repositorio(CabecalhoAberto, Coordenacao):
             economia_minima=float(compressao.get("economia_minima", ECONOMIA_MINIMA)),
             chave_ids=chave_ids,
         )
+        # Object keys of models: names in clear, or keyed ids (`nomes_chaveados`).
+        chave_nomes = None
+        if cabecalho.get(CAMPO_NOMES_CHAVEADOS):
+            if chave_ids is None:
+                raise ErroRepositorio(
+                    f"{backend.descrever()}: o repositório esconde os nomes dos "
+                    "modelos e precisa da chave (seguranca.criptografia)"
+                )
+            chave_nomes = chave_de_nomes(chave_ids)
+        self.nomes = Nomes(chave_nomes)
+        # Hidden names: listed key -> (model, version), learnt from the sidecars.
+        self._nomes_por_chave: dict[str, tuple[str, str]] = {}
+        self._nomes_aquecidos = False
+        # Versions whose exclusive create failed: they exist (keys are determined
+        # by the names), even when their sidecar could not be read.
+        self._ocupadas: dict[str, set[str]] = defaultdict(set)
         # Signs and checks sidecars when seguranca.assinatura is on.
         self.assinador: Assinador | None = None
         # Hooks of the security layer: fill fields of a sidecar before it is
@@ -148,7 +178,12 @@ class Repositorio(CabecalhoAberto, Coordenacao):
             threads_compressao=threads_compressao,
         )
         self.resumos = IndiceResumos(
-            self.pasta_estado / "versoes.sqlite", backend, self.ler_versao, cache_mb
+            self.pasta_estado / "versoes.sqlite",
+            backend,
+            self.ler_versao,
+            cache_mb,
+            nomes=self.nomes,
+            resolver=self.nome_da_chave,
         )
 
     # -- opening (armazenamento/abertura.py) ----------------------------------------
@@ -202,7 +237,9 @@ class Repositorio(CabecalhoAberto, Coordenacao):
 
     def aliases(self, assinador: Callable[[], Any]) -> HistoricoAliases:
         """The alias histories of this repository, signed by `assinador()`."""
-        return HistoricoAliases(self.backend, self.codificador, assinador)
+        return HistoricoAliases(
+            self.backend, self.codificador, assinador, nomes=self.nomes
+        )
 
     # -- writing -------------------------------------------------------------------
     def sessao(self) -> SessaoEscrita:
@@ -217,12 +254,17 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         if self.assinador is not None:
             sidecar = self.assinador.assinar(sidecar)
         criado = self.backend.gravar(
-            chave_sidecar(sidecar.modelo, sidecar.versao),
+            self.nomes.chave_sidecar(sidecar.modelo, sidecar.versao),
             self.selar_sidecar(
                 sidecar.modelo, sidecar.versao, sidecar.bytes_canonicos()
             ),
             exclusivo=True,
         )
+        if not criado:
+            self._ocupadas[sidecar.modelo].add(sidecar.versao)
+        elif self.nomes.ocultos:  # this process knows the names of its own key
+            chave = self.nomes.chave_sidecar(sidecar.modelo, sidecar.versao)
+            self._nomes_por_chave[chave] = (sidecar.modelo, sidecar.versao)
         return criado
 
     def blocos_ausentes(self, ids: set[str]) -> list[str]:
@@ -248,18 +290,28 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         if self.codificador.cifra is None:
             return claro
         return self.codificador.codificar(
-            claro, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), sempre_tentar=True
+            claro, TIPO_SIDECAR, self._id_objeto(modelo, versao), sempre_tentar=True
         )
 
+    def _id_objeto(self, modelo: str, versao: str) -> bytes:
+        # Hidden names: the key is bound, and the key is bound to the names.
+        if self.nomes.ocultos:
+            return id_objeto_chave(self.nomes.chave_sidecar(modelo, versao))
+        return id_objeto_sidecar(modelo, versao)
+
     def abrir_sidecar(self, modelo: str, versao: str, bruto: bytes) -> bytes:
+        return self._abrir_em(
+            self.nomes.chave_sidecar(modelo, versao),
+            self._id_objeto(modelo, versao),
+            bruto,
+        )
+
+    def _abrir_em(self, chave: str, id_objeto: bytes, bruto: bytes) -> bytes:
         if self.codificador.cifra is None:
             return bruto
-        chave = chave_sidecar(modelo, versao)
         try:
             return bytes(
-                self.codificador.decodificar(
-                    bruto, TIPO_SIDECAR, id_objeto_sidecar(modelo, versao), nome=chave
-                )
+                self.codificador.decodificar(bruto, TIPO_SIDECAR, id_objeto, nome=chave)
             )
         except ErroObjetoCorrompido as e:  # name the file, not the object id
             raise ErroObjetoCorrompido(
@@ -274,19 +326,64 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         validar_nome_modelo(modelo)
         return self.resumos.versoes(modelo)
 
+    def nome_da_chave(self, chave: str) -> tuple[str, str]:
+        """(model, version) of a listed sidecar key; raises ErroBackup if unreadable.
+
+        In clear, the key says it. Hidden, this machine's summaries or an earlier
+        read say it, else the sidecar is read (decrypted, not signature-checked:
+        callers read the version next) and must hash back to `chave`.
+        """
+        if not self.nomes.ocultos:
+            segs = self.nomes.segmentos(chave)
+            if segs is None:
+                raise ErroIntegridade(f"{self.descrever()}/{chave}: não é um metadado")
+            return segs
+        achado = self._nomes_por_chave.get(chave)
+        if achado is None and not self._nomes_aquecidos:
+            self._nomes_aquecidos = True
+            for m, v in self.resumos.conhecidas():
+                self._nomes_por_chave[self.nomes.chave_sidecar(m, v)] = (m, v)
+            achado = self._nomes_por_chave.get(chave)
+        if achado is not None:
+            return achado
+        origem = f"{self.descrever()}/{chave}"
+        claro = self._abrir_em(chave, id_objeto_chave(chave), self.backend.ler(chave))
+        try:
+            dados = json.loads(claro)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ErroIntegridade(
+                f"{origem}: metadado corrompido ({motivo_json(e)})"
+            ) from None
+        modelo = dados.get("modelo") if isinstance(dados, dict) else None
+        versao = dados.get("versao") if isinstance(dados, dict) else None
+        if not isinstance(modelo, str) or not isinstance(versao, str):
+            raise ErroIntegridade(f"{origem}: metadado sem modelo ou versão")
+        self.nomes.conferir(chave, modelo, versao, origem)
+        self._nomes_por_chave[chave] = (modelo, versao)
+        return modelo, versao
+
+    def chaves_sidecars(self, modelo: str | None = None) -> list[str]:
+        """Keys of every sidecar (of one model), sorted, from a listing."""
+        prefixo = self.nomes.prefixo(modelo) if modelo else PREFIXO
+        return sorted(
+            info.chave
+            for info in self.backend.listar(prefixo)
+            if self.nomes.segmentos(info.chave) is not None
+        )
+
     def ultima_versao(self, modelo: str) -> str | None:
         """Highest version in the repository (from a listing, not the cache)."""
-        prefixo = f"{PREFIXO}{modelo}/"
-        versoes = []
-        for info in self.backend.listar(prefixo):
-            nome = info.chave[len(prefixo) :]
-            if nome.endswith(SUFIXO):
-                versoes.append(nome[: -len(SUFIXO)])
-        return maior_versao(versoes)
+        versoes = set(self._ocupadas.get(modelo, ()))
+        for chave in self.chaves_sidecars(modelo):
+            try:
+                versoes.add(self.nome_da_chave(chave)[1])
+            except ErroBackup as e:  # verificar reports it; publishing skips it
+                log.warning("Metadado ilegível ignorado ao numerar: %s", e)
+        return maior_versao([v for v in versoes if e_versao(v)])
 
     def ler_versao(self, modelo: str, versao: str) -> Sidecar:
         validar_nome_modelo(modelo)
-        chave = chave_sidecar(modelo, versao)
+        chave = self.nomes.chave_sidecar(modelo, versao)
         try:
             bruto = self.backend.ler(chave)
         except ErroChaveAusente:
@@ -314,7 +411,7 @@ class Repositorio(CabecalhoAberto, Coordenacao):
     def ler_sem_politica(self, modelo: str, versao: str) -> Sidecar:
         """A sidecar decrypted and checked, but not by the signature policy (which
         reads the other versions with it)."""
-        chave = chave_sidecar(modelo, versao)
+        chave = self.nomes.chave_sidecar(modelo, versao)
         return Sidecar.ler(
             self.abrir_sidecar(modelo, versao, self.backend.ler(chave)),
             modelo=modelo,
@@ -325,16 +422,16 @@ class Repositorio(CabecalhoAberto, Coordenacao):
     def fixar(self, modelo: str, versao: str, fixa: bool) -> None:
         self.ler_versao(modelo, versao)  # must exist and be readable
         if fixa:
-            self.backend.gravar(chave_fixada(modelo, versao), b"")
+            self.backend.gravar(self.nomes.chave_fixada(modelo, versao), b"")
         else:
-            self.backend.apagar(chave_fixada(modelo, versao))
+            self.backend.apagar(self.nomes.chave_fixada(modelo, versao))
 
     def remover_versao(self, modelo: str, versao: str) -> None:
         """Delete a version's sidecar (retention); its data goes in the next GC."""
         # Forgotten first: a crash in between must not look like a lost sidecar.
         self.resumos.esquecer(modelo, versao)
-        self.backend.apagar(chave_sidecar(modelo, versao))
-        self.backend.apagar(chave_fixada(modelo, versao))
+        self.backend.apagar(self.nomes.chave_sidecar(modelo, versao))
+        self.backend.apagar(self.nomes.chave_fixada(modelo, versao))
 
     def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
         """Every (modelo, versao, sidecar or the error reading it), from the store."""
@@ -343,29 +440,42 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         for chave in chaves:
             resto = chave[len(PREFIXO) :]
             partes = resto.split("/")
-            if len(partes) > 2 and partes[1].endswith(SUFIXO):
+            if len(partes) > 2:
                 # Keys under "<versao>.json/": a folder took the sidecar's place.
-                modelo, nome = partes[0], partes[1]
-                if e_versao(nome[: -len(SUFIXO)]) and (modelo, nome) not in ocupados:
-                    ocupados.add((modelo, nome))
+                lugar = f"{PREFIXO}{partes[0]}/{partes[1]}"
+                segs = self.nomes.segmentos(lugar)
+                if segs is not None and lugar not in ocupados:
+                    ocupados.add(lugar)
                     yield (
-                        modelo,
-                        nome[: -len(SUFIXO)],
+                        *self._rotulos(lugar, segs),
                         ErroIntegridade(
-                            f"{self.descrever()}/{PREFIXO}{modelo}/{nome}: uma pasta "
+                            f"{self.descrever()}/{lugar}: uma pasta "
                             "ocupa o lugar do metadado da versão; restaure o arquivo "
                             "de uma cópia do repositório"
                         ),
                     )
                 continue
-            achada = versao_da_chave(chave)
-            if achada is None:
+            segs = self.nomes.segmentos(chave)
+            if segs is None:
                 continue
-            modelo, versao = achada
+            try:
+                modelo, versao = self.nome_da_chave(chave)
+            except ErroBackup as e:
+                yield (*self._rotulos(chave, segs), e)
+                continue
             try:
                 yield modelo, versao, self.ler_versao(modelo, versao)
             except ErroBackup as e:
                 yield modelo, versao, e
+
+    def _rotulos(self, chave: str, segs: tuple[str, str]) -> tuple[str, str]:
+        """Names to report an unreadable sidecar by (its key's ids when hidden)."""
+        if not self.nomes.ocultos:
+            return segs
+        if not self._nomes_aquecidos:
+            with contextlib.suppress(ErroBackup):
+                self.nome_da_chave(chave)
+        return self._nomes_por_chave.get(chave, (f"(nome oculto {segs[0]})", segs[1]))
 
     # -- checking (armazenamento/verificador.py) -----------------------------------
     def verificar(

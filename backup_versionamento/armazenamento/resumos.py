@@ -4,6 +4,11 @@ A SQLite file in this machine's state folder. Each query lists the model's keys
 through the backend (one listing, no sidecar read) and re-reads only sidecars it
 has not seen or whose size or time changed. Works the same on a local folder, a
 read-only mount or an object store; deleting the file is always safe.
+
+When the repository hides names (keyed ids in the keys, `sidecar.Nomes`), the
+listing gives ids: each one is resolved to (model, version) by the repository
+(from these rows, else by reading the sidecar), so this cache is also what keeps
+listing a large repository fast.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,8 @@ import blake3
 from ..base.tempo import agora_iso
 from ..erros import ErroBackup
 from .backends import Backend, InfoObjeto
-from .nomes_versao import e_versao, ordem_versao
-from .sidecar import PREFIXO, SUFIXO, SUFIXO_FIXADA, Sidecar
+from .nomes_versao import ordem_versao
+from .sidecar import PREFIXO, SUFIXO_FIXADA, Nomes, Sidecar
 from .sqlite_cache import (
     CacheSqlite,
     erro_de_escrita,
@@ -40,6 +46,10 @@ CREATE TABLE IF NOT EXISTS sumidas (
     PRIMARY KEY (modelo, versao));
 """
 LerSidecar = Callable[[str, str], Sidecar]
+# Sidecars read at once to learn hidden names (I/O bound: S3 GETs).
+THREADS_RESOLVER = 8
+# A listed sidecar key -> (model, version); raises ErroBackup when unreadable.
+Resolver = Callable[[str], tuple[str, str]]
 
 
 def _marca(info: InfoObjeto) -> str:
@@ -58,36 +68,90 @@ def _selo(
 
 class IndiceResumos(CacheSqlite):
     def __init__(
-        self, arquivo: Path, backend: Backend, ler: LerSidecar, cache_mb: int = 64
+        self,
+        arquivo: Path,
+        backend: Backend,
+        ler: LerSidecar,
+        cache_mb: int = 64,
+        *,
+        nomes: Nomes | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         super().__init__(arquivo, _ESQUEMA, cache_mb, "versões")
         self.backend = backend
         self.ler = ler
+        self.nomes = nomes or Nomes()
+        self.resolver = resolver
         # (model, version) -> why its sidecar could not be read, from the last
         # sync: such a version is shown as damaged, never silently dropped.
         self._danificadas: dict[tuple[str, str], str] = {}
         self._danificadas_antes: dict[tuple[str, str], str] = {}  # warned once
 
     # -- sync ----------------------------------------------------------------------
-    def _listar(self, prefixo: str) -> dict[str, dict[str, Any]]:
-        """model -> {"sidecars": {versao: info}, "fixadas": set}."""
+    def _listar(
+        self, prefixo: str, modelo: str | None
+    ) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
+        """(model -> {"sidecars": {versao: info}, "fixadas": set}, unreadable).
+
+        Unreadable: hidden-name sidecars that could not be resolved, by the
+        labels they are shown with, and why."""
         por_modelo: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"sidecars": {}, "fixadas": set()}
         )
+        fixadas: list[tuple[str, str]] = []
+        sidecars: list[tuple[tuple[str, str], InfoObjeto]] = []
         for info in self.backend.listar(prefixo):
-            resto = info.chave[len(PREFIXO) :]
-            if resto.count("/") != 1:
+            segs = self.nomes.segmentos(info.chave)
+            if segs is not None:
+                sidecars.append((segs, info))
                 continue
-            modelo, nome = resto.split("/")
-            if nome.endswith(SUFIXO) and e_versao(nome[: -len(SUFIXO)]):
-                por_modelo[modelo]["sidecars"][nome[: -len(SUFIXO)]] = info
-            elif nome.endswith(SUFIXO_FIXADA):
-                por_modelo[modelo]["fixadas"].add(nome[: -len(SUFIXO_FIXADA)])
-        return por_modelo
+            fixada = self.nomes.segmentos(info.chave, SUFIXO_FIXADA)
+            if fixada is not None:
+                fixadas.append(fixada)
+        nomes_de, ilegiveis = self._resolver_todos(sidecars, modelo)
+        for segs, info in sidecars:
+            if segs in nomes_de:
+                m, v = nomes_de[segs]
+                por_modelo[m]["sidecars"][v] = info
+        for segs in fixadas:
+            if segs in nomes_de:
+                m, v = nomes_de[segs]
+                por_modelo[m]["fixadas"].add(v)
+        return por_modelo, ilegiveis
+
+    def _resolver_todos(
+        self, sidecars: list[tuple[tuple[str, str], InfoObjeto]], modelo: str | None
+    ) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], str]]:
+        """Key segments -> (model, version); hidden names resolved in parallel (a
+        new machine reads each sidecar once: on S3 that is one GET each)."""
+        if not self.nomes.ocultos or self.resolver is None:
+            return {segs: segs for segs, _ in sidecars}, {}
+        resolver = self.resolver
+
+        def um(item: tuple[tuple[str, str], InfoObjeto]) -> tuple[str, str] | str:
+            try:
+                return resolver(item[1].chave)
+            except ErroBackup as e:
+                return str(e)
+
+        nomes_de: dict[tuple[str, str], tuple[str, str]] = {}
+        ilegiveis: dict[tuple[str, str], str] = {}
+        # The first one alone: it warms the repository's map from this cache.
+        achados = [um(item) for item in sidecars[:1]]
+        if len(sidecars) > 1:
+            with ThreadPoolExecutor(THREADS_RESOLVER) as pool:
+                achados += pool.map(um, sidecars[1:])
+        for (segs, _), achado in zip(sidecars, achados, strict=True):
+            if isinstance(achado, str):
+                ilegiveis[(modelo or f"(nome oculto {segs[0]})", segs[1])] = achado
+            else:
+                nomes_de[segs] = achado
+        return nomes_de, ilegiveis
 
     def sincronizar(self, modelo: str | None = None) -> None:
         """Bring one model (or all) in line with the repository's listing."""
-        listagem = self._listar(f"{PREFIXO}{modelo}/" if modelo else PREFIXO)
+        prefixo = self.nomes.prefixo(modelo) if modelo else PREFIXO
+        listagem, ilegiveis = self._listar(prefixo, modelo)
         modelos = [modelo] if modelo else sorted(listagem)
 
         def op(c: sqlite3.Connection) -> None:
@@ -102,6 +166,7 @@ class IndiceResumos(CacheSqlite):
                     self._danificadas.clear()
                 for m in modelos:
                     self._sincronizar(m, listagem.get(m))
+                self._anotar_ilegiveis(ilegiveis)
                 c.execute("COMMIT")
             except BaseException:
                 # SQLite already rolled back on SQLITE_FULL and some I/O
@@ -181,6 +246,19 @@ class IndiceResumos(CacheSqlite):
             "json_each(?))) WHERE modelo=?",
             (json.dumps(sorted(fixadas)), modelo),
         )
+
+    def _anotar_ilegiveis(self, ilegiveis: dict[tuple[str, str], str]) -> None:
+        for (m, v), erro in ilegiveis.items():
+            if self._danificadas_antes.get((m, v)) != erro:
+                log.warning(
+                    "Versão danificada fora da listagem: %s %s: %s (rode "
+                    "`inicializar_backup.py verificar`)",
+                    m,
+                    v,
+                    erro,
+                )
+            self._danificadas[(m, v)] = erro
+            self._danificadas_antes[(m, v)] = erro
 
     def _inserir(self, resumo: dict[str, Any], marca: str) -> None:
         major, minor, patch = ordem_versao(resumo["versao"])

@@ -11,6 +11,7 @@ is rejected).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -342,3 +343,83 @@ def _entrada(e: Any, ruim: Any) -> Entrada:
         fonte if isinstance(fonte, dict) else None,
         conferencia,
     )
+
+
+# -- object keys -------------------------------------------------------------------
+# Header flag: a model's objects are stored under keyed ids, not its name.
+CAMPO_NOMES_CHAVEADOS = "nomes_chaveados"
+_DOMINIO_NOMES = b"backup_versionamento/nomes/v1\x00"
+_ID_OCULTO = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Nomes:
+    """Object keys of a model's objects: its name in clear, or keyed ids.
+
+    With a key (an encrypted repository whose header has `nomes_chaveados`),
+    `modelos/<modelo>/<versao>.json` becomes `modelos/<idm>/<idv>.json` with
+    idm = HMAC(key, model) and idv = HMAC(key, model + version), so the key
+    reveals neither, yet is deterministic: exclusive create still allocates a
+    version once. Model and version are read from the (encrypted) sidecar,
+    which must hash back to the key it was found at (docs/FORMATO.md).
+    """
+
+    def __init__(self, chave: bytes | None = None) -> None:
+        self.chave = chave
+
+    @property
+    def ocultos(self) -> bool:
+        return self.chave is not None
+
+    def _id(self, *partes: str) -> str:
+        assert self.chave is not None
+        dados = _DOMINIO_NOMES + "\x00".join(partes).encode("utf-8")
+        return hmac.new(self.chave, dados, hashlib.sha256).hexdigest()[:32]
+
+    def segmento_modelo(self, modelo: str) -> str:
+        return self._id("modelo", modelo) if self.ocultos else modelo
+
+    def segmento_versao(self, modelo: str, versao: str) -> str:
+        return self._id("versao", modelo, versao) if self.ocultos else versao
+
+    def segmento_alias(self, modelo: str, alias: str) -> str:
+        return self._id("alias", modelo, alias) if self.ocultos else alias
+
+    def prefixo(self, modelo: str) -> str:
+        """`modelos/<model segment>/`: every object of one model."""
+        return f"{PREFIXO}{self.segmento_modelo(modelo)}/"
+
+    def chave_sidecar(self, modelo: str, versao: str) -> str:
+        return f"{self.prefixo(modelo)}{self.segmento_versao(modelo, versao)}{SUFIXO}"
+
+    def chave_fixada(self, modelo: str, versao: str) -> str:
+        seg = self.segmento_versao(modelo, versao)
+        return f"{self.prefixo(modelo)}{seg}{SUFIXO_FIXADA}"
+
+    def segmentos(self, chave: str, sufixo: str = SUFIXO) -> tuple[str, str] | None:
+        """(model segment, version segment) of a sidecar key (or a pin's), else None.
+
+        In clear the segments are the names (the version must parse); hidden,
+        they are ids to be resolved by reading the sidecar."""
+        resto = chave[len(PREFIXO) :] if chave.startswith(PREFIXO) else ""
+        seg_modelo, _, nome = resto.partition("/")
+        if not seg_modelo or "/" in nome or not nome.endswith(sufixo):
+            return None
+        seg_versao = nome[: -len(sufixo)]
+        if self.ocultos:
+            ok = bool(_ID_OCULTO.match(seg_modelo) and _ID_OCULTO.match(seg_versao))
+        else:
+            ok = e_versao(seg_versao)
+        return (seg_modelo, seg_versao) if ok else None
+
+    def conferir(self, chave: str, modelo: str, versao: str, origem: str) -> None:
+        """A sidecar read at `chave` must name the model and version of that key."""
+        if self.chave_sidecar(modelo, versao) != chave:
+            raise ErroIntegridade(
+                f"{origem}: o metadado diz ser {modelo} {versao}, que não fica "
+                "neste lugar (copiado ou trocado); recusado"
+            )
+
+
+def id_objeto_chave(chave: str) -> bytes:
+    """AAD object id of an object at a keyed-id key: moved elsewhere, it fails."""
+    return blake3.blake3(b"objeto-oculto\x00" + chave.encode("utf-8")).digest()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..erros import ErroBackup, ErroChaveAusente, ErroObjetoCorrompido
 from .fluxo import Escrito, Progresso, escrever_blocos_conferidos
 from .pacote import Local, chave_pacote, ler_trailer
-from .sidecar import Sidecar, chave_sidecar, conferencia_entrada
+from .sidecar import Sidecar, conferencia_entrada
 
 if TYPE_CHECKING:
     from .repositorio import Repositorio
@@ -141,7 +141,8 @@ def _ler_sidecars(
                 "tipo": "metadado",
                 "modelo": mod,
                 "versao": versao,
-                "mensagem": f"{repo.descrever()}/{chave_sidecar(mod, versao)}: "
+                "mensagem": f"{repo.descrever()}/"
+                f"{repo.nomes.chave_sidecar(mod, versao)}: "
                 f"o metadado desta versão sumiu do repositório (esta máquina a "
                 f"listou; notado em {visto}). Se não foi a retenção de outra "
                 "máquina, restaure o arquivo de uma cópia; os blocos não usados "

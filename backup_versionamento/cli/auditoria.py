@@ -38,7 +38,7 @@ def executar(args: argparse.Namespace) -> int:
     from ..seguranca.auditoria import verificar_log
 
     with gerenciador_autorizado(args, "consulta") as g:
-        rel = verificar_log(g.pasta_logs, g.seguranca.autenticador_auditoria())
+        rel = verificar_log(g.pasta_auditoria, g.seguranca.autenticador_auditoria())
         log_auditoria = g.seguranca.auditoria
         if log_auditoria is not None and log_auditoria.testemunha is not None:
             backend = g.backend

@@ -1,4 +1,5 @@
-"""`migrar`: convert a format 1 repository to format 2, in place and resumable."""
+"""`migrar`: convert a format 1 repository to format 2, in place and resumable;
+`migrar --esconder-nomes`: give an encrypted repository keyed object names."""
 
 from __future__ import annotations
 
@@ -41,10 +42,68 @@ def registrar(sub: argparse._SubParsersAction, comum: argparse.ArgumentParser) -
             "  9  a conferência falhou antes de apagar (nada foi apagado)\n"
             " 10  espaço insuficiente para os pacotes novos\n"
             " 11  outro processo usa o repositório (ou o daemon antigo roda)\n"
-            "130  interrompida (rode `migrar` de novo para continuar)"
+            "130  interrompida (rode `migrar` de novo para continuar)\n\n"
+            "Com --esconder-nomes, num repositório criptografado do formato 2:\n"
+            "troca os nomes de modelos e os números de versão nas chaves dos\n"
+            "objetos por ids chaveados e leva o diário de atividade, o log e os\n"
+            "relatórios para a pasta de estado desta máquina (docs/SEGURANCA.md).\n"
+            "Pare antes os outros processos que gravam no repositório; pode ser\n"
+            "interrompido e rodado de novo."
         ),
     )
+    p.add_argument(
+        "--esconder-nomes",
+        action="store_true",
+        help="repositório criptografado: esconde nomes de modelos e versões",
+    )
     p.set_defaults(executar=executar)
+
+
+def _esconder_nomes(args: argparse.Namespace) -> int:
+    from ..armazenamento.migracao_nomes import (
+        auditoria_com_nomes,
+        esconder_nomes,
+        mover_para_estado,
+    )
+    from ..base.endereco import pasta_local
+    from .comum import gerenciador
+
+    with gerenciador(args) as g:
+        g.seguranca.autorizar("admin", g.eventos)
+        rel = esconder_nomes(g.repo)
+        base = pasta_local(g.base)
+        rel["movidos_para_estado"] = (
+            mover_para_estado(base, g.repo.pasta_estado) if base is not None else []
+        )
+        rel["auditoria_com_nomes"] = auditoria_com_nomes(
+            g.pasta_auditoria / "auditoria.jsonl"
+        )
+
+    def texto() -> str:
+        if rel["ja_escondidos"]:
+            return f"O repositório {rel['base']} já esconde os nomes; nada a fazer."
+        linhas = [
+            f"Nomes escondidos: {rel['base']} agora guarda os modelos sob ids "
+            "chaveados",
+            f"  objetos convertidos: {rel['objetos_convertidos']}; nomes em claro "
+            f"apagados: {rel['objetos_apagados']}",
+        ]
+        if rel["movidos_para_estado"]:
+            linhas.append(
+                f"  levados para a pasta de estado desta máquina: "
+                f"{len(rel['movidos_para_estado'])} arquivo(s) (diário, log, "
+                "relatórios)"
+            )
+        if rel["auditoria_com_nomes"]:
+            linhas.append(
+                f"AVISO: {rel['auditoria_com_nomes']} entrada(s) antigas do log de "
+                "auditoria seguem com nomes em claro (reescrevê-las quebraria a "
+                "cadeia); as novas são cifradas. Veja docs/SEGURANCA.md"
+            )
+        return "\n".join(linhas)
+
+    imprimir(args, rel, texto)
+    return 0
 
 
 def executar(args: argparse.Namespace) -> int:
@@ -54,6 +113,8 @@ def executar(args: argparse.Namespace) -> int:
     from ..armazenamento.migracao import migrar_repositorio
     from ..base.endereco import e_local
 
+    if args.esconder_nomes:
+        return _esconder_nomes(args)
     cfg = configuracao.carregar(args.config, base=args.base)
     base = cfg["diretorios"]["base"]
     pasta_logs = Path(base) / "logs" if e_local(base) and Path(base).is_dir() else None

@@ -46,8 +46,9 @@ def pasta_padrao(gerenciador: GerenciadorBackupVersionamento) -> Path:
     """`<base>/relatorios`, where the spec puts the daily report.
 
     A repository in an object store or on a read-only mount has no such folder:
-    the reports go beside its logs in this machine's state folder (the facade's
-    `pasta_saidas` says which).
+    the reports go beside its logs in this machine's state folder. So do those of
+    a repository that hides names: a report names models and versions
+    (`pasta_saidas` says which).
     """
     return Path(gerenciador.pasta_saidas) / PASTA_PADRAO
 

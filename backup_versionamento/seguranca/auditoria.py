@@ -8,10 +8,16 @@ on; else nothing), and so is the head (`auditoria.cabeca.json`: last sequence an
 hash), which catches entries cut from the end. Without a key the chain still
 catches careless edits, but whoever can write the file can rewrite it whole: see
 docs/SEGURANCA.md for the limits.
+
+In a repository that hides names (`nomes_chaveados`), the fields that name a
+model, a version, a path or a hash (`alvo`, `detalhe`) are stored encrypted
+(AES-256-GCM, `CifraCampos`); the chain hashes what is stored, so it is checked
+without the key.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import fcntl
 import hashlib
@@ -40,6 +46,31 @@ DOMINIO = b"backup_versionamento/auditoria/v1\x00"
 _CAUDA = 64 * 1024
 # Events that are not an action of their own (the action's outcome follows).
 _IGNORADOS = {"backup_iniciado"}
+
+
+PREFIXO_CIFRADO = "cifrado:v1:"
+CAMPOS_CIFRADOS = ("alvo", "detalhe")
+
+
+class CifraCampos:
+    """Encrypts the fields of an entry that name things (AES-256-GCM, fresh nonce)."""
+
+    def __init__(self, chave: bytes) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._aes = AESGCM(chave)
+
+    def cifrar(self, campo: str, texto: str) -> str:
+        nonce = os.urandom(12)
+        ct = self._aes.encrypt(nonce, texto.encode("utf-8"), campo.encode())
+        return PREFIXO_CIFRADO + base64.b64encode(nonce + ct).decode("ascii")
+
+    def decifrar(self, campo: str, valor: str) -> str:
+        """The clear text of a stored field (as is when it was never encrypted)."""
+        if not valor.startswith(PREFIXO_CIFRADO):
+            return valor
+        bruto = base64.b64decode(valor[len(PREFIXO_CIFRADO) :])
+        return self._aes.decrypt(bruto[:12], bruto[12:], campo.encode()).decode()
 
 
 class Autenticador:
@@ -133,9 +164,15 @@ class LogAuditoria:
     """Bus subscriber: appends one chained entry per action (several processes safe)."""
 
     def __init__(
-        self, pasta_logs: Path, autenticador: Autenticador, id_log: str = ""
+        self,
+        pasta_logs: Path,
+        autenticador: Autenticador,
+        id_log: str = "",
+        cifra_campos: CifraCampos | None = None,
     ) -> None:
         self.pasta = Path(pasta_logs)
+        # Set when the repository hides names: alvo and detalhe are encrypted.
+        self.cifra_campos = cifra_campos
         self.arquivo = self.pasta / NOME_ARQUIVO
         self.cabeca = self.pasta / NOME_CABECA
         self.autenticador = autenticador
@@ -251,6 +288,12 @@ class LogAuditoria:
             }
             if detalhe:
                 entrada["detalhe"] = detalhe
+            if self.cifra_campos is not None:
+                for campo in CAMPOS_CIFRADOS:
+                    if campo in entrada:
+                        entrada[campo] = self.cifra_campos.cifrar(
+                            campo, str(entrada[campo])
+                        )
             entrada["hash"] = hash_entrada(entrada)
             aut = self.autenticador.assinar(entrada["hash"].encode())
             if aut is not None:

@@ -27,6 +27,8 @@ TAMANHO_CHAVE = 32
 USO_DADOS = b"backup_versionamento/dados/v1"
 USO_IDS = b"backup_versionamento/ids-blocos/v1"
 USO_AUDITORIA = b"backup_versionamento/auditoria/v1"
+# Encrypts the naming fields of audit entries (auditoria.CifraCampos).
+USO_AUDITORIA_CAMPOS = b"backup_versionamento/auditoria-campos/v1"
 USO_IMPRESSAO = b"backup_versionamento/impressao-chave/v1"
 USO_POLITICA = b"backup_versionamento/politica-assinatura/v1"
 

@@ -64,7 +64,9 @@ class ContextoSeguranca:
         self.chaves = self.chave.chaves
         self.auditoria: LogAuditoria | None = None
         if self.cripto["habilitada"] or self.cfg_acesso["habilitado"]:
-            backend.restringir()  # a local folder: 0640/0750; else nothing
+            restringir = getattr(backend, "restringir", None)  # a local folder
+            if restringir is not None:
+                restringir()
         if self.cfg_acesso["grupo"] and self.base is not None:
             from .grupo import preparar_backend
 
@@ -89,7 +91,7 @@ class ContextoSeguranca:
         # configuration has signatures off (docs/SEGURANCA.md).
         if (
             self.assinador is not None
-            or repo.campo_cabecalho("politica_assinatura")
+            or repo.cabecalho.get("politica_assinatura")
             or (repo.pasta_estado / "politica_assinatura").exists()  # seen before
         ):
             from .politica_assinatura import PoliticaAssinatura
@@ -103,10 +105,18 @@ class ContextoSeguranca:
                 self.base is not None
                 and pasta_logs.resolve().is_relative_to(self.base.resolve())
             )
+            # A repository that hides names: targets and details encrypted.
+            chave_campos = self.chave.derivar("campos_auditoria")
+            cifra_campos = None
+            if repo.nomes.ocultos and chave_campos is not None:
+                from .auditoria import CifraCampos
+
+                cifra_campos = CifraCampos(chave_campos)
             self.auditoria = LogAuditoria(
                 pasta_logs,
                 self.autenticador_auditoria(),
                 "repositorio" if no_repositorio else "",
+                cifra_campos,
             )
             gravar_retido = _metodo_do_backend(self.backend, "gravar_retido")
             if gravar_retido is not None:  # an object store: witnesses there

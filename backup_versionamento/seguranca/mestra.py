@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..armazenamento.sidecar import CAMPO_NOMES_CHAVEADOS
 from ..erros import ErroCriptografia
 from .credenciais import credenciais, credenciais_de_criacao
 
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
     from ..armazenamento.backends import Backend
     from ..armazenamento.blob import Cifra
     from .chaves import Chaveiro, Credencial
+
+
+# Every new encrypted repository hides model names and versions in its object
+# keys (docs/FORMATO.md, "Nomes chaveados"). Only the tests' encrypted rerun of
+# the older suites, which address sidecars by path, turns it off.
+NOMES_CHAVEADOS_NOVOS = True
 
 
 class ChaveMestra:
@@ -42,7 +49,11 @@ class ChaveMestra:
             return None
         from . import cifra
 
-        usos = {"auditoria": cifra.USO_AUDITORIA, "politica": cifra.USO_POLITICA}
+        usos = {
+            "auditoria": cifra.USO_AUDITORIA,
+            "campos_auditoria": cifra.USO_AUDITORIA_CAMPOS,
+            "politica": cifra.USO_POLITICA,
+        }
         return cifra.derivar(self.mestra, usos[uso], self.id_repositorio)
 
     def preparar_criacao(self, cab: dict[str, Any]) -> list[str]:
@@ -57,6 +68,8 @@ class ChaveMestra:
         chaveiro = Chaveiro(self.backend, cab["id"])
         escritas = [chave_objeto(chaveiro.embrulhar(mestra, c)) for c in creds]
         cab["ids_chaveados"] = True
+        if NOMES_CHAVEADOS_NOVOS:
+            cab[CAMPO_NOMES_CHAVEADOS] = True
         cab["criptografia"] = {
             "algoritmo": ALGORITMO,
             "derivacao": "HKDF-SHA256",

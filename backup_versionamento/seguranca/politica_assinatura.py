@@ -33,11 +33,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..armazenamento.sidecar import (
-    PREFIXO,
-    Sidecar,
-    versao_da_chave,
-)
+from ..armazenamento.sidecar import Sidecar
 from ..base.escrita import escrever_atomico
 from ..base.tempo import agora_iso
 from ..erros import ErroBackup, ErroConfiguracao, ErroIntegridade
@@ -240,7 +236,6 @@ class PoliticaAssinatura:
 
     def _registrar(self) -> None:
         """Write the record before the first signed publish (once per repository)."""
-
         assinador = self.assinador
         assert assinador is not None and assinador.privada is not None
         cab = self.repo.cabecalho_gravado()
@@ -288,13 +283,14 @@ class PoliticaAssinatura:
         return self.repo.ler_sem_politica(modelo, versao)
 
     def _sidecars_crus(
-        self, prefixo: str = PREFIXO
+        self, modelo: str | None = None
     ) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
-        for info in sorted(self.repo.backend.listar(prefixo), key=lambda i: i.chave):
-            achada = versao_da_chave(info.chave)
-            if achada is None:
+        for chave in self.repo.chaves_sidecars(modelo):
+            try:
+                modelo, versao = self.repo.nome_da_chave(chave)
+            except ErroBackup as e:  # hidden names, unreadable: no names to give
+                yield "", "", e
                 continue
-            modelo, versao = achada
             try:
                 yield modelo, versao, self._ler_cru(modelo, versao)
             except ErroBackup as e:
@@ -310,7 +306,7 @@ class PoliticaAssinatura:
 
     def _removida_no_modelo(self, modelo: str) -> str | None:
         """A version of `modelo` signed under a policy the header no longer has."""
-        for _, versao, sc in self._sidecars_crus(f"{PREFIXO}{modelo}/"):
+        for _, versao, sc in self._sidecars_crus(modelo):
             if isinstance(sc, Sidecar) and self._assinatura_v2_valida(sc):
                 return versao
         return None
