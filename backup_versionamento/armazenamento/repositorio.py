@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import blake3
 
+from ..base.nomes_versao import e_versao, maior_versao
 from ..base.padroes import (
     BUFFER_MB,
     CACHE_MB,
@@ -57,7 +58,6 @@ from .coordenacao import Coordenacao
 from .deltas import fechar, ler_registro
 from .fluxo import Progresso
 from .indice_blocos import IndiceBlocos
-from .nomes_versao import e_versao, maior_versao
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .resumos import IndiceResumos
 from .sidecar import (

@@ -24,10 +24,10 @@ from typing import Any
 
 import blake3
 
+from ..base.nomes_versao import ordem_versao
 from ..base.tempo import agora_iso
 from ..erros import ErroBackup
 from .backends import Backend, InfoObjeto
-from .nomes_versao import ordem_versao
 from .sidecar import PREFIXO, SUFIXO_FIXADA, Nomes, Sidecar
 from .sqlite_cache import (
     CacheSqlite,

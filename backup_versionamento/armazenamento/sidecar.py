@@ -20,8 +20,8 @@ from typing import Any
 
 import blake3
 
+from ..base.nomes_versao import e_versao, ordem_versao
 from ..erros import ErroArgumento, ErroIntegridade
-from .nomes_versao import e_versao, ordem_versao
 
 ESQUEMA_SIDECAR = 2
 ESQUEMAS_LIDOS = {1, 2}  # 1: written by format 1 repositories, same fields

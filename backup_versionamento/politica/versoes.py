@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..armazenamento.nomes_versao import (
+from ..base.nomes_versao import (
     e_versao,
     ordem_versao,
     versao_invalida,

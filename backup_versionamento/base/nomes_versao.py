@@ -1,4 +1,4 @@
-"""Versions as the store sees them: names in keys, with a syntax and no meaning.
+"""Version names: the syntax repository keys use (base: the store and the policy share it).
 
 Which strings name a version is a format fact (docs/FORMATO.md: a sidecar's key
 is `modelos/<modelo>/<versao>.json`, the name three dot-separated numbers). What
