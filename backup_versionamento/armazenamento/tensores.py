@@ -43,32 +43,7 @@ class Faixa:
 
 
 def _safetensors(cabeca: bytes | memoryview) -> list[Faixa]:
-    if len(cabeca) < 9:
-        return []
-    (n,) = struct.unpack_from("<Q", cabeca)
-    if not 2 <= n <= len(cabeca) - 8 or cabeca[8] != ord("{"):
-        return []
-    try:
-        doc = json.loads(bytes(cabeca[8 : 8 + n]))
-    except ValueError:
-        return []
-    if not isinstance(doc, dict):
-        return []
-    base = 8 + n
-    faixas = []
-    for nome, t in doc.items():
-        if nome == "__metadata__" or not isinstance(t, dict):
-            continue
-        elemento = _SAFETENSORS.get(str(t.get("dtype")))
-        ofs = t.get("data_offsets")
-        if (
-            elemento
-            and isinstance(ofs, list)
-            and len(ofs) == 2
-            and all(isinstance(o, int) for o in ofs)
-        ):
-            faixas.append(Faixa(base + ofs[0], base + ofs[1], elemento))
-    return faixas
+    return [Faixa(t.inicio, t.fim, t.elemento) for t in _safetensors_nomeados(cabeca)]
 
 
 def _npy(cabeca: bytes, deslocamento: int = 0) -> list[Faixa]:

@@ -1,4 +1,4 @@
-"""Version names: the syntax repository keys use (base: the store and the policy share it).
+"""Version names: the syntax repository keys use (the store and the policy share it).
 
 Which strings name a version is a format fact (docs/FORMATO.md: a sidecar's key
 is `modelos/<modelo>/<versao>.json`, the name three dot-separated numbers). What
