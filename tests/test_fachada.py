@@ -59,6 +59,8 @@ def test_criar_e_restaurar_devolvem_o_texto_da_spec_com_os_detalhes(
         assert destino == destino.caminho == str(tmp_path / "saida" / "m.bin")
         assert destino.tratado_como == "pasta" and "extensão" in destino.motivo
         assert Path(destino).read_bytes() == m.read_bytes()
+        # The version and destination keep their defaults (the latest, ".").
+        assert g.versao_a_restaurar("m.bin")["versao"] == "1.0.0"
 
 
 def test_assinatura_da_spec_vem_do_servico(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ class ServicoRestauracao:
         }
 
     def versao_a_restaurar(
-        self, modelo: str | Path, versao: str, destino: str | Path
+        self, modelo: str | Path, versao: str = ULTIMA, destino: str | Path = "."
     ) -> dict[str, Any]:
         """The sidecar a restore would use; a refusal is a failed restore.
 
