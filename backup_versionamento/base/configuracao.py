@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..erros import ErroConfiguracao
+from ..erros import ErroBackup, ErroConfiguracao
 from ..texto import decodificar_json, inteiro_enorme
 from .escrita import mensagem_os
 
@@ -176,20 +176,24 @@ def ler_arquivo(arquivo: Path) -> dict[str, Any]:
             f"{arquivo}: arquivo de configuração não encontrado; confira o caminho "
             "passado em --config ou rode sem --config para usar os padrões"
         )
+    return ler_objeto_json(arquivo, ErroConfiguracao, "o conteúdo")
+
+
+def ler_objeto_json(
+    arquivo: Path, erro: type[ErroBackup], o_que: str
+) -> dict[str, Any]:
+    """A UTF-8 file holding one JSON object (config, metrics), with errors of
+    type `erro` that name the file and `o_que` it holds."""
     try:
         texto = arquivo.read_text(encoding="utf-8")
     except OSError as e:
-        raise ErroConfiguracao(
-            f"{arquivo}: não foi possível ler ({mensagem_os(e)})"
-        ) from None
-    except UnicodeDecodeError as e:
-        raise ErroConfiguracao(f"{arquivo}: não foi possível ler ({e})") from None
+        raise erro(f"{arquivo}: não foi possível ler ({mensagem_os(e)})") from None
+    except UnicodeDecodeError:
+        raise erro(f"{arquivo}: {o_que} não está em UTF-8") from None
     try:
         dados = decodificar_json(texto)
     except ValueError as e:
-        raise ErroConfiguracao(f"{arquivo}: {e}") from None
+        raise erro(f"{arquivo}: {e}") from None
     if not isinstance(dados, dict):
-        raise ErroConfiguracao(
-            f"{arquivo}: o conteúdo deve ser um objeto JSON ({{...}})"
-        )
+        raise erro(f"{arquivo}: {o_que} deve ser um objeto JSON ({{...}})")
     return dados

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..base.configuracao import ler_objeto_json
 from ..erros import ErroArquivoNaoEncontrado, ErroBackup, ErroValidacao
 from ..politica.versoes import AUTO, INCREMENTOS
-from ..texto import decodificar_json, seguro
+from ..texto import seguro
 from .comum import barra, gerenciador, imprimir, tamanho_legivel
 
 if TYPE_CHECKING:
@@ -66,20 +67,7 @@ def ler_metricas(caminho: str | None) -> dict[str, Any] | None:
     arquivo = Path(caminho)
     if not arquivo.is_file():
         raise ErroArquivoNaoEncontrado(f"{arquivo}: arquivo de métricas não encontrado")
-    try:
-        texto = arquivo.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ErroValidacao(
-            f"{arquivo}: o arquivo de métricas não está em UTF-8"
-        ) from None
-    try:
-        dados = decodificar_json(texto)
-    except ValueError as e:
-        raise ErroValidacao(f"{arquivo}: métricas: {e}") from None
-    if not isinstance(dados, dict):
-        raise ErroValidacao(
-            f"{arquivo}: as métricas devem ser um objeto {{nome: número}}"
-        )
+    dados = ler_objeto_json(arquivo, ErroValidacao, "o arquivo de métricas")
     from ..metricas import validar_metricas  # lazy: startup time (docs/DESEMPENHO.md)
 
     try:  # here, so a bad file leaves no repository behind
