@@ -1,13 +1,14 @@
 """Configuration: assembles every domain's section, then loads and resolves paths.
 
 Each domain describes its own section (defaults that *are* the schema, and rules;
-`base/configuracao.py`): the store (`armazenamento/configuracao.py`), retention
-(`politica/retencao.py`), security (`seguranca/configuracao.py`) and the
-integrations (`integracoes/configuracao.py`). The sections of the layers above
-this one (automatic backup, reports) and of the validation (not loaded by every
-command, docs/DESEMPENHO.md) are described here, with their facts imported from
-where they live. Every problem is reported with the key's full path, all at
-once, and nothing runs.
+`base/configuracao.py`): the store (`armazenamento/configuracao.py`), automatic
+backup (`automacao/configuracao.py`), retention (`politica/retencao.py`),
+validation (`validacao/configuracao.py`), security (`seguranca/configuracao.py`),
+the integrations (`integracoes/configuracao.py`), logging (`registro.py`) and
+reports (`relatorios/configuracao.py`). Those schema modules import only the
+base (docs/ARQUITETURA.md), so this one may import them from any layer. It only
+assembles them, checks across sections and resolves paths. Every problem is
+reported with the key's full path, all at once, and nothing runs.
 """
 
 from __future__ import annotations
@@ -22,28 +23,19 @@ from .armazenamento.configuracao import (
     PERFORMANCE,
     problema_base,
 )
-from .base.configuracao import (
-    Regra,
-    Secao,
-    faixa,
-    horario,
-    horarios,
-    ler_arquivo,
-    lista_de_texto,
-    mesclar,
-    nao_negativo,
-    nao_vazio,
-    um_de,
-)
+from .automacao.configuracao import SECAO_CONFIG as BACKUP_AUTOMATICO
+from .base.configuracao import Regra, Secao, ler_arquivo, mesclar
 from .base.configuracao import valor as _valor
 from .base.endereco import e_local
-from .base.padroes import MEMORIA_LIMITE_VALIDACAO_MB, TEMPO_LIMITE_VALIDACAO_S
 from .erros import ErroConfiguracao
 from .integracoes.configuracao import SECAO_CONFIG as INTEGRACAO
 from .integracoes.configuracao import nome_ref_git_valido, problema_segredo
 from .politica.retencao import SECAO_CONFIG as RETENCAO
-from .politica.versoes import AUTO, INCREMENTOS
+from .registro import SECAO_CONFIG as DESENVOLVIMENTO
+from .relatorios.configuracao import SECAO_CONFIG as RELATORIOS
+from .relatorios.configuracao import problema_painel
 from .seguranca.configuracao import SECAO_CONFIG as SEGURANCA
+from .validacao.configuracao import SECAO_CONFIG as VALIDACAO
 
 __all__ = [
     "PADRAO",
@@ -58,117 +50,6 @@ __all__ = [
 
 NOME_ARQUIVO_PADRAO = "config_backup.json"
 
-
-def _extensoes(v: list[Any]) -> str | None:
-    ruins = [x for x in v if not isinstance(x, str) or not x.startswith(".")]
-    return (
-        f"extensões inválidas {ruins}: cada uma deve começar com '.'" if ruins else None
-    )
-
-
-BACKUP_AUTOMATICO = Secao(
-    "backup_automatico",
-    {
-        "habilitado": True,
-        "intervalo_horas": 6,
-        "horarios_execucao": [],
-        "diretorios_monitorados": ["./modelo", "./models"],
-        # .json/.txt (XGBoost, LightGBM) are left out on purpose: watched folders
-        # are full of such files that are not models. Add them when you need to.
-        "extensoes_monitoradas": [
-            ".h5",
-            ".keras",
-            ".pkl",
-            ".joblib",
-            ".pt",
-            ".pth",
-            ".onnx",
-            ".ubj",
-            ".tflite",
-        ],
-        "ignorar_arquivos": ["temp_*", "*.tmp"],
-        "monitorar_tempo_real": True,
-        "periodo_silencio_segundos": 5.0,
-        "tipo_mudanca": "retreino",
-        "limpeza_automatica": False,
-        "horario_limpeza": "03:30",
-    },
-    {
-        "backup_automatico.intervalo_horas": faixa(1, 24 * 366),
-        "backup_automatico.horarios_execucao": horarios,
-        "backup_automatico.diretorios_monitorados": lista_de_texto,
-        "backup_automatico.extensoes_monitoradas": _extensoes,
-        "backup_automatico.ignorar_arquivos": lista_de_texto,
-        "backup_automatico.periodo_silencio_segundos": faixa(0, 3600),
-        "backup_automatico.tipo_mudanca": um_de({*INCREMENTOS, AUTO}),
-        "backup_automatico.horario_limpeza": horario,
-    },
-)
-
-
-def _globais_permitidos(v: list[Any]) -> str | None:
-    if not all(isinstance(x, str) for x in v):
-        return "deve ser uma lista de textos"
-    if not v:
-        return None
-    # The deny list lives with the pickle scanner, the one place that knows what
-    # is dangerous (the sandboxed child loads that file by path, so it must stay
-    # self-contained); imported here, lazily, only when the key is used.
-    from .validacao.pickle_seguro import motivo_global_recusado
-
-    ruins = [f"{x!r} ({m})" for x in v if (m := motivo_global_recusado(x))]
-    if ruins:
-        return (
-            f"recusado: {'; '.join(ruins)}. Esta lista só libera classes de dados "
-            "(ex.: 'meu_pacote.modelos.MinhaClasse' ou 'meu_pacote.modelos.*'); "
-            "remova esses itens"
-        )
-    return None
-
-
-VALIDACAO = Secao(
-    "validacao",
-    {
-        "modo": "avisar",
-        "teste_carregamento": True,
-        "tempo_limite_segundos": TEMPO_LIMITE_VALIDACAO_S,
-        "memoria_limite_mb": MEMORIA_LIMITE_VALIDACAO_MB,
-        "globais_permitidos": [],
-    },
-    {
-        "validacao.modo": um_de({"bloquear", "avisar", "desligado"}),
-        "validacao.tempo_limite_segundos": faixa(1, 24 * 3600),
-        "validacao.memoria_limite_mb": faixa(64, 1024 * 1024),
-        "validacao.globais_permitidos": _globais_permitidos,
-    },
-)
-
-DESENVOLVIMENTO = Secao(
-    "desenvolvimento", {"modo_debug": False, "log_detalhado": False}
-)
-
-RELATORIOS = Secao(
-    "relatorios",
-    {
-        # The daemon writes <base>/relatorios/relatorio_diario.* daily at `horario`.
-        "habilitado": True,
-        "horario": "06:00",
-        # Quota of the repository for the "when does it fill" projection (0 = none).
-        "cota_mb": 0,
-        # The daemon's live page and /metrics (porta 0 = not served).
-        "painel_porta": 8765,
-        "painel_endereco": "127.0.0.1",
-        "painel_token": "",
-        # The token from a 0600 file, or $BACKUP_VERSIONAMENTO_PAINEL_TOKEN.
-        "painel_token_arquivo": "",
-    },
-    {
-        "relatorios.horario": horario,
-        "relatorios.cota_mb": nao_negativo,
-        "relatorios.painel_porta": faixa(0, 65535),
-        "relatorios.painel_endereco": nao_vazio,
-    },
-)
 
 # In the order of the file and of the problems reported.
 SECOES: tuple[Secao, ...] = (
@@ -189,23 +70,6 @@ _TIPOS_ALTERNATIVOS: dict[str, type] = {
     k: t for s in SECOES for k, t in s.tipos_alternativos.items()
 }
 
-ENDERECOS_LOCAIS = {"127.0.0.1", "::1", "localhost"}
-
-
-def _checar_painel(cfg: dict[str, Any]) -> str | None:
-    """Anyone who can reach a non-loopback address could read the dashboard."""
-    r = cfg["relatorios"]
-    if r["painel_endereco"] not in ENDERECOS_LOCAIS and not (
-        segredos.token_do_painel_disponivel(cfg)
-    ):
-        return (
-            f"relatorios.painel_endereco: '{r['painel_endereco']}' não é local; "
-            "defina relatorios.painel_token_arquivo (ou painel_token, ou "
-            f"${segredos.VARIAVEL_PAINEL}: um segredo que o navegador e o "
-            "Prometheus enviam) ou use 127.0.0.1"
-        )
-    return None
-
 
 def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str, Any]:
     """Merge `usuario` over the defaults; raise ErroConfiguracao listing problems."""
@@ -221,7 +85,7 @@ def validar(usuario: dict[str, Any], origem: str = "configuração") -> dict[str
             if msg:
                 problemas.append(f"{caminho}: {msg}")
     if not problemas:
-        msg = _checar_painel(cfg)
+        msg = problema_painel(cfg)
         if msg:
             problemas.append(msg)
     if problemas:

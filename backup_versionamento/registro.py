@@ -6,6 +6,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from .base.configuracao import Secao
 from .texto import seguro
 
 NOME_LOGGER = "SistemaBackup"
@@ -17,6 +18,9 @@ FORMATO_DETALHADO = (
 FORMATO_DATA = "%Y-%m-%d %H:%M:%S"
 
 log = logging.getLogger(NOME_LOGGER)
+
+# The `desenvolvimento` configuration section: the log's level and line format.
+SECAO_CONFIG = Secao("desenvolvimento", {"modo_debug": False, "log_detalhado": False})
 
 
 class FormatadorSeguro(logging.Formatter):

@@ -67,6 +67,16 @@ SO_AUTOMACAO_OU_ACIMA = {"schedule", "watchdog"}
 SO_S3 = {"boto3", "botocore"}
 MODULO_S3 = "armazenamento.backends.s3"
 
+# Schema modules, `<pacote>/configuracao.py` (and `registro`, whose section is the
+# logging it drives): each describes its configuration section and imports only
+# the base layer, its own package and ESQUEMA_PODE_IMPORTAR, so `config` may
+# import them from any layer (issue 20, docs/ARQUITETURA.md).
+ESQUEMA = "configuracao"
+ESQUEMA_PODE_IMPORTAR = {"politica.versoes"}  # INCREMENTOS, AUTO
+# Besides the base layer and the schema modules, what `config` imports: retention
+# keeps its section beside the policy that reads it.
+CONFIG_TAMBEM_IMPORTA = {"politica.retencao"}
+
 # (importer, imported) pairs that still break a rule. issue 20: to remove.
 EXCECOES: set[tuple[str, str]] = set()
 # Edges between two base modules that close a cycle. issue 20: to remove.
@@ -137,11 +147,18 @@ def _externos() -> dict[str, set[str]]:
     }
 
 
+def _e_esquema(modulo: str) -> bool:
+    partes = modulo.split(".")
+    return len(partes) == 2 and partes[1] == ESQUEMA and partes[0] != "base"
+
+
 def _violacoes() -> set[tuple[str, str]]:
     saida = set()
     for nome, alvos in _grafo().items():
         nivel = CAMADAS.index(_lugar(nome))
         for alvo in alvos:
+            if nome == "config" and _e_esquema(alvo):
+                continue  # the schema rule below: they import only the base
             if CAMADAS.index(_lugar(alvo)) > nivel:
                 saida.add((nome, alvo))
     for nome, libs in _externos().items():
@@ -172,6 +189,39 @@ def test_regras_de_camada() -> None:
     )
     resolvidas = sorted(EXCECOES - violacoes)
     assert not resolvidas, f"exceção resolvida: tire de EXCECOES: {resolvidas}"
+
+
+def test_esquemas_importam_so_a_base() -> None:
+    grafo = _grafo()
+    esquemas = sorted(n for n in grafo if _e_esquema(n))
+    # The guard sees the sections that live in layers above `config`.
+    assert {"automacao.configuracao", "relatorios.configuracao"} <= set(esquemas)
+    ruins = sorted(
+        (nome, alvo)
+        for nome in esquemas
+        for alvo in grafo[nome]
+        if _lugar(alvo) != "base"
+        and alvo.split(".")[0] != nome.split(".")[0]
+        and alvo not in ESQUEMA_PODE_IMPORTAR
+    )
+    assert not ruins, (
+        "um módulo de esquema (<pacote>/configuracao.py) importa só a base, o "
+        f"próprio pacote e {sorted(ESQUEMA_PODE_IMPORTAR)}: {ruins}"
+    )
+
+
+def test_config_so_monta_os_esquemas() -> None:
+    alvos = _grafo()["config"]
+    assert {"automacao.configuracao", "validacao.configuracao"} <= alvos
+    ruins = sorted(
+        a
+        for a in alvos
+        if _lugar(a) != "base" and not _e_esquema(a) and a not in CONFIG_TAMBEM_IMPORTA
+    )
+    assert not ruins, (
+        "config.py importa dos outros pacotes só os módulos de esquema "
+        f"(<pacote>/configuracao.py): {ruins}"
+    )
 
 
 def _ciclos(arestas: dict[str, set[str]]) -> list[set[str]]:
@@ -219,6 +269,8 @@ def test_sem_ciclo_entre_pacotes() -> None:
         for alvo in alvos:
             if (nome, alvo) in EXCECOES | CICLOS_CONHECIDOS:
                 continue
+            if nome == "config" and _e_esquema(alvo):
+                continue  # a schema module imports only the base: no cycle back
             a, b = nome.split(".")[0], alvo.split(".")[0]
             if a != b:
                 topo.setdefault(a, set()).add(b)

@@ -10,20 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from backup_versionamento import config
+from backup_versionamento import config, registro
 from backup_versionamento.armazenamento import configuracao as cfg_armazenamento
 from backup_versionamento.armazenamento.backends.local import BackendLocal
 from backup_versionamento.armazenamento.fluxo import ler_trechos
 from backup_versionamento.armazenamento.repositorio import Repositorio
 from backup_versionamento.arvore.escrita import restaurar
+from backup_versionamento.automacao import configuracao as cfg_automacao
 from backup_versionamento.base import padroes
 from backup_versionamento.base.escrita import escrever_atomico
 from backup_versionamento.erros import ErroConfiguracao, ErroCriptografia
 from backup_versionamento.integracoes import configuracao as cfg_integracoes
 from backup_versionamento.politica import retencao
+from backup_versionamento.relatorios import configuracao as cfg_relatorios
 from backup_versionamento.seguranca import configuracao as cfg_seguranca
 from backup_versionamento.seguranca.assinatura import gerar_par
 from backup_versionamento.seguranca.chaves import criar_arquivo_chave
+from backup_versionamento.validacao import configuracao as cfg_validacao
 from backup_versionamento.validacao import validador
 
 
@@ -101,9 +104,37 @@ def test_cada_secao_da_configuracao_vem_de_um_dominio() -> None:
     assert config.SEGURANCA is cfg_seguranca.SECAO_CONFIG
     assert config.INTEGRACAO is cfg_integracoes.SECAO_CONFIG
     assert config.DIRETORIOS is cfg_armazenamento.DIRETORIOS
+    assert config.BACKUP_AUTOMATICO is cfg_automacao.SECAO_CONFIG
+    assert config.VALIDACAO is cfg_validacao.SECAO_CONFIG
+    assert config.DESENVOLVIMENTO is registro.SECAO_CONFIG
+    assert config.RELATORIOS is cfg_relatorios.SECAO_CONFIG
+    # The order of the file and of the problems reported.
+    assert nomes == [
+        "diretorios",
+        "backup_automatico",
+        "retencao",
+        "validacao",
+        "espaco_disco",
+        "integracao",
+        "seguranca",
+        "performance",
+        "desenvolvimento",
+        "relatorios",
+    ]
     # A domain's rule still reports with the key's full path, through config.
     with pytest.raises(ErroConfiguracao, match=r"retencao\.por_tempo\.ultimos_7_dias"):
         config.validar({"retencao": {"por_tempo": {"ultimos_7_dias": "anuais"}}})
+    with pytest.raises(ErroConfiguracao) as erro:
+        config.validar(
+            {
+                "relatorios": {"painel_porta": -1},
+                "backup_automatico": {"tipo_mudanca": "nenhuma"},
+            }
+        )
+    assert [p.split(":")[0] for p in erro.value.problemas] == [
+        "backup_automatico.tipo_mudanca",
+        "relatorios.painel_porta",
+    ]
 
 
 def test_um_padrao_de_threads() -> None:

@@ -16,6 +16,22 @@ from backup_versionamento.cli import SUBCOMANDOS
 
 from .conftest import RAIZ, escrever
 
+PACOTE = RAIZ / "backup_versionamento"
+
+
+def _menos_o_esquema(pacote: str) -> tuple[str, ...]:
+    """Every module of `pacote` but its schema module, which config.py loads.
+
+    The package's `__init__` only names things lazily (PEP 562); its
+    `configuracao` imports only the base (docs/ARQUITETURA.md).
+    """
+    return tuple(
+        f"backup_versionamento.{pacote}.{p.stem}"
+        for p in sorted((PACOTE / pacote).glob("*.py"))
+        if p.stem not in ("__init__", "configuracao")
+    )
+
+
 # Runs inicializar_backup.py as __main__, then writes sorted(sys.modules) to argv[1].
 _ESPIAO = """
 import json, runpy, sys
@@ -45,7 +61,7 @@ PESADOS = (
     "numpy",
     "importlib.metadata",
     "statistics",
-    "backup_versionamento.automacao",
+    *_menos_o_esquema("automacao"),
     "backup_versionamento.integracoes.git",
     "backup_versionamento.integracoes.webhooks",
     "backup_versionamento.integracoes.espelho",
@@ -67,7 +83,7 @@ SO_BACKUP = (
     "backup_versionamento.linhagem",
     "backup_versionamento.metricas",
     "backup_versionamento.politica.mudanca",
-    "backup_versionamento.validacao",
+    *_menos_o_esquema("validacao"),
 )
 # The engine: help text needs none of it.
 MOTOR = (

@@ -9,15 +9,25 @@ fila           one backup queue, one worker thread
 agendador      schedule.Scheduler of our own: sweeps and the daily cleanup
 arquivo_pid    flock'ed PID file
 daemon         the wiring, the process (foreground or detached) and its state
+configuracao   the `backup_automatico` configuration section (schema only)
+
+The names below load the daemon on first use (PEP 562): config.py imports
+`configuracao` on every command, and that must not bring watchdog or schedule in
+(docs/DESEMPENHO.md).
 """
 
-from .daemon import (
-    Daemon,
-    executar_primeiro_plano,
-    iniciar_segundo_plano,
-    ler_estado_daemon,
-    parar_daemon,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .daemon import (
+        Daemon,
+        executar_primeiro_plano,
+        iniciar_segundo_plano,
+        ler_estado_daemon,
+        parar_daemon,
+    )
 
 __all__ = [
     "Daemon",
@@ -26,3 +36,11 @@ __all__ = [
     "ler_estado_daemon",
     "parar_daemon",
 ]
+
+
+def __getattr__(nome: str) -> Any:
+    if nome in __all__:
+        from . import daemon
+
+        return getattr(daemon, nome)
+    raise AttributeError(f"module {__name__!r} has no attribute {nome!r}")
