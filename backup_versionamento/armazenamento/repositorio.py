@@ -9,16 +9,12 @@ missing data.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
-
-import blake3
 
 from ..base.nomes_versao import e_versao, maior_versao
 from ..base.padroes import (
@@ -31,8 +27,6 @@ from ..base.padroes import (
 from ..erros import (
     ErroBackup,
     ErroChaveAusente,
-    ErroIntegridade,
-    ErroObjetoCorrompido,
     ErroRepositorio,
     ErroVersaoNaoEncontrada,
 )
@@ -53,20 +47,18 @@ from .abertura import (
 )
 from .aliases import HistoricoAliases
 from .backends import Backend
-from .blob import ECONOMIA_MINIMA, TIPO_SIDECAR, Cifra, Codificador
+from .blob import ECONOMIA_MINIMA, Cifra, Codificador
 from .coordenacao import Coordenacao
 from .deltas import fechar, ler_registro
 from .fluxo import Progresso
 from .indice_blocos import IndiceBlocos
+from .nomes_sidecar import NomesSidecar, id_objeto_sidecar
 from .objetos import ArmazemObjetos, SessaoEscrita
 from .resumos import IndiceResumos
 from .sidecar import (
     CAMPO_NOMES_CHAVEADOS,
-    PREFIXO,
     Nomes,
     Sidecar,
-    id_objeto_chave,
-    motivo_json,
     validar_nome_modelo,
 )
 
@@ -97,11 +89,6 @@ class Assinador(Protocol):
     def conferir(self, sidecar: Sidecar, origem: str) -> None: ...
 
 
-def id_objeto_sidecar(modelo: str, versao: str) -> bytes:
-    """Object id of a sidecar blob: a sidecar moved elsewhere fails authentication."""
-    return blake3.blake3(f"{modelo}/{versao}".encode()).digest()
-
-
 def chave_de_nomes(chave_ids: bytes) -> bytes:
     """The key of keyed object names, derived from the chunk-id key."""
     return hmac.new(
@@ -109,7 +96,7 @@ def chave_de_nomes(chave_ids: bytes) -> bytes:
     ).digest()
 
 
-class Repositorio(CabecalhoAberto, Coordenacao):
+class Repositorio(NomesSidecar, CabecalhoAberto, Coordenacao):
     """One format 2 repository over a backend, with this machine's caches. The
     services ask it (and its mixins) rather than reach into its parts."""
 
@@ -283,41 +270,6 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         self.indice_blocos.esquecer_pacotes(sumidos)
         return ausentes
 
-    def selar_sidecar(
-        self, modelo: str, versao: str, claro: bytes
-    ) -> bytes | list[bytes | memoryview]:
-        """Canonical JSON as is, or an encrypted blob of kind 3 when encrypted."""
-        if self.codificador.cifra is None:
-            return claro
-        return self.codificador.codificar(
-            claro, TIPO_SIDECAR, self._id_objeto(modelo, versao), sempre_tentar=True
-        )
-
-    def _id_objeto(self, modelo: str, versao: str) -> bytes:
-        # Hidden names: the key is bound, and the key is bound to the names.
-        if self.nomes.ocultos:
-            return id_objeto_chave(self.nomes.chave_sidecar(modelo, versao))
-        return id_objeto_sidecar(modelo, versao)
-
-    def abrir_sidecar(self, modelo: str, versao: str, bruto: bytes) -> bytes:
-        return self._abrir_em(
-            self.nomes.chave_sidecar(modelo, versao),
-            self._id_objeto(modelo, versao),
-            bruto,
-        )
-
-    def _abrir_em(self, chave: str, id_objeto: bytes, bruto: bytes) -> bytes:
-        if self.codificador.cifra is None:
-            return bruto
-        try:
-            return bytes(
-                self.codificador.decodificar(bruto, TIPO_SIDECAR, id_objeto, nome=chave)
-            )
-        except ErroObjetoCorrompido as e:  # name the file, not the object id
-            raise ErroObjetoCorrompido(
-                f"{self.descrever()}/{chave}: metadado recusado ({e.mensagem})", chave
-            ) from None
-
     # -- reading -------------------------------------------------------------------
     def modelos(self) -> list[str]:
         return self.resumos.modelos()
@@ -325,51 +277,6 @@ class Repositorio(CabecalhoAberto, Coordenacao):
     def versoes(self, modelo: str) -> list[dict[str, Any]]:
         validar_nome_modelo(modelo)
         return self.resumos.versoes(modelo)
-
-    def nome_da_chave(self, chave: str) -> tuple[str, str]:
-        """(model, version) of a listed sidecar key; raises ErroBackup if unreadable.
-
-        In clear, the key says it. Hidden, this machine's summaries or an earlier
-        read say it, else the sidecar is read (decrypted, not signature-checked:
-        callers read the version next) and must hash back to `chave`.
-        """
-        if not self.nomes.ocultos:
-            segs = self.nomes.segmentos(chave)
-            if segs is None:
-                raise ErroIntegridade(f"{self.descrever()}/{chave}: não é um metadado")
-            return segs
-        achado = self._nomes_por_chave.get(chave)
-        if achado is None and not self._nomes_aquecidos:
-            self._nomes_aquecidos = True
-            for m, v in self.resumos.conhecidas():
-                self._nomes_por_chave[self.nomes.chave_sidecar(m, v)] = (m, v)
-            achado = self._nomes_por_chave.get(chave)
-        if achado is not None:
-            return achado
-        origem = f"{self.descrever()}/{chave}"
-        claro = self._abrir_em(chave, id_objeto_chave(chave), self.backend.ler(chave))
-        try:
-            dados = json.loads(claro)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ErroIntegridade(
-                f"{origem}: metadado corrompido ({motivo_json(e)})"
-            ) from None
-        modelo = dados.get("modelo") if isinstance(dados, dict) else None
-        versao = dados.get("versao") if isinstance(dados, dict) else None
-        if not isinstance(modelo, str) or not isinstance(versao, str):
-            raise ErroIntegridade(f"{origem}: metadado sem modelo ou versão")
-        self.nomes.conferir(chave, modelo, versao, origem)
-        self._nomes_por_chave[chave] = (modelo, versao)
-        return modelo, versao
-
-    def chaves_sidecars(self, modelo: str | None = None) -> list[str]:
-        """Keys of every sidecar (of one model), sorted, from a listing."""
-        prefixo = self.nomes.prefixo(modelo) if modelo else PREFIXO
-        return sorted(
-            info.chave
-            for info in self.backend.listar(prefixo)
-            if self.nomes.segmentos(info.chave) is not None
-        )
 
     def ultima_versao(self, modelo: str) -> str | None:
         """Highest version in the repository (from a listing, not the cache)."""
@@ -432,50 +339,6 @@ class Repositorio(CabecalhoAberto, Coordenacao):
         self.resumos.esquecer(modelo, versao)
         self.backend.apagar(self.nomes.chave_sidecar(modelo, versao))
         self.backend.apagar(self.nomes.chave_fixada(modelo, versao))
-
-    def iterar_sidecars(self) -> Iterator[tuple[str, str, Sidecar | ErroBackup]]:
-        """Every (modelo, versao, sidecar or the error reading it), from the store."""
-        chaves = sorted(i.chave for i in self.backend.listar(PREFIXO))
-        ocupados = set()
-        for chave in chaves:
-            resto = chave[len(PREFIXO) :]
-            partes = resto.split("/")
-            if len(partes) > 2:
-                # Keys under "<versao>.json/": a folder took the sidecar's place.
-                lugar = f"{PREFIXO}{partes[0]}/{partes[1]}"
-                segs = self.nomes.segmentos(lugar)
-                if segs is not None and lugar not in ocupados:
-                    ocupados.add(lugar)
-                    yield (
-                        *self._rotulos(lugar, segs),
-                        ErroIntegridade(
-                            f"{self.descrever()}/{lugar}: uma pasta "
-                            "ocupa o lugar do metadado da versão; restaure o arquivo "
-                            "de uma cópia do repositório"
-                        ),
-                    )
-                continue
-            segs = self.nomes.segmentos(chave)
-            if segs is None:
-                continue
-            try:
-                modelo, versao = self.nome_da_chave(chave)
-            except ErroBackup as e:
-                yield (*self._rotulos(chave, segs), e)
-                continue
-            try:
-                yield modelo, versao, self.ler_versao(modelo, versao)
-            except ErroBackup as e:
-                yield modelo, versao, e
-
-    def _rotulos(self, chave: str, segs: tuple[str, str]) -> tuple[str, str]:
-        """Names to report an unreadable sidecar by (its key's ids when hidden)."""
-        if not self.nomes.ocultos:
-            return segs
-        if not self._nomes_aquecidos:
-            with contextlib.suppress(ErroBackup):
-                self.nome_da_chave(chave)
-        return self._nomes_por_chave.get(chave, (f"(nome oculto {segs[0]})", segs[1]))
 
     # -- checking (armazenamento/verificador.py) -----------------------------------
     def verificar(

@@ -108,7 +108,9 @@ class IndiceResumos(CacheSqlite):
             fixada = self.nomes.segmentos(info.chave, SUFIXO_FIXADA)
             if fixada is not None:
                 fixadas.append(fixada)
-        nomes_de, ilegiveis = self._resolver_todos(sidecars, modelo)
+        nomes_de, ilegiveis = resolver_nomes(
+            sidecars, modelo, self.resolver if self.nomes.ocultos else None
+        )
         for segs, info in sidecars:
             if segs in nomes_de:
                 m, v = nomes_de[segs]
@@ -118,35 +120,6 @@ class IndiceResumos(CacheSqlite):
                 m, v = nomes_de[segs]
                 por_modelo[m]["fixadas"].add(v)
         return por_modelo, ilegiveis
-
-    def _resolver_todos(
-        self, sidecars: list[tuple[tuple[str, str], InfoObjeto]], modelo: str | None
-    ) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], str]]:
-        """Key segments -> (model, version); hidden names resolved in parallel (a
-        new machine reads each sidecar once: on S3 that is one GET each)."""
-        if not self.nomes.ocultos or self.resolver is None:
-            return {segs: segs for segs, _ in sidecars}, {}
-        resolver = self.resolver
-
-        def um(item: tuple[tuple[str, str], InfoObjeto]) -> tuple[str, str] | str:
-            try:
-                return resolver(item[1].chave)
-            except ErroBackup as e:
-                return str(e)
-
-        nomes_de: dict[tuple[str, str], tuple[str, str]] = {}
-        ilegiveis: dict[tuple[str, str], str] = {}
-        # The first one alone: it warms the repository's map from this cache.
-        achados = [um(item) for item in sidecars[:1]]
-        if len(sidecars) > 1:
-            with ThreadPoolExecutor(THREADS_RESOLVER) as pool:
-                achados += pool.map(um, sidecars[1:])
-        for (segs, _), achado in zip(sidecars, achados, strict=True):
-            if isinstance(achado, str):
-                ilegiveis[(modelo or f"(nome oculto {segs[0]})", segs[1])] = achado
-            else:
-                nomes_de[segs] = achado
-        return nomes_de, ilegiveis
 
     def sincronizar(self, modelo: str | None = None) -> None:
         """Bring one model (or all) in line with the repository's listing."""
@@ -377,3 +350,38 @@ class IndiceResumos(CacheSqlite):
             self.sincronizar,
         )
         return {"modelos": n_modelos, "versoes": n_versoes, "tamanho_logico": tamanho}
+
+
+def resolver_nomes(
+    sidecars: list[tuple[tuple[str, str], InfoObjeto]],
+    modelo: str | None,
+    resolver: Resolver | None,
+) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[tuple[str, str], str]]:
+    """Key segments -> (model, version), and the unreadable by label and why.
+
+    Without a `resolver` the segments are the names (names in clear); hidden
+    names are resolved in parallel (a new machine reads each sidecar once: on
+    S3 that is one GET each).
+    """
+    if resolver is None:
+        return {segs: segs for segs, _ in sidecars}, {}
+
+    def um(item: tuple[tuple[str, str], InfoObjeto]) -> tuple[str, str] | str:
+        try:
+            return resolver(item[1].chave)
+        except ErroBackup as e:
+            return str(e)
+
+    nomes_de: dict[tuple[str, str], tuple[str, str]] = {}
+    ilegiveis: dict[tuple[str, str], str] = {}
+    # The first one alone: it warms the repository's map from this cache.
+    achados = [um(item) for item in sidecars[:1]]
+    if len(sidecars) > 1:
+        with ThreadPoolExecutor(THREADS_RESOLVER) as pool:
+            achados += pool.map(um, sidecars[1:])
+    for (segs, _), achado in zip(sidecars, achados, strict=True):
+        if isinstance(achado, str):
+            ilegiveis[(modelo or f"(nome oculto {segs[0]})", segs[1])] = achado
+        else:
+            nomes_de[segs] = achado
+    return nomes_de, ilegiveis
