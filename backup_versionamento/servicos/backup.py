@@ -84,8 +84,10 @@ class ServicoBackup:
 
         `caminho` may be a RequisicaoBackup already validated (the CLI builds one
         before the repository exists); it then carries every request field.
-        Returns {"modelo", "versao", "nova_versao"}; emits backup_iniciado, then
-        backup_criado, backup_ignorado or backup_falhou (with `origem_pedido`).
+        Returns {"modelo", "versao", "nova_versao"} (the facade's `criar_backup`
+        turns it into a ResultadoBackup: the version string with those fields);
+        emits backup_iniciado, then backup_criado, backup_ignorado or
+        backup_falhou (with `origem_pedido`).
         """
         quem = _quem(caminho, nome_modelo, origem_pedido)
         self.ctx.eventos.emitir("backup_iniciado", **quem)
