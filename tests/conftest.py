@@ -105,6 +105,22 @@ def escrever(caminho: Path, dados: bytes) -> Path:
     return caminho
 
 
+def cfg_cifrado(tmp_path: Path, **cripto: Any) -> dict[str, Any]:
+    """A config with encryption on (key file under tmp_path), no validation and
+    no disk-space reserve: the usual base of the encrypted-repository tests."""
+    return {
+        "validacao": {"modo": "desligado"},
+        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
+        "seguranca": {
+            "criptografia": {
+                "habilitada": True,
+                "chave_arquivo": str(tmp_path / "chaves" / "chave"),
+                **cripto,
+            }
+        },
+    }
+
+
 def aleatorio(n: int, semente: int = 0) -> bytes:
     import numpy as np
 

@@ -23,23 +23,10 @@ from backup_versionamento.erros import (
 )
 
 from .conftest import aleatorio, arvore_arquivos, cli, escrever
+from .conftest import cfg_cifrado as _cfg
 
 MiB = 1 << 20
 MARCADOR = b"MARCADOR-LOTOFACIL-7f3a9c"
-
-
-def _cfg(tmp_path: Path, **cripto: Any) -> dict[str, Any]:
-    return {
-        "validacao": {"modo": "desligado"},
-        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
-        "seguranca": {
-            "criptografia": {
-                "habilitada": True,
-                "chave_arquivo": str(tmp_path / "chaves" / "chave"),
-                **cripto,
-            }
-        },
-    }
 
 
 def _config_arquivo(tmp_path: Path, cfg: dict[str, Any]) -> Path:

@@ -14,6 +14,9 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+import safetensors.numpy as st_numpy
+import safetensors.torch as st_torch
+import torch
 import zstandard
 
 from backup_versionamento import GerenciadorBackupVersionamento
@@ -32,21 +35,12 @@ from backup_versionamento.armazenamento.deltas import (
 )
 from backup_versionamento.erros import ErroObjetoCorrompido, ErroRepositorio
 
-torch = pytest.importorskip("torch")
-st_numpy = pytest.importorskip("safetensors.numpy")
-st_torch = pytest.importorskip("safetensors.torch")
+from .conftest import cfg_cifrado
 
 
 def _cfg(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {
-        "validacao": {"modo": "desligado"},
-        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
-        "seguranca": {
-            "criptografia": {
-                "habilitada": True,
-                "chave_arquivo": str(tmp_path / "chaves" / "chave"),
-            }
-        },
+        **cfg_cifrado(tmp_path),
         "retencao": {"carencia_coleta_minutos": 0},
         **extra,
     }

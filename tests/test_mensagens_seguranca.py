@@ -9,26 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from backup_versionamento import GerenciadorBackupVersionamento
 from tests.conftest import RAIZ, aleatorio, cli, escrever
-
-
-def _cfg(tmp_path: Path, **cripto: Any) -> dict[str, Any]:
-    return {
-        "validacao": {"modo": "desligado"},
-        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
-        "seguranca": {
-            "criptografia": {
-                "habilitada": True,
-                "chave_arquivo": str(tmp_path / "chaves" / "chave"),
-                **cripto,
-            }
-        },
-    }
+from tests.conftest import cfg_cifrado as _cfg
 
 
 def test_auditoria_verificar_com_auditoria_desligada_diz_que_esta_desligada(

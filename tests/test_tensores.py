@@ -25,21 +25,10 @@ from backup_versionamento.erros import ErroObjetoCorrompido
 
 from .conftest import aleatorio, escrever
 
+# Encryption on: the grouping flag lives in the header the AAD covers.
+from .conftest import cfg_cifrado as _cfg
+
 MiB = 1 << 20
-
-
-def _cfg(tmp_path: Path) -> dict[str, Any]:
-    """Encryption on: the grouping flag lives in the header the AAD covers."""
-    return {
-        "validacao": {"modo": "desligado"},
-        "espaco_disco": {"aviso_mb": 0, "reserva_mb": 0},
-        "seguranca": {
-            "criptografia": {
-                "habilitada": True,
-                "chave_arquivo": str(tmp_path / "chaves" / "chave"),
-            }
-        },
-    }
 
 
 def _pesos(n: int, semente: int = 0) -> np.ndarray:
